@@ -1,1 +1,71 @@
-//! placeholder
+//! Container engines behind one trait.
+//!
+//! docker and podman are driven through their command-line clients rather than their APIs:
+//! the CLIs already know how to reach remote engines (`DOCKER_HOST`, podman connections), and
+//! podman and buildah share them. Each backend is a sibling file; what they share lives in
+//! `cli.rs`.
+
+mod cleanup;
+mod cli;
+mod detect;
+mod docker;
+mod error;
+mod podman;
+mod transfer;
+mod types;
+
+pub use cleanup::remove_live_containers;
+pub use detect::{connect, detect};
+pub use docker::Docker;
+pub use error::EngineError;
+pub use podman::Podman;
+pub use types::{BuildRequest, ContainerSpec, Engine, ImageInfo, RunOutcome};
+
+/// Implements [`Engine`] for a backend that wraps a [`cli::Client`] in a field named `client`.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! delegate_engine {
+    ($backend:ty, $kind:expr) => {
+        impl Engine for $backend {
+            fn kind(&self) -> EngineKind {
+                $kind
+            }
+            fn program(&self) -> &str {
+                &self.client.program
+            }
+            fn build(&self, request: &BuildRequest) -> Result<String, EngineError> {
+                self.client.build(request)
+            }
+            fn inspect_image(&self, reference: &str) -> Result<Option<ImageInfo>, EngineError> {
+                self.client.inspect_image(reference)
+            }
+            fn images_with_label(&self, key: &str, value: &str) -> Result<Vec<ImageInfo>, EngineError> {
+                self.client.images_with_label(key, value)
+            }
+            fn tag(&self, image_id: &str, reference: &str) -> Result<(), EngineError> {
+                self.client.tag(image_id, reference)
+            }
+            fn untag(&self, reference: &str) -> Result<(), EngineError> {
+                self.client.untag(reference)
+            }
+            fn create_container(&self, spec: &ContainerSpec) -> Result<String, EngineError> {
+                self.client.create_container(spec)
+            }
+            fn copy_into(&self, container: &str, source: &Path, destination: &str, exclude: &[PathBuf]) -> Result<(), EngineError> {
+                self.client.copy_into(container, source, destination, exclude)
+            }
+            fn start_and_wait(&self, container: &str, timeout: Duration, log_file: &Path) -> Result<RunOutcome, EngineError> {
+                self.client.start_and_wait(container, timeout, log_file)
+            }
+            fn copy_out(&self, container: &str, source: &str, destination: &Path) -> Result<bool, EngineError> {
+                self.client.copy_out(container, source, destination)
+            }
+            fn remove_container(&self, container: &str) -> Result<(), EngineError> {
+                self.client.remove_container(container)
+            }
+            fn containers_with_label(&self, key: &str, value: &str) -> Result<Vec<String>, EngineError> {
+                self.client.containers_with_label(key, value)
+            }
+        }
+    };
+}

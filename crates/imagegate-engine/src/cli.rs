@@ -1,0 +1,368 @@
+//! What docker and podman share: running their CLI and reading its answers.
+//!
+//! Both clients accept the same verbs and flags for everything imagegate does; the backends
+//! differ only in how they report image ids and missing objects, handled by [`Dialect`].
+
+use std::collections::BTreeMap;
+use std::fs::{self, OpenOptions};
+use std::io::Read;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use wait_timeout::ChildExt;
+
+use crate::transfer;
+use crate::{BuildRequest, ContainerSpec, EngineError, ImageInfo, RunOutcome};
+
+/// Differences between the docker and podman clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    Docker,
+    Podman,
+}
+
+/// A container engine's command-line client.
+#[derive(Debug, Clone)]
+pub(crate) struct Client {
+    pub(crate) program: String,
+    pub(crate) dialect: Dialect,
+}
+
+static CONTAINER_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+impl Client {
+    fn command(&self) -> Command {
+        let mut command = Command::new(&self.program);
+        command.stdin(Stdio::null());
+        // Own process group: a Ctrl-C at the terminal reaches imagegate, which removes its
+        // containers, instead of racing the client's own signal handling.
+        command.process_group(0);
+        command
+    }
+
+    fn output(&self, args: &[&str]) -> Result<Output, EngineError> {
+        let mut command = self.command();
+        command.args(args);
+        command.output().map_err(|source| EngineError::Spawn { program: self.program.clone(), source })
+    }
+
+    fn failure(&self, operation: &str, output: &Output) -> EngineError {
+        EngineError::Command {
+            program: self.program.clone(),
+            operation: operation.to_owned(),
+            status: output.status.code().map_or_else(|| "signal".to_owned(), |code| code.to_string()),
+            stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+        }
+    }
+
+    /// Runs a command that must succeed and returns its stdout.
+    fn run(&self, operation: &str, args: &[&str]) -> Result<String, EngineError> {
+        let output = self.output(args)?;
+        if !output.status.success() {
+            return Err(self.failure(operation, &output));
+        }
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+
+    /// Checks that the engine answers.
+    pub(crate) fn ping(&self) -> Result<String, EngineError> {
+        let format = match self.dialect {
+            Dialect::Docker => "{{.Server.Version}}",
+            Dialect::Podman => "{{.Version}}",
+        };
+        self.run("ask for the engine version", &["version", "--format", format]).map(|version| version.trim().to_owned())
+    }
+
+    pub(crate) fn build(&self, request: &BuildRequest) -> Result<String, EngineError> {
+        let id_file = tempfile_path("iid");
+        let mut args: Vec<String> = vec!["build".into(), "--file".into(), path_arg(&request.dockerfile)];
+        args.push("--iidfile".into());
+        args.push(path_arg(&id_file));
+        for (key, value) in &request.build_args {
+            args.push("--build-arg".into());
+            args.push(format!("{key}={value}"));
+        }
+        for (key, value) in &request.labels {
+            args.push("--label".into());
+            args.push(format!("{key}={value}"));
+        }
+        for tag in &request.tags {
+            args.push("--tag".into());
+            args.push(tag.clone());
+        }
+        if let Some(target) = &request.target {
+            args.push("--target".into());
+            args.push(target.clone());
+        }
+        if let Some(platform) = &request.platform {
+            args.push("--platform".into());
+            args.push(platform.clone());
+        }
+        if let Some(network) = &request.network {
+            args.push("--network".into());
+            args.push(network.clone());
+        }
+        if request.no_cache {
+            args.push("--no-cache".into());
+        }
+        args.push(path_arg(&request.context));
+
+        let log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&request.log_file)
+            .map_err(|source| EngineError::Io { operation: "open the build log".into(), path: request.log_file.clone(), source })?;
+        let log_err = log
+            .try_clone()
+            .map_err(|source| EngineError::Io { operation: "open the build log".into(), path: request.log_file.clone(), source })?;
+        let mut command = self.command();
+        command.args(&args).stdout(log).stderr(log_err);
+        let status = command.status().map_err(|source| EngineError::Spawn { program: self.program.clone(), source })?;
+        let id = fs::read_to_string(&id_file).unwrap_or_default();
+        let _ = fs::remove_file(&id_file);
+        if !status.success() {
+            return Err(EngineError::Command {
+                program: self.program.clone(),
+                operation: "build the image".into(),
+                status: status.code().map_or_else(|| "signal".to_owned(), |code| code.to_string()),
+                stderr: format!("{}\n  (build log: {})", log_tail(&request.log_file, 15), request.log_file.display()),
+            });
+        }
+        let id = normalize_id(id.trim());
+        if id.is_empty() {
+            return Err(EngineError::Output {
+                program: self.program.clone(),
+                operation: "build".into(),
+                message: "the build succeeded but wrote no image id".into(),
+            });
+        }
+        Ok(id)
+    }
+
+    pub(crate) fn inspect_image(&self, reference: &str) -> Result<Option<ImageInfo>, EngineError> {
+        let output = self.output(&["image", "inspect", reference])?;
+        if !output.status.success() {
+            let stderr = String::from_utf8_lossy(&output.stderr).to_lowercase();
+            if stderr.contains("no such") || stderr.contains("not known") || stderr.contains("not found") {
+                return Ok(None);
+            }
+            return Err(self.failure(&format!("inspect image `{reference}`"), &output));
+        }
+        let parsed: serde_json::Value = serde_json::from_slice(&output.stdout).map_err(|error| EngineError::Output {
+            program: self.program.clone(),
+            operation: "image inspect".into(),
+            message: error.to_string(),
+        })?;
+        let Some(first) = parsed.as_array().and_then(|items| items.first()) else {
+            return Ok(None);
+        };
+        Ok(Some(image_info(first)))
+    }
+
+    pub(crate) fn images_with_label(&self, key: &str, value: &str) -> Result<Vec<ImageInfo>, EngineError> {
+        let filter = format!("label={key}={value}");
+        let listed = self.run("list images", &["images", "--no-trunc", "--quiet", "--filter", &filter])?;
+        let mut ids: Vec<String> = listed.lines().map(|line| normalize_id(line.trim())).filter(|id| !id.is_empty()).collect();
+        ids.dedup();
+        let mut images = Vec::new();
+        for id in ids {
+            if let Some(info) = self.inspect_image(&id)? {
+                if !images.iter().any(|known: &ImageInfo| known.id == info.id) {
+                    images.push(info);
+                }
+            }
+        }
+        images.sort_by(|left, right| right.created.cmp(&left.created));
+        Ok(images)
+    }
+
+    pub(crate) fn tag(&self, image_id: &str, reference: &str) -> Result<(), EngineError> {
+        self.run(&format!("tag {image_id} as `{reference}`"), &["tag", image_id, reference]).map(|_| ())
+    }
+
+    pub(crate) fn untag(&self, reference: &str) -> Result<(), EngineError> {
+        match self.dialect {
+            Dialect::Docker => self.run(&format!("remove tag `{reference}`"), &["rmi", "--no-prune", reference]).map(|_| ()),
+            Dialect::Podman => self.run(&format!("remove tag `{reference}`"), &["untag", reference, reference]).map(|_| ()),
+        }
+    }
+
+    pub(crate) fn create_container(&self, spec: &ContainerSpec) -> Result<String, EngineError> {
+        let name = format!(
+            "imagegate-run-{}-{}",
+            std::process::id(),
+            CONTAINER_COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        let mut args: Vec<String> = vec![
+            "create".into(),
+            "--name".into(),
+            name.clone(),
+            "--network".into(),
+            spec.network.clone(),
+            "--workdir".into(),
+            spec.workdir.clone(),
+            // The suite command is a shell line; the image's own entrypoint must not wrap it.
+            "--entrypoint".into(),
+            "/bin/sh".into(),
+        ];
+        for (key, value) in &spec.labels {
+            args.push("--label".into());
+            args.push(format!("{key}={value}"));
+        }
+        for (key, value) in &spec.env {
+            args.push("--env".into());
+            args.push(format!("{key}={value}"));
+        }
+        args.push(spec.image.clone());
+        args.push("-c".into());
+        args.push(spec.command.clone());
+        let arg_refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        // Register by name before the call returns, so an interrupt during `create` still
+        // finds it.
+        crate::cleanup::register(&self.program, &name);
+        match self.run("create the test container", &arg_refs) {
+            Ok(_) => Ok(name),
+            Err(error) => {
+                crate::cleanup::unregister(&name);
+                Err(error)
+            }
+        }
+    }
+
+    pub(crate) fn copy_into(&self, container: &str, source: &Path, destination: &str, exclude: &[PathBuf]) -> Result<(), EngineError> {
+        let prefix = PathBuf::from(destination.trim_start_matches('/'));
+        let target = format!("{container}:/");
+        let mut command = self.command();
+        command.args(["cp", "-", &target]).stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::piped());
+        let mut child = command.spawn().map_err(|source| EngineError::Spawn { program: self.program.clone(), source })?;
+        let stdin = child.stdin.take();
+        let packed = match stdin {
+            Some(stdin) => transfer::write_tree(stdin, source, &prefix, exclude),
+            None => Ok(()),
+        };
+        let output = child.wait_with_output().map_err(|source| EngineError::Spawn { program: self.program.clone(), source })?;
+        if !output.status.success() {
+            return Err(self.failure(&format!("copy the checkout into {container}:{destination}"), &output));
+        }
+        packed
+    }
+
+    pub(crate) fn start_and_wait(&self, container: &str, timeout: Duration, log_file: &Path) -> Result<RunOutcome, EngineError> {
+        let log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log_file)
+            .map_err(|source| EngineError::Io { operation: "open the suite log".into(), path: log_file.to_path_buf(), source })?;
+        let log_err = log
+            .try_clone()
+            .map_err(|source| EngineError::Io { operation: "open the suite log".into(), path: log_file.to_path_buf(), source })?;
+        let started = Instant::now();
+        let mut command = self.command();
+        command.args(["start", "--attach", container]).stdout(log).stderr(log_err);
+        let mut child = command.spawn().map_err(|source| EngineError::Spawn { program: self.program.clone(), source })?;
+        let waited = child.wait_timeout(timeout).map_err(|source| EngineError::Spawn { program: self.program.clone(), source })?;
+        let timed_out = waited.is_none();
+        if timed_out {
+            let _ = self.output(&["kill", container]);
+            // The attached client ends once the container is gone; don't wait forever for it.
+            if child.wait_timeout(Duration::from_secs(30)).ok().flatten().is_none() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+        let elapsed = started.elapsed();
+        let state = self.run("read the container's exit code", &["inspect", "--format", "{{.State.ExitCode}}", container])?;
+        let exit_code = if timed_out { None } else { state.trim().parse::<i32>().ok() };
+        Ok(RunOutcome { exit_code, timed_out, elapsed })
+    }
+
+    pub(crate) fn copy_out(&self, container: &str, source: &str, destination: &Path) -> Result<bool, EngineError> {
+        let from = format!("{container}:{source}");
+        let mut command = self.command();
+        command.args(["cp", &from, "-"]).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = command.spawn().map_err(|error| EngineError::Spawn { program: self.program.clone(), source: error })?;
+        let unpacked = match child.stdout.take() {
+            Some(stdout) => transfer::unpack_results(stdout, source, destination),
+            None => Ok(0),
+        };
+        let mut stderr = String::new();
+        if let Some(mut pipe) = child.stderr.take() {
+            let _ = pipe.read_to_string(&mut stderr);
+        }
+        let status = child.wait().map_err(|error| EngineError::Spawn { program: self.program.clone(), source: error })?;
+        if !status.success() {
+            let lower = stderr.to_lowercase();
+            if lower.contains("no such file") || lower.contains("could not find") || lower.contains("not found") || lower.contains("does not exist") {
+                return Ok(false);
+            }
+            return Err(EngineError::Command {
+                program: self.program.clone(),
+                operation: format!("copy {source} out of the test container"),
+                status: status.code().map_or_else(|| "signal".to_owned(), |code| code.to_string()),
+                stderr: stderr.trim().to_owned(),
+            });
+        }
+        unpacked.map(|_| true)
+    }
+
+    pub(crate) fn remove_container(&self, container: &str) -> Result<(), EngineError> {
+        let result = self.run(&format!("remove container {container}"), &["rm", "--force", "--volumes", container]);
+        crate::cleanup::unregister(container);
+        result.map(|_| ())
+    }
+
+    pub(crate) fn containers_with_label(&self, key: &str, value: &str) -> Result<Vec<String>, EngineError> {
+        let filter = format!("label={key}={value}");
+        let listed = self.run("list containers", &["ps", "--all", "--quiet", "--no-trunc", "--filter", &filter])?;
+        Ok(listed.lines().map(|line| line.trim().to_owned()).filter(|line| !line.is_empty()).collect())
+    }
+}
+
+fn path_arg(path: &Path) -> String {
+    path.to_string_lossy().into_owned()
+}
+
+/// Engines print image ids as `sha256:<hex>` (docker) or bare hex (podman); imagegate always
+/// uses the prefixed form.
+pub(crate) fn normalize_id(id: &str) -> String {
+    if id.is_empty() || id.starts_with("sha256:") {
+        id.to_owned()
+    } else {
+        format!("sha256:{id}")
+    }
+}
+
+fn image_info(value: &serde_json::Value) -> ImageInfo {
+    let id = normalize_id(value.get("Id").and_then(|id| id.as_str()).unwrap_or_default());
+    let mut labels = BTreeMap::new();
+    // docker keeps labels under Config; podman also copies them to the top level.
+    for source in [value.get("Config").and_then(|config| config.get("Labels")), value.get("Labels")] {
+        if let Some(map) = source.and_then(|labels| labels.as_object()) {
+            for (key, label) in map {
+                if let Some(label) = label.as_str() {
+                    labels.insert(key.clone(), label.to_owned());
+                }
+            }
+        }
+    }
+    let created = value.get("Created").and_then(|created| created.as_str()).map(str::to_owned);
+    ImageInfo { id, labels, created }
+}
+
+fn tempfile_path(purpose: &str) -> PathBuf {
+    std::env::temp_dir().join(format!(
+        "imagegate-{purpose}-{}-{}",
+        std::process::id(),
+        CONTAINER_COUNTER.fetch_add(1, Ordering::Relaxed)
+    ))
+}
+
+/// The last `lines` lines of a log file, for error messages.
+pub(crate) fn log_tail(path: &Path, lines: usize) -> String {
+    let text = fs::read_to_string(path).unwrap_or_default();
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}

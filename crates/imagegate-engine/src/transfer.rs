@@ -1,0 +1,156 @@
+//! Moving files between the host and a container as tar streams.
+//!
+//! The checkout goes in as a tar stream (`cp - CONTAINER:/`) rather than a bind mount: it works
+//! with remote engines and leaves no root-owned files in the checkout. Results come out as a tar
+//! stream too, and are unpacked here rather than by the engine client, so that nothing in a
+//! container (links, devices, `..` paths) can write or read outside the destination folder.
+
+use std::fs;
+use std::io::{self, Read, Write};
+use std::path::{Component, Path, PathBuf};
+
+use crate::EngineError;
+
+/// Upper bounds on what a results folder may hold; a runaway suite must not fill the disk.
+const MAX_RESULT_BYTES: u64 = 4 * 1024 * 1024 * 1024;
+const MAX_RESULT_FILES: usize = 200_000;
+
+/// Writes `source` as a tar stream whose entries sit under `prefix` (a relative path such as
+/// `src`), leaving out `exclude`. Links are stored as links, never followed.
+pub(crate) fn write_tree<W: Write>(writer: W, source: &Path, prefix: &Path, exclude: &[PathBuf]) -> Result<(), EngineError> {
+    let io_error = |source_error: io::Error, path: &Path| EngineError::Io {
+        operation: "pack the checkout at".into(),
+        path: path.to_path_buf(),
+        source: source_error,
+    };
+    let mut builder = tar::Builder::new(writer);
+    builder.follow_symlinks(false);
+    // Keep modes and mtimes (build tools look at them) but not the host's owners.
+    builder.mode(tar::HeaderMode::Complete);
+    let walker = walkdir::WalkDir::new(source)
+        .follow_links(false)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|entry| !exclude.iter().any(|excluded| entry.path() == excluded));
+    for entry in walker {
+        let entry = entry.map_err(|error| {
+            let path = error.path().unwrap_or(source).to_path_buf();
+            io_error(io::Error::other(error.to_string()), &path)
+        })?;
+        let relative = entry.path().strip_prefix(source).unwrap_or(entry.path());
+        let name = prefix.join(relative);
+        let metadata = entry.path().symlink_metadata().map_err(|error| io_error(error, entry.path()))?;
+        let mut header = tar::Header::new_gnu();
+        header.set_metadata_in_mode(&metadata, tar::HeaderMode::Complete);
+        header.set_uid(0);
+        header.set_gid(0);
+        let file_type = metadata.file_type();
+        if file_type.is_dir() {
+            builder.append_data(&mut header, &name, io::empty()).map_err(|error| io_error(error, entry.path()))?;
+        } else if file_type.is_symlink() {
+            let target = fs::read_link(entry.path()).map_err(|error| io_error(error, entry.path()))?;
+            header.set_size(0);
+            builder.append_link(&mut header, &name, &target).map_err(|error| io_error(error, entry.path()))?;
+        } else if file_type.is_file() {
+            let file = fs::File::open(entry.path()).map_err(|error| io_error(error, entry.path()))?;
+            builder.append_data(&mut header, &name, file).map_err(|error| io_error(error, entry.path()))?;
+        }
+        // Sockets, fifos and devices in a checkout are not project files: left out.
+    }
+    builder.into_inner().map_err(|error| io_error(error, source))?.flush().map_err(|error| io_error(error, source))?;
+    Ok(())
+}
+
+/// Unpacks a tar stream of one folder (entries `NAME/...`) into `destination`, dropping the
+/// leading folder name. Only regular files and folders are written.
+pub(crate) fn unpack_results<R: Read>(reader: R, source: &str, destination: &Path) -> Result<usize, EngineError> {
+    let unsafe_archive = |message: String| EngineError::UnsafeArchive { path: source.to_owned(), message };
+    let io_error = |error: io::Error, path: &Path| EngineError::Io {
+        operation: "write results to".into(),
+        path: path.to_path_buf(),
+        source: error,
+    };
+    fs::create_dir_all(destination).map_err(|error| io_error(error, destination))?;
+    let mut archive = tar::Archive::new(reader);
+    let mut files = 0usize;
+    let mut total: u64 = 0;
+    let entries = archive.entries().map_err(|error| unsafe_archive(format!("read the archive: {error}")))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|error| unsafe_archive(format!("read the archive: {error}")))?;
+        let path = entry.path().map_err(|error| unsafe_archive(format!("bad entry name: {error}")))?.into_owned();
+        let mut components = path.components();
+        // The first component is the folder itself.
+        components.next();
+        let mut relative = PathBuf::new();
+        for component in components {
+            match component {
+                Component::Normal(part) => relative.push(part),
+                Component::CurDir => {}
+                _ => return Err(unsafe_archive(format!("entry `{}` leaves the results folder", path.display()))),
+            }
+        }
+        let target = destination.join(&relative);
+        let entry_type = entry.header().entry_type();
+        if entry_type.is_dir() {
+            fs::create_dir_all(&target).map_err(|error| io_error(error, &target))?;
+        } else if entry_type.is_file() {
+            files += 1;
+            total += entry.header().size().unwrap_or(0);
+            if files > MAX_RESULT_FILES || total > MAX_RESULT_BYTES {
+                return Err(unsafe_archive(format!(
+                    "more than {MAX_RESULT_FILES} files or {} GiB",
+                    MAX_RESULT_BYTES / (1024 * 1024 * 1024)
+                )));
+            }
+            if let Some(parent) = target.parent() {
+                fs::create_dir_all(parent).map_err(|error| io_error(error, parent))?;
+            }
+            let mut file = fs::File::create(&target).map_err(|error| io_error(error, &target))?;
+            io::copy(&mut entry, &mut file).map_err(|error| io_error(error, &target))?;
+        }
+        // Links, devices and fifos are skipped: a results folder holds files.
+    }
+    Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_keeps_files_and_drops_excluded() {
+        let source = tempfile::tempdir().unwrap();
+        fs::create_dir_all(source.path().join("a/b")).unwrap();
+        fs::write(source.path().join("a/b/c.txt"), "hello").unwrap();
+        fs::create_dir_all(source.path().join(".imagegate")).unwrap();
+        fs::write(source.path().join(".imagegate/state.db"), "x").unwrap();
+        let mut bytes = Vec::new();
+        write_tree(&mut bytes, source.path(), Path::new("results"), &[source.path().join(".imagegate")]).unwrap();
+        let destination = tempfile::tempdir().unwrap();
+        let files = unpack_results(bytes.as_slice(), "/results", destination.path()).unwrap();
+        assert_eq!(files, 1);
+        assert_eq!(fs::read_to_string(destination.path().join("a/b/c.txt")).unwrap(), "hello");
+        assert!(!destination.path().join(".imagegate").exists());
+    }
+
+    #[test]
+    fn links_in_results_are_not_written() {
+        let mut bytes = Vec::new();
+        {
+            let mut builder = tar::Builder::new(&mut bytes);
+            let mut header = tar::Header::new_gnu();
+            header.set_entry_type(tar::EntryType::Symlink);
+            header.set_size(0);
+            builder.append_link(&mut header, "results/evil", "/etc/passwd").unwrap();
+            let mut header = tar::Header::new_gnu();
+            header.set_size(2);
+            header.set_mode(0o644);
+            builder.append_data(&mut header, "results/ok.xml", &b"ok"[..]).unwrap();
+            builder.finish().unwrap();
+        }
+        let destination = tempfile::tempdir().unwrap();
+        let files = unpack_results(bytes.as_slice(), "/results", destination.path()).unwrap();
+        assert_eq!(files, 1);
+        assert!(destination.path().join("evil").symlink_metadata().is_err());
+    }
+}

@@ -1,0 +1,107 @@
+//! The engine trait and the values that cross it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use imagegate_config::EngineKind;
+
+use crate::EngineError;
+
+/// What to build.
+#[derive(Debug, Clone)]
+pub struct BuildRequest {
+    pub dockerfile: PathBuf,
+    pub context: PathBuf,
+    pub build_args: BTreeMap<String, String>,
+    pub target: Option<String>,
+    pub platform: Option<String>,
+    /// Network for RUN steps; `None`: the engine's default.
+    pub network: Option<String>,
+    /// Labels put on the image (the inputs digest among them).
+    pub labels: BTreeMap<String, String>,
+    /// Tags given to the built image.
+    pub tags: Vec<String>,
+    /// Ignore the build cache and pull nothing: what a nightly refresh does to pick up new
+    /// upstream releases while the recipe is unchanged.
+    pub no_cache: bool,
+    /// The build's output is appended here.
+    pub log_file: PathBuf,
+}
+
+/// A test container to create.
+#[derive(Debug, Clone)]
+pub struct ContainerSpec {
+    /// Image id or reference.
+    pub image: String,
+    /// Run with `/bin/sh -c`.
+    pub command: String,
+    pub workdir: String,
+    pub env: BTreeMap<String, String>,
+    pub network: String,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// How a suite run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunOutcome {
+    /// The command's exit status; `None` when it was killed.
+    pub exit_code: Option<i32>,
+    pub timed_out: bool,
+    pub elapsed: Duration,
+}
+
+/// An image in the engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageInfo {
+    /// `sha256:<hex>`: the image's config digest, the same for docker and podman.
+    pub id: String,
+    pub labels: BTreeMap<String, String>,
+    pub created: Option<String>,
+}
+
+/// A container engine. Implementations are thin: they translate each call into one or two
+/// invocations of the engine's CLI.
+pub trait Engine: Send + Sync {
+    fn kind(&self) -> EngineKind;
+
+    /// The client program, for messages.
+    fn program(&self) -> &str;
+
+    /// Builds an image and returns its id (`sha256:<hex>`).
+    fn build(&self, request: &BuildRequest) -> Result<String, EngineError>;
+
+    /// Looks an image up by id or reference; `Ok(None)` when the engine has no such image.
+    fn inspect_image(&self, reference: &str) -> Result<Option<ImageInfo>, EngineError>;
+
+    /// Ids of images carrying the label `key=value`, newest first.
+    fn images_with_label(&self, key: &str, value: &str) -> Result<Vec<ImageInfo>, EngineError>;
+
+    /// Points `reference` at `image_id`.
+    fn tag(&self, image_id: &str, reference: &str) -> Result<(), EngineError>;
+
+    /// Removes the tag `reference` (the image stays if other tags or containers use it).
+    fn untag(&self, reference: &str) -> Result<(), EngineError>;
+
+    /// Creates (does not start) a container and returns its id.
+    fn create_container(&self, spec: &ContainerSpec) -> Result<String, EngineError>;
+
+    /// Copies the folder `source` into the created container at `destination` (absolute),
+    /// leaving out the paths in `exclude` (absolute host paths).
+    fn copy_into(&self, container: &str, source: &Path, destination: &str, exclude: &[PathBuf]) -> Result<(), EngineError>;
+
+    /// Starts the container, streams its output to `log_file`, waits at most `timeout`; on
+    /// expiry kills it.
+    fn start_and_wait(&self, container: &str, timeout: Duration, log_file: &Path) -> Result<RunOutcome, EngineError>;
+
+    /// Copies the folder `source` out of the container into `destination` (created). Returns
+    /// `Ok(false)` when the container has no such folder. Only regular files and folders are
+    /// written; links and special files in the container are skipped.
+    fn copy_out(&self, container: &str, source: &str, destination: &Path) -> Result<bool, EngineError>;
+
+    /// Removes the container, running or not.
+    fn remove_container(&self, container: &str) -> Result<(), EngineError>;
+
+    /// Ids of containers carrying the label `key=value`, running or not.
+    fn containers_with_label(&self, key: &str, value: &str) -> Result<Vec<String>, EngineError>;
+}

@@ -1,0 +1,406 @@
+//! The SQLite implementation of the store.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use crate::{BuildRecord, Event, NewBuild, NewPromotion, NewVerdict, PromotionKind, PromotionRecord, VerdictRecord};
+
+/// The store file inside the state folder.
+pub const DATABASE_FILE: &str = "imagegate.db";
+
+/// The schema, versioned by `PRAGMA user_version`. Migrations only ever append.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE builds (
+    id INTEGER PRIMARY KEY,
+    engine TEXT NOT NULL,
+    image TEXT NOT NULL,
+    inputs_digest TEXT NOT NULL,
+    image_id TEXT NOT NULL,
+    refreshed INTEGER NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX builds_by_inputs ON builds (engine, image, inputs_digest);
+CREATE TABLE verdicts (
+    id INTEGER PRIMARY KEY,
+    engine TEXT NOT NULL,
+    image TEXT NOT NULL,
+    stable_tag TEXT NOT NULL,
+    candidate TEXT NOT NULL,
+    inputs_digest TEXT NOT NULL,
+    incumbent TEXT,
+    commit_sha TEXT NOT NULL,
+    decision TEXT NOT NULL CHECK (decision IN ('pass', 'regression', 'error')),
+    report_json TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX verdicts_by_candidate ON verdicts (engine, image, candidate);
+CREATE TABLE promotions (
+    id INTEGER PRIMARY KEY,
+    engine TEXT NOT NULL,
+    image TEXT NOT NULL,
+    stable_tag TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('promote', 'rollback')),
+    from_digest TEXT,
+    to_digest TEXT,
+    verdict_id INTEGER REFERENCES verdicts (id),
+    created_at TEXT NOT NULL,
+    -- a promotion always references a stored verdict
+    CHECK (kind = 'rollback' OR verdict_id IS NOT NULL)
+);
+CREATE INDEX promotions_by_image ON promotions (engine, image);
+"#];
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    #[error("open the store at `{}`: {source}", path.display())]
+    Open { path: PathBuf, source: rusqlite::Error },
+    #[error("create the state folder `{}`: {source}", path.display())]
+    CreateDir { path: PathBuf, source: std::io::Error },
+    #[error("{operation} in the store at `{}`: {source}", path.display())]
+    Query { operation: &'static str, path: PathBuf, source: rusqlite::Error },
+    #[error(
+        "the store at `{}` has schema version {found}, newer than this imagegate knows ({known})\n  hint: upgrade imagegate",
+        path.display()
+    )]
+    TooNew { path: PathBuf, found: i64, known: i64 },
+}
+
+/// An open store.
+#[derive(Debug)]
+pub struct Store {
+    connection: Connection,
+    path: PathBuf,
+}
+
+fn now() -> String {
+    jiff::Timestamp::now().to_string()
+}
+
+impl Store {
+    /// Opens (creating if needed) the store in `state_dir`.
+    pub fn open(state_dir: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(state_dir).map_err(|source| StoreError::CreateDir { path: state_dir.to_path_buf(), source })?;
+        let path = state_dir.join(DATABASE_FILE);
+        let open_error = |source| StoreError::Open { path: path.clone(), source };
+        let connection = Connection::open(&path).map_err(open_error)?;
+        // Other imagegate processes may hold the write lock while they promote; wait for them.
+        connection.busy_timeout(Duration::from_secs(60)).map_err(open_error)?;
+        connection
+            .execute_batch("PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
+            .map_err(open_error)?;
+        let store = Store { connection, path };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn query_error(&self, operation: &'static str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+        move |source| StoreError::Query { operation, path: self.path.clone(), source }
+    }
+
+    fn migrate(&self) -> Result<(), StoreError> {
+        let version: i64 = self
+            .connection
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .map_err(self.query_error("read the schema version"))?;
+        let known = MIGRATIONS.len() as i64;
+        if version > known {
+            return Err(StoreError::TooNew { path: self.path.clone(), found: version, known });
+        }
+        for (index, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let batch = format!("BEGIN IMMEDIATE; {migration}; PRAGMA user_version = {}; COMMIT;", index + 1);
+            self.connection.execute_batch(&batch).map_err(self.query_error("migrate the schema"))?;
+        }
+        Ok(())
+    }
+
+    /// Runs `work` holding the store's write lock (a `BEGIN IMMEDIATE` transaction), committing
+    /// when it returns `Ok`. Pointer moves happen inside this lock, so two imagegate processes
+    /// sharing a state folder cannot interleave their compare-and-swap steps.
+    pub fn exclusive<T, E: From<StoreError>>(&self, work: impl FnOnce(&Store) -> Result<T, E>) -> Result<T, E> {
+        self.connection.execute_batch("BEGIN IMMEDIATE").map_err(self.query_error("take the write lock"))?;
+        match work(self) {
+            Ok(value) => {
+                self.connection.execute_batch("COMMIT").map_err(self.query_error("commit"))?;
+                Ok(value)
+            }
+            Err(error) => {
+                let _ = self.connection.execute_batch("ROLLBACK");
+                Err(error)
+            }
+        }
+    }
+
+    pub fn record_build(&self, build: &NewBuild<'_>) -> Result<i64, StoreError> {
+        self.connection
+            .execute(
+                "INSERT INTO builds (engine, image, inputs_digest, image_id, refreshed, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![build.engine, build.image, build.inputs_digest, build.image_id, build.refreshed, now()],
+            )
+            .map_err(self.query_error("record a build"))?;
+        Ok(self.connection.last_insert_rowid())
+    }
+
+    /// The builds of one recipe, newest first.
+    pub fn builds_for(&self, engine: &str, image: &str, inputs_digest: &str) -> Result<Vec<BuildRecord>, StoreError> {
+        let mut statement = self
+            .connection
+            .prepare(
+                "SELECT id, engine, image, inputs_digest, image_id, refreshed, created_at FROM builds
+                 WHERE engine = ?1 AND image = ?2 AND inputs_digest = ?3 ORDER BY id DESC",
+            )
+            .map_err(self.query_error("read builds"))?;
+        let rows = statement
+            .query_map(params![engine, image, inputs_digest], build_from_row)
+            .map_err(self.query_error("read builds"))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.query_error("read builds"))
+    }
+
+    pub fn record_verdict(&self, verdict: &NewVerdict<'_>) -> Result<i64, StoreError> {
+        self.connection
+            .execute(
+                "INSERT INTO verdicts (engine, image, stable_tag, candidate, inputs_digest, incumbent, commit_sha, decision, report_json, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![
+                    verdict.engine,
+                    verdict.image,
+                    verdict.stable_tag,
+                    verdict.candidate,
+                    verdict.inputs_digest,
+                    verdict.incumbent,
+                    verdict.commit,
+                    verdict.decision,
+                    verdict.report_json,
+                    now()
+                ],
+            )
+            .map_err(self.query_error("record a verdict"))?;
+        Ok(self.connection.last_insert_rowid())
+    }
+
+    pub fn verdict(&self, id: i64) -> Result<Option<VerdictRecord>, StoreError> {
+        self.connection
+            .query_row(&format!("{VERDICT_COLUMNS} WHERE id = ?1"), params![id], verdict_from_row)
+            .optional()
+            .map_err(self.query_error("read a verdict"))
+    }
+
+    /// The newest verdict on `candidate`, whatever its decision.
+    pub fn latest_verdict(&self, engine: &str, image: &str, candidate: &str) -> Result<Option<VerdictRecord>, StoreError> {
+        self.connection
+            .query_row(
+                &format!("{VERDICT_COLUMNS} WHERE engine = ?1 AND image = ?2 AND candidate = ?3 ORDER BY id DESC LIMIT 1"),
+                params![engine, image, candidate],
+                verdict_from_row,
+            )
+            .optional()
+            .map_err(self.query_error("read verdicts"))
+    }
+
+    /// The newest verdict on `candidate` judged against exactly `incumbent`.
+    pub fn latest_verdict_against(
+        &self,
+        engine: &str,
+        image: &str,
+        candidate: &str,
+        incumbent: Option<&str>,
+    ) -> Result<Option<VerdictRecord>, StoreError> {
+        self.connection
+            .query_row(
+                &format!(
+                    "{VERDICT_COLUMNS} WHERE engine = ?1 AND image = ?2 AND candidate = ?3 AND incumbent IS ?4 ORDER BY id DESC LIMIT 1"
+                ),
+                params![engine, image, candidate, incumbent],
+                verdict_from_row,
+            )
+            .optional()
+            .map_err(self.query_error("read verdicts"))
+    }
+
+    pub fn record_promotion(&self, promotion: &NewPromotion<'_>) -> Result<i64, StoreError> {
+        self.connection
+            .execute(
+                "INSERT INTO promotions (engine, image, stable_tag, kind, from_digest, to_digest, verdict_id, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    promotion.engine,
+                    promotion.image,
+                    promotion.stable_tag,
+                    promotion.kind.as_str(),
+                    promotion.from_digest,
+                    promotion.to_digest,
+                    promotion.verdict_id,
+                    now()
+                ],
+            )
+            .map_err(self.query_error("record a promotion"))?;
+        Ok(self.connection.last_insert_rowid())
+    }
+
+    /// Pointer moves of one image, newest first.
+    pub fn promotions(&self, engine: &str, image: &str) -> Result<Vec<PromotionRecord>, StoreError> {
+        let mut statement = self
+            .connection
+            .prepare(&format!("{PROMOTION_COLUMNS} WHERE engine = ?1 AND image = ?2 ORDER BY id DESC"))
+            .map_err(self.query_error("read promotions"))?;
+        let rows = statement.query_map(params![engine, image], promotion_from_row).map_err(self.query_error("read promotions"))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.query_error("read promotions"))
+    }
+
+    /// Verdicts and pointer moves, oldest first; all images when `image` is `None`.
+    pub fn history(&self, engine: &str, image: Option<&str>) -> Result<Vec<Event>, StoreError> {
+        let mut events = Vec::new();
+        {
+            let mut statement = self
+                .connection
+                .prepare(&format!("{VERDICT_COLUMNS} WHERE engine = ?1 AND (?2 IS NULL OR image = ?2) ORDER BY id"))
+                .map_err(self.query_error("read history"))?;
+            let rows = statement.query_map(params![engine, image], verdict_from_row).map_err(self.query_error("read history"))?;
+            for row in rows {
+                events.push(Event::Verdict(row.map_err(self.query_error("read history"))?));
+            }
+        }
+        {
+            let mut statement = self
+                .connection
+                .prepare(&format!("{PROMOTION_COLUMNS} WHERE engine = ?1 AND (?2 IS NULL OR image = ?2) ORDER BY id"))
+                .map_err(self.query_error("read history"))?;
+            let rows = statement.query_map(params![engine, image], promotion_from_row).map_err(self.query_error("read history"))?;
+            for row in rows {
+                events.push(Event::Promotion(row.map_err(self.query_error("read history"))?));
+            }
+        }
+        // Stable: timestamps first, verdicts before the promotions they allowed.
+        events.sort_by(|left, right| {
+            left.created_at().cmp(right.created_at()).then_with(|| matches!(left, Event::Promotion(_)).cmp(&matches!(right, Event::Promotion(_))))
+        });
+        Ok(events)
+    }
+}
+
+const VERDICT_COLUMNS: &str = "SELECT id, engine, image, stable_tag, candidate, inputs_digest, incumbent, commit_sha, decision, report_json, created_at FROM verdicts";
+const PROMOTION_COLUMNS: &str =
+    "SELECT id, engine, image, stable_tag, kind, from_digest, to_digest, verdict_id, created_at FROM promotions";
+
+fn build_from_row(row: &Row<'_>) -> rusqlite::Result<BuildRecord> {
+    Ok(BuildRecord {
+        id: row.get(0)?,
+        engine: row.get(1)?,
+        image: row.get(2)?,
+        inputs_digest: row.get(3)?,
+        image_id: row.get(4)?,
+        refreshed: row.get(5)?,
+        created_at: row.get(6)?,
+    })
+}
+
+fn verdict_from_row(row: &Row<'_>) -> rusqlite::Result<VerdictRecord> {
+    Ok(VerdictRecord {
+        id: row.get(0)?,
+        engine: row.get(1)?,
+        image: row.get(2)?,
+        stable_tag: row.get(3)?,
+        candidate: row.get(4)?,
+        inputs_digest: row.get(5)?,
+        incumbent: row.get(6)?,
+        commit: row.get(7)?,
+        decision: row.get(8)?,
+        report_json: row.get(9)?,
+        created_at: row.get(10)?,
+    })
+}
+
+fn promotion_from_row(row: &Row<'_>) -> rusqlite::Result<PromotionRecord> {
+    let kind: String = row.get(4)?;
+    Ok(PromotionRecord {
+        id: row.get(0)?,
+        engine: row.get(1)?,
+        image: row.get(2)?,
+        stable_tag: row.get(3)?,
+        kind: if kind == "rollback" { PromotionKind::Rollback } else { PromotionKind::Promote },
+        from_digest: row.get(5)?,
+        to_digest: row.get(6)?,
+        verdict_id: row.get(7)?,
+        created_at: row.get(8)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verdict<'a>(candidate: &'a str, incumbent: Option<&'a str>, decision: &'a str) -> NewVerdict<'a> {
+        NewVerdict {
+            engine: "docker",
+            image: "debian",
+            stable_tag: "acme/debian:12",
+            candidate,
+            inputs_digest: "sha256:inputs",
+            incumbent,
+            commit: "abc",
+            decision,
+            report_json: "{}",
+        }
+    }
+
+    #[test]
+    fn verdicts_are_found_by_exact_incumbent() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store.record_verdict(&verdict("sha256:c", None, "pass")).unwrap();
+        store.record_verdict(&verdict("sha256:c", Some("sha256:i"), "regression")).unwrap();
+        let bootstrap = store.latest_verdict_against("docker", "debian", "sha256:c", None).unwrap().unwrap();
+        assert_eq!(bootstrap.decision, "pass");
+        let against = store.latest_verdict_against("docker", "debian", "sha256:c", Some("sha256:i")).unwrap().unwrap();
+        assert_eq!(against.decision, "regression");
+        assert!(store.latest_verdict_against("podman", "debian", "sha256:c", None).unwrap().is_none());
+    }
+
+    #[test]
+    fn promotion_without_verdict_is_refused_by_the_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let result = store.record_promotion(&NewPromotion {
+            engine: "docker",
+            image: "debian",
+            stable_tag: "acme/debian:12",
+            kind: PromotionKind::Promote,
+            from_digest: None,
+            to_digest: Some("sha256:c"),
+            verdict_id: None,
+        });
+        assert!(result.is_err());
+    }
+
+    #[test]
+    fn failed_exclusive_work_is_rolled_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let outcome: Result<(), StoreError> = store.exclusive(|store| {
+            store.record_build(&NewBuild { engine: "docker", image: "debian", inputs_digest: "d", image_id: "sha256:x", refreshed: false })?;
+            Err(StoreError::TooNew { path: PathBuf::new(), found: 0, known: 0 })
+        });
+        assert!(outcome.is_err());
+        assert!(store.builds_for("docker", "debian", "d").unwrap().is_empty());
+    }
+
+    #[test]
+    fn reopening_keeps_records_and_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path()).unwrap();
+            store.record_build(&NewBuild { engine: "docker", image: "debian", inputs_digest: "d", image_id: "sha256:x", refreshed: true }).unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        let builds = store.builds_for("docker", "debian", "d").unwrap();
+        assert_eq!(builds.len(), 1);
+        assert!(builds[0].refreshed);
+        assert_eq!(store.history("docker", None).unwrap().len(), 0);
+    }
+}
