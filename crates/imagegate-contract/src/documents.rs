@@ -1,0 +1,247 @@
+//! The JSON documents imagegate prints.
+
+use imagegate_results::{Counts, Outcome};
+use serde::{Deserialize, Serialize};
+
+pub const GATE_SCHEMA: &str = "imagegate.gate/v1";
+pub const PLAN_SCHEMA: &str = "imagegate.plan/v1";
+pub const HISTORY_SCHEMA: &str = "imagegate.history/v1";
+pub const RESULTS_SCHEMA: &str = "imagegate.results/v1";
+
+/// The gate's decision on a candidate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Decision {
+    /// At least as good as the incumbent, test by test.
+    Pass,
+    /// Some test that passed in the incumbent fails in the candidate.
+    Regression,
+    /// No judgement could be reached (no results, truncated results, timeout, engine failure).
+    Error,
+}
+
+/// `imagegate gate --json`: one document per image, one per line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GateReport {
+    /// Always [`GATE_SCHEMA`].
+    pub schema: String,
+    /// The image's name in imagegate.toml.
+    pub image: String,
+    pub stable_tag: String,
+    /// `docker` or `podman`.
+    pub engine: String,
+    /// The project commit both images were tested at (`+dirty` when the checkout had changes).
+    pub commit: String,
+    pub branch: Option<String>,
+    pub decision: Decision,
+    /// One line a person reads first.
+    pub summary: String,
+    pub candidate: CandidateRef,
+    /// `None` when there is no stable image yet (bootstrap).
+    pub incumbent: Option<ImageRef>,
+    /// The candidate's results, by each test's last attempt.
+    pub counts: Counts,
+    pub regressions: Vec<TestEntry>,
+    pub flaky: Vec<TestEntry>,
+    pub preexisting: Vec<TestEntry>,
+    pub fixed: Vec<TestEntry>,
+    /// Why no judgement could be reached (set when `decision` is `error`).
+    pub errors: Vec<String>,
+    pub warnings: Vec<String>,
+    /// Every suite run, in order.
+    pub runs: Vec<RunSummary>,
+    /// The stored verdict's id; `None` when no verdict was recorded.
+    pub verdict_id: Option<i64>,
+    /// What happened to the stable pointer; `None` when promotion was not asked for.
+    pub promotion: Option<PromotionReport>,
+}
+
+/// The image under test.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CandidateRef {
+    /// `sha256:<hex>` image id.
+    pub digest: String,
+    /// The engine tag the candidate carries.
+    pub reference: String,
+    /// The digest of the recipe's inputs.
+    pub inputs_digest: String,
+    /// `built` in this run, or `reused` from an earlier build of the same recipe.
+    pub source: CandidateSource,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CandidateSource {
+    Built,
+    Reused,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageRef {
+    pub digest: String,
+    pub reference: String,
+    /// The incumbent's results; `None` when it was not run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counts: Option<Counts>,
+}
+
+/// One test in one of the report's lists.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestEntry {
+    pub id: String,
+    /// Why it is in this list.
+    pub reason: String,
+    /// The candidate's failure message, when there is one.
+    pub message: Option<String>,
+    /// The candidate's outcome on each attempt.
+    pub candidate: Vec<Outcome>,
+    /// The incumbent's outcome on each attempt (confirmation reruns included).
+    pub incumbent: Vec<Outcome>,
+}
+
+/// One run of the suite (or of a rerun) in one image.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    /// `candidate` or `incumbent`.
+    pub image: String,
+    /// `suite`, `rerun` or `confirm`.
+    pub purpose: String,
+    /// The command's exit status, never trusted alone; `None` when killed.
+    pub exit_code: Option<i32>,
+    pub timed_out: bool,
+    pub duration_seconds: f64,
+    /// Tests read from its results.
+    pub tests: usize,
+    /// The run's output, on the machine that ran it.
+    pub log: String,
+}
+
+/// What happened to the stable pointer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PromotionReport {
+    pub status: PromotionStatus,
+    pub message: String,
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PromotionStatus {
+    /// The stable pointer now names the candidate.
+    Promoted,
+    /// The stable pointer already named the candidate.
+    UpToDate,
+    /// Not attempted: the decision was not `pass`.
+    Blocked,
+    /// Not attempted: promotion is not allowed here (branch).
+    NotAllowed,
+    /// Refused: no passing verdict for the candidate against the current stable image.
+    Refused,
+    /// The stable pointer moved since the verdict (exit 4).
+    PointerMoved,
+}
+
+/// `imagegate plan --json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanReport {
+    /// Always [`PLAN_SCHEMA`].
+    pub schema: String,
+    pub engine: String,
+    pub images: Vec<PlanEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanEntry {
+    pub image: String,
+    pub stable_tag: String,
+    pub inputs_digest: String,
+    /// Files hashed from the build context.
+    pub context_files: usize,
+    /// `reuse` an existing candidate of this recipe, or `build` one.
+    pub action: PlanAction,
+    /// The candidate that would be reused.
+    pub candidate: Option<String>,
+    /// Where the stable pointer is now.
+    pub stable: Option<String>,
+    /// The newest verdict on the reused candidate.
+    pub last_verdict: Option<VerdictSummary>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PlanAction {
+    Reuse,
+    Build,
+    /// The candidate of this recipe is the stable image already.
+    Current,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerdictSummary {
+    pub id: i64,
+    pub decision: Decision,
+    pub candidate: String,
+    pub incumbent: Option<String>,
+    pub commit: String,
+    pub created_at: String,
+}
+
+/// `imagegate history --json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryReport {
+    /// Always [`HISTORY_SCHEMA`].
+    pub schema: String,
+    pub engine: String,
+    pub events: Vec<HistoryEvent>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum HistoryEvent {
+    Verdict {
+        id: i64,
+        image: String,
+        decision: Decision,
+        candidate: String,
+        incumbent: Option<String>,
+        commit: String,
+        regressions: Vec<String>,
+        at: String,
+    },
+    Promote {
+        id: i64,
+        image: String,
+        stable_tag: String,
+        from: Option<String>,
+        to: Option<String>,
+        verdict_id: Option<i64>,
+        at: String,
+    },
+    Rollback {
+        id: i64,
+        image: String,
+        stable_tag: String,
+        from: Option<String>,
+        to: Option<String>,
+        at: String,
+    },
+}
+
+/// `imagegate test --json`: the normalised results of a suite run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResultsReport {
+    /// Always [`RESULTS_SCHEMA`].
+    pub schema: String,
+    pub counts: Counts,
+    pub incomplete: Vec<String>,
+    pub tests: Vec<ResultLine>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResultLine {
+    pub id: String,
+    pub outcome: Outcome,
+    pub attempts: Vec<Outcome>,
+    pub message: Option<String>,
+}
