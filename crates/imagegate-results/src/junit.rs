@@ -1,12 +1,1114 @@
-//! JUnit XML reader (placeholder until the reader lands).
+//! The JUnit XML reader: recognises JUnit documents by content and streams them into a
+//! [`ResultSet`].
+//!
+//! JUnit XML has no single specification; this reader accepts what the common writers produce
+//! (pytest, Maven Surefire, nextest, subunit2junitxml, PHPUnit, go-junit-report and the like):
+//!
+//! - the root is `<testsuites>` or a bare `<testsuite>`; suites may nest to any depth, and
+//!   suite-level elements (`<properties>`, suite `<system-out>`) are ignored;
+//! - each `<testcase classname= name= time=>` is one attempt of the test
+//!   [`TestId::from_class_and_name`] names. A `<failure>` child makes it [`Outcome::Fail`], an
+//!   `<error>` [`Outcome::Error`], a `<skipped>` (or `<skip>`) [`Outcome::Skip`], and a
+//!   `<skipped type="pytest.xfail">` [`Outcome::Xfail`]; no such child means it passed. When a
+//!   case has several of these (pytest reports a failing call and an erroring teardown in one
+//!   case), the first failure or error decides the outcome and the others' text joins its
+//!   output;
+//! - Surefire's and nextest's retry elements are further attempts of the same test:
+//!   each `<flakyFailure>`/`<flakyError>` is a failed attempt that ran before the final one
+//!   (which passed, as the case has no `<failure>`), and each `<rerunFailure>`/`<rerunError>` is a
+//!   failed attempt that ran after the first `<failure>`/`<error>`;
+//! - an attempt's message is the `message` attribute, else the first non-blank line of the
+//!   element's text (for a Python traceback its last line, which names the exception; for a
+//!   Rust panic the `panicked at` line and the panic message after it); its output is the
+//!   element's text followed by the case's `<system-out>` and `<system-err>`;
+//! - the same id twice in one file gives two attempts (see [`ResultSet::record`]).
+//!
+//! Durations are read leniently: a `time` that is not a plain non-negative number of seconds is
+//! ignored, never an error.
+//!
+//! A file that ends early (a runner killed while writing it) is not an error: everything read
+//! up to that point is returned, with an incomplete mark saying where the file ends. A test
+//! case that was still open at the end of the file is recorded as [`Outcome::Error`] with the
+//! message [`TRUNCATED_MESSAGE`], so that a half-written result is never taken for a pass and
+//! the test it concerns stays visible in the report; a case whose start tag itself was cut off
+//! is dropped, as its name cannot be known. Malformed XML before the end (mismatched tags,
+//! markup garbage) is a [`ParseError`] located by line and column.
+//!
+//! Architecture invariant: the reader never expands entities other than the five predefined
+//! ones and numeric character references. A DOCTYPE may declare entities, but references to
+//! them are kept literally (`&name;`), so a hostile file cannot make the reader allocate more
+//! than its own size. Each attempt keeps at most [`MAX_OUTPUT_BYTES`] of output and
+//! [`MAX_MESSAGE_BYTES`] of message, however long the texts in the file.
+//!
+//! Bytes that are not valid UTF-8 (a test's raw output pasted into the file) are replaced with
+//! U+FFFD rather than rejecting the file; the reader does not transcode other declared
+//! encodings.
 
-use crate::{ParseError, ResultSet};
+use std::borrow::Cow;
+use std::time::Duration;
 
+use quick_xml::errors::{Error as XmlError, SyntaxError};
+use quick_xml::escape::resolve_predefined_entity;
+use quick_xml::events::{BytesRef, BytesStart, Event};
+use quick_xml::reader::Reader;
+
+use crate::{Attempt, Outcome, ParseError, ResultSet, TestId};
+
+/// The most output text kept for one attempt. Captured output can run to megabytes; the report
+/// needs the traceback, and a bound keeps memory flat however large the file.
+pub const MAX_OUTPUT_BYTES: usize = 64 * 1024;
+
+/// The most message text kept for one attempt: messages are shown on one line of a report.
+pub const MAX_MESSAGE_BYTES: usize = 4 * 1024;
+
+/// The message of the attempt recorded for a test case that was still open at the end of a
+/// truncated file.
+pub const TRUNCATED_MESSAGE: &str = "result truncated";
+
+/// Appended where output or a message was cut to its bound.
+const TRUNCATION_MARKER: &str = "\n[truncated]";
+
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// True when `bytes` is a JUnit XML document: after an optional byte order mark, the XML
+/// declaration, processing instructions, comments, a DOCTYPE and whitespace, the first element
+/// is `<testsuites>` or `<testsuite>`.
+///
+/// Only the prolog is looked at, so a file cut short after its root start tag is still
+/// recognised (and then read as truncated by [`parse_junit`]).
 pub fn looks_like_junit(bytes: &[u8]) -> bool {
-    let head = String::from_utf8_lossy(&bytes[..bytes.len().min(4096)]);
-    head.contains("<testsuite")
+    let mut rest = bytes.strip_prefix(UTF8_BOM).unwrap_or(bytes);
+    loop {
+        rest = rest.trim_ascii_start();
+        if let Some(after) = rest.strip_prefix(b"<?") {
+            match find(after, b"?>") {
+                Some(end) => rest = &after[end + 2..],
+                None => return false,
+            }
+        } else if let Some(after) = rest.strip_prefix(b"<!--") {
+            match find(after, b"-->") {
+                Some(end) => rest = &after[end + 3..],
+                None => return false,
+            }
+        } else if let Some(after) = rest.strip_prefix(b"<!DOCTYPE") {
+            match doctype_end(after) {
+                Some(end) => rest = &after[end..],
+                None => return false,
+            }
+        } else if let Some(after) = rest.strip_prefix(b"<") {
+            let name_end = after
+                .iter()
+                .position(|&byte| byte.is_ascii_whitespace() || byte == b'>' || byte == b'/')
+                .unwrap_or(after.len());
+            let name = &after[..name_end];
+            return name == b"testsuites" || name == b"testsuite";
+        } else {
+            return false;
+        }
+    }
 }
 
-pub fn parse_junit(source_name: &str, _bytes: &[u8]) -> Result<ResultSet, ParseError> {
-    Err(ParseError { source_name: source_name.into(), location: "1:1".into(), message: "JUnit reader missing".into() })
+/// Where a DOCTYPE that started just before `after` ends: past its closing `>`, skipping an
+/// internal subset in brackets (where entity declarations live and may contain `>`).
+fn doctype_end(after: &[u8]) -> Option<usize> {
+    let close = after.iter().position(|&byte| byte == b'>')?;
+    match after[..close].iter().position(|&byte| byte == b'[') {
+        Some(open_subset) => {
+            let subset_end = open_subset + find(&after[open_subset..], b"]")?;
+            let close = subset_end + after[subset_end..].iter().position(|&byte| byte == b'>')?;
+            Some(close + 1)
+        }
+        None => Some(close + 1),
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|window| window == needle)
+}
+
+/// Reads a JUnit XML document. `source_name` names the file in errors and incomplete marks.
+///
+/// See the module documentation for what is accepted, and how truncated and malformed files
+/// are told apart.
+pub fn parse_junit(source_name: &str, bytes: &[u8]) -> Result<ResultSet, ParseError> {
+    let text = String::from_utf8_lossy(bytes);
+    let mut parser = JunitParser::new(source_name, &text);
+    parser.run()?;
+    Ok(parser.results)
+}
+
+/// One open element, as far as the reader cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Element {
+    /// `<testsuites>`.
+    Suites,
+    /// `<testsuite>`.
+    Suite,
+    Case,
+    /// A child of a test case whose text is being collected.
+    Part,
+    /// Anything else: properties, unknown extensions, elements nested in a part.
+    Other,
+}
+
+/// What a child element of a test case says about the test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PartKind {
+    /// `<failure>`, `<error>`, `<skipped>`: the outcome of the case's own attempt.
+    Main(Outcome),
+    /// `<flakyFailure>`, `<flakyError>`: a failed attempt before the case's own.
+    Flaky(Outcome),
+    /// `<rerunFailure>`, `<rerunError>`: a failed attempt after the case's own.
+    Rerun(Outcome),
+    SystemOut,
+    SystemErr,
+}
+
+impl PartKind {
+    fn of(name: &str, start: &BytesStart<'_>) -> Option<PartKind> {
+        Some(match name {
+            "failure" => PartKind::Main(Outcome::Fail),
+            "error" => PartKind::Main(Outcome::Error),
+            "skipped" | "skip" => {
+                // pytest reports an expected failure as a skip of this type.
+                let xfail = attribute(start, "type").is_some_and(|kind| kind == "pytest.xfail");
+                PartKind::Main(if xfail { Outcome::Xfail } else { Outcome::Skip })
+            }
+            "flakyFailure" => PartKind::Flaky(Outcome::Fail),
+            "flakyError" => PartKind::Flaky(Outcome::Error),
+            "rerunFailure" => PartKind::Rerun(Outcome::Fail),
+            "rerunError" => PartKind::Rerun(Outcome::Error),
+            "system-out" => PartKind::SystemOut,
+            "system-err" => PartKind::SystemErr,
+            _ => return None,
+        })
+    }
+}
+
+/// A text that stops growing at a bound, remembering that it was cut.
+#[derive(Debug, Default)]
+struct BoundedText {
+    text: String,
+    limit: usize,
+    truncated: bool,
+    /// Set after a heading, so that the indentation the writer put before the section's text
+    /// does not follow the heading.
+    skip_leading_whitespace: bool,
+}
+
+impl BoundedText {
+    fn new(limit: usize) -> Self {
+        BoundedText { text: String::new(), limit, truncated: false, skip_leading_whitespace: false }
+    }
+
+    /// Starts a section of nested output (`--- system-out ---`).
+    fn push_heading(&mut self, heading: &str) {
+        let kept = self.text.trim_end().len();
+        self.text.truncate(kept);
+        if !self.text.is_empty() {
+            self.push("\n\n");
+        }
+        self.push(&format!("--- {heading} ---\n"));
+        self.skip_leading_whitespace = true;
+    }
+
+    fn push(&mut self, more: &str) {
+        let more = if self.skip_leading_whitespace {
+            let trimmed = more.trim_start();
+            self.skip_leading_whitespace = trimmed.is_empty();
+            trimmed
+        } else {
+            more
+        };
+        let room = self.limit.saturating_sub(self.text.len());
+        if more.len() <= room {
+            self.text.push_str(more);
+        } else {
+            self.text.push_str(&more[..floor_char_boundary(more, room)]);
+            self.truncated = true;
+        }
+    }
+
+    fn push_char(&mut self, character: char) {
+        self.push(character.encode_utf8(&mut [0; 4]));
+    }
+
+    /// The text without surrounding blank space, marked if it was cut; `None` when blank.
+    fn finish(self) -> Option<String> {
+        let trimmed = self.text.trim();
+        if trimmed.is_empty() && !self.truncated {
+            return None;
+        }
+        let mut text = trimmed.to_owned();
+        if self.truncated {
+            text.push_str(TRUNCATION_MARKER);
+        }
+        Some(text)
+    }
+}
+
+/// The largest index `<= index` that is a character boundary of `text`.
+fn floor_char_boundary(text: &str, index: usize) -> usize {
+    if index >= text.len() {
+        return text.len();
+    }
+    (0..=index).rev().find(|&candidate| text.is_char_boundary(candidate)).unwrap_or(0)
+}
+
+/// One attempt-making child of a test case (`<failure>`, `<flakyError>`, …) being read.
+#[derive(Debug)]
+struct Part {
+    outcome: Outcome,
+    message: Option<String>,
+    duration: Option<Duration>,
+    text: BoundedText,
+}
+
+impl Part {
+    fn new(outcome: Outcome, start: &BytesStart<'_>) -> Self {
+        Part {
+            outcome,
+            message: attribute(start, "message").map(|message| bounded(&message, MAX_MESSAGE_BYTES)),
+            duration: attribute(start, "time").and_then(|time| parse_duration(&time)),
+            text: BoundedText::new(MAX_OUTPUT_BYTES),
+        }
+    }
+}
+
+/// Where text read inside a test case goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sink {
+    Main(usize),
+    Flaky(usize),
+    Rerun(usize),
+    SystemOut,
+    SystemErr,
+}
+
+/// A `<testcase>` whose end tag has not been read yet.
+#[derive(Debug)]
+struct OpenCase {
+    id: TestId,
+    duration: Option<Duration>,
+    mains: Vec<Part>,
+    flaky: Vec<Part>,
+    reruns: Vec<Part>,
+    system_out: BoundedText,
+    system_err: BoundedText,
+    /// The child collecting text, and the depth of the element stack at which it closes.
+    sink: Option<(Sink, usize)>,
+}
+
+impl OpenCase {
+    fn new(start: &BytesStart<'_>) -> Self {
+        let classname = attribute(start, "classname");
+        let name = attribute(start, "name").unwrap_or_default();
+        OpenCase {
+            id: TestId::from_class_and_name(classname.as_deref(), &name),
+            duration: attribute(start, "time").and_then(|time| parse_duration(&time)),
+            mains: Vec::new(),
+            flaky: Vec::new(),
+            reruns: Vec::new(),
+            system_out: BoundedText::new(MAX_OUTPUT_BYTES),
+            system_err: BoundedText::new(MAX_OUTPUT_BYTES),
+            sink: None,
+        }
+    }
+
+    /// Starts a child element that collects text until the element stack is back at `closes_at`.
+    fn open_part(&mut self, kind: PartKind, start: &BytesStart<'_>, closes_at: usize) {
+        let sink = match kind {
+            PartKind::Main(outcome) => {
+                self.mains.push(Part::new(outcome, start));
+                Sink::Main(self.mains.len() - 1)
+            }
+            PartKind::Flaky(outcome) => {
+                self.flaky.push(Part::new(outcome, start));
+                Sink::Flaky(self.flaky.len() - 1)
+            }
+            PartKind::Rerun(outcome) => {
+                self.reruns.push(Part::new(outcome, start));
+                Sink::Rerun(self.reruns.len() - 1)
+            }
+            PartKind::SystemOut => Sink::SystemOut,
+            PartKind::SystemErr => Sink::SystemErr,
+        };
+        self.sink = Some((sink, closes_at));
+    }
+
+    fn sink_text(&mut self) -> Option<&mut BoundedText> {
+        let (sink, _) = self.sink?;
+        Some(match sink {
+            Sink::Main(index) => &mut self.mains.get_mut(index)?.text,
+            Sink::Flaky(index) => &mut self.flaky.get_mut(index)?.text,
+            Sink::Rerun(index) => &mut self.reruns.get_mut(index)?.text,
+            Sink::SystemOut => &mut self.system_out,
+            Sink::SystemErr => &mut self.system_err,
+        })
+    }
+
+    /// The attempts this case stands for, in the order they ran: earlier flaky attempts, the
+    /// case's own, then reruns.
+    fn into_attempts(self) -> Vec<Attempt> {
+        let mut attempts: Vec<Attempt> = self.flaky.into_iter().map(Part::into_attempt).collect();
+
+        // The first failure or error decides; a skip only when nothing failed.
+        let decisive = self.mains.iter().position(|part| part.outcome.is_failure()).unwrap_or(0);
+        let mut mains = self.mains;
+        let mut own = if mains.is_empty() {
+            Attempt::new(Outcome::Pass)
+        } else {
+            let decisive = mains.remove(decisive);
+            let message = decisive.message.or_else(|| message_from_text(&decisive.text.text));
+            let mut output = decisive.text;
+            for other in mains {
+                // Each further element's message heads its text, as pytest's "failed on
+                // teardown with …" says which phase the text belongs to.
+                let text = other.text.finish();
+                let heading = other
+                    .message
+                    .filter(|message| text.as_deref().is_none_or(|text| !text.starts_with(message.as_str())));
+                for section in [heading, text].into_iter().flatten() {
+                    output.push("\n\n");
+                    output.push(&section);
+                }
+            }
+            Attempt { outcome: decisive.outcome, duration: None, message, output: output.finish() }
+        };
+        own.duration = self.duration;
+        own.output = join_output(own.output, self.system_out.finish(), self.system_err.finish());
+        attempts.push(own);
+
+        attempts.extend(self.reruns.into_iter().map(Part::into_attempt));
+        attempts
+    }
+
+    /// The one attempt recorded for a case still open when the file ended: an error, whatever
+    /// its children said so far, as its outcome was never written in full.
+    fn into_truncated_attempt(self) -> Attempt {
+        let mut output = BoundedText::new(MAX_OUTPUT_BYTES);
+        for part in self.flaky.into_iter().chain(self.mains).chain(self.reruns) {
+            if let Some(text) = part.text.finish() {
+                output.push(&text);
+                output.push("\n\n");
+            }
+        }
+        Attempt {
+            outcome: Outcome::Error,
+            duration: None,
+            message: Some(TRUNCATED_MESSAGE.to_owned()),
+            output: join_output(output.finish(), self.system_out.finish(), self.system_err.finish()),
+        }
+    }
+}
+
+impl Part {
+    fn into_attempt(self) -> Attempt {
+        let message = self.message.or_else(|| message_from_text(&self.text.text));
+        Attempt { outcome: self.outcome, duration: self.duration, message, output: self.text.finish() }
+    }
+}
+
+/// The element's text, then the case's captured output under headings, within the bound.
+fn join_output(own: Option<String>, system_out: Option<String>, system_err: Option<String>) -> Option<String> {
+    if system_out.is_none() && system_err.is_none() {
+        return own;
+    }
+    let mut output = BoundedText::new(MAX_OUTPUT_BYTES);
+    if let Some(own) = &own {
+        output.push(own);
+    }
+    for (heading, text) in [("system-out", system_out), ("system-err", system_err)] {
+        if let Some(text) = text {
+            output.push_heading(heading);
+            output.push(&text);
+        }
+    }
+    output.finish()
+}
+
+/// A one-line message from an element's text: its first non-blank line, except where that line
+/// says little by itself: a Python traceback's first line (the last line names the exception),
+/// and a Rust panic's `thread 'name' panicked at file:line:column:` (the panic message follows
+/// on the next line).
+fn message_from_text(text: &str) -> Option<String> {
+    let mut lines = text.lines().map(str::trim).filter(|line| !line.is_empty());
+    let first = lines.next()?;
+    let message = if first.contains("Traceback (most recent call last)") {
+        lines.next_back().unwrap_or(first).to_owned()
+    } else if first.starts_with("thread '") && first.contains("' panicked at ") && first.ends_with(':') {
+        match lines.next() {
+            Some(panic_message) => format!("{first} {panic_message}"),
+            None => first.to_owned(),
+        }
+    } else {
+        first.to_owned()
+    };
+    Some(bounded(&message, MAX_MESSAGE_BYTES))
+}
+
+fn bounded(text: &str, limit: usize) -> String {
+    let mut bounded = BoundedText::new(limit);
+    bounded.push(text);
+    if bounded.truncated {
+        bounded.text.push_str(TRUNCATION_MARKER);
+    }
+    bounded.text
+}
+
+/// Seconds as JUnit writes them (`"1.5"`, `"0.000"`); anything else is no duration.
+fn parse_duration(time: &str) -> Option<Duration> {
+    let seconds: f64 = time.trim().parse().ok()?;
+    Duration::try_from_secs_f64(seconds).ok()
+}
+
+/// The value of attribute `name`, with references resolved as [`unescape`] does and line
+/// breaks and tabs turned into spaces as XML asks. Malformed attributes read as absent: the
+/// start tag itself was well-formed, and a JUnit file is not worth rejecting over one value.
+fn attribute(start: &BytesStart<'_>, name: &str) -> Option<String> {
+    start.attributes().flatten().find(|attribute| attribute.key.as_ref() == name).map(|attribute| {
+        let normalised = attribute.value.replace("\r\n", " ").replace(['\r', '\n', '\t'], " ");
+        unescape(&normalised).into_owned()
+    })
+}
+
+/// Resolves the predefined entities and numeric character references in `raw`, keeping any
+/// other reference literally.
+fn unescape(raw: &str) -> Cow<'_, str> {
+    if !raw.contains('&') {
+        return Cow::Borrowed(raw);
+    }
+    let mut out = String::with_capacity(raw.len());
+    let mut rest = raw;
+    while let Some(amp) = rest.find('&') {
+        out.push_str(&rest[..amp]);
+        let after = &rest[amp + 1..];
+        match after.find(';') {
+            Some(semicolon) => {
+                let name = &after[..semicolon];
+                match resolve_reference(name) {
+                    Some(resolved) => out.push_str(resolved.encode_utf8(&mut [0; 4])),
+                    None => {
+                        out.push('&');
+                        out.push_str(name);
+                        out.push(';');
+                    }
+                }
+                rest = &after[semicolon + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
+}
+
+/// The character a predefined entity or a character reference stands for; `None` for any
+/// other name, which is never expanded.
+fn resolve_reference(name: &str) -> Option<char> {
+    if name.starts_with('#') {
+        return BytesRef::new(name).resolve_char_ref().ok().flatten();
+    }
+    resolve_predefined_entity(name).and_then(|text| text.chars().next())
+}
+
+/// How the reader stopped short of a complete document.
+enum Stop {
+    /// The input ended inside an element or markup: keep what was read.
+    Truncated { reason: String },
+    /// The input is not well-formed, or not JUnit.
+    Malformed { offset: usize, message: String },
+}
+
+struct JunitParser<'text> {
+    source_name: &'text str,
+    text: &'text str,
+    reader: Reader<&'text [u8]>,
+    results: ResultSet,
+    stack: Vec<Element>,
+    case: Option<OpenCase>,
+    seen_root: bool,
+}
+
+impl<'text> JunitParser<'text> {
+    fn new(source_name: &'text str, text: &'text str) -> Self {
+        let mut reader = Reader::from_str(text);
+        // Hand-written writers sometimes leave a bare `&` in captured output; it is kept as
+        // text rather than failing the whole file.
+        reader.config_mut().allow_dangling_amp = true;
+        JunitParser {
+            source_name,
+            text,
+            reader,
+            results: ResultSet::new(),
+            stack: Vec::new(),
+            case: None,
+            seen_root: false,
+        }
+    }
+
+    fn run(&mut self) -> Result<(), ParseError> {
+        match self.read_all() {
+            Ok(()) => Ok(()),
+            Err(Stop::Truncated { reason }) => {
+                if let Some(case) = self.case.take() {
+                    let id = case.id.clone();
+                    self.results.record(id, case.into_truncated_attempt());
+                }
+                let (line, _) = line_and_column(self.text, self.text.len());
+                self.results.mark_incomplete(self.source_name, format!("truncated at line {line}: {reason}"));
+                Ok(())
+            }
+            Err(Stop::Malformed { offset, message }) => {
+                let (line, column) = line_and_column(self.text, offset);
+                Err(ParseError {
+                    source_name: self.source_name.to_owned(),
+                    location: format!("{line}:{column}"),
+                    message,
+                })
+            }
+        }
+    }
+
+    fn read_all(&mut self) -> Result<(), Stop> {
+        loop {
+            let event_start = self.offset();
+            let event = match self.reader.read_event() {
+                Ok(event) => event,
+                Err(error) => return Err(self.classify_error(error)),
+            };
+            match event {
+                Event::Start(start) => {
+                    let element = self.open(&start, event_start, false)?;
+                    self.stack.push(element);
+                }
+                Event::Empty(start) => {
+                    let element = self.open(&start, event_start, true)?;
+                    self.stack.push(element);
+                    self.close();
+                }
+                Event::End(_) => self.close(),
+                Event::Text(text) => self.collect(&text.xml10_content()),
+                Event::CData(data) => self.collect(&data.xml10_content()),
+                Event::GeneralRef(reference) => match resolve_reference(&reference) {
+                    Some(character) => {
+                        if let Some(sink) = self.case.as_mut().and_then(OpenCase::sink_text) {
+                            sink.push_char(character);
+                        }
+                    }
+                    None => self.collect(&format!("&{};", &*reference)),
+                },
+                Event::Eof => return self.finish(),
+                Event::Comment(_) | Event::Decl(_) | Event::PI(_) | Event::DocType(_) => {}
+            }
+        }
+    }
+
+    fn offset(&self) -> usize {
+        usize::try_from(self.reader.buffer_position()).unwrap_or(usize::MAX)
+    }
+
+    /// Handles a start tag at `offset` (of an empty element when `empty`); returns what the
+    /// element is.
+    fn open(&mut self, start: &BytesStart<'_>, offset: usize, empty: bool) -> Result<Element, Stop> {
+        let name = start.name();
+        let name = name.as_ref();
+        if !self.seen_root {
+            if name != "testsuites" && name != "testsuite" {
+                return Err(Stop::Malformed {
+                    offset,
+                    message: format!("root element is `<{name}>`, not `<testsuites>` or `<testsuite>`"),
+                });
+            }
+            self.seen_root = true;
+        }
+        let depth = self.stack.len() + 1;
+        if let Some(case) = self.case.as_mut() {
+            if case.sink.is_some() {
+                // Surefire and nextest nest <stackTrace>, <system-out> and <system-err> inside
+                // retry elements; their text belongs to that attempt, under a heading.
+                let captured_output = !empty && matches!(name, "system-out" | "system-err");
+                if let Some(sink) = case.sink_text().filter(|_| captured_output) {
+                    sink.push_heading(name);
+                }
+                return Ok(Element::Other);
+            }
+            let child_of_case = self.stack.last() == Some(&Element::Case);
+            return Ok(match PartKind::of(name, start).filter(|_| child_of_case) {
+                Some(kind) => {
+                    case.open_part(kind, start, depth);
+                    Element::Part
+                }
+                None => Element::Other,
+            });
+        }
+        match name {
+            "testsuites" => Ok(Element::Suites),
+            "testsuite" => Ok(Element::Suite),
+            "testcase" => {
+                self.case = Some(OpenCase::new(start));
+                Ok(Element::Case)
+            }
+            _ => Ok(Element::Other),
+        }
+    }
+
+    fn close(&mut self) {
+        let depth = self.stack.len();
+        let Some(element) = self.stack.pop() else { return };
+        match element {
+            Element::Case => {
+                if let Some(case) = self.case.take() {
+                    let id = case.id.clone();
+                    for attempt in case.into_attempts() {
+                        self.results.record(id.clone(), attempt);
+                    }
+                }
+            }
+            Element::Part => {
+                let closing_the_sink =
+                    |case: &&mut OpenCase| case.sink.is_some_and(|(_, closes_at)| closes_at == depth);
+                if let Some(case) = self.case.as_mut().filter(closing_the_sink) {
+                    case.sink = None;
+                }
+            }
+            Element::Suites | Element::Suite | Element::Other => {}
+        }
+    }
+
+    fn collect(&mut self, text: &str) {
+        if let Some(sink) = self.case.as_mut().and_then(OpenCase::sink_text) {
+            sink.push(text);
+        }
+    }
+
+    fn finish(&mut self) -> Result<(), Stop> {
+        if !self.seen_root {
+            return Err(Stop::Truncated { reason: "no root element".to_owned() });
+        }
+        if self.stack.is_empty() {
+            return Ok(());
+        }
+        let innermost = if self.case.is_some() {
+            "`<testcase>`"
+        } else {
+            match self.stack.iter().rev().find(|&&element| element != Element::Other) {
+                Some(Element::Suites) => "`<testsuites>`",
+                Some(Element::Suite) => "`<testsuite>`",
+                _ => "an element",
+            }
+        };
+        Err(Stop::Truncated { reason: format!("end of file inside {innermost}") })
+    }
+
+    fn classify_error(&self, error: XmlError) -> Stop {
+        let offset = usize::try_from(self.reader.error_position()).unwrap_or(usize::MAX);
+        let at_end_of_input = match &error {
+            // `<!` followed by nothing is a cut file; followed by something unknown, garbage.
+            XmlError::Syntax(SyntaxError::InvalidBangMarkup) => self.text.len().saturating_sub(offset) <= 2,
+            // Every other syntax error is some markup whose end was not found before the input
+            // ended.
+            XmlError::Syntax(_) => true,
+            _ => false,
+        };
+        if at_end_of_input && self.seen_root {
+            Stop::Truncated { reason: error.to_string() }
+        } else if at_end_of_input {
+            Stop::Truncated { reason: format!("no root element: {error}") }
+        } else {
+            Stop::Malformed { offset, message: error.to_string() }
+        }
+    }
+}
+
+/// The 1-based line and column (in characters) of byte `offset` in `text`.
+fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
+    let offset = floor_char_boundary(text, offset);
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |newline| newline + 1);
+    let column = before[line_start..].chars().count() + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(xml: &str) -> ResultSet {
+        parse_junit("results.xml", xml.as_bytes()).expect("the document should parse")
+    }
+
+    fn outcomes(results: &ResultSet, id: &str) -> Vec<Outcome> {
+        results.get(&TestId::new(id)).expect("the test should be recorded").outcomes().collect()
+    }
+
+    fn only_attempt<'a>(results: &'a ResultSet, id: &str) -> &'a Attempt {
+        let result = results.get(&TestId::new(id)).expect("the test should be recorded");
+        assert_eq!(result.attempts.len(), 1, "{id} should have one attempt");
+        &result.attempts[0]
+    }
+
+    #[test]
+    fn reads_pytest_output() {
+        let results = parse(
+            r#"<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest" errors="1" failures="2" skipped="2" tests="6" time="0.31" timestamp="2024-05-02T10:14:07" hostname="ci"><testcase classname="tests.test_math" name="test_add" time="0.001" /><testcase classname="tests.test_math" name="test_div[zero]" time="0.002"><failure message="ZeroDivisionError: division by zero&#10;second line">def test_div():
+&gt;       1 / 0
+E       ZeroDivisionError: division by zero
+
+tests/test_math.py:9: ZeroDivisionError</failure></testcase><testcase classname="tests.test_db" name="test_connect" time="0.100"><error message="failed on setup with &quot;ConnectionRefusedError&quot;">fixture 'db' failed</error></testcase><testcase classname="tests.test_db" name="test_cleanup" time="0.010"><failure message="assert 1 == 2">assert 1 == 2</failure><error message="failed on teardown with &quot;OSError&quot;">OSError: busy</error></testcase><testcase classname="tests.test_os" name="test_windows" time="0.000"><skipped type="pytest.skip" message="requires Windows">tests/test_os.py:3: requires Windows</skipped></testcase><testcase classname="tests.test_os" name="test_known_bug" time="0.003"><skipped type="pytest.xfail" message="issue 12" /></testcase><testcase classname="tests.test_cli" name="test_help" time="0.050"><system-out>usage: tool [-h]
+</system-out><system-err>warning: deprecated</system-err></testcase></testsuite></testsuites>"#,
+        );
+
+        assert!(results.is_complete());
+        assert_eq!(results.len(), 7);
+        assert_eq!(outcomes(&results, "tests.test_math.test_add"), [Outcome::Pass]);
+
+        let division = only_attempt(&results, "tests.test_math.test_div[zero]");
+        assert_eq!(division.outcome, Outcome::Fail);
+        assert_eq!(division.message.as_deref(), Some("ZeroDivisionError: division by zero\nsecond line"));
+        assert!(division.output.as_deref().is_some_and(|output| output.contains(">       1 / 0")));
+        assert_eq!(division.duration, Some(Duration::from_millis(2)));
+
+        assert_eq!(outcomes(&results, "tests.test_db.test_connect"), [Outcome::Error]);
+
+        // A failing call and an erroring teardown: the failure decides, the teardown's text
+        // is kept in the output.
+        let cleanup = only_attempt(&results, "tests.test_db.test_cleanup");
+        assert_eq!(cleanup.outcome, Outcome::Fail);
+        assert_eq!(cleanup.message.as_deref(), Some("assert 1 == 2"));
+        assert!(cleanup.output.as_deref().is_some_and(|output| output.contains("OSError: busy")));
+
+        let windows = only_attempt(&results, "tests.test_os.test_windows");
+        assert_eq!(windows.outcome, Outcome::Skip);
+        assert_eq!(windows.message.as_deref(), Some("requires Windows"));
+
+        let known_bug = only_attempt(&results, "tests.test_os.test_known_bug");
+        assert_eq!(known_bug.outcome, Outcome::Xfail);
+        assert_eq!(known_bug.message.as_deref(), Some("issue 12"));
+
+        let help = only_attempt(&results, "tests.test_cli.test_help");
+        assert_eq!(help.outcome, Outcome::Pass);
+        assert_eq!(
+            help.output.as_deref(),
+            Some("--- system-out ---\nusage: tool [-h]\n\n--- system-err ---\nwarning: deprecated")
+        );
+    }
+
+    #[test]
+    fn reads_a_bare_surefire_testsuite() {
+        let results = parse(
+            r#"<?xml version="1.0" encoding="UTF-8"?>
+<testsuite xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" version="3.0" name="com.example.CalculatorTest" time="0.02" tests="3" errors="1" skipped="0" failures="1">
+  <properties>
+    <property name="java.version" value="17.0.10"/>
+  </properties>
+  <testcase name="addsTwoNumbers" classname="com.example.CalculatorTest" time="0.004"/>
+  <testcase name="dividesByZero" classname="com.example.CalculatorTest" time="0.011">
+    <failure message="expected: &lt;Infinity&gt; but was: &lt;NaN&gt;" type="org.opentest4j.AssertionFailedError"><![CDATA[org.opentest4j.AssertionFailedError: expected: <Infinity> but was: <NaN>
+	at com.example.CalculatorTest.dividesByZero(CalculatorTest.java:31)
+]]></failure>
+  </testcase>
+  <testcase name="readsConfig" classname="com.example.CalculatorTest" time="0.002">
+    <error message="config.properties (No such file or directory)" type="java.io.FileNotFoundException"/>
+  </testcase>
+</testsuite>
+"#,
+        );
+
+        assert!(results.is_complete());
+        assert_eq!(outcomes(&results, "com.example.CalculatorTest.addsTwoNumbers"), [Outcome::Pass]);
+        let divides = only_attempt(&results, "com.example.CalculatorTest.dividesByZero");
+        assert_eq!(divides.outcome, Outcome::Fail);
+        assert_eq!(divides.message.as_deref(), Some("expected: <Infinity> but was: <NaN>"));
+        assert!(divides.output.as_deref().is_some_and(|output| output.contains("CalculatorTest.java:31")));
+        let config = only_attempt(&results, "com.example.CalculatorTest.readsConfig");
+        assert_eq!(config.outcome, Outcome::Error);
+        assert_eq!(config.output, None);
+    }
+
+    #[test]
+    fn reads_subunit2junitxml_output_with_errors_folded_into_failures() {
+        let results = parse(
+            r#"<testsuite errors="0" failures="1" name="" tests="3" time="0.012">
+<testcase classname="twisted.test.test_defer.DeferredTests" name="test_callback" time="0.001"/>
+<testcase classname="twisted.internet.test.test_tcp.TCPTests" name="test_listen" time="0.008">
+<failure type="testtools.testresult.real._StringException">_StringException: Traceback (most recent call last):
+  File "/src/twisted/internet/test/test_tcp.py", line 91, in setUp
+    self.port = reactor.listenTCP(0, factory)
+builtins.OSError: [Errno 98] Address already in use
+</failure>
+</testcase>
+<testcase classname="twisted.test.test_ssl" name="test_tls13" time="0.000">
+<skip>pyOpenSSL 22 or newer required</skip>
+</testcase>
+</testsuite>"#,
+        );
+
+        assert_eq!(outcomes(&results, "twisted.test.test_defer.DeferredTests.test_callback"), [Outcome::Pass]);
+        // A setUp exception is an error in trial's terms, but subunit only says "fail".
+        let listen = only_attempt(&results, "twisted.internet.test.test_tcp.TCPTests.test_listen");
+        assert_eq!(listen.outcome, Outcome::Fail);
+        assert_eq!(listen.message.as_deref(), Some("builtins.OSError: [Errno 98] Address already in use"));
+        let tls = only_attempt(&results, "twisted.test.test_ssl.test_tls13");
+        assert_eq!(tls.outcome, Outcome::Skip);
+        assert_eq!(tls.message.as_deref(), Some("pyOpenSSL 22 or newer required"));
+    }
+
+    #[test]
+    fn reads_nextest_flaky_and_rerun_failures_as_attempts() {
+        let results = parse(
+            r#"<testsuites name="nextest-run" tests="2" failures="1" errors="0">
+    <testsuite name="store" tests="2" disabled="0" errors="0" failures="1">
+        <testcase name="tests::locks" classname="store" time="0.451">
+            <flakyFailure time="0.402" type="test failure">thread 'tests::locks' panicked at src/lock.rs:88:9:
+assertion failed: lock.try_acquire()
+                <system-out>running 1 test</system-out>
+            </flakyFailure>
+            <flakyError type="test abort">SIGSEGV</flakyError>
+        </testcase>
+        <testcase name="tests::migrates" classname="store" time="0.020">
+            <failure type="test failure">thread 'tests::migrates' panicked at src/migrate.rs:40:5</failure>
+            <rerunFailure time="0.019" type="test failure">second try panicked</rerunFailure>
+            <rerunError type="test abort">
+                <stackTrace>third try aborted</stackTrace>
+            </rerunError>
+        </testcase>
+    </testsuite>
+</testsuites>"#,
+        );
+
+        let locks = results.get(&TestId::new("store.tests::locks")).expect("recorded");
+        assert_eq!(locks.outcomes().collect::<Vec<_>>(), [Outcome::Fail, Outcome::Error, Outcome::Pass]);
+        let first = &locks.attempts[0];
+        assert_eq!(
+            first.message.as_deref(),
+            Some("thread 'tests::locks' panicked at src/lock.rs:88:9: assertion failed: lock.try_acquire()")
+        );
+        assert_eq!(first.duration, Some(Duration::from_millis(402)));
+        assert!(
+            first
+                .output
+                .as_deref()
+                .is_some_and(|output| output.ends_with("try_acquire()\n\n--- system-out ---\nrunning 1 test"))
+        );
+        assert_eq!(locks.attempts[2].duration, Some(Duration::from_millis(451)));
+
+        let migrates = results.get(&TestId::new("store.tests::migrates")).expect("recorded");
+        assert_eq!(migrates.outcomes().collect::<Vec<_>>(), [Outcome::Fail, Outcome::Fail, Outcome::Error]);
+        assert_eq!(migrates.attempts[1].message.as_deref(), Some("second try panicked"));
+        assert_eq!(migrates.attempts[2].message.as_deref(), Some("third try aborted"));
+    }
+
+    #[test]
+    fn reads_skips_and_pytest_xfails() {
+        let results = parse(
+            r#"<testsuite><testcase classname="t" name="skipped"><skipped message="not on CI"/></testcase><testcase classname="t" name="xfail"><skipped type="pytest.xfail" message="bug 12"/></testcase></testsuite>"#,
+        );
+        assert_eq!(outcomes(&results, "t.skipped"), [Outcome::Skip]);
+        assert_eq!(outcomes(&results, "t.xfail"), [Outcome::Xfail]);
+    }
+
+    #[test]
+    fn records_the_same_test_twice_as_two_attempts() {
+        let results = parse(
+            r#"<testsuite><testcase classname="t" name="again"><failure message="boom"/></testcase><testcase classname="t" name="again"/></testsuite>"#,
+        );
+        assert_eq!(results.len(), 1);
+        assert_eq!(outcomes(&results, "t.again"), [Outcome::Fail, Outcome::Pass]);
+    }
+
+    #[test]
+    fn reads_nested_testsuites() {
+        let results = parse(
+            r#"<testsuites><testsuite name="all"><testsuite name="Unit"><testcase classname="A" name="one"/><testsuite name="A::two"><testcase classname="A" name="two with data set #0"/></testsuite></testsuite></testsuite></testsuites>"#,
+        );
+        assert!(results.is_complete());
+        let ids: Vec<&str> = results.ids().map(TestId::as_str).collect();
+        assert_eq!(ids, ["A.one", "A.two with data set #0"]);
+    }
+
+    #[test]
+    fn an_empty_testsuite_is_an_empty_complete_set() {
+        let results = parse(r#"<?xml version="1.0"?><testsuite name="empty" tests="0" failures="0"/>"#);
+        assert!(results.is_empty());
+        assert!(results.is_complete());
+    }
+
+    #[test]
+    fn a_file_cut_inside_a_testcase_keeps_what_was_read_and_marks_itself_incomplete() {
+        let results = parse(
+            "<testsuites>\n<testsuite name=\"s\">\n<testcase classname=\"t\" name=\"done\"/>\n<testcase classname=\"t\" name=\"open\">\n<system-out>half a li",
+        );
+        assert_eq!(outcomes(&results, "t.done"), [Outcome::Pass]);
+        let open = only_attempt(&results, "t.open");
+        assert_eq!(open.outcome, Outcome::Error);
+        assert_eq!(open.message.as_deref(), Some(TRUNCATED_MESSAGE));
+        assert!(open.output.as_deref().is_some_and(|output| output.contains("half a li")));
+        assert_eq!(results.incomplete.len(), 1);
+        assert_eq!(results.incomplete[0].source, "results.xml");
+        assert_eq!(results.incomplete[0].reason, "truncated at line 5: end of file inside `<testcase>`");
+    }
+
+    #[test]
+    fn a_file_cut_inside_a_start_tag_drops_that_testcase() {
+        let results = parse("<testsuite>\n<testcase classname=\"t\" name=\"done\"/>\n<testcase classname=\"t\" na");
+        assert_eq!(results.len(), 1);
+        assert_eq!(outcomes(&results, "t.done"), [Outcome::Pass]);
+        assert!(!results.is_complete());
+        assert!(results.incomplete[0].reason.starts_with("truncated at line 3: "), "{:?}", results.incomplete);
+
+        let in_attribute = parse("<testsuite><testcase classname=\"t\" name=\"do");
+        assert!(in_attribute.is_empty());
+        assert!(!in_attribute.is_complete());
+    }
+
+    #[test]
+    fn a_file_cut_after_its_last_testcase_is_incomplete() {
+        let results = parse("<testsuites><testsuite><testcase classname=\"t\" name=\"a\"/></testsuite>");
+        assert_eq!(outcomes(&results, "t.a"), [Outcome::Pass]);
+        assert_eq!(results.incomplete[0].reason, "truncated at line 1: end of file inside `<testsuites>`");
+
+        let cut_in_comment = parse("<testsuite><testcase classname=\"t\" name=\"a\"/><!-- tail");
+        assert_eq!(cut_in_comment.len(), 1);
+        assert!(!cut_in_comment.is_complete());
+    }
+
+    #[test]
+    fn an_empty_file_is_incomplete() {
+        for text in ["", "  \n", "<?xml version=\"1.0\"?>\n"] {
+            let results = parse(text);
+            assert!(results.is_empty());
+            assert_eq!(results.incomplete.len(), 1, "{text:?}");
+            assert!(results.incomplete[0].reason.contains("no root element"), "{:?}", results.incomplete);
+        }
+    }
+
+    #[test]
+    fn mismatched_tags_are_an_error_at_line_and_column() {
+        let error = parse_junit(
+            "broken.xml",
+            b"<testsuite>\n  <testcase classname=\"t\" name=\"a\">\n  </testsuite>\n</testcase>",
+        )
+        .expect_err("mismatched tags should not parse");
+        assert_eq!(error.source_name, "broken.xml");
+        assert_eq!(error.location, "3:3");
+        assert!(error.message.contains("</testcase>"), "{}", error.message);
+        assert!(error.to_string().starts_with("broken.xml:3:3: "), "{error}");
+    }
+
+    #[test]
+    fn markup_garbage_in_the_middle_is_an_error() {
+        let error = parse_junit("broken.xml", b"<testsuite>\n<!garbage>\n<testcase name=\"a\"/>\n</testsuite>")
+            .expect_err("garbage should not parse");
+        assert_eq!(error.location, "2:1");
+    }
+
+    #[test]
+    fn a_document_that_is_not_junit_is_an_error() {
+        let error = parse_junit("page.xml", b"<?xml version=\"1.0\"?>\n<html><body/></html>").expect_err("not junit");
+        assert_eq!(error.location, "2:1");
+        assert_eq!(error.message, "root element is `<html>`, not `<testsuites>` or `<testsuite>`");
+    }
+
+    #[test]
+    fn declared_entities_are_never_expanded() {
+        let mut laughs = String::from("<?xml version=\"1.0\"?>\n<!DOCTYPE testsuite [\n<!ENTITY lol \"lol\">\n");
+        for level in 1..10 {
+            let previous = if level == 1 { "lol".to_owned() } else { format!("lol{}", level - 1) };
+            laughs.push_str(&format!("<!ENTITY lol{level} \"{}\">\n", format!("&{previous};").repeat(10)));
+        }
+        laughs.push_str(
+            "]>\n<testsuite><testcase classname=\"t\" name=\"laugh\"><failure message=\"&lol9;\">&lol9; &amp; &#65;&#x42;</failure></testcase></testsuite>",
+        );
+        assert!(looks_like_junit(laughs.as_bytes()));
+
+        let results = parse(&laughs);
+        let laugh = only_attempt(&results, "t.laugh");
+        assert_eq!(laugh.message.as_deref(), Some("&lol9;"));
+        assert_eq!(laugh.output.as_deref(), Some("&lol9; & AB"));
+    }
+
+    #[test]
+    fn predefined_entities_and_character_references_are_resolved() {
+        assert_eq!(
+            unescape("a &lt;b&gt; &amp; &quot;c&quot; &apos;d&apos; &#10;&#x263A; &nope; & x"),
+            "a <b> & \"c\" 'd' \n\u{263A} &nope; & x"
+        );
+        let results = parse(r#"<testsuite><testcase classname="a&amp;b" name="c&#46;d"/></testsuite>"#);
+        assert_eq!(outcomes(&results, "a&b.c.d"), [Outcome::Pass]);
+    }
+
+    #[test]
+    fn bad_durations_are_ignored() {
+        for (time, expected) in [
+            ("1.5", Some(Duration::from_millis(1500))),
+            (" 2 ", Some(Duration::from_secs(2))),
+            ("1,234.5", None),
+            ("abc", None),
+            ("-1", None),
+            ("1e400", None),
+            ("NaN", None),
+        ] {
+            let results = parse(&format!(r#"<testsuite><testcase classname="t" name="a" time="{time}"/></testsuite>"#));
+            assert_eq!(only_attempt(&results, "t.a").duration, expected, "time={time:?}");
+        }
+    }
+
+    #[test]
+    fn output_is_bounded() {
+        let huge = "x".repeat(MAX_OUTPUT_BYTES * 3);
+        let results = parse(&format!(
+            r#"<testsuite><testcase classname="t" name="a"><failure>{huge}</failure><system-out>{huge}</system-out></testcase></testsuite>"#
+        ));
+        let attempt = only_attempt(&results, "t.a");
+        let output = attempt.output.as_deref().expect("output kept");
+        assert!(output.len() <= MAX_OUTPUT_BYTES + TRUNCATION_MARKER.len(), "{}", output.len());
+        assert!(output.ends_with(TRUNCATION_MARKER));
+        let message = attempt.message.as_deref().expect("message from the text");
+        assert!(message.len() <= MAX_MESSAGE_BYTES + TRUNCATION_MARKER.len());
+    }
+
+    #[test]
+    fn invalid_utf8_in_output_is_replaced_not_fatal() {
+        let mut bytes =
+            b"<testsuite><testcase classname=\"t\" name=\"a\"><failure>bad \xFF byte</failure></testcase></testsuite>"
+                .to_vec();
+        bytes.extend_from_slice(b"\n");
+        let results = parse_junit("results.xml", &bytes).expect("parses");
+        assert_eq!(only_attempt(&results, "t.a").output.as_deref(), Some("bad \u{FFFD} byte"));
+    }
+
+    #[test]
+    fn detects_junit_by_content() {
+        assert!(looks_like_junit(b"<testsuites/>"));
+        assert!(looks_like_junit(
+            b"\xEF\xBB\xBF<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!-- generated -->\n<testsuite name=\"x\">"
+        ));
+        assert!(looks_like_junit(b"<?xml version=\"1.0\"?><!DOCTYPE testsuite [<!ENTITY a \"<b>\">]>\n\t<testsuite>"));
+        // Cut right after the root's name: still JUnit, read as truncated.
+        assert!(looks_like_junit(b"<?xml version=\"1.0\"?>\n<testsuites"));
+
+        assert!(!looks_like_junit(b""));
+        assert!(!looks_like_junit(b"<?xml version=\"1.0\"?><html/>"));
+        assert!(!looks_like_junit(b"<testsuitesfoo/>"));
+        assert!(!looks_like_junit(b"TAP version 13\n1..2\nok 1 - <testsuite>\n"));
+        assert!(!looks_like_junit(b"<!-- never closed <testsuite>"));
+        assert!(!looks_like_junit(b"\x7fELF\x02\x01\x01\x00\x00\x00<testsuite>\x00\xff\xfe"));
+        assert!(!looks_like_junit(&[0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0x0d]));
+    }
+
+    #[test]
+    fn line_and_column_count_characters() {
+        assert_eq!(line_and_column("ab\ncd", 0), (1, 1));
+        assert_eq!(line_and_column("ab\ncd", 4), (2, 2));
+        assert_eq!(line_and_column("é\nxé", 4), (2, 2));
+        assert_eq!(line_and_column("é\nxé", 6), (2, 3));
+        // Inside a character: the column of that character.
+        assert_eq!(line_and_column("é\nxé", 5), (2, 2));
+        assert_eq!(line_and_column("ab", 99), (1, 3));
+    }
 }

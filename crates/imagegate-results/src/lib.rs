@@ -3,20 +3,23 @@
 //! This crate does no I/O: parsers take bytes and a source name (used in error messages), and
 //! return a [`ResultSet`]. Reading a results folder from disk is the caller's job.
 
-mod model;
 pub mod junit;
+mod model;
 
+pub use junit::{looks_like_junit, parse_junit};
 pub use model::{Attempt, Counts, Incomplete, Outcome, ResultSet, TestId, TestResult};
-pub use junit::parse_junit;
 
-/// An error that makes a results file unreadable as a whole.
-#[derive(Debug, thiserror::Error)]
+/// An error that makes a results file unreadable as a whole. A file that merely ends early is
+/// not one: parsers return what they read and mark the set incomplete.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{source_name}:{location}: {message}")]
 pub struct ParseError {
     /// The file (or stream) the error was found in, as given by the caller.
     pub source_name: String,
-    /// Where in that file: `line:column` for text formats, `offset N` for binary ones.
+    /// Where in that file: `line:column` (both from 1, the column in characters) for text
+    /// formats, `offset N` for binary ones.
     pub location: String,
+    /// What is wrong there, as a lowercase fragment.
     pub message: String,
 }
 
@@ -29,4 +32,17 @@ pub fn parse_detected(source_name: &str, bytes: &[u8]) -> Result<Option<ResultSe
         return parse_junit(source_name, bytes).map(Some);
     }
     Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_detected_reads_junit_and_passes_over_other_files() {
+        let junit = parse_detected("junit.xml", br#"<testsuite><testcase classname="t" name="a"/></testsuite>"#);
+        assert_eq!(junit.expect("parses").map(|results| results.len()), Some(1));
+        assert_eq!(parse_detected("build.log", b"compiling...\n"), Ok(None));
+        assert_eq!(parse_detected("coverage.xml", b"<?xml version=\"1.0\"?><coverage/>"), Ok(None));
+    }
 }

@@ -1,4 +1,5 @@
-//! The results model: test ids, outcomes, attempts and result sets.
+//! The results model: test ids, outcomes, attempts and result sets. Every parser fills it and
+//! every other part of imagegate reads it; it knows nothing of any file format.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -18,9 +19,18 @@ impl TestId {
     }
 
     /// Builds the id of a JUnit test case from its `classname` and `name` attributes.
+    ///
+    /// Some writers already put the class in the name (`classname="a.B" name="a.B.test_c"`);
+    /// the class is then not repeated. The class only counts as already present when a
+    /// separator (`.`, `:` or `/`) follows it in the name: `classname="test_a"` with
+    /// `name="test_ab"`, `name="test_a[1]"` or `name="test_a"` (a function named like its
+    /// module) are the tests `test_a.test_ab`, `test_a.test_a[1]` and `test_a.test_a`, so that
+    /// two different tests never share an id. An empty name (a class-level setup failure, in
+    /// some writers) gives the class alone.
     pub fn from_class_and_name(classname: Option<&str>, name: &str) -> Self {
         match classname.map(str::trim).filter(|class| !class.is_empty()) {
-            Some(class) if name.starts_with(class) => TestId(name.to_owned()),
+            Some(class) if name_starts_with_class(name, class) => TestId(name.to_owned()),
+            Some(class) if name.is_empty() => TestId(class.to_owned()),
             Some(class) => TestId(format!("{class}.{name}")),
             None => TestId(name.to_owned()),
         }
@@ -29,6 +39,12 @@ impl TestId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// True when `name` begins with `class` and then a separator, as in `a.B.test_c`,
+/// `a::B::test_c` or `a/B/test_c`.
+fn name_starts_with_class(name: &str, class: &str) -> bool {
+    name.strip_prefix(class).is_some_and(|rest| rest.starts_with(['.', ':', '/']))
 }
 
 impl fmt::Display for TestId {
@@ -128,7 +144,13 @@ impl TestResult {
         self.attempts.iter().any(|attempt| attempt.outcome.is_failure())
     }
 
-    /// The most useful failure text: the message of the last failing attempt, else its output.
+    /// The outcome of every attempt, in the order they ran.
+    pub fn outcomes(&self) -> impl Iterator<Item = Outcome> + '_ {
+        self.attempts.iter().map(|attempt| attempt.outcome)
+    }
+
+    /// The most useful failure text: the message of the last failing or skipped attempt, else
+    /// its output. Skips count because a test that stopped running needs its skip reason shown.
     pub fn failure_message(&self) -> Option<&str> {
         self.attempts
             .iter()
@@ -185,6 +207,15 @@ impl ResultSet {
 
     pub fn get(&self, id: &TestId) -> Option<&TestResult> {
         self.tests.get(id)
+    }
+
+    pub fn contains(&self, id: &TestId) -> bool {
+        self.tests.contains_key(id)
+    }
+
+    /// Test ids in order.
+    pub fn ids(&self) -> impl Iterator<Item = &TestId> {
+        self.tests.keys()
     }
 
     /// Tests in id order.
@@ -253,6 +284,92 @@ mod duration_secs {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Duration>, D::Error> {
         let seconds = Option::<f64>::deserialize(deserializer)?;
-        Ok(seconds.filter(|s| s.is_finite() && *s >= 0.0).map(Duration::from_secs_f64))
+        // `try_` because a stored verdict is read back from disk: an absurd duration in it must
+        // be dropped, not panic the reader.
+        Ok(seconds.and_then(|seconds| Duration::try_from_secs_f64(seconds).ok()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[test]
+    fn test_id_joins_class_and_name() {
+        assert_eq!(TestId::from_class_and_name(Some("tests.test_a"), "test_b").as_str(), "tests.test_a.test_b");
+        assert_eq!(TestId::from_class_and_name(Some("  "), "test_b").as_str(), "test_b");
+        assert_eq!(TestId::from_class_and_name(None, "test_b").as_str(), "test_b");
+        assert_eq!(TestId::from_class_and_name(Some("Suite"), "").as_str(), "Suite");
+    }
+
+    #[test]
+    fn test_id_does_not_repeat_a_class_already_in_the_name() {
+        assert_eq!(TestId::from_class_and_name(Some("a.B"), "a.B.test_c").as_str(), "a.B.test_c");
+        assert_eq!(TestId::from_class_and_name(Some("crate"), "crate::module::test").as_str(), "crate::module::test");
+    }
+
+    #[test]
+    fn test_id_keeps_a_class_that_is_only_a_prefix_of_the_name() {
+        // Regression: `name.starts_with(class)` alone made `test_a.test_ab` into `test_ab`, and
+        // a function named like its module lost its module.
+        assert_eq!(TestId::from_class_and_name(Some("test_a"), "test_ab").as_str(), "test_a.test_ab");
+        assert_eq!(TestId::from_class_and_name(Some("test_a"), "test_a[1]").as_str(), "test_a.test_a[1]");
+        assert_eq!(TestId::from_class_and_name(Some("test_a"), "test_a").as_str(), "test_a.test_a");
+    }
+
+    fn class_strategy() -> impl Strategy<Value = String> {
+        "[A-Za-z_][A-Za-z0-9_]{0,8}(\\.[A-Za-z_][A-Za-z0-9_]{0,8}){0,3}"
+    }
+
+    proptest! {
+        #[test]
+        fn test_id_splits_back_into_class_and_name(
+            class in class_strategy(),
+            suffix in "[A-Za-z0-9_.:/\\[\\] #-]{1,12}",
+            prefix_the_name in any::<bool>(),
+        ) {
+            // Names that start like the class, without a separator after it, are the hard case.
+            let name = if prefix_the_name { format!("{class}{suffix}") } else { suffix };
+            prop_assume!(![".", ":", "/"].iter().any(|separator| name.starts_with(&format!("{class}{separator}"))));
+
+            let id = TestId::from_class_and_name(Some(&class), &name);
+            let (class_part, name_part) = id.as_str().split_at(class.len());
+            prop_assert_eq!(class_part, class.as_str());
+            prop_assert_eq!(name_part.strip_prefix('.'), Some(name.as_str()));
+        }
+    }
+
+    #[test]
+    fn a_result_set_records_repeats_as_attempts_and_counts_final_outcomes() {
+        let mut set = ResultSet::new();
+        set.record(TestId::new("a"), Attempt::new(Outcome::Fail));
+        set.record(TestId::new("a"), Attempt::new(Outcome::Pass));
+        set.record(TestId::new("b"), Attempt::new(Outcome::Error));
+        set.record(TestId::new("c"), Attempt::new(Outcome::Xfail));
+        set.record(TestId::new("d"), Attempt::new(Outcome::Skip));
+
+        assert_eq!(set.len(), 4);
+        assert_eq!(set.failing(), [TestId::new("b")]);
+        assert_eq!(set.counts(), Counts { tests: 4, passed: 2, failed: 0, errors: 1, skipped: 1 });
+
+        let mut rerun = ResultSet::new();
+        rerun.record(TestId::new("b"), Attempt::new(Outcome::Pass));
+        rerun.mark_incomplete("rerun", "timed out");
+        set.merge(rerun);
+        let b = set.get(&TestId::new("b")).expect("recorded");
+        assert_eq!(b.outcomes().collect::<Vec<_>>(), [Outcome::Error, Outcome::Pass]);
+        assert!(!set.is_complete());
+    }
+
+    #[test]
+    fn an_absurd_stored_duration_reads_as_none() {
+        let attempt: Attempt = serde_json::from_str(r#"{"outcome":"pass","duration":1e300}"#).expect("parses");
+        assert_eq!(attempt.duration, None);
+        let attempt: Attempt = serde_json::from_str(r#"{"outcome":"fail","duration":-1.0}"#).expect("parses");
+        assert_eq!(attempt.duration, None);
+        let attempt: Attempt = serde_json::from_str(r#"{"outcome":"fail","duration":0.25}"#).expect("parses");
+        assert_eq!(attempt.duration, Some(Duration::from_millis(250)));
     }
 }
