@@ -1,8 +1,26 @@
 //! The validated configuration that the rest of imagegate uses.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::path::PathBuf;
+use std::str::FromStr;
 use std::time::Duration;
+
+/// Branches where promotion is allowed when `[promote] branches` is not given.
+pub const DEFAULT_BRANCHES: &[&str] = &["main", "master"];
+/// The store folder, relative to the config's folder, when `[store] state_dir` is not given.
+pub const DEFAULT_STATE_DIR: &str = ".imagegate";
+/// Where the project checkout is copied in the test container by default.
+pub const DEFAULT_WORKDIR: &str = "/src";
+/// How long a suite may run by default.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60 * 60);
+/// How many times in all a failing test is run in the candidate by default.
+pub const DEFAULT_ATTEMPTS: u32 = 3;
+/// The most runs of one failing test that `attempts` may ask for: more would hide a broken
+/// test behind luck and make a failing gate slow.
+pub const MAX_ATTEMPTS: u32 = 10;
+/// The test container's network by default: tests that reach the network are flaky.
+pub const DEFAULT_NETWORK: &str = "none";
 
 /// A loaded and validated `imagegate.toml`.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,6 +37,14 @@ pub struct Config {
     pub images: BTreeMap<String, ImageConfig>,
 }
 
+impl Config {
+    /// The store folder: `[store] state_dir` resolved against [`Config::root`], or
+    /// `<root>/.imagegate`.
+    pub fn state_dir(&self) -> PathBuf {
+        self.store.state_dir.clone().unwrap_or_else(|| self.root.join(DEFAULT_STATE_DIR))
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EngineKind {
     Docker,
@@ -30,6 +56,29 @@ impl EngineKind {
         match self {
             EngineKind::Docker => "docker",
             EngineKind::Podman => "podman",
+        }
+    }
+}
+
+impl fmt::Display for EngineKind {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(self.as_str())
+    }
+}
+
+/// The value of `[engine] kind` is not `docker` or `podman`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("parse engine `{0}`: expected `docker` or `podman`")]
+pub struct UnknownEngineKind(pub String);
+
+impl FromStr for EngineKind {
+    type Err = UnknownEngineKind;
+
+    fn from_str(text: &str) -> Result<EngineKind, UnknownEngineKind> {
+        match text {
+            "docker" => Ok(EngineKind::Docker),
+            "podman" => Ok(EngineKind::Podman),
+            other => Err(UnknownEngineKind(other.to_owned())),
         }
     }
 }
@@ -48,10 +97,17 @@ pub struct PromoteConfig {
     pub branches: Vec<String>,
 }
 
+impl Default for PromoteConfig {
+    fn default() -> PromoteConfig {
+        PromoteConfig { branches: DEFAULT_BRANCHES.iter().map(|&branch| branch.to_owned()).collect() }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct StoreConfig {
-    /// Folder for the embedded store (SQLite history, run artefacts). Default:
-    /// `<root>/.imagegate`.
+    /// Folder for the embedded store (SQLite history, run artefacts), absolute. A loaded
+    /// config always has it (`<root>/.imagegate` unless the file says otherwise); `None`, in
+    /// a config built by hand, means that default: use [`Config::state_dir`] to read it.
     pub state_dir: Option<PathBuf>,
 }
 
@@ -67,7 +123,8 @@ pub struct ImageConfig {
     pub target: Option<String>,
     /// `--platform`, if any.
     pub platform: Option<String>,
-    /// The stable pointer, e.g. `acme-ci/debian:12-py3.11`.
+    /// The stable pointer, e.g. `acme-ci/debian:12-py3.11`. Always has a tag: a file that
+    /// gives none gets `:latest`, as Docker would.
     pub stable_tag: String,
     pub suite: SuiteConfig,
 }

@@ -1,0 +1,741 @@
+//! Loading `imagegate.toml`: reading, parsing with positions, checking keys and types against
+//! [`crate::schema`], then validating every value (names, tags, paths on disk) into a
+//! [`Config`].
+//!
+//! Each stage reports the earliest of its errors in the file, so that someone fixing the file
+//! from top to bottom meets them in order; a later stage runs only on a file the earlier
+//! stages accepted.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io;
+use std::ops::Range;
+use std::path::{Component, Path, PathBuf};
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use regex::Regex;
+use serde::Deserialize;
+use toml::Spanned;
+use toml::de::{DeTable, DeValue, ValueDeserializer};
+
+use crate::CONFIG_FILE_NAME;
+use crate::error::{ConfigError, ConfigErrorKind, Location, SourceFile};
+use crate::model::{
+    Config, DEFAULT_ATTEMPTS, DEFAULT_NETWORK, DEFAULT_STATE_DIR, DEFAULT_TIMEOUT, DEFAULT_WORKDIR, EngineConfig,
+    EngineKind, ImageConfig, MAX_ATTEMPTS, PromoteConfig, StoreConfig, SuiteConfig,
+};
+use crate::raw::{RawConfig, RawEngine, RawImage, RawPromote, RawStore, RawSuite};
+use crate::reference::normalize_stable_tag;
+use crate::schema::{quoted, table_name};
+
+/// Reads and validates the config file at `path`. Relative paths in the file are resolved
+/// against the folder that holds it.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let bytes = fs::read(path).map_err(|error| read_error(path, error))?;
+    match String::from_utf8(bytes) {
+        Ok(text) => load_str(path, &text),
+        Err(error) => {
+            let valid_up_to = error.utf8_error().valid_up_to();
+            let valid = String::from_utf8_lossy(&error.as_bytes()[..valid_up_to]);
+            let location = Location::from_span(&valid, valid.len()..valid.len());
+            Err(ConfigError::new(
+                ConfigErrorKind::Read,
+                path,
+                Some(location),
+                "the file is not UTF-8 text",
+                format!("save {CONFIG_FILE_NAME} as UTF-8"),
+            ))
+        }
+    }
+}
+
+/// Validates `text` as the config file at `path`, which need not exist: only its folder
+/// matters, to resolve the relative paths in `text` (and those must exist).
+pub fn load_str(path: &Path, text: &str) -> Result<Config, ConfigError> {
+    let source = SourceFile { path, text };
+    let absolute_path = std::path::absolute(path).map_err(|error| read_error(path, error))?;
+    let root = absolute_path.parent().map_or_else(|| PathBuf::from("/"), Path::to_path_buf);
+
+    let document = DeTable::parse(text).map_err(|error| syntax_error(source, &error))?;
+    earliest(crate::schema::check(source, document.get_ref()))?;
+
+    let document_span = document.span();
+    let root_value = Spanned::new(document_span, DeValue::Table(document.into_inner()));
+    let raw = RawConfig::deserialize(ValueDeserializer::from(root_value)).map_err(|error| {
+        // The schema check accepts only what these structs accept, so this is a safety net
+        // that still points at the value.
+        source.error(
+            ConfigErrorKind::WrongType,
+            error.span().unwrap_or(0..0),
+            error.message().to_owned(),
+            "check the value's type against the documented format of imagegate.toml",
+        )
+    })?;
+
+    let mut validator = Validator { source, root: &root, errors: Vec::new() };
+    let engine = validator.engine(raw.engine);
+    let promote = validator.promote(raw.promote);
+    let store = validator.store(raw.store);
+    let images = validator.images(raw.images);
+    earliest(validator.errors)?;
+    Ok(Config { path: absolute_path, root, engine, promote, store, images })
+}
+
+/// The nearest `imagegate.toml` in `start_dir` or one of its ancestors, up to the filesystem
+/// root.
+pub fn find_config(start_dir: &Path) -> Option<PathBuf> {
+    let start_dir = std::path::absolute(start_dir).ok()?;
+    start_dir.ancestors().map(|dir| dir.join(CONFIG_FILE_NAME)).find(|candidate| candidate.is_file())
+}
+
+fn earliest(errors: Vec<ConfigError>) -> Result<(), ConfigError> {
+    match errors.into_iter().min_by_key(ConfigError::sort_key) {
+        Some(error) => Err(error),
+        None => Ok(()),
+    }
+}
+
+fn read_error(path: &Path, error: io::Error) -> ConfigError {
+    let hint = match error.kind() {
+        io::ErrorKind::NotFound => {
+            format!("run `imagegate init` to write a starter {CONFIG_FILE_NAME}, or pass the path of an existing one")
+        }
+        io::ErrorKind::PermissionDenied => "make the file readable by the user that runs imagegate".to_owned(),
+        _ => format!("check that the path names a readable {CONFIG_FILE_NAME}"),
+    };
+    ConfigError::new(ConfigErrorKind::Read, path, None, format!("could not read the file: {error}"), hint)
+}
+
+fn syntax_error(source: SourceFile<'_>, error: &toml::de::Error) -> ConfigError {
+    let span = error.span().unwrap_or(0..0);
+    let mut message = error.message().trim_end_matches('.').to_owned();
+    if message == "duplicate key" {
+        message = format!("duplicate key `{}`", source.slice(span.clone()));
+    }
+    let hint = if message.starts_with("string values must be quoted") {
+        format!("quote the value: {}", quoted(source.slice(span.clone())))
+    } else if message.starts_with("duplicate key") {
+        "each key and each table may be defined only once; merge or remove the repeated one".to_owned()
+    } else if message.starts_with("unclosed table") {
+        "close the table header with `]`".to_owned()
+    } else if message.starts_with("unclosed array") {
+        "close the list with `]`".to_owned()
+    } else if message.contains("string") {
+        "close the string with the quote that opened it".to_owned()
+    } else {
+        format!("{CONFIG_FILE_NAME} is TOML: see https://toml.io for its syntax")
+    };
+    source.error(ConfigErrorKind::Syntax, span, message, hint)
+}
+
+static IMAGE_NAME: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[a-z0-9][a-z0-9._-]*$").expect("image name pattern is valid"));
+static PLATFORM: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)?$").expect("platform pattern is valid")
+});
+
+/// Turns raw values into the model, collecting every error on the way. Values that fail are
+/// replaced by placeholders so that the rest is still checked; the placeholders never escape
+/// because any error fails the whole load.
+struct Validator<'a> {
+    source: SourceFile<'a>,
+    root: &'a Path,
+    errors: Vec<ConfigError>,
+}
+
+impl Validator<'_> {
+    fn error(
+        &mut self,
+        kind: ConfigErrorKind,
+        span: Range<usize>,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) {
+        let error = self.source.error(kind, span, message, hint);
+        self.errors.push(error);
+    }
+
+    fn invalid(&mut self, span: Range<usize>, message: impl Into<String>, hint: impl Into<String>) {
+        self.error(ConfigErrorKind::InvalidValue, span, message, hint);
+    }
+
+    /// A string that must hold something other than whitespace.
+    fn non_blank(&mut self, value: Spanned<String>, key: &str, table: &str, example: &str) -> String {
+        if value.get_ref().trim().is_empty() {
+            self.invalid(
+                value.span(),
+                format!("`{key}` in {table} is empty"),
+                format!("for example: {key} = {example}"),
+            );
+        }
+        value.into_inner()
+    }
+
+    fn engine(&mut self, raw: Option<RawEngine>) -> EngineConfig {
+        let Some(raw) = raw else {
+            return EngineConfig::default();
+        };
+        let kind = raw.kind.and_then(|kind| {
+            let parsed = kind.get_ref().parse::<EngineKind>().ok();
+            if parsed.is_none() {
+                let written = kind.get_ref();
+                let known = ["docker", "podman"];
+                let hint =
+                    match known.iter().find(|name| strsim::damerau_levenshtein(&written.to_lowercase(), name) <= 2) {
+                        Some(name) => format!("did you mean `{name}`?"),
+                        None => "imagegate drives `docker` or `podman`; leave `kind` out to use whichever is installed"
+                            .to_owned(),
+                    };
+                self.invalid(kind.span(), format!("unknown engine `{written}`"), hint);
+            }
+            parsed
+        });
+        let build_network =
+            raw.build_network.map(|network| self.non_blank(network, "build_network", "[engine]", r#""host""#));
+        EngineConfig { kind, build_network }
+    }
+
+    fn promote(&mut self, raw: Option<RawPromote>) -> PromoteConfig {
+        let Some(branches) = raw.and_then(|raw| raw.branches) else {
+            return PromoteConfig::default();
+        };
+        if branches.get_ref().is_empty() {
+            self.invalid(
+                branches.span(),
+                "`branches` in [promote] is empty, so no branch could ever promote an image",
+                r#"list the branches where promotion is allowed, e.g. branches = ["main"]"#,
+            );
+        }
+        let branches = branches
+            .into_inner()
+            .into_iter()
+            .map(|branch| {
+                let name = branch.get_ref();
+                if name.is_empty() || name.chars().any(char::is_whitespace) {
+                    self.invalid(
+                        branch.span(),
+                        format!("invalid branch name {}", quoted(name)),
+                        "a branch name is not empty and has no spaces, e.g. \"main\"",
+                    );
+                }
+                branch.into_inner()
+            })
+            .collect();
+        PromoteConfig { branches }
+    }
+
+    fn store(&mut self, raw: Option<RawStore>) -> StoreConfig {
+        let state_dir = match raw.and_then(|raw| raw.state_dir) {
+            Some(state_dir) => {
+                let state_dir = self.non_blank(state_dir, "state_dir", "[store]", r#"".imagegate""#);
+                PathBuf::from(state_dir)
+            }
+            None => PathBuf::from(DEFAULT_STATE_DIR),
+        };
+        // An absolute state_dir replaces the root in `join`: the store may live anywhere.
+        StoreConfig { state_dir: Some(lexically_normal(&self.root.join(state_dir))) }
+    }
+
+    fn images(
+        &mut self,
+        raw: Option<Spanned<BTreeMap<Spanned<String>, Spanned<RawImage>>>>,
+    ) -> BTreeMap<String, ImageConfig> {
+        let example = "add a table per CI image: [images.NAME] with `dockerfile` and `stable_tag`, and [images.NAME.suite] with `command` and `results`; `imagegate init` writes one per Dockerfile of the project";
+        let Some(raw) = raw else {
+            let end = self.source.text.len();
+            self.error(ConfigErrorKind::NoImages, end..end, "no image is defined", example);
+            return BTreeMap::new();
+        };
+        if raw.get_ref().is_empty() {
+            self.error(ConfigErrorKind::NoImages, raw.span(), "no image is defined", example);
+        }
+        let mut images = BTreeMap::new();
+        let mut stable_tags: Vec<(String, String, Range<usize>)> = Vec::new();
+        for (name, image) in raw.into_inner() {
+            let name_span = name.span();
+            let name = name.into_inner();
+            if !IMAGE_NAME.is_match(&name) {
+                let lowercase = name.to_lowercase();
+                let hint = if IMAGE_NAME.is_match(&lowercase) {
+                    format!("image names are lowercase: {}", table_name(&["images", &lowercase]))
+                } else {
+                    "an image name is lowercase letters, digits, `.`, `_` and `-`, starting with a letter or digit, e.g. `debian-12`".to_owned()
+                };
+                self.invalid(name_span, format!("invalid image name `{name}`"), hint);
+            }
+            let (image, stable_tag_span) = self.image(&name, image);
+            if let Some(span) = stable_tag_span {
+                stable_tags.push((image.stable_tag.clone(), name.clone(), span));
+            }
+            images.insert(name, image);
+        }
+        // Report the later of two images sharing a tag: the first one is not the mistake.
+        stable_tags.sort_by_key(|(_, _, span)| span.start);
+        for (index, (tag, name, span)) in stable_tags.iter().enumerate() {
+            if let Some((_, first_name, first_span)) =
+                stable_tags[..index].iter().find(|(first_tag, _, _)| first_tag == tag)
+            {
+                let first_line = Location::from_span(self.source.text, first_span.clone()).line;
+                self.error(
+                    ConfigErrorKind::DuplicateStableTag,
+                    span.clone(),
+                    format!(
+                        "image `{name}` has the same stable tag as image `{first_name}` (line {first_line}): `{tag}`"
+                    ),
+                    "give each image its own stable tag: promoting one image would replace the other",
+                );
+            }
+        }
+        images
+    }
+
+    /// Validates one image; also returns where its stable tag was written, for the duplicate
+    /// check.
+    fn image(&mut self, name: &str, raw: Spanned<RawImage>) -> (ImageConfig, Option<Range<usize>>) {
+        let table = table_name(&["images", name]);
+        let image_span = raw.span();
+        let raw = raw.into_inner();
+
+        let context = match &raw.context {
+            Some(context) => self.project_path(context, "context", true),
+            None => Some((".".to_owned(), self.root.to_path_buf())),
+        };
+        let dockerfile = match (&raw.dockerfile, &context) {
+            (Some(dockerfile), _) => self.project_path(dockerfile, "dockerfile", false).map(|(_, absolute)| absolute),
+            (None, Some((context_shown, context_absolute))) => {
+                self.default_dockerfile(&table, context_shown, context_absolute, &raw, image_span.clone())
+            }
+            (None, None) => None,
+        };
+
+        let build_args = raw
+            .build_args
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(arg, value)| {
+                self.variable_name(&arg, "build arg");
+                (arg.into_inner(), value.into_inner())
+            })
+            .collect();
+        let target = raw.target.map(|target| {
+            if target.get_ref().trim().is_empty() || target.get_ref().contains(char::is_whitespace) {
+                self.invalid(
+                    target.span(),
+                    format!("invalid build target {}", quoted(target.get_ref())),
+                    "name a stage of the Dockerfile (`FROM … AS test`), e.g. target = \"test\"",
+                );
+            }
+            target.into_inner()
+        });
+        let platform = raw.platform.map(|platform| {
+            let written = platform.get_ref();
+            if written.contains(',') {
+                self.invalid(
+                    platform.span(),
+                    format!("`platform` in {table} lists several platforms: `{written}`"),
+                    "imagegate tests an image on one platform; define one image per platform",
+                );
+            } else if !PLATFORM.is_match(written) {
+                self.invalid(
+                    platform.span(),
+                    format!("invalid platform {}", quoted(written)),
+                    "write os/architecture[/variant], e.g. platform = \"linux/amd64\" or \"linux/arm64\"",
+                );
+            }
+            platform.into_inner()
+        });
+
+        let (stable_tag, stable_tag_span) = match raw.stable_tag {
+            Some(written) => match normalize_stable_tag(written.get_ref()) {
+                Ok(tag) => (tag, Some(written.span())),
+                Err(error) => {
+                    self.invalid(written.span(), error.message(written.get_ref()), error.hint());
+                    (String::new(), None)
+                }
+            },
+            None => {
+                self.error(
+                    ConfigErrorKind::MissingKey,
+                    image_span.clone(),
+                    format!("missing `stable_tag` in {table}"),
+                    format!(
+                        "add the tag that imagegate moves to a candidate once it passes, e.g. stable_tag = \"acme-ci/{name}:stable\""
+                    ),
+                );
+                (String::new(), None)
+            }
+        };
+
+        let suite = match raw.suite {
+            Some(suite) => self.suite(name, suite),
+            None => {
+                let suite_table = table_name(&["images", name, "suite"]);
+                self.error(
+                    ConfigErrorKind::MissingKey,
+                    image_span,
+                    format!("missing {suite_table}"),
+                    format!(
+                        "add a {suite_table} table with `command` (how to run the tests) and `results` (where they write their reports)"
+                    ),
+                );
+                placeholder_suite()
+            }
+        };
+
+        let (_, context) = context.unwrap_or_default();
+        let image = ImageConfig {
+            name: name.to_owned(),
+            dockerfile: dockerfile.unwrap_or_default(),
+            context,
+            build_args,
+            target,
+            platform,
+            stable_tag,
+            suite,
+        };
+        (image, stable_tag_span)
+    }
+
+    /// `<context>/Dockerfile`, which must exist when `dockerfile` is not given.
+    fn default_dockerfile(
+        &mut self,
+        table: &str,
+        context_shown: &str,
+        context_absolute: &Path,
+        raw: &RawImage,
+        image_span: Range<usize>,
+    ) -> Option<PathBuf> {
+        let absolute = context_absolute.join("Dockerfile");
+        if absolute.is_file() {
+            return Some(absolute);
+        }
+        let shown = join_shown(context_shown, "Dockerfile");
+        let alternative = ["Containerfile", "dockerfile"]
+            .into_iter()
+            .find(|name| context_absolute.join(name).is_file())
+            .map(|name| join_shown(context_shown, name));
+        let hint = match alternative {
+            Some(alternative) => format!(
+                "without `dockerfile`, imagegate builds `{shown}`; add dockerfile = {} to {table}",
+                quoted(&alternative)
+            ),
+            None => format!(
+                "without `dockerfile`, imagegate builds `Dockerfile` in the context folder; add dockerfile = \"…\" to {table} with the Dockerfile's path"
+            ),
+        };
+        let span = raw.context.as_ref().map_or(image_span, Spanned::span);
+        self.error(ConfigErrorKind::PathNotFound, span, format!("dockerfile `{shown}` not found"), hint);
+        None
+    }
+
+    /// Resolves a path written relative to the config's folder, checking that it stays inside
+    /// the folder and exists as a folder (`want_folder`) or file. Returns the path as shown in
+    /// messages (normalised, `/`-separated) and its absolute form.
+    fn project_path(&mut self, written: &Spanned<String>, key: &str, want_folder: bool) -> Option<(String, PathBuf)> {
+        let text = written.get_ref();
+        let span = written.span();
+        let example = if want_folder { "ci" } else { "ci/Dockerfile" };
+        if text.trim().is_empty() {
+            self.invalid(span, format!("`{key}` is empty"), format!("for example: {key} = \"{example}\""));
+            return None;
+        }
+        let path = Path::new(text);
+        if path.is_absolute() || text.starts_with('/') {
+            let hint = match path.strip_prefix(self.root) {
+                Ok(relative) => format!(
+                    "write it relative to the folder of {CONFIG_FILE_NAME}: {key} = {}",
+                    quoted(&shown(relative))
+                ),
+                Err(_) => format!(
+                    "imagegate builds from the project checkout: keep the {key} inside the folder of {CONFIG_FILE_NAME} and write its path relative to it"
+                ),
+            };
+            self.error(ConfigErrorKind::PathOutsideProject, span, format!("{key} `{text}` is an absolute path"), hint);
+            return None;
+        }
+        let mut parts: Vec<&std::ffi::OsStr> = Vec::new();
+        for component in path.components() {
+            match component {
+                Component::Normal(part) => parts.push(part),
+                Component::CurDir => {}
+                Component::ParentDir => {
+                    if parts.pop().is_none() {
+                        self.error(
+                            ConfigErrorKind::PathOutsideProject,
+                            span,
+                            format!("{key} `{text}` is outside the project folder"),
+                            format!(
+                                "imagegate builds from the project checkout: keep the {key} inside the folder of {CONFIG_FILE_NAME}"
+                            ),
+                        );
+                        return None;
+                    }
+                }
+                Component::RootDir | Component::Prefix(_) => {}
+            }
+        }
+        let relative: PathBuf = parts.iter().collect();
+        let shown_path = if parts.is_empty() { ".".to_owned() } else { shown(&relative) };
+        let absolute = self.root.join(&relative);
+
+        let what = if want_folder { "folder" } else { "file" };
+        match fs::metadata(&absolute) {
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                let hint = match near_miss(&absolute) {
+                    Some(name) => {
+                        let parent = relative.parent().map(shown).unwrap_or_default();
+                        format!("did you mean `{}`?", join_shown(&parent, &name))
+                    }
+                    None => format!("paths are relative to the folder of {CONFIG_FILE_NAME}: {}", self.root.display()),
+                };
+                self.error(ConfigErrorKind::PathNotFound, span, format!("{key} `{shown_path}` not found"), hint);
+                return None;
+            }
+            Err(error) => {
+                self.error(
+                    ConfigErrorKind::PathNotFound,
+                    span,
+                    format!("could not read {key} `{shown_path}`: {error}"),
+                    format!("make the {what} readable by the user that runs imagegate"),
+                );
+                return None;
+            }
+            Ok(metadata) if metadata.is_dir() != want_folder => {
+                let found = if metadata.is_dir() { "a folder" } else { "a file" };
+                let hint = if want_folder {
+                    "`context` is the folder sent to the engine as the build context, e.g. context = \"ci\"".to_owned()
+                } else {
+                    format!(
+                        "point `dockerfile` at the Dockerfile itself, e.g. dockerfile = {}",
+                        quoted(&join_shown(&shown_path, "Dockerfile"))
+                    )
+                };
+                self.invalid(span, format!("{key} `{shown_path}` is {found}, not a {what}"), hint);
+                return None;
+            }
+            Ok(_) => {}
+        }
+        // A symbolic link can lead out of the checkout even when the path does not; the
+        // inputs digest would then miss files that define the image.
+        let real_root = self.root.canonicalize().ok();
+        let escaped_to = absolute
+            .canonicalize()
+            .ok()
+            .filter(|real| real_root.as_ref().is_some_and(|real_root| !real.starts_with(real_root)));
+        if let Some(real) = escaped_to {
+            self.error(
+                ConfigErrorKind::PathOutsideProject,
+                span,
+                format!(
+                    "{key} `{shown_path}` leads outside the project folder through a symbolic link, to {}",
+                    real.display()
+                ),
+                "keep the files that define an image in the project checkout, so that its inputs digest covers them",
+            );
+            return None;
+        }
+        Some((shown_path, absolute))
+    }
+
+    /// Names of build args and environment variables: passed as `NAME=value`, so they can
+    /// hold neither `=` nor whitespace.
+    fn variable_name(&mut self, name: &Spanned<String>, what: &str) {
+        let text = name.get_ref();
+        if text.is_empty() || text.contains('=') || text.contains(char::is_whitespace) {
+            self.invalid(
+                name.span(),
+                format!("invalid {what} name {}", quoted(text)),
+                format!("{what} names are not empty and have neither `=` nor spaces, e.g. PYTHON_VERSION"),
+            );
+        }
+    }
+
+    fn suite(&mut self, image: &str, raw: Spanned<RawSuite>) -> SuiteConfig {
+        let table = table_name(&["images", image, "suite"]);
+        let suite_span = raw.span();
+        let raw = raw.into_inner();
+
+        let command = match raw.command {
+            Some(command) => self.non_blank(command, "command", &table, r#""./run-tests.sh""#),
+            None => {
+                self.error(
+                    ConfigErrorKind::MissingKey,
+                    suite_span.clone(),
+                    format!("missing `command` in {table}"),
+                    "add the shell command that runs the tests in the image, e.g. command = \"./run-tests.sh\"",
+                );
+                String::new()
+            }
+        };
+        let results = match raw.results {
+            Some(results) => {
+                let written = results.get_ref();
+                if !written.starts_with('/') {
+                    self.invalid(
+                        results.span(),
+                        format!("`results` must be an absolute path inside the container, found `{written}`"),
+                        format!("for example: results = \"/{}\"", written.trim_start_matches("./")),
+                    );
+                } else if written.trim_end_matches('/').is_empty() {
+                    self.invalid(
+                        results.span(),
+                        "`results` is the container's root folder",
+                        "imagegate copies this folder out after the run: give the tests a folder of their own, e.g. results = \"/results\"",
+                    );
+                }
+                results.into_inner()
+            }
+            None => {
+                self.error(
+                    ConfigErrorKind::MissingKey,
+                    suite_span,
+                    format!("missing `results` in {table}"),
+                    "add the folder in the container where the tests write their reports (JUnit XML or subunit v2), e.g. results = \"/results\"",
+                );
+                String::new()
+            }
+        };
+        let workdir = match raw.workdir {
+            Some(workdir) => {
+                if !workdir.get_ref().starts_with('/') {
+                    self.invalid(
+                        workdir.span(),
+                        format!(
+                            "`workdir` must be an absolute path inside the container, found `{}`",
+                            workdir.get_ref()
+                        ),
+                        format!("for example: workdir = \"{DEFAULT_WORKDIR}\""),
+                    );
+                }
+                workdir.into_inner()
+            }
+            None => DEFAULT_WORKDIR.to_owned(),
+        };
+        let env = raw
+            .env
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(name, value)| {
+                self.variable_name(&name, "environment variable");
+                (name.into_inner(), value.into_inner())
+            })
+            .collect();
+        let timeout = match raw.timeout {
+            Some(timeout) => match humantime::parse_duration(timeout.get_ref()) {
+                Ok(duration) if duration.is_zero() => {
+                    self.invalid(
+                        timeout.span(),
+                        "`timeout` is zero",
+                        "give the suite time to run, e.g. timeout = \"45m\"",
+                    );
+                    DEFAULT_TIMEOUT
+                }
+                Ok(duration) => duration,
+                Err(error) => {
+                    self.invalid(
+                        timeout.span(),
+                        format!("invalid timeout `{}`: {error}", timeout.get_ref()),
+                        "write a duration such as \"45m\", \"1h 30m\" or \"90s\"",
+                    );
+                    DEFAULT_TIMEOUT
+                }
+            },
+            None => DEFAULT_TIMEOUT,
+        };
+        let rerun = raw.rerun.map(|rerun| {
+            if !rerun.get_ref().contains("{tests}") {
+                self.invalid(
+                    rerun.span(),
+                    "`rerun` does not contain `{tests}`",
+                    "imagegate replaces `{tests}` with the ids of the tests to rerun, e.g. rerun = \"./run-tests.sh {tests}\"; leave `rerun` out to rerun the whole suite",
+                );
+            }
+            rerun.into_inner()
+        });
+        let attempts = match raw.attempts {
+            Some(attempts) => match u32::try_from(*attempts.get_ref()) {
+                Ok(count) if (1..=MAX_ATTEMPTS).contains(&count) => count,
+                _ => {
+                    self.invalid(
+                        attempts.span(),
+                        format!(
+                            "`attempts` must be between 1 and {MAX_ATTEMPTS}, found {}",
+                            attempts.get_ref()
+                        ),
+                        format!(
+                            "attempts counts every run of a failing test, the first included: 1 turns reruns off, {DEFAULT_ATTEMPTS} is the default"
+                        ),
+                    );
+                    DEFAULT_ATTEMPTS
+                }
+            },
+            None => DEFAULT_ATTEMPTS,
+        };
+        let network = match raw.network {
+            Some(network) => self.non_blank(network, "network", &table, r#""none""#),
+            None => DEFAULT_NETWORK.to_owned(),
+        };
+        SuiteConfig { command, results, workdir, env, timeout, rerun, attempts, network }
+    }
+}
+
+fn placeholder_suite() -> SuiteConfig {
+    SuiteConfig {
+        command: String::new(),
+        results: String::new(),
+        workdir: DEFAULT_WORKDIR.to_owned(),
+        env: BTreeMap::new(),
+        timeout: Duration::ZERO,
+        rerun: None,
+        attempts: DEFAULT_ATTEMPTS,
+        network: DEFAULT_NETWORK.to_owned(),
+    }
+}
+
+/// A relative path as shown in messages and the starter config: `/`-separated on every
+/// system.
+pub(crate) fn shown(path: &Path) -> String {
+    let parts: Vec<String> =
+        path.components().map(|component| component.as_os_str().to_string_lossy().into_owned()).collect();
+    parts.join("/")
+}
+
+fn join_shown(folder: &str, name: &str) -> String {
+    if folder.is_empty() || folder == "." { name.to_owned() } else { format!("{folder}/{name}") }
+}
+
+/// `path` without `.` components and with each `..` applied to what precedes it, without
+/// touching the filesystem.
+pub(crate) fn lexically_normal(path: &Path) -> PathBuf {
+    let mut normal = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !normal.pop() {
+                    normal.push(component);
+                }
+            }
+            other => normal.push(other),
+        }
+    }
+    normal
+}
+
+/// The name in `missing`'s folder nearest to its own, when one is near enough to be a typo.
+fn near_miss(missing: &Path) -> Option<String> {
+    let wanted = missing.file_name()?.to_string_lossy().to_lowercase();
+    let limit = (wanted.chars().count() / 3).max(1);
+    fs::read_dir(missing.parent()?)
+        .ok()?
+        .filter_map(Result::ok)
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .map(|name| (strsim::damerau_levenshtein(&wanted, &name.to_lowercase()), name))
+        .filter(|(distance, _)| *distance <= limit)
+        .min()
+        .map(|(_, name)| name)
+}
+
+#[cfg(test)]
+mod tests;

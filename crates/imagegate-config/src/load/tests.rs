@@ -1,0 +1,917 @@
+//! Loading and validating `imagegate.toml`: the full example, defaults, and every error with
+//! its exact message.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tempfile::TempDir;
+
+use crate::{CONFIG_FILE_NAME, Config, ConfigError, ConfigErrorKind, EngineKind, find_config, load, load_str};
+
+/// A project folder with the files the example config names.
+struct Project {
+    dir: TempDir,
+}
+
+impl Project {
+    fn new() -> Project {
+        let project = Project { dir: tempfile::tempdir().expect("create a temporary folder") };
+        project.write("ci/Dockerfile.debian", "FROM debian:12\n");
+        project
+    }
+
+    fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn write(&self, relative: &str, contents: &str) -> PathBuf {
+        let path = self.root().join(relative);
+        fs::create_dir_all(path.parent().expect("a parent folder")).expect("create folders");
+        fs::write(&path, contents).expect("write a file");
+        path
+    }
+
+    fn load(&self, config: &str) -> Result<Config, ConfigError> {
+        load(&self.write(CONFIG_FILE_NAME, config))
+    }
+
+    /// The error's full message, with the temporary folder shown as `[ROOT]`.
+    fn error(&self, config: &str) -> String {
+        match self.load(config) {
+            Ok(loaded) => panic!("expected an error, loaded {loaded:#?}"),
+            Err(error) => redact(&error.to_string(), self.root()),
+        }
+    }
+
+    fn error_kind(&self, config: &str) -> ConfigErrorKind {
+        self.load(config).expect_err("expected an error").kind()
+    }
+}
+
+fn redact(text: &str, root: &Path) -> String {
+    redact_as(text, root, "[ROOT]")
+}
+
+fn redact_as(text: &str, folder: &Path, label: &str) -> String {
+    let mut text = text.to_owned();
+    if let Ok(real_folder) = folder.canonicalize() {
+        text = text.replace(&real_folder.display().to_string(), label);
+    }
+    text.replace(&folder.display().to_string(), label)
+}
+
+const MINIMAL: &str = r#"[images.debian]
+dockerfile = "ci/Dockerfile.debian"
+context = "ci"
+stable_tag = "acme-ci/debian:12"
+
+[images.debian.suite]
+command = "./run-tests.sh"
+results = "/results"
+"#;
+
+const FULL_EXAMPLE: &str = r#"[engine]
+kind = "docker"              # docker | podman; default: auto-detect
+build_network = "host"       # network for RUN steps while building; default: the engine's own
+[promote]
+branches = ["main"]          # where promotion is allowed; default ["main", "master"]
+[store]
+state_dir = ".imagegate"     # embedded store folder (relative to the config's folder); default .imagegate
+[images.debian]
+dockerfile = "ci/Dockerfile.debian"   # default: "<context>/Dockerfile"
+context = "ci"                        # default "."
+build_args = { PYTHON_VERSION = "3.11" }
+target = "test"                       # optional --target
+platform = "linux/amd64"              # optional --platform
+stable_tag = "acme-ci/debian:12-py3.11"   # required
+[images.debian.suite]
+command = "python -m twisted.trial --reporter=subunitv2-file allmydata"   # required
+results = "/results"         # required, absolute path inside the container
+workdir = "/src"             # default /src, absolute
+env = { SUBUNITREPORTER_OUTPUT_PATH = "/results/results.subunit2" }
+timeout = "45m"              # humantime; default 1h; must be > 0
+rerun = "python -m twisted.trial --reporter=subunitv2-file {tests}"   # optional; must contain {tests}
+attempts = 3                 # 1..=10, default 3: runs of a failing test in the candidate, first run included
+network = "none"             # test container network, default "none"
+"#;
+
+#[test]
+fn loads_the_full_example() {
+    let project = Project::new();
+    let config = project.load(FULL_EXAMPLE).expect("the example is valid");
+    let root = project.root();
+    assert_eq!(config.root, root);
+    assert_eq!(config.path, root.join(CONFIG_FILE_NAME));
+    assert_eq!(config.engine.kind, Some(EngineKind::Docker));
+    assert_eq!(config.engine.build_network.as_deref(), Some("host"));
+    assert_eq!(config.promote.branches, ["main"]);
+    assert_eq!(config.state_dir(), root.join(".imagegate"));
+    assert_eq!(config.images.len(), 1);
+
+    let image = &config.images["debian"];
+    assert_eq!(image.name, "debian");
+    assert_eq!(image.dockerfile, root.join("ci/Dockerfile.debian"));
+    assert_eq!(image.context, root.join("ci"));
+    assert_eq!(image.build_args.get("PYTHON_VERSION").map(String::as_str), Some("3.11"));
+    assert_eq!(image.target.as_deref(), Some("test"));
+    assert_eq!(image.platform.as_deref(), Some("linux/amd64"));
+    assert_eq!(image.stable_tag, "acme-ci/debian:12-py3.11");
+
+    let suite = &image.suite;
+    assert_eq!(suite.command, "python -m twisted.trial --reporter=subunitv2-file allmydata");
+    assert_eq!(suite.results, "/results");
+    assert_eq!(suite.workdir, "/src");
+    assert_eq!(suite.env.get("SUBUNITREPORTER_OUTPUT_PATH").map(String::as_str), Some("/results/results.subunit2"));
+    assert_eq!(suite.timeout, Duration::from_secs(45 * 60));
+    assert_eq!(suite.rerun.as_deref(), Some("python -m twisted.trial --reporter=subunitv2-file {tests}"));
+    assert_eq!(suite.attempts, 3);
+    assert_eq!(suite.network, "none");
+}
+
+#[test]
+fn applies_defaults() {
+    let project = Project::new();
+    project.write("Dockerfile", "FROM scratch\n");
+    let config = project
+        .load(
+            r#"[images.app]
+stable_tag = "acme/app"
+[images.app.suite]
+command = "make test"
+results = "/results"
+"#,
+        )
+        .expect("valid");
+    let root = project.root();
+    assert_eq!(config.engine, crate::EngineConfig::default());
+    assert_eq!(config.promote.branches, ["main", "master"]);
+    assert_eq!(config.store.state_dir.as_deref(), Some(root.join(".imagegate").as_path()));
+    let image = &config.images["app"];
+    assert_eq!(image.context, root);
+    assert_eq!(image.dockerfile, root.join("Dockerfile"));
+    assert_eq!(image.stable_tag, "acme/app:latest", "a missing tag is `latest`");
+    assert!(image.build_args.is_empty());
+    assert_eq!((image.target.as_ref(), image.platform.as_ref()), (None, None));
+    let suite = &image.suite;
+    assert_eq!(suite.workdir, "/src");
+    assert!(suite.env.is_empty());
+    assert_eq!(suite.timeout, Duration::from_secs(3600));
+    assert_eq!(suite.rerun, None);
+    assert_eq!(suite.attempts, 3);
+    assert_eq!(suite.network, "none");
+}
+
+#[test]
+fn default_dockerfile_is_in_the_context() {
+    let project = Project::new();
+    project.write("ci/Dockerfile", "FROM scratch\n");
+    let config = project.load(&MINIMAL.replace("dockerfile = \"ci/Dockerfile.debian\"\n", "")).expect("valid");
+    assert_eq!(config.images["debian"].dockerfile, project.root().join("ci/Dockerfile"));
+}
+
+#[test]
+fn state_dir_may_be_absolute_or_relative() {
+    let project = Project::new();
+    let config = project.load(&format!("[store]\nstate_dir = \"/var/cache/imagegate\"\n{MINIMAL}")).expect("valid");
+    assert_eq!(config.state_dir(), Path::new("/var/cache/imagegate"));
+    let config = project.load(&format!("[store]\nstate_dir = \"../state/./x\"\n{MINIMAL}")).expect("valid");
+    let parent = project.root().parent().expect("a parent");
+    assert_eq!(config.state_dir(), parent.join("state/x"));
+}
+
+#[test]
+fn paths_are_normalised_and_may_use_dot_segments_inside_the_project() {
+    let project = Project::new();
+    let config =
+        project.load(&MINIMAL.replace("\"ci/Dockerfile.debian\"", "\"./ci/../ci/Dockerfile.debian\"")).expect("valid");
+    assert_eq!(config.images["debian"].dockerfile, project.root().join("ci/Dockerfile.debian"));
+}
+
+#[test]
+fn image_names_with_dots_load() {
+    let project = Project::new();
+    let config = project.load(&MINIMAL.replace("images.debian", "images.\"py3.11\"")).expect("valid");
+    assert!(config.images.contains_key("py3.11"));
+}
+
+#[test]
+fn load_str_resolves_against_the_path_given() {
+    let project = Project::new();
+    let config = load_str(&project.root().join(CONFIG_FILE_NAME), MINIMAL).expect("valid");
+    assert_eq!(config.images["debian"].context, project.root().join("ci"));
+}
+
+#[test]
+fn the_demo_project_config_loads() {
+    // The example shipped with the workspace must stay valid as the format evolves.
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/demo/project/imagegate.toml");
+    if !demo.exists() {
+        eprintln!("skipped: {} is absent", demo.display());
+        return;
+    }
+    let config = load(&demo).unwrap_or_else(|error| panic!("{error}"));
+    assert!(!config.images.is_empty());
+}
+
+#[test]
+fn find_config_walks_up_to_the_nearest_file() {
+    let project = Project::new();
+    let nested = project.root().join("a/b/c");
+    fs::create_dir_all(&nested).expect("mkdir");
+    let config_path = project.write(CONFIG_FILE_NAME, MINIMAL);
+    assert_eq!(find_config(&nested), Some(config_path.clone()));
+    assert_eq!(find_config(project.root()), Some(config_path));
+    let inner = project.write("a/imagegate.toml", MINIMAL);
+    assert_eq!(find_config(&nested), Some(inner));
+}
+
+#[test]
+fn find_config_returns_none_without_a_file() {
+    let project = Project::new();
+    // Some ancestor of the temporary folder could hold one; only assert when none does.
+    let outside = project.root().ancestors().skip(1).any(|dir| dir.join(CONFIG_FILE_NAME).is_file());
+    if !outside {
+        assert_eq!(find_config(project.root()), None);
+    }
+}
+
+#[test]
+fn reports_the_earliest_error_first() {
+    let project = Project::new();
+    let config = r#"[images.debian]
+dockerfile = "ci/Dockerfile.debian"
+context = "ci"
+stable_tag = "acme-ci/debian:12"
+[images.debian.suite]
+command = "./run-tests.sh"
+results = "results"
+attempts = 0
+[engine]
+kind = "dokcer"
+"#;
+    let error = project.load(config).expect_err("invalid");
+    assert_eq!(error.line_column(), Some((7, 11)));
+}
+
+// Every error kind, with its exact message.
+
+#[test]
+fn unknown_key_suggests_the_nearest() {
+    let error = Project::new().error(&MINIMAL.replace("dockerfile =", "dockerfil ="));
+    insta::assert_snapshot!(error, @r#"
+        [ROOT]/imagegate.toml:2:1: unknown key `dockerfil` in [images.debian]
+          |
+        2 | dockerfil = "ci/Dockerfile.debian"
+          | ^^^^^^^^^
+          hint: did you mean `dockerfile`?
+        "#);
+}
+
+#[test]
+fn unknown_key_far_from_all_lists_the_valid_ones() {
+    let error =
+        Project::new().error(&MINIMAL.replace("[images.debian.suite]", "[images.debian.suite]\nflaky_retries = 2"));
+    insta::assert_snapshot!(error, @r"
+        [ROOT]/imagegate.toml:7:1: unknown key `flaky_retries` in [images.debian.suite]
+          |
+        7 | flaky_retries = 2
+          | ^^^^^^^^^^^^^
+          hint: valid keys in [images.debian.suite] are `command`, `results`, `workdir`, `env`, `timeout`, `rerun`, `attempts` and `network`
+        ");
+}
+
+#[test]
+fn unknown_key_that_belongs_elsewhere_says_where() {
+    let error = Project::new().error(&MINIMAL.replace("context = \"ci\"", "context = \"ci\"\ncommand = \"make test\""));
+    insta::assert_snapshot!(error, @r#"
+        [ROOT]/imagegate.toml:4:1: unknown key `command` in [images.debian]
+          |
+        4 | command = "make test"
+          | ^^^^^^^
+          hint: `command` belongs in [images.debian.suite]
+        "#);
+}
+
+#[test]
+fn unknown_table_suggests_the_nearest() {
+    let error = Project::new().error(&format!("[engin]\nkind = \"docker\"\n\n{MINIMAL}"));
+    insta::assert_snapshot!(error, @r"
+        [ROOT]/imagegate.toml:1:2: unknown table [engin]
+          |
+        1 | [engin]
+          |  ^^^^^
+          hint: did you mean [engine]?
+        ");
+}
+
+#[test]
+fn unknown_top_level_key() {
+    let error = Project::new().error(&format!("verbose = true\n{MINIMAL}"));
+    insta::assert_snapshot!(error, @r"
+        [ROOT]/imagegate.toml:1:1: unknown key `verbose` at the top level
+          |
+        1 | verbose = true
+          | ^^^^^^^
+          hint: valid keys at the top level are [engine], [promote], [store] and [images.NAME]
+        ");
+}
+
+#[test]
+fn syntax_error_unquoted_string() {
+    let error = Project::new().error(&format!("[engine]\nkind = docker\n{MINIMAL}"));
+    insta::assert_snapshot!(error, @r#"
+        [ROOT]/imagegate.toml:2:8: string values must be quoted, expected literal string
+          |
+        2 | kind = docker
+          |        ^^^^^^
+          hint: quote the value: "docker"
+        "#);
+}
+
+#[test]
+fn syntax_error_unclosed_header() {
+    let error = Project::new().error(&MINIMAL.replace("[images.debian.suite]", "[images.debian.suite"));
+    insta::assert_snapshot!(error, @r"
+        [ROOT]/imagegate.toml:6:21: unclosed table, expected `]`
+          |
+        6 | [images.debian.suite
+          |                     ^
+          hint: close the table header with `]`
+        ");
+}
+
+#[test]
+fn syntax_error_duplicate_key() {
+    let error = Project::new().error(&MINIMAL.replace("context = \"ci\"", "context = \"ci\"\ncontext = \".\""));
+    insta::assert_snapshot!(error, @r#"
+        [ROOT]/imagegate.toml:4:1: duplicate key `context`
+          |
+        4 | context = "."
+          | ^^^^^^^
+          hint: each key and each table may be defined only once; merge or remove the repeated one
+        "#);
+}
+
+#[test]
+fn type_error_quoted_integer() {
+    let error = Project::new().error(&format!("{MINIMAL}attempts = \"3\"\n"));
+    insta::assert_snapshot!(error, @r#"
+        [ROOT]/imagegate.toml:9:12: `attempts` in [images.debian.suite] must be an integer, found a string
+          |
+        9 | attempts = "3"
+          |            ^^^
+          hint: remove the quotes: attempts = 3
+        "#);
+}
+
+#[test]
+fn type_error_unquoted_build_arg() {
+    let error = Project::new()
+        .error(&MINIMAL.replace("context = \"ci\"", "context = \"ci\"\nbuild_args = { PYTHON_VERSION = 3.11 }"));
+    insta::assert_snapshot!(error, @r#"
+        [ROOT]/imagegate.toml:4:33: build arg `PYTHON_VERSION` must be a string, found a float
+          |
+        4 | build_args = { PYTHON_VERSION = 3.11 }
+          |                                 ^^^^
+          hint: quote the value: PYTHON_VERSION = "3.11"
+        "#);
+}
+
+#[test]
+fn type_error_string_for_list() {
+    let error = Project::new().error(&format!("[promote]\nbranches = \"main\"\n{MINIMAL}"));
+    insta::assert_snapshot!(error, @r#"
+        [ROOT]/imagegate.toml:2:12: `branches` in [promote] must be a list of strings, found a string
+          |
+        2 | branches = "main"
+          |            ^^^^^^
+          hint: write a list: branches = ["main"]
+        "#);
+}
+
+#[test]
+fn type_error_timeout_without_unit() {
+    let error = Project::new().error(&format!("{MINIMAL}timeout = 45\n"));
+    insta::assert_snapshot!(error, @r#"
+        [ROOT]/imagegate.toml:9:11: `timeout` in [images.debian.suite] must be a string, found an integer
+          |
+        9 | timeout = 45
+          |           ^^
+          hint: write the duration as a string with its unit, e.g. timeout = "45m" or "45s"
+        "#);
+}
+
+#[test]
+fn type_error_string_for_table() {
+    let error = Project::new().error(&format!("{MINIMAL}\n[images.other]\nsuite = \"make test\"\n"));
+    insta::assert_snapshot!(error, @r#"
+        [ROOT]/imagegate.toml:11:9: `suite` in [images.other] must be a table, found a string
+           |
+        11 | suite = "make test"
+           |         ^^^^^^^^^^^
+          hint: write it as a table: [images.other.suite]
+        "#);
+}
+
+#[test]
+fn type_error_array_of_tables() {
+    let error = Project::new().error("[[images.debian]]\nstable_tag = \"acme-ci/debian:12\"\n");
+    insta::assert_snapshot!(error, @r"
+        [ROOT]/imagegate.toml:1:1: image `debian` must be a table, found an array
+          |
+        1 | [[images.debian]]
+          | ^^^^^^^^^^^^^^^^^
+          hint: use single brackets: [images.debian] (double brackets make a list of tables)
+        ");
+}
+
+#[test]
+fn missing_stable_tag() {
+    let error = Project::new().error(&MINIMAL.replace("stable_tag = \"acme-ci/debian:12\"\n", ""));
+    insta::assert_snapshot!(error, @r#"
+        [ROOT]/imagegate.toml:1:1: missing `stable_tag` in [images.debian]
+          |
+        1 | [images.debian]
+          | ^^^^^^^^^^^^^^^
+          hint: add the tag that imagegate moves to a candidate once it passes, e.g. stable_tag = "acme-ci/debian:stable"
+        "#);
+}
+
+#[test]
+fn missing_suite() {
+    let config = MINIMAL.split("\n\n").next().expect("image table");
+    let error = Project::new().error(config);
+    insta::assert_snapshot!(error, @r"
+        [ROOT]/imagegate.toml:1:1: missing [images.debian.suite]
+          |
+        1 | [images.debian]
+          | ^^^^^^^^^^^^^^^
+          hint: add a [images.debian.suite] table with `command` (how to run the tests) and `results` (where they write their reports)
+        ");
+}
+
+#[test]
+fn missing_command_and_results() {
+    let project = Project::new();
+    let error = project.error(&MINIMAL.replace("command = \"./run-tests.sh\"\n", ""));
+    insta::assert_snapshot!(error, @r#"
+        [ROOT]/imagegate.toml:6:1: missing `command` in [images.debian.suite]
+          |
+        6 | [images.debian.suite]
+          | ^^^^^^^^^^^^^^^^^^^^^
+          hint: add the shell command that runs the tests in the image, e.g. command = "./run-tests.sh"
+        "#);
+    let error = project.error(&MINIMAL.replace("results = \"/results\"\n", ""));
+    insta::assert_snapshot!(error, @r#"
+        [ROOT]/imagegate.toml:6:1: missing `results` in [images.debian.suite]
+          |
+        6 | [images.debian.suite]
+          | ^^^^^^^^^^^^^^^^^^^^^
+          hint: add the folder in the container where the tests write their reports (JUnit XML or subunit v2), e.g. results = "/results"
+        "#);
+}
+
+#[test]
+fn invalid_image_name() {
+    let error = Project::new().error(&MINIMAL.replace("images.debian", "images.Debian"));
+    insta::assert_snapshot!(error, @r"
+        [ROOT]/imagegate.toml:1:9: invalid image name `Debian`
+          |
+        1 | [images.Debian]
+          |         ^^^^^^
+          hint: image names are lowercase: [images.debian]
+        ");
+    let error = Project::new().error(&MINIMAL.replace("images.debian", "images.\"-debian\""));
+    insta::assert_snapshot!(error, @r#"
+        [ROOT]/imagegate.toml:1:9: invalid image name `-debian`
+          |
+        1 | [images."-debian"]
+          |         ^^^^^^^^^
+          hint: an image name is lowercase letters, digits, `.`, `_` and `-`, starting with a letter or digit, e.g. `debian-12`
+        "#);
+}
+
+#[test]
+fn stable_tag_with_digest() {
+    let error =
+        Project::new().error(&MINIMAL.replace("acme-ci/debian:12", "acme-ci/debian:12@sha256:0123456789abcdef"));
+    insta::assert_snapshot!(error, @r#"
+        [ROOT]/imagegate.toml:4:14: stable tag `acme-ci/debian:12@sha256:0123456789abcdef` names a digest, not a tag
+          |
+        4 | stable_tag = "acme-ci/debian:12@sha256:0123456789abcdef"
+          |              ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+          hint: a stable tag is a pointer that imagegate moves on promotion, so it cannot be pinned to a digest; write stable_tag = "acme-ci/debian:12"
+        "#);
+}
+
+#[test]
+fn stable_tag_with_uppercase() {
+    let error = Project::new().error(&MINIMAL.replace("acme-ci/debian:12", "Acme-CI/debian:12"));
+    insta::assert_snapshot!(error, @r#"
+        [ROOT]/imagegate.toml:4:14: stable tag `Acme-CI/debian:12` has uppercase letters in its repository
+          |
+        4 | stable_tag = "Acme-CI/debian:12"
+          |              ^^^^^^^^^^^^^^^^^^^
+          hint: Docker repository names are lowercase: stable_tag = "acme-ci/debian:12"
+        "#);
+}
+
+#[test]
+fn stable_tag_with_invalid_tag() {
+    let error = Project::new().error(&MINIMAL.replace("acme-ci/debian:12", "acme-ci/debian:-12"));
+    insta::assert_snapshot!(error, @r#"
+        [ROOT]/imagegate.toml:4:14: stable tag `acme-ci/debian:-12` has an invalid tag `-12`
+          |
+        4 | stable_tag = "acme-ci/debian:-12"
+          |              ^^^^^^^^^^^^^^^^^^^^
+          hint: a tag is up to 128 letters, digits, `_`, `.` and `-`, and does not start with `.` or `-`, e.g. `12-py3.11`
+        "#);
+}
+
+#[test]
+fn duplicate_stable_tag() {
+    let project = Project::new();
+    project.write("ci/Dockerfile.alpine", "FROM alpine\n");
+    let second = MINIMAL
+        .replace("debian]", "alpine]")
+        .replace("debian.suite", "alpine.suite")
+        .replace("Dockerfile.debian", "Dockerfile.alpine");
+    let error = project.error(&format!("{MINIMAL}\n{second}"));
+    insta::assert_snapshot!(error, @r#"
+        [ROOT]/imagegate.toml:13:14: image `alpine` has the same stable tag as image `debian` (line 4): `acme-ci/debian:12`
+           |
+        13 | stable_tag = "acme-ci/debian:12"
+           |              ^^^^^^^^^^^^^^^^^^^
+          hint: give each image its own stable tag: promoting one image would replace the other
+        "#);
+    assert_eq!(project.error_kind(&format!("{MINIMAL}\n{second}")), ConfigErrorKind::DuplicateStableTag);
+}
+
+#[test]
+fn duplicate_stable_tag_counts_the_implicit_latest() {
+    let project = Project::new();
+    let first = MINIMAL.replace("acme-ci/debian:12", "acme-ci/debian");
+    let second = MINIMAL.replace("images.debian", "images.other").replace("acme-ci/debian:12", "acme-ci/debian:latest");
+    assert_eq!(project.error_kind(&format!("{first}\n{second}")), ConfigErrorKind::DuplicateStableTag);
+}
+
+#[test]
+fn dockerfile_not_found_suggests_a_near_name() {
+    let error = Project::new().error(&MINIMAL.replace("Dockerfile.debian", "Dockerfile.debain"));
+    insta::assert_snapshot!(error, @r#"
+        [ROOT]/imagegate.toml:2:14: dockerfile `ci/Dockerfile.debain` not found
+          |
+        2 | dockerfile = "ci/Dockerfile.debain"
+          |              ^^^^^^^^^^^^^^^^^^^^^^
+          hint: did you mean `ci/Dockerfile.debian`?
+        "#);
+}
+
+#[test]
+fn dockerfile_not_found() {
+    let error = Project::new().error(&MINIMAL.replace("ci/Dockerfile.debian", "docker/Dockerfile.ubuntu"));
+    insta::assert_snapshot!(error, @r#"
+        [ROOT]/imagegate.toml:2:14: dockerfile `docker/Dockerfile.ubuntu` not found
+          |
+        2 | dockerfile = "docker/Dockerfile.ubuntu"
+          |              ^^^^^^^^^^^^^^^^^^^^^^^^^^
+          hint: paths are relative to the folder of imagegate.toml: [ROOT]
+        "#);
+}
+
+#[test]
+fn default_dockerfile_not_found() {
+    let error = Project::new().error(&MINIMAL.replace("dockerfile = \"ci/Dockerfile.debian\"\n", ""));
+    insta::assert_snapshot!(error, @r#"
+        [ROOT]/imagegate.toml:2:11: dockerfile `ci/Dockerfile` not found
+          |
+        2 | context = "ci"
+          |           ^^^^
+          hint: without `dockerfile`, imagegate builds `Dockerfile` in the context folder; add dockerfile = "…" to [images.debian] with the Dockerfile's path
+        "#);
+}
+
+#[test]
+fn default_dockerfile_not_found_points_at_a_containerfile() {
+    let project = Project::new();
+    project.write("ci/Containerfile", "FROM scratch\n");
+    let error = project.error(&MINIMAL.replace("dockerfile = \"ci/Dockerfile.debian\"\n", ""));
+    insta::assert_snapshot!(error, @r#"
+        [ROOT]/imagegate.toml:2:11: dockerfile `ci/Dockerfile` not found
+          |
+        2 | context = "ci"
+          |           ^^^^
+          hint: without `dockerfile`, imagegate builds `ci/Dockerfile`; add dockerfile = "ci/Containerfile" to [images.debian]
+        "#);
+}
+
+#[test]
+fn dockerfile_is_a_folder() {
+    let error = Project::new().error(&MINIMAL.replace("\"ci/Dockerfile.debian\"", "\"ci\""));
+    insta::assert_snapshot!(error, @r#"
+        [ROOT]/imagegate.toml:2:14: dockerfile `ci` is a folder, not a file
+          |
+        2 | dockerfile = "ci"
+          |              ^^^^
+          hint: point `dockerfile` at the Dockerfile itself, e.g. dockerfile = "ci/Dockerfile"
+        "#);
+}
+
+#[test]
+fn context_not_found_or_a_file() {
+    let project = Project::new();
+    let error = project.error(&MINIMAL.replace("context = \"ci\"", "context = \"docker\""));
+    insta::assert_snapshot!(error, @r#"
+        [ROOT]/imagegate.toml:3:11: context `docker` not found
+          |
+        3 | context = "docker"
+          |           ^^^^^^^^
+          hint: paths are relative to the folder of imagegate.toml: [ROOT]
+        "#);
+    let error = project.error(&MINIMAL.replace("context = \"ci\"", "context = \"ci/Dockerfile.debian\""));
+    insta::assert_snapshot!(error, @r#"
+        [ROOT]/imagegate.toml:3:11: context `ci/Dockerfile.debian` is a file, not a folder
+          |
+        3 | context = "ci/Dockerfile.debian"
+          |           ^^^^^^^^^^^^^^^^^^^^^^
+          hint: `context` is the folder sent to the engine as the build context, e.g. context = "ci"
+        "#);
+}
+
+#[test]
+fn paths_may_not_leave_the_project() {
+    let project = Project::new();
+    let error = project.error(&MINIMAL.replace("context = \"ci\"", "context = \"ci/../..\""));
+    insta::assert_snapshot!(error, @r#"
+        [ROOT]/imagegate.toml:3:11: context `ci/../..` is outside the project folder
+          |
+        3 | context = "ci/../.."
+          |           ^^^^^^^^^^
+          hint: imagegate builds from the project checkout: keep the context inside the folder of imagegate.toml
+        "#);
+    let absolute = project.root().join("ci/Dockerfile.debian");
+    let error = project.error(&MINIMAL.replace("\"ci/Dockerfile.debian\"", &format!("\"{}\"", absolute.display())));
+    insta::assert_snapshot!(error, @r#"
+        [ROOT]/imagegate.toml:2:14: dockerfile `[ROOT]/ci/Dockerfile.debian` is an absolute path
+          |
+        2 | dockerfile = "[ROOT]/ci/Dockerfile.debian"
+          |              ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+          hint: write it relative to the folder of imagegate.toml: dockerfile = "ci/Dockerfile.debian"
+        "#);
+    let error = project.error(&MINIMAL.replace("\"ci/Dockerfile.debian\"", "\"/etc/Dockerfile\""));
+    insta::assert_snapshot!(error, @r#"
+        [ROOT]/imagegate.toml:2:14: dockerfile `/etc/Dockerfile` is an absolute path
+          |
+        2 | dockerfile = "/etc/Dockerfile"
+          |              ^^^^^^^^^^^^^^^^^
+          hint: imagegate builds from the project checkout: keep the dockerfile inside the folder of imagegate.toml and write its path relative to it
+        "#);
+}
+
+#[cfg(unix)]
+#[test]
+fn symbolic_links_may_not_leave_the_project() {
+    let project = Project::new();
+    let outside = tempfile::tempdir().expect("tempdir");
+    std::os::unix::fs::symlink(outside.path(), project.root().join("elsewhere")).expect("symlink");
+    let config = MINIMAL.replace("context = \"ci\"", "context = \"elsewhere\"");
+    assert_eq!(project.error_kind(&config), ConfigErrorKind::PathOutsideProject);
+    let message = redact_as(&project.error(&config), outside.path(), "[OUTSIDE]");
+    insta::assert_snapshot!(message, @r#"
+        [ROOT]/imagegate.toml:3:11: context `elsewhere` leads outside the project folder through a symbolic link, to [OUTSIDE]
+          |
+        3 | context = "elsewhere"
+          |           ^^^^^^^^^^^
+          hint: keep the files that define an image in the project checkout, so that its inputs digest covers them
+        "#);
+}
+
+#[test]
+fn container_paths_must_be_absolute() {
+    let project = Project::new();
+    let error = project.error(&MINIMAL.replace("results = \"/results\"", "results = \"results\""));
+    insta::assert_snapshot!(error, @r#"
+        [ROOT]/imagegate.toml:8:11: `results` must be an absolute path inside the container, found `results`
+          |
+        8 | results = "results"
+          |           ^^^^^^^^^
+          hint: for example: results = "/results"
+        "#);
+    let error = project.error(&format!("{MINIMAL}workdir = \"src\"\n"));
+    insta::assert_snapshot!(error, @r#"
+        [ROOT]/imagegate.toml:9:11: `workdir` must be an absolute path inside the container, found `src`
+          |
+        9 | workdir = "src"
+          |           ^^^^^
+          hint: for example: workdir = "/src"
+        "#);
+    let error = project.error(&MINIMAL.replace("results = \"/results\"", "results = \"/\""));
+    insta::assert_snapshot!(error, @r#"
+        [ROOT]/imagegate.toml:8:11: `results` is the container's root folder
+          |
+        8 | results = "/"
+          |           ^^^
+          hint: imagegate copies this folder out after the run: give the tests a folder of their own, e.g. results = "/results"
+        "#);
+}
+
+#[test]
+fn rerun_needs_the_tests_placeholder() {
+    let error = Project::new().error(&format!("{MINIMAL}rerun = \"./run-tests.sh --failed\"\n"));
+    insta::assert_snapshot!(error, @r#"
+        [ROOT]/imagegate.toml:9:9: `rerun` does not contain `{tests}`
+          |
+        9 | rerun = "./run-tests.sh --failed"
+          |         ^^^^^^^^^^^^^^^^^^^^^^^^^
+          hint: imagegate replaces `{tests}` with the ids of the tests to rerun, e.g. rerun = "./run-tests.sh {tests}"; leave `rerun` out to rerun the whole suite
+        "#);
+}
+
+#[test]
+fn unknown_engine_kind() {
+    let project = Project::new();
+    let error = project.error(&format!("[engine]\nkind = \"dokcer\"\n{MINIMAL}"));
+    insta::assert_snapshot!(error, @r#"
+        [ROOT]/imagegate.toml:2:8: unknown engine `dokcer`
+          |
+        2 | kind = "dokcer"
+          |        ^^^^^^^^
+          hint: did you mean `docker`?
+        "#);
+    let error = project.error(&format!("[engine]\nkind = \"containerd\"\n{MINIMAL}"));
+    insta::assert_snapshot!(error, @r#"
+        [ROOT]/imagegate.toml:2:8: unknown engine `containerd`
+          |
+        2 | kind = "containerd"
+          |        ^^^^^^^^^^^^
+          hint: imagegate drives `docker` or `podman`; leave `kind` out to use whichever is installed
+        "#);
+}
+
+#[test]
+fn invalid_timeouts() {
+    let project = Project::new();
+    let error = project.error(&format!("{MINIMAL}timeout = \"45 mins and change\"\n"));
+    insta::assert_snapshot!(error, @r#"
+        [ROOT]/imagegate.toml:9:11: invalid timeout `45 mins and change`: expected number at 8
+          |
+        9 | timeout = "45 mins and change"
+          |           ^^^^^^^^^^^^^^^^^^^^
+          hint: write a duration such as "45m", "1h 30m" or "90s"
+        "#);
+    let error = project.error(&format!("{MINIMAL}timeout = \"0s\"\n"));
+    insta::assert_snapshot!(error, @r#"
+        [ROOT]/imagegate.toml:9:11: `timeout` is zero
+          |
+        9 | timeout = "0s"
+          |           ^^^^
+          hint: give the suite time to run, e.g. timeout = "45m"
+        "#);
+}
+
+#[test]
+fn attempts_out_of_range() {
+    let project = Project::new();
+    let error = project.error(&format!("{MINIMAL}attempts = 0\n"));
+    insta::assert_snapshot!(error, @r"
+        [ROOT]/imagegate.toml:9:12: `attempts` must be between 1 and 10, found 0
+          |
+        9 | attempts = 0
+          |            ^
+          hint: attempts counts every run of a failing test, the first included: 1 turns reruns off, 3 is the default
+        ");
+    assert_eq!(project.error_kind(&format!("{MINIMAL}attempts = 11\n")), ConfigErrorKind::InvalidValue);
+    assert_eq!(project.error_kind(&format!("{MINIMAL}attempts = -1\n")), ConfigErrorKind::InvalidValue);
+    assert!(project.load(&format!("{MINIMAL}attempts = 10\n")).is_ok());
+    assert!(project.load(&format!("{MINIMAL}attempts = 1\n")).is_ok());
+}
+
+#[test]
+fn no_images() {
+    let project = Project::new();
+    let error = project.error("[engine]\nkind = \"docker\"\n");
+    insta::assert_snapshot!(error, @r"
+        [ROOT]/imagegate.toml:3:1: no image is defined
+          hint: add a table per CI image: [images.NAME] with `dockerfile` and `stable_tag`, and [images.NAME.suite] with `command` and `results`; `imagegate init` writes one per Dockerfile of the project
+        ");
+    let error = project.error("[images]\n");
+    insta::assert_snapshot!(error, @r"
+        [ROOT]/imagegate.toml:1:1: no image is defined
+          |
+        1 | [images]
+          | ^^^^^^^^
+          hint: add a table per CI image: [images.NAME] with `dockerfile` and `stable_tag`, and [images.NAME.suite] with `command` and `results`; `imagegate init` writes one per Dockerfile of the project
+        ");
+    assert_eq!(project.error_kind(""), ConfigErrorKind::NoImages);
+}
+
+#[test]
+fn empty_branch_list() {
+    let error = Project::new().error(&format!("[promote]\nbranches = []\n{MINIMAL}"));
+    insta::assert_snapshot!(error, @r#"
+        [ROOT]/imagegate.toml:2:12: `branches` in [promote] is empty, so no branch could ever promote an image
+          |
+        2 | branches = []
+          |            ^^
+          hint: list the branches where promotion is allowed, e.g. branches = ["main"]
+        "#);
+}
+
+#[test]
+fn invalid_platform() {
+    let project = Project::new();
+    let error =
+        project.error(&MINIMAL.replace("context = \"ci\"", "context = \"ci\"\nplatform = \"linux/amd64,linux/arm64\""));
+    insta::assert_snapshot!(error, @r#"
+        [ROOT]/imagegate.toml:4:12: `platform` in [images.debian] lists several platforms: `linux/amd64,linux/arm64`
+          |
+        4 | platform = "linux/amd64,linux/arm64"
+          |            ^^^^^^^^^^^^^^^^^^^^^^^^^
+          hint: imagegate tests an image on one platform; define one image per platform
+        "#);
+    let error = project.error(&MINIMAL.replace("context = \"ci\"", "context = \"ci\"\nplatform = \"amd64\""));
+    insta::assert_snapshot!(error, @r#"
+        [ROOT]/imagegate.toml:4:12: invalid platform "amd64"
+          |
+        4 | platform = "amd64"
+          |            ^^^^^^^
+          hint: write os/architecture[/variant], e.g. platform = "linux/amd64" or "linux/arm64"
+        "#);
+}
+
+#[test]
+fn invalid_variable_names() {
+    let error = Project::new().error(&format!("{MINIMAL}env = {{ \"A=B\" = \"x\" }}\n"));
+    insta::assert_snapshot!(error, @r#"
+        [ROOT]/imagegate.toml:9:9: invalid environment variable name "A=B"
+          |
+        9 | env = { "A=B" = "x" }
+          |         ^^^^^
+          hint: environment variable names are not empty and have neither `=` nor spaces, e.g. PYTHON_VERSION
+        "#);
+}
+
+#[test]
+fn empty_values() {
+    let project = Project::new();
+    let error = project.error(&MINIMAL.replace("command = \"./run-tests.sh\"", "command = \"  \""));
+    insta::assert_snapshot!(error, @r#"
+        [ROOT]/imagegate.toml:7:11: `command` in [images.debian.suite] is empty
+          |
+        7 | command = "  "
+          |           ^^^^
+          hint: for example: command = "./run-tests.sh"
+        "#);
+    let error = project.error(&MINIMAL.replace("context = \"ci\"", "context = \"\""));
+    insta::assert_snapshot!(error, @r#"
+        [ROOT]/imagegate.toml:3:11: `context` is empty
+          |
+        3 | context = ""
+          |           ^^
+          hint: for example: context = "ci"
+        "#);
+}
+
+#[test]
+fn unreadable_files() {
+    let project = Project::new();
+    let missing = project.root().join("nowhere/imagegate.toml");
+    let error = load(&missing).expect_err("missing");
+    assert_eq!(error.kind(), ConfigErrorKind::Read);
+    insta::assert_snapshot!(redact(&error.to_string(), project.root()), @r"
+        [ROOT]/nowhere/imagegate.toml: could not read the file: No such file or directory (os error 2)
+          hint: run `imagegate init` to write a starter imagegate.toml, or pass the path of an existing one
+        ");
+
+    let path = project.root().join(CONFIG_FILE_NAME);
+    fs::write(&path, b"[engine]\nkind = \"doc\xffker\"\n").expect("write");
+    let error = load(&path).expect_err("not UTF-8");
+    insta::assert_snapshot!(redact(&error.to_string(), project.root()), @r#"
+        [ROOT]/imagegate.toml:2:12: the file is not UTF-8 text
+          |
+        2 | kind = "doc
+          |            ^
+          hint: save imagegate.toml as UTF-8
+        "#);
+}
+
+#[test]
+fn every_error_names_line_column_and_ends_with_a_hint() {
+    let project = Project::new();
+    let broken = [
+        MINIMAL.replace("dockerfile =", "dockerfil ="),
+        format!("{MINIMAL}attempts = \"3\"\n"),
+        format!("[engine]\nkind = docker\n{MINIMAL}"),
+        MINIMAL.replace("Dockerfile.debian", "Dockerfile.nope"),
+        String::new(),
+    ];
+    for config in broken {
+        let error = project.load(&config).expect_err("invalid");
+        assert!(error.line_column().is_some(), "{error}");
+        let shown = error.to_string();
+        let last_line = shown.lines().last().unwrap_or_default();
+        assert!(last_line.starts_with("  hint: "), "{shown}");
+        assert!(shown.starts_with(&format!("{}:", error.path().display())), "{shown}");
+    }
+}

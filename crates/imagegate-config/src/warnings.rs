@@ -1,0 +1,107 @@
+//! Problems in a valid config that make imagegate work worse without stopping it; the CLI
+//! prints them and goes on.
+
+use std::fmt;
+
+use crate::Config;
+use crate::dockerignore::{DockerIgnore, ignore_file_for};
+use crate::load::shown;
+
+/// Something worth fixing in a config that loads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigWarning {
+    pub message: String,
+    /// What to do about it, without the `hint: ` prefix.
+    pub hint: String,
+}
+
+impl fmt::Display for ConfigWarning {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "{}\n  hint: {}", self.message, self.hint)
+    }
+}
+
+impl Config {
+    /// Checks that need the filesystem beyond what loading checks. Today: the store folder
+    /// must not be part of a build context, or every run would change the image's inputs
+    /// digest (and send the store to the engine).
+    pub fn warnings(&self) -> Vec<ConfigWarning> {
+        let state_dir = self.state_dir();
+        let mut warnings = Vec::new();
+        for image in self.images.values() {
+            let Ok(inside_context) = state_dir.strip_prefix(&image.context) else {
+                continue;
+            };
+            let ignore_file = ignore_file_for(&image.dockerfile, &image.context);
+            let ignore = match &ignore_file {
+                // An unreadable or malformed ignore file is reported when the digest is
+                // computed; here it counts as excluding nothing.
+                Some(path) => std::fs::read_to_string(path)
+                    .ok()
+                    .and_then(|text| DockerIgnore::parse(&text).ok())
+                    .unwrap_or_default(),
+                None => DockerIgnore::default(),
+            };
+            let pattern = shown(inside_context);
+            if ignore.is_excluded(&pattern) {
+                continue;
+            }
+            let relative = |path: &std::path::Path| {
+                path.strip_prefix(&self.root).map_or_else(|_| path.display().to_string(), shown)
+            };
+            let ignore_file_shown =
+                ignore_file.as_deref().map_or_else(|| relative(&image.context.join(".dockerignore")), relative);
+            warnings.push(ConfigWarning {
+                message: format!(
+                    "the store folder `{}` is inside the build context of image `{}`, so every run changes the image's inputs digest",
+                    relative(&state_dir),
+                    image.name
+                ),
+                hint: format!("add the line `{pattern}` to `{ignore_file_shown}`"),
+            });
+        }
+        warnings
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+
+    use crate::{CONFIG_FILE_NAME, load};
+
+    const CONFIG: &str = r#"[images.app]
+stable_tag = "acme/app:stable"
+[images.app.suite]
+command = "make test"
+results = "/results"
+"#;
+
+    #[test]
+    fn warns_when_the_store_is_in_a_build_context() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        fs::write(dir.path().join("Dockerfile"), "FROM scratch\n").expect("write");
+        let path = dir.path().join(CONFIG_FILE_NAME);
+        fs::write(&path, CONFIG).expect("write");
+        let config = load(&path).expect("valid");
+        let warnings = config.warnings();
+        assert_eq!(warnings.len(), 1);
+        insta::assert_snapshot!(warnings[0], @r"
+        the store folder `.imagegate` is inside the build context of image `app`, so every run changes the image's inputs digest
+          hint: add the line `.imagegate` to `.dockerignore`
+        ");
+
+        fs::write(dir.path().join(".dockerignore"), ".git\n.imagegate\n").expect("write");
+        assert_eq!(config.warnings(), []);
+    }
+
+    #[test]
+    fn no_warning_when_the_context_is_elsewhere() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        fs::create_dir(dir.path().join("ci")).expect("mkdir");
+        fs::write(dir.path().join("ci/Dockerfile"), "FROM scratch\n").expect("write");
+        let path = dir.path().join(CONFIG_FILE_NAME);
+        fs::write(&path, CONFIG.replace("[images.app]", "[images.app]\ncontext = \"ci\"")).expect("write");
+        assert_eq!(load(&path).expect("valid").warnings(), []);
+    }
+}
