@@ -73,7 +73,8 @@ impl Client {
             Dialect::Docker => "{{.Server.Version}}",
             Dialect::Podman => "{{.Version}}",
         };
-        self.run("ask for the engine version", &["version", "--format", format]).map(|version| version.trim().to_owned())
+        self.run("ask for the engine version", &["version", "--format", format])
+            .map(|version| version.trim().to_owned())
     }
 
     pub(crate) fn build(&self, request: &BuildRequest) -> Result<String, EngineError> {
@@ -110,14 +111,14 @@ impl Client {
         }
         args.push(path_arg(&request.context));
 
-        let log = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&request.log_file)
-            .map_err(|source| EngineError::Io { operation: "open the build log".into(), path: request.log_file.clone(), source })?;
-        let log_err = log
-            .try_clone()
-            .map_err(|source| EngineError::Io { operation: "open the build log".into(), path: request.log_file.clone(), source })?;
+        let log = OpenOptions::new().create(true).append(true).open(&request.log_file).map_err(|source| {
+            EngineError::Io { operation: "open the build log".into(), path: request.log_file.clone(), source }
+        })?;
+        let log_err = log.try_clone().map_err(|source| EngineError::Io {
+            operation: "open the build log".into(),
+            path: request.log_file.clone(),
+            source,
+        })?;
         let mut command = self.command();
         command.args(&args).stdout(log).stderr(log_err);
         let status = command.status().map_err(|source| EngineError::Spawn { program: self.program.clone(), source })?;
@@ -151,11 +152,12 @@ impl Client {
             }
             return Err(self.failure(&format!("inspect image `{reference}`"), &output));
         }
-        let parsed: serde_json::Value = serde_json::from_slice(&output.stdout).map_err(|error| EngineError::Output {
-            program: self.program.clone(),
-            operation: "image inspect".into(),
-            message: error.to_string(),
-        })?;
+        let parsed: serde_json::Value =
+            serde_json::from_slice(&output.stdout).map_err(|error| EngineError::Output {
+                program: self.program.clone(),
+                operation: "image inspect".into(),
+                message: error.to_string(),
+            })?;
         let Some(first) = parsed.as_array().and_then(|items| items.first()) else {
             return Ok(None);
         };
@@ -165,14 +167,15 @@ impl Client {
     pub(crate) fn images_with_label(&self, key: &str, value: &str) -> Result<Vec<ImageInfo>, EngineError> {
         let filter = format!("label={key}={value}");
         let listed = self.run("list images", &["images", "--no-trunc", "--quiet", "--filter", &filter])?;
-        let mut ids: Vec<String> = listed.lines().map(|line| normalize_id(line.trim())).filter(|id| !id.is_empty()).collect();
+        let mut ids: Vec<String> =
+            listed.lines().map(|line| normalize_id(line.trim())).filter(|id| !id.is_empty()).collect();
         ids.dedup();
         let mut images = Vec::new();
         for id in ids {
-            if let Some(info) = self.inspect_image(&id)? {
-                if !images.iter().any(|known: &ImageInfo| known.id == info.id) {
-                    images.push(info);
-                }
+            if let Some(info) = self.inspect_image(&id)?
+                && !images.iter().any(|known: &ImageInfo| known.id == info.id)
+            {
+                images.push(info);
             }
         }
         images.sort_by(|left, right| right.created.cmp(&left.created));
@@ -185,17 +188,18 @@ impl Client {
 
     pub(crate) fn untag(&self, reference: &str) -> Result<(), EngineError> {
         match self.dialect {
-            Dialect::Docker => self.run(&format!("remove tag `{reference}`"), &["rmi", "--no-prune", reference]).map(|_| ()),
-            Dialect::Podman => self.run(&format!("remove tag `{reference}`"), &["untag", reference, reference]).map(|_| ()),
+            Dialect::Docker => {
+                self.run(&format!("remove tag `{reference}`"), &["rmi", "--no-prune", reference]).map(|_| ())
+            }
+            Dialect::Podman => {
+                self.run(&format!("remove tag `{reference}`"), &["untag", reference, reference]).map(|_| ())
+            }
         }
     }
 
     pub(crate) fn create_container(&self, spec: &ContainerSpec) -> Result<String, EngineError> {
-        let name = format!(
-            "imagegate-run-{}-{}",
-            std::process::id(),
-            CONTAINER_COUNTER.fetch_add(1, Ordering::Relaxed)
-        );
+        let name =
+            format!("imagegate-run-{}-{}", std::process::id(), CONTAINER_COUNTER.fetch_add(1, Ordering::Relaxed));
         let mut args: Vec<String> = vec![
             "create".into(),
             "--name".into(),
@@ -232,38 +236,56 @@ impl Client {
         }
     }
 
-    pub(crate) fn copy_into(&self, container: &str, source: &Path, destination: &str, exclude: &[PathBuf]) -> Result<(), EngineError> {
+    pub(crate) fn copy_into(
+        &self,
+        container: &str,
+        source: &Path,
+        destination: &str,
+        exclude: &[PathBuf],
+    ) -> Result<(), EngineError> {
         let prefix = PathBuf::from(destination.trim_start_matches('/'));
         let target = format!("{container}:/");
         let mut command = self.command();
         command.args(["cp", "-", &target]).stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::piped());
-        let mut child = command.spawn().map_err(|source| EngineError::Spawn { program: self.program.clone(), source })?;
+        let mut child =
+            command.spawn().map_err(|source| EngineError::Spawn { program: self.program.clone(), source })?;
         let stdin = child.stdin.take();
         let packed = match stdin {
             Some(stdin) => transfer::write_tree(stdin, source, &prefix, exclude),
             None => Ok(()),
         };
-        let output = child.wait_with_output().map_err(|source| EngineError::Spawn { program: self.program.clone(), source })?;
+        let output =
+            child.wait_with_output().map_err(|source| EngineError::Spawn { program: self.program.clone(), source })?;
         if !output.status.success() {
             return Err(self.failure(&format!("copy the checkout into {container}:{destination}"), &output));
         }
         packed
     }
 
-    pub(crate) fn start_and_wait(&self, container: &str, timeout: Duration, log_file: &Path) -> Result<RunOutcome, EngineError> {
-        let log = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log_file)
-            .map_err(|source| EngineError::Io { operation: "open the suite log".into(), path: log_file.to_path_buf(), source })?;
-        let log_err = log
-            .try_clone()
-            .map_err(|source| EngineError::Io { operation: "open the suite log".into(), path: log_file.to_path_buf(), source })?;
+    pub(crate) fn start_and_wait(
+        &self,
+        container: &str,
+        timeout: Duration,
+        log_file: &Path,
+    ) -> Result<RunOutcome, EngineError> {
+        let log = OpenOptions::new().create(true).append(true).open(log_file).map_err(|source| EngineError::Io {
+            operation: "open the suite log".into(),
+            path: log_file.to_path_buf(),
+            source,
+        })?;
+        let log_err = log.try_clone().map_err(|source| EngineError::Io {
+            operation: "open the suite log".into(),
+            path: log_file.to_path_buf(),
+            source,
+        })?;
         let started = Instant::now();
         let mut command = self.command();
         command.args(["start", "--attach", container]).stdout(log).stderr(log_err);
-        let mut child = command.spawn().map_err(|source| EngineError::Spawn { program: self.program.clone(), source })?;
-        let waited = child.wait_timeout(timeout).map_err(|source| EngineError::Spawn { program: self.program.clone(), source })?;
+        let mut child =
+            command.spawn().map_err(|source| EngineError::Spawn { program: self.program.clone(), source })?;
+        let waited = child
+            .wait_timeout(timeout)
+            .map_err(|source| EngineError::Spawn { program: self.program.clone(), source })?;
         let timed_out = waited.is_none();
         if timed_out {
             let _ = self.output(&["kill", container]);
@@ -274,7 +296,8 @@ impl Client {
             }
         }
         let elapsed = started.elapsed();
-        let state = self.run("read the container's exit code", &["inspect", "--format", "{{.State.ExitCode}}", container])?;
+        let state =
+            self.run("read the container's exit code", &["inspect", "--format", "{{.State.ExitCode}}", container])?;
         let exit_code = if timed_out { None } else { state.trim().parse::<i32>().ok() };
         Ok(RunOutcome { exit_code, timed_out, elapsed })
     }
@@ -283,19 +306,31 @@ impl Client {
         let from = format!("{container}:{source}");
         let mut command = self.command();
         command.args(["cp", &from, "-"]).stdout(Stdio::piped()).stderr(Stdio::piped());
-        let mut child = command.spawn().map_err(|error| EngineError::Spawn { program: self.program.clone(), source: error })?;
+        let mut child =
+            command.spawn().map_err(|error| EngineError::Spawn { program: self.program.clone(), source: error })?;
         let unpacked = match child.stdout.take() {
-            Some(stdout) => transfer::unpack_results(stdout, source, destination),
+            Some(mut stdout) => {
+                let unpacked = transfer::unpack_results(&mut stdout, source, destination);
+                // The archive ends before the stream does (padding); read it all, or the client
+                // dies of SIGPIPE and the copy looks failed.
+                let _ = std::io::copy(&mut stdout, &mut std::io::sink());
+                unpacked
+            }
             None => Ok(0),
         };
         let mut stderr = String::new();
         if let Some(mut pipe) = child.stderr.take() {
             let _ = pipe.read_to_string(&mut stderr);
         }
-        let status = child.wait().map_err(|error| EngineError::Spawn { program: self.program.clone(), source: error })?;
+        let status =
+            child.wait().map_err(|error| EngineError::Spawn { program: self.program.clone(), source: error })?;
         if !status.success() {
             let lower = stderr.to_lowercase();
-            if lower.contains("no such file") || lower.contains("could not find") || lower.contains("not found") || lower.contains("does not exist") {
+            if lower.contains("no such file")
+                || lower.contains("could not find")
+                || lower.contains("not found")
+                || lower.contains("does not exist")
+            {
                 return Ok(false);
             }
             return Err(EngineError::Command {
@@ -328,11 +363,7 @@ fn path_arg(path: &Path) -> String {
 /// Engines print image ids as `sha256:<hex>` (docker) or bare hex (podman); imagegate always
 /// uses the prefixed form.
 pub(crate) fn normalize_id(id: &str) -> String {
-    if id.is_empty() || id.starts_with("sha256:") {
-        id.to_owned()
-    } else {
-        format!("sha256:{id}")
-    }
+    if id.is_empty() || id.starts_with("sha256:") { id.to_owned() } else { format!("sha256:{id}") }
 }
 
 fn image_info(value: &serde_json::Value) -> ImageInfo {

@@ -14,7 +14,9 @@ pub enum EngineError {
     #[error("{operation} with {program} (exit {status}): {stderr}")]
     Command { program: String, operation: String, status: String, stderr: String },
     /// No engine could be reached during auto-detection.
-    #[error("find a running container engine: {details}\n  hint: start docker or podman, or set `[engine] kind` in imagegate.toml")]
+    #[error(
+        "find a running container engine: {details}\n  hint: start docker or podman, or set `[engine] kind` in imagegate.toml"
+    )]
     NoEngine { details: String },
     /// The client printed something imagegate could not understand.
     #[error("read the output of {program} {operation}: {message}")]

@@ -51,10 +51,21 @@ macro_rules! delegate_engine {
             fn create_container(&self, spec: &ContainerSpec) -> Result<String, EngineError> {
                 self.client.create_container(spec)
             }
-            fn copy_into(&self, container: &str, source: &Path, destination: &str, exclude: &[PathBuf]) -> Result<(), EngineError> {
+            fn copy_into(
+                &self,
+                container: &str,
+                source: &Path,
+                destination: &str,
+                exclude: &[PathBuf],
+            ) -> Result<(), EngineError> {
                 self.client.copy_into(container, source, destination, exclude)
             }
-            fn start_and_wait(&self, container: &str, timeout: Duration, log_file: &Path) -> Result<RunOutcome, EngineError> {
+            fn start_and_wait(
+                &self,
+                container: &str,
+                timeout: Duration,
+                log_file: &Path,
+            ) -> Result<RunOutcome, EngineError> {
                 self.client.start_and_wait(container, timeout, log_file)
             }
             fn copy_out(&self, container: &str, source: &str, destination: &Path) -> Result<bool, EngineError> {

@@ -17,7 +17,12 @@ const MAX_RESULT_FILES: usize = 200_000;
 
 /// Writes `source` as a tar stream whose entries sit under `prefix` (a relative path such as
 /// `src`), leaving out `exclude`. Links are stored as links, never followed.
-pub(crate) fn write_tree<W: Write>(writer: W, source: &Path, prefix: &Path, exclude: &[PathBuf]) -> Result<(), EngineError> {
+pub(crate) fn write_tree<W: Write>(
+    writer: W,
+    source: &Path,
+    prefix: &Path,
+    exclude: &[PathBuf],
+) -> Result<(), EngineError> {
     let io_error = |source_error: io::Error, path: &Path| EngineError::Io {
         operation: "pack the checkout at".into(),
         path: path.to_path_buf(),

@@ -88,7 +88,13 @@ pub trait Engine: Send + Sync {
 
     /// Copies the folder `source` into the created container at `destination` (absolute),
     /// leaving out the paths in `exclude` (absolute host paths).
-    fn copy_into(&self, container: &str, source: &Path, destination: &str, exclude: &[PathBuf]) -> Result<(), EngineError>;
+    fn copy_into(
+        &self,
+        container: &str,
+        source: &Path,
+        destination: &str,
+        exclude: &[PathBuf],
+    ) -> Result<(), EngineError>;
 
     /// Starts the container, streams its output to `log_file`, waits at most `timeout`; on
     /// expiry kills it.

@@ -5,5 +5,7 @@
 mod records;
 mod sqlite;
 
-pub use records::{BuildRecord, Event, NewBuild, NewPromotion, NewVerdict, PromotionKind, PromotionRecord, VerdictRecord};
+pub use records::{
+    BuildRecord, Event, NewBuild, NewPromotion, NewVerdict, PromotionKind, PromotionRecord, VerdictRecord,
+};
 pub use sqlite::{Store, StoreError};

@@ -82,7 +82,8 @@ fn now() -> String {
 impl Store {
     /// Opens (creating if needed) the store in `state_dir`.
     pub fn open(state_dir: &Path) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(state_dir).map_err(|source| StoreError::CreateDir { path: state_dir.to_path_buf(), source })?;
+        std::fs::create_dir_all(state_dir)
+            .map_err(|source| StoreError::CreateDir { path: state_dir.to_path_buf(), source })?;
         let path = state_dir.join(DATABASE_FILE);
         let open_error = |source| StoreError::Open { path: path.clone(), source };
         let connection = Connection::open(&path).map_err(open_error)?;
@@ -192,10 +193,17 @@ impl Store {
     }
 
     /// The newest verdict on `candidate`, whatever its decision.
-    pub fn latest_verdict(&self, engine: &str, image: &str, candidate: &str) -> Result<Option<VerdictRecord>, StoreError> {
+    pub fn latest_verdict(
+        &self,
+        engine: &str,
+        image: &str,
+        candidate: &str,
+    ) -> Result<Option<VerdictRecord>, StoreError> {
         self.connection
             .query_row(
-                &format!("{VERDICT_COLUMNS} WHERE engine = ?1 AND image = ?2 AND candidate = ?3 ORDER BY id DESC LIMIT 1"),
+                &format!(
+                    "{VERDICT_COLUMNS} WHERE engine = ?1 AND image = ?2 AND candidate = ?3 ORDER BY id DESC LIMIT 1"
+                ),
                 params![engine, image, candidate],
                 verdict_from_row,
             )
@@ -249,7 +257,9 @@ impl Store {
             .connection
             .prepare(&format!("{PROMOTION_COLUMNS} WHERE engine = ?1 AND image = ?2 ORDER BY id DESC"))
             .map_err(self.query_error("read promotions"))?;
-        let rows = statement.query_map(params![engine, image], promotion_from_row).map_err(self.query_error("read promotions"))?;
+        let rows = statement
+            .query_map(params![engine, image], promotion_from_row)
+            .map_err(self.query_error("read promotions"))?;
         rows.collect::<Result<Vec<_>, _>>().map_err(self.query_error("read promotions"))
     }
 
@@ -261,7 +271,9 @@ impl Store {
                 .connection
                 .prepare(&format!("{VERDICT_COLUMNS} WHERE engine = ?1 AND (?2 IS NULL OR image = ?2) ORDER BY id"))
                 .map_err(self.query_error("read history"))?;
-            let rows = statement.query_map(params![engine, image], verdict_from_row).map_err(self.query_error("read history"))?;
+            let rows = statement
+                .query_map(params![engine, image], verdict_from_row)
+                .map_err(self.query_error("read history"))?;
             for row in rows {
                 events.push(Event::Verdict(row.map_err(self.query_error("read history"))?));
             }
@@ -271,14 +283,18 @@ impl Store {
                 .connection
                 .prepare(&format!("{PROMOTION_COLUMNS} WHERE engine = ?1 AND (?2 IS NULL OR image = ?2) ORDER BY id"))
                 .map_err(self.query_error("read history"))?;
-            let rows = statement.query_map(params![engine, image], promotion_from_row).map_err(self.query_error("read history"))?;
+            let rows = statement
+                .query_map(params![engine, image], promotion_from_row)
+                .map_err(self.query_error("read history"))?;
             for row in rows {
                 events.push(Event::Promotion(row.map_err(self.query_error("read history"))?));
             }
         }
         // Stable: timestamps first, verdicts before the promotions they allowed.
         events.sort_by(|left, right| {
-            left.created_at().cmp(right.created_at()).then_with(|| matches!(left, Event::Promotion(_)).cmp(&matches!(right, Event::Promotion(_))))
+            left.created_at()
+                .cmp(right.created_at())
+                .then_with(|| matches!(left, Event::Promotion(_)).cmp(&matches!(right, Event::Promotion(_))))
         });
         Ok(events)
     }
@@ -383,7 +399,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let outcome: Result<(), StoreError> = store.exclusive(|store| {
-            store.record_build(&NewBuild { engine: "docker", image: "debian", inputs_digest: "d", image_id: "sha256:x", refreshed: false })?;
+            store.record_build(&NewBuild {
+                engine: "docker",
+                image: "debian",
+                inputs_digest: "d",
+                image_id: "sha256:x",
+                refreshed: false,
+            })?;
             Err(StoreError::TooNew { path: PathBuf::new(), found: 0, known: 0 })
         });
         assert!(outcome.is_err());
@@ -395,7 +417,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let store = Store::open(dir.path()).unwrap();
-            store.record_build(&NewBuild { engine: "docker", image: "debian", inputs_digest: "d", image_id: "sha256:x", refreshed: true }).unwrap();
+            store
+                .record_build(&NewBuild {
+                    engine: "docker",
+                    image: "debian",
+                    inputs_digest: "d",
+                    image_id: "sha256:x",
+                    refreshed: true,
+                })
+                .unwrap();
         }
         let store = Store::open(dir.path()).unwrap();
         let builds = store.builds_for("docker", "debian", "d").unwrap();
