@@ -1,1 +1,50 @@
-//! placeholder
+//! The gate's workflow, from a recipe to a moved (or unmoved) stable pointer: find or build
+//! the candidate, run the suite in the candidate and the incumbent at the same project commit,
+//! rerun failures, judge, record the verdict, and promote by compare-and-swap.
+//!
+//! Architecture invariant: `promote.rs` is the only module that writes a stable pointer, and it
+//! does so only inside the store's write lock, after checking a stored passing verdict against
+//! the pointer's current target.
+
+mod candidate;
+mod error;
+mod gate;
+mod history;
+mod progress;
+mod project;
+mod promote;
+mod results_dir;
+mod suite;
+
+pub use candidate::{Candidate, LABEL_IMAGE, LABEL_INPUTS, candidate_tag, ensure_candidate, plan};
+pub use error::GateError;
+pub use gate::{GateOptions, gate_image};
+pub use history::history;
+pub use progress::{Progress, SilentProgress};
+pub use project::{Project, detect_project};
+pub use promote::{promote, rollback};
+pub use results_dir::read_results_dir;
+pub use suite::LABEL_RUN;
+pub use suite::{SuiteRun, run_suite};
+
+use std::path::PathBuf;
+
+use imagegate_config::Config;
+use imagegate_engine::Engine;
+use imagegate_store::Store;
+
+/// Everything a command works with, resolved once before any work starts.
+pub struct Context<'a> {
+    pub config: &'a Config,
+    pub engine: &'a dyn Engine,
+    pub store: &'a Store,
+    pub progress: &'a dyn Progress,
+    /// Where run artefacts (logs, copied-out results) go.
+    pub state_dir: PathBuf,
+}
+
+impl Context<'_> {
+    pub fn engine_name(&self) -> &'static str {
+        self.engine.kind().as_str()
+    }
+}

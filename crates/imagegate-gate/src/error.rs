@@ -1,0 +1,48 @@
+//! The gate's errors and their exit statuses.
+
+use imagegate_contract::ExitStatus;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GateError {
+    #[error(transparent)]
+    Engine(#[from] imagegate_engine::EngineError),
+    #[error(transparent)]
+    Store(#[from] imagegate_store::StoreError),
+    #[error(transparent)]
+    Digest(#[from] imagegate_config::DigestError),
+    /// The command was asked for something the configuration does not have.
+    #[error("{message}\n  hint: {hint}")]
+    Usage { message: String, hint: String },
+    /// A promotion was refused: no passing verdict allows it.
+    #[error("{message}\n  hint: {hint}")]
+    Refused { message: String, hint: String },
+    /// The stable pointer no longer names the incumbent the verdict was reached against.
+    #[error(
+        "stable tag `{stable_tag}` moved since the verdict: it was {expected}, it is now {found}\n  hint: run `imagegate gate` again to judge the candidate against the new stable image"
+    )]
+    PointerMoved { stable_tag: String, expected: String, found: String },
+    /// After moving the pointer, it did not name the image it should.
+    #[error("verify stable tag `{stable_tag}`: expected {expected}, found {found}")]
+    VerifyFailed { stable_tag: String, expected: String, found: String },
+    #[error("{operation} `{}`: {source}", path.display())]
+    Io { operation: &'static str, path: std::path::PathBuf, source: std::io::Error },
+    #[error("interrupted")]
+    Interrupted,
+}
+
+impl GateError {
+    pub fn exit_status(&self) -> ExitStatus {
+        match self {
+            GateError::Usage { .. } => ExitStatus::Usage,
+            GateError::Refused { .. } => ExitStatus::Regression,
+            GateError::PointerMoved { .. } => ExitStatus::PointerMoved,
+            GateError::Engine(_)
+            | GateError::Store(_)
+            | GateError::Digest(_)
+            | GateError::VerifyFailed { .. }
+            | GateError::Io { .. }
+            | GateError::Interrupted => ExitStatus::Infrastructure,
+        }
+    }
+}

@@ -1,0 +1,323 @@
+//! `gate`: judge the candidate of one image against its incumbent and record the verdict.
+
+use std::collections::BTreeSet;
+
+use imagegate_compare::{Class, Comparison, Decision as CompareDecision, Entry};
+use imagegate_config::ImageConfig;
+use imagegate_contract::{
+    CandidateRef, Decision, GATE_SCHEMA, GateReport, ImageRef, PromotionReport, PromotionStatus, TestEntry,
+};
+use imagegate_results::{ResultSet, TestId};
+use imagegate_store::NewVerdict;
+
+use crate::candidate::{short, timestamp_for_files};
+use crate::suite::shell_quote;
+use crate::{Context, GateError, Project, ensure_candidate, promote, run_suite};
+
+/// How to gate.
+#[derive(Debug, Clone)]
+pub struct GateOptions {
+    /// Rebuild the candidate without cache even when the recipe is unchanged.
+    pub refresh: bool,
+    /// Move the stable pointer when the decision is `pass`.
+    pub promote: bool,
+    /// `Err(reason)` when promotion is not allowed here (branch, untrusted event).
+    pub promotion_allowed: Result<(), String>,
+    pub project: Project,
+}
+
+/// Gates one image: candidate, suite runs, reruns, comparison, stored verdict, and (when asked
+/// and allowed) promotion.
+pub fn gate_image(context: &Context<'_>, image: &ImageConfig, options: &GateOptions) -> Result<GateReport, GateError> {
+    let candidate = ensure_candidate(context, image, options.refresh)?;
+    let incumbent = context.engine.inspect_image(&image.stable_tag)?.map(|info| info.id);
+    let candidate_ref = CandidateRef {
+        digest: candidate.image_id.clone(),
+        reference: candidate.reference.clone(),
+        inputs_digest: candidate.inputs.digest.clone(),
+        source: candidate.source,
+    };
+    let mut report = GateReport {
+        schema: GATE_SCHEMA.to_owned(),
+        image: image.name.clone(),
+        stable_tag: image.stable_tag.clone(),
+        engine: context.engine_name().to_owned(),
+        commit: options.project.commit.clone(),
+        branch: options.project.branch.clone(),
+        decision: Decision::Pass,
+        summary: String::new(),
+        candidate: candidate_ref,
+        incumbent: incumbent.as_ref().map(|digest| ImageRef {
+            digest: digest.clone(),
+            reference: image.stable_tag.clone(),
+            counts: None,
+        }),
+        counts: Default::default(),
+        regressions: Vec::new(),
+        flaky: Vec::new(),
+        preexisting: Vec::new(),
+        fixed: Vec::new(),
+        errors: Vec::new(),
+        warnings: Vec::new(),
+        runs: Vec::new(),
+        verdict_id: None,
+        promotion: None,
+    };
+
+    if incumbent.as_deref() == Some(candidate.image_id.as_str()) {
+        report.summary =
+            format!("{}: the candidate {} is already the stable image", image.name, short(&candidate.image_id));
+        if options.promote {
+            report.promotion = Some(PromotionReport {
+                status: PromotionStatus::UpToDate,
+                message: format!("`{}` already names {}", image.stable_tag, short(&candidate.image_id)),
+                from: incumbent.clone(),
+                to: incumbent.clone(),
+            });
+        }
+        return Ok(report);
+    }
+
+    let run_dir = context.state_dir.join("runs").join(&image.name).join(timestamp_for_files());
+    let suite = &image.suite;
+
+    // Both images, same checkout, same command.
+    let first = run_suite(context, image, &candidate.image_id, "candidate", "suite", &suite.command, &run_dir)?;
+    if let Some(code) = first.summary.exit_code.filter(|code| *code != 0)
+        && first.results.is_complete()
+        && !first.results.is_empty()
+        && first.results.failing().is_empty()
+    {
+        report.warnings.push(format!(
+            "the candidate's suite exited with status {code} although no test in its results failed; \
+                 imagegate judges by the results, not the exit status (output: {})",
+            first.summary.log
+        ));
+    }
+    report.runs.push(first.summary);
+    let mut candidate_results = first.results;
+    let incumbent_results = match &incumbent {
+        Some(digest) => {
+            let run = run_suite(context, image, digest, "incumbent", "suite", &suite.command, &run_dir)?;
+            report.runs.push(run.summary);
+            Some(run.results)
+        }
+        None => None,
+    };
+
+    // Reruns only make sense on complete results: an incomplete candidate is an error anyway.
+    if candidate_results.is_complete() && !candidate_results.is_empty() {
+        for _ in 1..suite.attempts {
+            let targets = imagegate_compare::rerun_targets(&candidate_results);
+            if targets.is_empty() {
+                break;
+            }
+            let rerun = run_selected(context, image, &candidate.image_id, "candidate", "rerun", &targets, &run_dir)?;
+            report.runs.push(rerun.summary);
+            for problem in &rerun.results.incomplete {
+                report.warnings.push(format!("candidate rerun: {}: {}", problem.source, problem.reason));
+            }
+            candidate_results.merge(only(&rerun.results, &targets));
+        }
+    }
+
+    let mut confirmation = None;
+    if let (Some(digest), Some(incumbent_set)) = (&incumbent, &incumbent_results) {
+        let targets = imagegate_compare::incumbent_confirmation(&candidate_results, Some(incumbent_set));
+        if !targets.is_empty() {
+            let run = run_selected(context, image, digest, "incumbent", "confirm", &targets, &run_dir)?;
+            report.runs.push(run.summary);
+            for problem in &run.results.incomplete {
+                report.warnings.push(format!("incumbent confirmation: {}: {}", problem.source, problem.reason));
+            }
+            confirmation = Some(only(&run.results, &targets));
+        }
+    }
+
+    let comparison = imagegate_compare::compare(&candidate_results, incumbent_results.as_ref(), confirmation.as_ref());
+    fill_from_comparison(&mut report, &comparison);
+    if let (Some(reference), Some(counts)) = (report.incumbent.as_mut(), comparison.incumbent_counts) {
+        reference.counts = Some(counts);
+    }
+    report.summary = summarize(&report);
+
+    let report_json = serde_json::to_string(&report).unwrap_or_default();
+    let verdict_id = context.store.record_verdict(&NewVerdict {
+        engine: context.engine_name(),
+        image: &image.name,
+        stable_tag: &image.stable_tag,
+        candidate: &candidate.image_id,
+        inputs_digest: &candidate.inputs.digest,
+        incumbent: incumbent.as_deref(),
+        commit: &options.project.commit,
+        decision: decision_str(report.decision),
+        report_json: &report_json,
+    })?;
+    report.verdict_id = Some(verdict_id);
+
+    if options.promote {
+        report.promotion = Some(match (report.decision, &options.promotion_allowed) {
+            (Decision::Pass, Ok(())) => match promote::promote_verdict(context, image, verdict_id) {
+                Ok(promotion) => promotion,
+                Err(GateError::PointerMoved { stable_tag, expected, found }) => PromotionReport {
+                    status: PromotionStatus::PointerMoved,
+                    message: format!("`{stable_tag}` moved since the verdict: it was {expected}, it is now {found}"),
+                    from: incumbent.clone(),
+                    to: None,
+                },
+                Err(GateError::Refused { message, .. }) => {
+                    PromotionReport { status: PromotionStatus::Refused, message, from: incumbent.clone(), to: None }
+                }
+                Err(other) => return Err(other),
+            },
+            (Decision::Pass, Err(reason)) => PromotionReport {
+                status: PromotionStatus::NotAllowed,
+                message: reason.clone(),
+                from: incumbent.clone(),
+                to: None,
+            },
+            _ => PromotionReport {
+                status: PromotionStatus::Blocked,
+                message: format!("`{}` left on {}", image.stable_tag, incumbent.as_deref().map_or("nothing", short)),
+                from: incumbent.clone(),
+                to: None,
+            },
+        });
+        report.summary = summarize(&report);
+    }
+    Ok(report)
+}
+
+/// Runs only `targets`: through the `rerun` template when there is one, else the whole suite
+/// (whose other results are then ignored).
+fn run_selected(
+    context: &Context<'_>,
+    image: &ImageConfig,
+    image_ref: &str,
+    which: &str,
+    purpose: &str,
+    targets: &[TestId],
+    run_dir: &std::path::Path,
+) -> Result<crate::SuiteRun, GateError> {
+    let command = match &image.suite.rerun {
+        Some(template) => {
+            let ids: Vec<String> = targets.iter().map(|id| shell_quote(id.as_str())).collect();
+            template.replace("{tests}", &ids.join(" "))
+        }
+        None => image.suite.command.clone(),
+    };
+    context.progress.note(&image.name, &format!("{which}: rerunning {} test(s)", targets.len()));
+    run_suite(context, image, image_ref, which, purpose, &command, run_dir)
+}
+
+/// The attempts of `targets` in `set`, and nothing else.
+fn only(set: &ResultSet, targets: &[TestId]) -> ResultSet {
+    let wanted: BTreeSet<&TestId> = targets.iter().collect();
+    let mut selected = ResultSet::new();
+    for result in set.tests().filter(|result| wanted.contains(&result.id)) {
+        for attempt in &result.attempts {
+            selected.record(result.id.clone(), attempt.clone());
+        }
+    }
+    selected
+}
+
+fn test_entry(entry: &Entry) -> TestEntry {
+    TestEntry {
+        id: entry.id.to_string(),
+        reason: entry.reason.clone(),
+        message: entry.message.clone(),
+        candidate: entry.candidate.as_ref().map(|evidence| evidence.outcomes.clone()).unwrap_or_default(),
+        incumbent: entry.incumbent_outcomes(),
+    }
+}
+
+fn fill_from_comparison(report: &mut GateReport, comparison: &Comparison) {
+    report.decision = match comparison.decision {
+        CompareDecision::Pass => Decision::Pass,
+        CompareDecision::Regression => Decision::Regression,
+        CompareDecision::Error => Decision::Error,
+    };
+    report.counts = comparison.candidate_counts;
+    for entry in &comparison.entries {
+        let list = match entry.class {
+            Class::Regression => &mut report.regressions,
+            Class::Flaky => &mut report.flaky,
+            Class::Preexisting => &mut report.preexisting,
+            Class::Fixed => &mut report.fixed,
+            _ => continue,
+        };
+        list.push(test_entry(entry));
+    }
+    report.errors.extend(comparison.errors.iter().cloned());
+    report.warnings.extend(comparison.warnings.iter().cloned());
+}
+
+pub(crate) fn decision_str(decision: Decision) -> &'static str {
+    match decision {
+        Decision::Pass => "pass",
+        Decision::Regression => "regression",
+        Decision::Error => "error",
+    }
+}
+
+fn plural(count: usize, word: &str) -> String {
+    if count == 1 { format!("1 {word}") } else { format!("{count} {word}s") }
+}
+
+/// The one line a person reads first.
+pub(crate) fn summarize(report: &GateReport) -> String {
+    let candidate = short(&report.candidate.digest);
+    let against = match &report.incumbent {
+        Some(incumbent) => format!("against stable {}", short(&incumbent.digest)),
+        None => "with no stable image yet".to_owned(),
+    };
+    let mut line = match report.decision {
+        Decision::Pass => format!(
+            "{}: pass: candidate {candidate} does at least as well {against} ({} tests",
+            report.image, report.counts.tests
+        ),
+        Decision::Regression => format!(
+            "{}: regression: {} regressed in candidate {candidate} {against} ({} tests",
+            report.image,
+            plural(report.regressions.len(), "test"),
+            report.counts.tests
+        ),
+        Decision::Error => format!(
+            "{}: error: no verdict for candidate {candidate} {against}: {} (",
+            report.image,
+            report.errors.first().map(String::as_str).unwrap_or("unknown error")
+        ),
+    };
+    let mut extras = Vec::new();
+    if !report.flaky.is_empty() {
+        extras.push(format!("{} flaky", report.flaky.len()));
+    }
+    if !report.preexisting.is_empty() {
+        extras.push(format!("{} pre-existing", report.preexisting.len()));
+    }
+    if !report.fixed.is_empty() {
+        extras.push(format!("{} fixed", report.fixed.len()));
+    }
+    if report.decision == Decision::Error {
+        line.push_str(&format!("{} tests read", report.counts.tests));
+    }
+    for extra in extras {
+        line.push_str(", ");
+        line.push_str(&extra);
+    }
+    line.push(')');
+    if let Some(promotion) = &report.promotion {
+        let outcome = match promotion.status {
+            PromotionStatus::Promoted => format!("promoted to `{}`", report.stable_tag),
+            PromotionStatus::UpToDate => "stable already up to date".to_owned(),
+            PromotionStatus::Blocked => format!("`{}` unchanged", report.stable_tag),
+            PromotionStatus::NotAllowed => format!("not promoted: {}", promotion.message),
+            PromotionStatus::Refused => format!("promotion refused: {}", promotion.message),
+            PromotionStatus::PointerMoved => "promotion lost: the stable tag moved since the verdict".to_owned(),
+        };
+        line.push_str("; ");
+        line.push_str(&outcome);
+    }
+    line
+}
