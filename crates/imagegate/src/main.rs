@@ -1,1 +1,66 @@
-fn main() {}
+//! The `imagegate` command: parses arguments, dispatches to a command, and maps every outcome
+//! to one of the documented exit codes.
+
+mod cli;
+mod commands;
+mod error;
+mod progress;
+mod runtime;
+mod settings;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use imagegate_contract::ExitStatus;
+
+use crate::cli::{Cli, Command};
+use crate::error::CliError;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // A Ctrl-C (or a CI runner cancelling the job) must not leave test containers behind.
+    let _ = ctrlc::set_handler(|| {
+        let removed = imagegate_engine::remove_live_containers();
+        eprintln!("imagegate: interrupted; removed {removed} test container(s)");
+        std::process::exit(130);
+    });
+    let status = match run(cli) {
+        Ok(status) => status,
+        Err(error) => {
+            eprintln!("error: {}", render(&error));
+            error.exit_status()
+        }
+    };
+    ExitCode::from(status.code() as u8)
+}
+
+fn run(cli: Cli) -> Result<ExitStatus, CliError> {
+    match cli.command {
+        Command::Init(args) => commands::init::run(&cli.global, &args),
+        Command::Plan(args) => commands::plan::run(&cli.global, &args),
+        Command::Build(args) => commands::build::run(&cli.global, &args),
+        Command::Test(args) => commands::test::run(&cli.global, &args),
+        Command::Gate(args) => commands::gate::run(&cli.global, &args),
+        Command::Promote(args) => commands::promote::run(&cli.global, &args),
+        Command::Rollback(args) => commands::rollback::run(&cli.global, &args),
+        Command::History(args) => commands::history::run(&cli.global, &args),
+    }
+}
+
+/// Errors of operations read after "failed to"; errors that state a fact stand alone.
+pub(crate) fn render(error: &CliError) -> String {
+    use imagegate_gate::GateError;
+    let operation = match error {
+        CliError::Engine(_) | CliError::Store(_) | CliError::Digest(_) | CliError::Io { .. } => true,
+        CliError::Gate(gate) => matches!(
+            gate,
+            GateError::Engine(_)
+                | GateError::Store(_)
+                | GateError::Digest(_)
+                | GateError::Io { .. }
+                | GateError::VerifyFailed { .. }
+        ),
+        CliError::Config(_) | CliError::Usage { .. } => false,
+    };
+    if operation { format!("failed to {error}") } else { error.to_string() }
+}

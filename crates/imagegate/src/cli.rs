@@ -1,0 +1,149 @@
+//! Command-line arguments as typed (the first of two stages: `settings.rs` turns them, the
+//! environment and imagegate.toml into validated settings before any work starts).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "imagegate",
+    version,
+    about = "Test CI image changes like code: promote a rebuilt image only if the project's own suite does at least as well in it",
+    after_help = "Exit codes: 0 pass/promoted, 1 regression (blocked), 2 usage or config error, 3 engine/infrastructure error, 4 stable pointer moved since the verdict."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// The configuration file [default: imagegate.toml in this folder or above]
+    #[arg(long, global = true, value_name = "PATH", env = "IMAGEGATE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Container engine to use [default: `[engine] kind`, else the first that answers]
+    #[arg(long, global = true, value_enum, env = "IMAGEGATE_ENGINE")]
+    pub engine: Option<EngineArg>,
+    /// Folder of the embedded store [default: `[store] state_dir`, else .imagegate beside the config]
+    #[arg(long, global = true, value_name = "DIR", env = "IMAGEGATE_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Print no progress on stderr
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EngineArg {
+    Docker,
+    Podman,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a starter imagegate.toml for the Dockerfiles found in this repository
+    Init(InitArgs),
+    /// Show what `gate` would do: the inputs digest, reuse or build, the stable image
+    Plan(PlanArgs),
+    /// Build the candidate of each image (reused when the recipe is unchanged)
+    Build(BuildArgs),
+    /// Run the suite once in an image and print its results
+    Test(TestArgs),
+    /// Judge each candidate against its stable image and record the verdict
+    Gate(GateArgs),
+    /// Move the stable tag to the candidate, if a passing verdict allows it
+    Promote(PromoteArgs),
+    /// Point the stable tag back at the image it named before the last promotion
+    Rollback(RollbackArgs),
+    /// Show recorded verdicts, promotions and rollbacks
+    History(HistoryArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Overwrite an existing imagegate.toml
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Images to plan [default: all]
+    pub images: Vec<String>,
+    /// Print JSON (schema imagegate.plan/v1)
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// Images to build [default: all]
+    pub images: Vec<String>,
+    /// Rebuild without cache even when the recipe is unchanged (picks up new upstream releases)
+    #[arg(long)]
+    pub refresh: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// The image to test [default: the only one configured]
+    pub image: Option<String>,
+    /// Test the stable image instead of the candidate
+    #[arg(long)]
+    pub stable: bool,
+    /// Print JSON (schema imagegate.results/v1)
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GateArgs {
+    /// Images to gate [default: all]
+    pub images: Vec<String>,
+    /// Rebuild the candidate without cache even when the recipe is unchanged
+    #[arg(long)]
+    pub refresh: bool,
+    /// Promote each candidate that passes (where `[promote] branches` allows)
+    #[arg(long)]
+    pub promote: bool,
+    /// Print JSON, one imagegate.gate/v1 document per image and line
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub project: ProjectArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ProjectArgs {
+    /// The project commit being tested [default: git HEAD of the checkout]
+    #[arg(long, env = "IMAGEGATE_COMMIT")]
+    pub commit: Option<String>,
+    /// The branch being tested, for the promotion policy [default: the checked-out branch]
+    #[arg(long, env = "IMAGEGATE_BRANCH")]
+    pub branch: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PromoteArgs {
+    /// Images to promote [default: all]
+    pub images: Vec<String>,
+    #[command(flatten)]
+    pub project: ProjectArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The image whose stable tag goes back
+    pub image: String,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Only this image
+    pub image: Option<String>,
+    /// Print JSON (schema imagegate.history/v1)
+    #[arg(long)]
+    pub json: bool,
+}

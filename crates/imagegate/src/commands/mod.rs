@@ -1,0 +1,10 @@
+//! One file per command.
+
+pub mod build;
+pub mod gate;
+pub mod history;
+pub mod init;
+pub mod plan;
+pub mod promote;
+pub mod rollback;
+pub mod test;

@@ -1,0 +1,74 @@
+//! `imagegate test`: run the suite once in the candidate (or the stable image) and print the
+//! normalised results. Useful while writing a suite's configuration.
+
+use imagegate_contract::{ExitStatus, RESULTS_SCHEMA, ResultLine, ResultsReport};
+
+use crate::cli::{GlobalArgs, TestArgs};
+use crate::error::CliError;
+use crate::runtime::{Runtime, print_json};
+use crate::settings::{resolve, select_images};
+
+pub fn run(global: &GlobalArgs, args: &TestArgs) -> Result<ExitStatus, CliError> {
+    let runtime = Runtime::open(resolve(global)?)?;
+    let config = &runtime.settings.config;
+    let image = match &args.image {
+        Some(name) => select_images(config, std::slice::from_ref(name))?.remove(0),
+        None if config.images.len() == 1 => {
+            config.images.values().next().ok_or_else(|| CliError::usage("no images", "add one"))?
+        }
+        None => {
+            return Err(CliError::usage(
+                "more than one image is configured",
+                format!("name one: {}", config.images.keys().cloned().collect::<Vec<_>>().join(", ")),
+            ));
+        }
+    };
+    let context = runtime.context();
+    let (which, reference) = if args.stable {
+        let info = runtime.engine.inspect_image(&image.stable_tag)?.ok_or_else(|| {
+            CliError::usage(
+                format!("stable tag `{}` names no image", image.stable_tag),
+                "promote a candidate first, or test without `--stable`",
+            )
+        })?;
+        ("incumbent", info.id)
+    } else {
+        let candidate = imagegate_gate::ensure_candidate(&context, image, false)?;
+        ("candidate", candidate.image_id)
+    };
+    let run_dir =
+        runtime.settings.state_dir.join("runs").join(&image.name).join(format!("test-{}", std::process::id()));
+    let run = imagegate_gate::run_suite(&context, image, &reference, which, "suite", &image.suite.command, &run_dir)?;
+    runtime.progress.clear();
+    let results = run.results;
+    let report = ResultsReport {
+        schema: RESULTS_SCHEMA.to_owned(),
+        counts: results.counts(),
+        incomplete: results
+            .incomplete
+            .iter()
+            .map(|problem| format!("{}: {}", problem.source, problem.reason))
+            .collect(),
+        tests: results
+            .tests()
+            .map(|result| ResultLine {
+                id: result.id.to_string(),
+                outcome: result.final_outcome(),
+                attempts: result.attempts.iter().map(|attempt| attempt.outcome).collect(),
+                message: result.failure_message().map(str::to_owned),
+            })
+            .collect(),
+    };
+    if args.json {
+        print_json(&report);
+    } else {
+        print!("{}", imagegate_report::results_text(&report));
+    }
+    Ok(if !results.is_complete() || results.is_empty() {
+        ExitStatus::Infrastructure
+    } else if results.counts().failed + results.counts().errors > 0 {
+        ExitStatus::Regression
+    } else {
+        ExitStatus::Success
+    })
+}

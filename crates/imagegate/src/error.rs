@@ -1,0 +1,37 @@
+//! The one place where errors become exit codes and messages.
+
+use imagegate_contract::ExitStatus;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Config(#[from] imagegate_config::ConfigError),
+    #[error(transparent)]
+    Gate(#[from] imagegate_gate::GateError),
+    #[error(transparent)]
+    Engine(#[from] imagegate_engine::EngineError),
+    #[error(transparent)]
+    Store(#[from] imagegate_store::StoreError),
+    #[error(transparent)]
+    Digest(#[from] imagegate_config::DigestError),
+    #[error("{message}\n  hint: {hint}")]
+    Usage { message: String, hint: String },
+    #[error("{operation} `{}`: {source}", path.display())]
+    Io { operation: &'static str, path: std::path::PathBuf, source: std::io::Error },
+}
+
+impl CliError {
+    pub fn usage(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        CliError::Usage { message: message.into(), hint: hint.into() }
+    }
+
+    pub fn exit_status(&self) -> ExitStatus {
+        match self {
+            CliError::Config(_) | CliError::Usage { .. } => ExitStatus::Usage,
+            CliError::Gate(error) => error.exit_status(),
+            CliError::Engine(_) | CliError::Store(_) | CliError::Digest(_) | CliError::Io { .. } => {
+                ExitStatus::Infrastructure
+            }
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! Integration tests: the built `imagegate` binary against real docker and podman engines.
+//!
+//! Each test makes its own project (a Dockerfile on the busybox base image, and a suite that
+//! writes JUnit XML) in a temporary folder, with its own stable tag and state folder, so tests
+//! run in parallel without sharing anything but the engines. The engines and the base image
+//! are set up by `scripts/engines.sh` (run by `make test`).
+
+mod context;
+mod gate_rules;
+mod lifecycle;
+mod robustness;
