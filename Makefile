@@ -1,0 +1,71 @@
+# Developer entry points. CI runs `make test` (see .ci/run).
+#
+#   make build          build the imagegate binary (debug)
+#   make test           start the engines, import the base images, run every test
+#   make demo           the whole gate on examples/demo (docker; IMAGEGATE_ENGINE=podman for podman)
+#   make lint           rustfmt, clippy (warnings are errors), shellcheck when installed
+#   make clean-engines  remove containers left behind by imagegate runs (label io.imagegate.run)
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := build
+
+CARGO ?= cargo
+ENGINES := scripts/engines.sh
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+IMAGEGATE_BIN := $(TARGET_DIR)/debug/imagegate
+DEMO_ENGINE := $(or $(IMAGEGATE_ENGINE),docker)
+SHELL_SCRIPTS := scripts/engines.sh .ci/run examples/demo/demo.sh
+DEMO_SH_SCRIPTS := $(wildcard examples/demo/project/tests/*.sh examples/demo/project/src/*.sh \
+	examples/demo/packages/*/*/*.sh)
+
+.PHONY: build test engines demo lint clean-engines
+
+build:
+	$(CARGO) build -p imagegate
+
+engines:
+	@$(ENGINES) all
+	@$(ENGINES) base-image
+
+# nextest runs the tests (parallel, retries, JUnit); it does not run doctests, so those follow.
+test: engines
+	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
+		echo "cargo nextest run --workspace --no-fail-fast"; \
+		$(CARGO) nextest run --workspace --no-fail-fast; \
+		echo "cargo test --workspace --doc --quiet"; \
+		$(CARGO) test --workspace --doc --quiet; \
+	else \
+		echo "cargo-nextest not installed; running cargo test instead"; \
+		$(CARGO) test --workspace --no-fail-fast; \
+	fi
+
+demo:
+	@$(ENGINES) $(DEMO_ENGINE)
+	@$(ENGINES) base-image $(DEMO_ENGINE)
+	$(CARGO) build -p imagegate
+	IMAGEGATE=$(IMAGEGATE_BIN) IMAGEGATE_ENGINE=$(DEMO_ENGINE) examples/demo/demo.sh
+
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	@if command -v shellcheck >/dev/null 2>&1; then \
+		echo "shellcheck $(SHELL_SCRIPTS)"; \
+		shellcheck $(SHELL_SCRIPTS); \
+		echo "shellcheck -x -s sh (demo project)"; \
+		shellcheck -x -s sh $(DEMO_SH_SCRIPTS); \
+	else \
+		echo "shellcheck not installed; shell scripts not linted"; \
+	fi
+
+clean-engines:
+	@for engine in docker podman; do \
+		command -v $$engine >/dev/null 2>&1 && $$engine info >/dev/null 2>&1 || continue; \
+		ids=$$($$engine ps -aq --filter label=io.imagegate.run); \
+		if [[ -n "$$ids" ]]; then \
+			echo "$$engine: removing $$(wc -w <<<"$$ids") container(s) labelled io.imagegate.run"; \
+			$$engine rm -f $$ids >/dev/null; \
+		else \
+			echo "$$engine: no containers labelled io.imagegate.run"; \
+		fi; \
+	done
