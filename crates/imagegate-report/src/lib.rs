@@ -24,7 +24,8 @@ pub(crate) fn attempts(outcomes: &[imagegate_results::Outcome]) -> String {
 
 /// The first `max_lines` lines of a message, indented.
 pub(crate) fn excerpt(message: &str, max_lines: usize, indent: &str) -> String {
-    let mut lines: Vec<String> = message.trim_end().lines().take(max_lines).map(|line| format!("{indent}{line}")).collect();
+    let mut lines: Vec<String> =
+        message.trim_end().lines().take(max_lines).map(|line| format!("{indent}{line}")).collect();
     let total = message.trim_end().lines().count();
     if total > max_lines {
         lines.push(format!("{indent}… ({} more lines)", total - max_lines));

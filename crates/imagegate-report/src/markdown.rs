@@ -46,7 +46,11 @@ pub fn gate_markdown(report: &GateReport) -> String {
             if let Some(message) = entry.message.as_deref().filter(|message| !message.trim().is_empty()) {
                 let body: String = message.lines().take(20).collect::<Vec<_>>().join("\n");
                 let fence = if body.contains("```") { "~~~~" } else { "```" };
-                let _ = writeln!(out, "\n  {fence}\n{}\n  {fence}", body.lines().map(|line| format!("  {line}")).collect::<Vec<_>>().join("\n"));
+                let _ = writeln!(
+                    out,
+                    "\n  {fence}\n{}\n  {fence}",
+                    body.lines().map(|line| format!("  {line}")).collect::<Vec<_>>().join("\n")
+                );
             }
         }
     }

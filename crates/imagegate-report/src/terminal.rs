@@ -3,7 +3,8 @@
 use std::fmt::Write;
 
 use imagegate_contract::{
-    CandidateSource, Decision, GateReport, HistoryEvent, HistoryReport, PlanAction, PlanReport, ResultsReport, TestEntry,
+    CandidateSource, Decision, GateReport, HistoryEvent, HistoryReport, PlanAction, PlanReport, ResultsReport,
+    TestEntry,
 };
 
 use crate::{attempts, excerpt, short};
@@ -24,10 +25,8 @@ fn section(out: &mut String, title: &str, explanation: &str, entries: &[TestEntr
         if !entry.reason.is_empty() {
             let _ = writeln!(out, "      why: {}", entry.reason);
         }
-        if with_messages {
-            if let Some(message) = entry.message.as_deref().filter(|message| !message.trim().is_empty()) {
-                let _ = writeln!(out, "{}", excerpt(message, 8, "      | "));
-            }
+        if with_messages && let Some(message) = entry.message.as_deref().filter(|message| !message.trim().is_empty()) {
+            let _ = writeln!(out, "{}", excerpt(message, 8, "      | "));
         }
     }
 }
@@ -45,7 +44,8 @@ pub fn gate_text(report: &GateReport) -> String {
         CandidateSource::Built => "built now",
         CandidateSource::Reused => "reused: recipe unchanged",
     };
-    let _ = writeln!(out, "  candidate  {}  {} ({source})", short(&report.candidate.digest), report.candidate.reference);
+    let _ =
+        writeln!(out, "  candidate  {}  {} ({source})", short(&report.candidate.digest), report.candidate.reference);
     match &report.incumbent {
         Some(incumbent) => {
             let _ = writeln!(out, "  stable     {}  {}", short(&incumbent.digest), incumbent.reference);
@@ -105,16 +105,14 @@ pub fn plan_text(report: &PlanReport) -> String {
         let action = match entry.action {
             PlanAction::Reuse => format!("reuse candidate {}", entry.candidate.as_deref().map_or("?", short)),
             PlanAction::Build => "build a candidate (no image of this recipe yet)".to_owned(),
-            PlanAction::Current => format!("nothing to do: candidate {} is the stable image", entry.candidate.as_deref().map_or("?", short)),
+            PlanAction::Current => format!(
+                "nothing to do: candidate {} is the stable image",
+                entry.candidate.as_deref().map_or("?", short)
+            ),
         };
         let _ = writeln!(out, "{}: {action}", entry.image);
         let _ = writeln!(out, "  inputs   {} ({} context files)", short(&entry.inputs_digest), entry.context_files);
-        let _ = writeln!(
-            out,
-            "  stable   {}  {}",
-            entry.stable.as_deref().map_or("none", short),
-            entry.stable_tag
-        );
+        let _ = writeln!(out, "  stable   {}  {}", entry.stable.as_deref().map_or("none", short), entry.stable_tag);
         if let Some(verdict) = &entry.last_verdict {
             let decision = match verdict.decision {
                 Decision::Pass => "pass",
@@ -177,11 +175,17 @@ pub fn history_text(report: &HistoryReport) -> String {
 pub fn results_text(report: &ResultsReport) -> String {
     let mut out = String::new();
     for line in &report.tests {
-        let _ = writeln!(out, "{:<6} {}{}", line.outcome.as_str(), line.id, if line.attempts.len() > 1 { format!("  ({})", attempts(&line.attempts)) } else { String::new() });
-        if line.outcome.is_failure() {
-            if let Some(message) = &line.message {
-                let _ = writeln!(out, "{}", excerpt(message, 4, "       | "));
-            }
+        let _ = writeln!(
+            out,
+            "{:<6} {}{}",
+            line.outcome.as_str(),
+            line.id,
+            if line.attempts.len() > 1 { format!("  ({})", attempts(&line.attempts)) } else { String::new() }
+        );
+        if line.outcome.is_failure()
+            && let Some(message) = &line.message
+        {
+            let _ = writeln!(out, "{}", excerpt(message, 4, "       | "));
         }
     }
     for problem in &report.incomplete {

@@ -183,11 +183,7 @@ impl ResultSet {
 
     /// Records an attempt. A second record of the same id in one run becomes a further attempt.
     pub fn record(&mut self, id: TestId, attempt: Attempt) {
-        self.tests
-            .entry(id.clone())
-            .or_insert_with(|| TestResult { id, attempts: Vec::new() })
-            .attempts
-            .push(attempt);
+        self.tests.entry(id.clone()).or_insert_with(|| TestResult { id, attempts: Vec::new() }).attempts.push(attempt);
     }
 
     pub fn mark_incomplete(&mut self, source: impl Into<String>, reason: impl Into<String>) {
@@ -237,10 +233,7 @@ impl ResultSet {
 
     /// Ids whose last attempt failed or errored, in id order.
     pub fn failing(&self) -> Vec<TestId> {
-        self.tests()
-            .filter(|result| result.final_outcome().is_failure())
-            .map(|result| result.id.clone())
-            .collect()
+        self.tests().filter(|result| result.final_outcome().is_failure()).map(|result| result.id.clone()).collect()
     }
 
     /// Counts by each test's last attempt.
