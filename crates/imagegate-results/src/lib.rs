@@ -3,8 +3,12 @@
 //! This crate does no I/O: parsers take bytes and a source name (used in error messages), and
 //! return a [`ResultSet`]. Reading a results folder from disk is the caller's job.
 
+pub mod gotest;
 pub mod junit;
+pub mod libtest;
 mod model;
+pub mod subunit;
+pub mod tap;
 
 pub use junit::{looks_like_junit, parse_junit};
 pub use model::{Attempt, Counts, Incomplete, Outcome, ResultSet, TestId, TestResult};
@@ -30,6 +34,18 @@ pub struct ParseError {
 pub fn parse_detected(source_name: &str, bytes: &[u8]) -> Result<Option<ResultSet>, ParseError> {
     if junit::looks_like_junit(bytes) {
         return parse_junit(source_name, bytes).map(Some);
+    }
+    if subunit::looks_like_subunit(bytes) {
+        return subunit::parse_subunit(source_name, bytes).map(Some);
+    }
+    if gotest::looks_like_go_test_json(bytes) {
+        return gotest::parse_go_test_json(source_name, bytes).map(Some);
+    }
+    if libtest::looks_like_libtest_json(bytes) {
+        return libtest::parse_libtest_json(source_name, bytes).map(Some);
+    }
+    if tap::looks_like_tap(bytes) {
+        return tap::parse_tap(source_name, bytes).map(Some);
     }
     Ok(None)
 }
