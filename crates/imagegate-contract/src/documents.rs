@@ -7,6 +7,8 @@ pub const GATE_SCHEMA: &str = "imagegate.gate/v1";
 pub const PLAN_SCHEMA: &str = "imagegate.plan/v1";
 pub const HISTORY_SCHEMA: &str = "imagegate.history/v1";
 pub const RESULTS_SCHEMA: &str = "imagegate.results/v1";
+pub const DIFF_SCHEMA: &str = "imagegate.diff/v1";
+pub const COMPARE_SCHEMA: &str = "imagegate.compare/v1";
 
 /// The gate's decision on a candidate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,6 +56,61 @@ pub struct GateReport {
     pub verdict_id: Option<i64>,
     /// What happened to the stable pointer; `None` when promotion was not asked for.
     pub promotion: Option<PromotionReport>,
+    /// What changed between the two images' packages; present when the images were read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub packages: Option<PackageDiff>,
+}
+
+/// `imagegate diff --json` (schema [`DIFF_SCHEMA`]) and the gate report's `packages` section.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PackageDiff {
+    /// Present only in `imagegate diff --json`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
+    /// The image the diff starts from (the stable image in a gate report).
+    pub from_image: String,
+    /// The image it goes to (the candidate).
+    pub to_image: String,
+    /// Same package, other version; ordered by ecosystem, then name.
+    pub changed: Vec<PackageChange>,
+    /// In `to_image` only (`from` is null).
+    pub added: Vec<PackageChange>,
+    /// In `from_image` only (`to` is null).
+    pub removed: Vec<PackageChange>,
+    /// Packages in each image, by ecosystem.
+    pub totals: std::collections::BTreeMap<String, [usize; 2]>,
+    /// Problems reading an image or a package database (the diff may be partial).
+    #[serde(default)]
+    pub warnings: Vec<String>,
+}
+
+/// One package that differs between two images.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackageChange {
+    /// `deb`, `apk`, `rpm`, `python`, `npm`, `gem`.
+    pub ecosystem: String,
+    pub name: String,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    /// `upgrade`, `downgrade`, `changed` (versions not comparable), `added` or `removed`.
+    pub direction: String,
+    /// Where it lives in the image (a site-packages folder, a node_modules path …); empty for
+    /// system package databases.
+    #[serde(default)]
+    pub location: String,
+}
+
+/// A changed package ranked as a likely cause of one regression.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Suspect {
+    pub ecosystem: String,
+    pub name: String,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    /// Higher is likelier; only comparable within one regression's list.
+    pub score: f64,
+    /// What in the failure text points at it (a path, a module name, an import error).
+    pub evidence: String,
 }
 
 /// The image under test.
@@ -86,7 +143,7 @@ pub struct ImageRef {
 }
 
 /// One test in one of the report's lists.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TestEntry {
     pub id: String,
     /// Why it is in this list.
@@ -97,6 +154,10 @@ pub struct TestEntry {
     pub candidate: Vec<Outcome>,
     /// The incumbent's outcome on each attempt (confirmation reruns included).
     pub incumbent: Vec<Outcome>,
+    /// Changed packages that likely caused this regression, likeliest first; empty when
+    /// nothing in the failure points at a changed package (regressions only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub suspects: Vec<Suspect>,
 }
 
 /// One run of the suite (or of a rerun) in one image.

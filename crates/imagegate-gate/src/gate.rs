@@ -62,6 +62,7 @@ pub fn gate_image(context: &Context<'_>, image: &ImageConfig, options: &GateOpti
         runs: Vec::new(),
         verdict_id: None,
         promotion: None,
+        packages: None,
     };
 
     if incumbent.as_deref() == Some(candidate.image_id.as_str()) {
@@ -222,13 +223,15 @@ fn only(set: &ResultSet, targets: &[TestId]) -> ResultSet {
     selected
 }
 
-fn test_entry(entry: &Entry) -> TestEntry {
+/// A comparison entry as the contract lists it.
+pub fn test_entry(entry: &Entry) -> TestEntry {
     TestEntry {
         id: entry.id.to_string(),
         reason: entry.reason.clone(),
         message: entry.message.clone(),
         candidate: entry.candidate.as_ref().map(|evidence| evidence.outcomes.clone()).unwrap_or_default(),
         incumbent: entry.incumbent_outcomes(),
+        suspects: Vec::new(),
     }
 }
 

@@ -18,7 +18,7 @@ mod suite;
 
 pub use candidate::{Candidate, LABEL_IMAGE, LABEL_INPUTS, candidate_tag, ensure_candidate, plan};
 pub use error::GateError;
-pub use gate::{GateOptions, gate_image};
+pub use gate::{GateOptions, gate_image, test_entry};
 pub use history::history;
 pub use progress::{Progress, SilentProgress};
 pub use project::{Project, detect_project};

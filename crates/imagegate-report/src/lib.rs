@@ -6,7 +6,7 @@ mod markdown;
 mod terminal;
 
 pub use markdown::gate_markdown;
-pub use terminal::{gate_text, history_text, plan_text, results_text};
+pub use terminal::{compare_text, gate_text, history_text, plan_text, results_text};
 
 /// `sha256:0123456789abcdef…` → `0123456789ab`.
 pub(crate) fn short(digest: &str) -> &str {

@@ -31,6 +31,43 @@ fn section(out: &mut String, title: &str, explanation: &str, entries: &[TestEntr
     }
 }
 
+fn sections(
+    out: &mut String,
+    regressions: &[TestEntry],
+    flaky: &[TestEntry],
+    preexisting: &[TestEntry],
+    fixed: &[TestEntry],
+    warnings: &[String],
+) {
+    section(out, "Regressions", "passed in the stable image, fail in the candidate", regressions, true);
+    section(out, "Flaky", "failed, then passed on a rerun; not blocking", flaky, false);
+    section(out, "Pre-existing failures", "fail in both images; not blocking", preexisting, false);
+    section(out, "Fixed", "fail in the stable image, pass in the candidate", fixed, false);
+    if !warnings.is_empty() {
+        let _ = writeln!(out, "\nWarnings:");
+        for warning in warnings {
+            let _ = writeln!(out, "  {warning}");
+        }
+    }
+}
+
+/// `imagegate compare`: the lists of an offline comparison (BASE plays the stable image).
+pub fn compare_text(
+    regressions: &[TestEntry],
+    flaky: &[TestEntry],
+    preexisting: &[TestEntry],
+    fixed: &[TestEntry],
+    errors: &[String],
+    warnings: &[String],
+) -> String {
+    let mut out = String::new();
+    for error in errors {
+        let _ = writeln!(out, "no verdict: {error}");
+    }
+    sections(&mut out, regressions, flaky, preexisting, fixed, warnings);
+    out.trim_start_matches('\n').to_owned()
+}
+
 /// The gate's report for a person: what regressed, with the failure messages.
 pub fn gate_text(report: &GateReport) -> String {
     let mut out = String::new();
@@ -85,16 +122,7 @@ pub fn gate_text(report: &GateReport) -> String {
             let _ = writeln!(out, "  (suite output: {})", run.log);
         }
     }
-    section(&mut out, "Regressions", "passed in the stable image, fail in the candidate", &report.regressions, true);
-    section(&mut out, "Flaky", "failed, then passed on a rerun; not blocking", &report.flaky, false);
-    section(&mut out, "Pre-existing failures", "fail in both images; not blocking", &report.preexisting, false);
-    section(&mut out, "Fixed", "fail in the stable image, pass in the candidate", &report.fixed, false);
-    if !report.warnings.is_empty() {
-        let _ = writeln!(out, "\nWarnings:");
-        for warning in &report.warnings {
-            let _ = writeln!(out, "  {warning}");
-        }
-    }
+    sections(&mut out, &report.regressions, &report.flaky, &report.preexisting, &report.fixed, &report.warnings);
     let _ = writeln!(out, "\n{}", report.summary);
     out
 }

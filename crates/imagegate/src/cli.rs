@@ -59,6 +59,10 @@ pub enum Command {
     Rollback(RollbackArgs),
     /// Show recorded verdicts, promotions and rollbacks
     History(HistoryArgs),
+    /// Read test result files (JUnit, TAP, subunit v2, go test -json, libtest JSON) and print them normalised
+    Results(ResultsArgs),
+    /// Compare two result sets offline with the gate's rules (exit 1 on regression)
+    Compare(CompareArgs),
 }
 
 #[derive(Debug, Args)]
@@ -144,6 +148,27 @@ pub struct HistoryArgs {
     /// Only this image
     pub image: Option<String>,
     /// Print JSON (schema imagegate.history/v1)
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ResultsArgs {
+    /// Result files or folders (formats are detected by content)
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Print JSON (schema imagegate.results/v1)
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The baseline results: a file or a folder (the incumbent's run)
+    pub base: PathBuf,
+    /// The new results: a file or a folder (the candidate's run); repeated ids are attempts
+    pub new: PathBuf,
+    /// Print JSON (schema imagegate.compare/v1)
     #[arg(long)]
     pub json: bool,
 }

@@ -44,6 +44,8 @@ fn run(cli: Cli) -> Result<ExitStatus, CliError> {
         Command::Promote(args) => commands::promote::run(&cli.global, &args),
         Command::Rollback(args) => commands::rollback::run(&cli.global, &args),
         Command::History(args) => commands::history::run(&cli.global, &args),
+        Command::Results(args) => commands::results::run(&args),
+        Command::Compare(args) => commands::compare::run(&args),
     }
 }
 

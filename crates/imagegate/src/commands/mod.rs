@@ -1,10 +1,12 @@
 //! One file per command.
 
 pub mod build;
+pub mod compare;
 pub mod gate;
 pub mod history;
 pub mod init;
 pub mod plan;
 pub mod promote;
+pub mod results;
 pub mod rollback;
 pub mod test;
