@@ -676,7 +676,18 @@ impl Validator<'_> {
             Some(network) => self.non_blank(network, "network", &table, r#""none""#),
             None => DEFAULT_NETWORK.to_owned(),
         };
-        SuiteConfig { command, results, workdir, env, timeout, rerun, attempts, network }
+        let shard = raw.shard.map(|shard| {
+            if !shard.get_ref().contains("{index}") {
+                self.invalid(
+                    shard.span(),
+                    "`shard` does not contain `{index}`",
+                    "imagegate replaces `{index}` with the shard's number (from 1) and `{total}` with the number of shards, e.g. shard = \"pytest --shard-id={index} --num-shards={total}\"",
+                );
+            }
+            shard.into_inner()
+        });
+        let list = raw.list.map(|list| self.non_blank(list, "list", &table, r#""./run-tests.sh --list""#));
+        SuiteConfig { command, results, workdir, env, timeout, rerun, attempts, network, shard, list }
     }
 }
 
@@ -690,6 +701,8 @@ fn placeholder_suite() -> SuiteConfig {
         rerun: None,
         attempts: DEFAULT_ATTEMPTS,
         network: DEFAULT_NETWORK.to_owned(),
+        shard: None,
+        list: None,
     }
 }
 

@@ -148,4 +148,10 @@ pub struct SuiteConfig {
     pub attempts: u32,
     /// Network of the test container. Default `none`.
     pub network: String,
+    /// Command that runs one shard of the suite, with `{index}` (from 1) and `{total}`
+    /// replaced; used by `test --shard`.
+    pub shard: Option<String>,
+    /// Command that prints the suite's test ids, one per line; with `rerun`, lets
+    /// `test --shard` split the suite by id when there is no `shard` command.
+    pub list: Option<String>,
 }

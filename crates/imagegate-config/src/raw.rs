@@ -62,4 +62,6 @@ pub(crate) struct RawSuite {
     /// reports them in the file's terms.
     pub attempts: Option<Spanned<i64>>,
     pub network: Option<Spanned<String>>,
+    pub shard: Option<Spanned<String>>,
+    pub list: Option<Spanned<String>>,
 }

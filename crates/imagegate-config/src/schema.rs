@@ -56,6 +56,8 @@ pub(crate) const SUITE_KEYS: &[Key] = &[
     key("rerun", Shape::String, r#""./run-tests.sh {tests}""#),
     key("attempts", Shape::Integer, "3"),
     key("network", Shape::String, r#""none""#),
+    key("shard", Shape::String, r#""./run-tests.sh --shard {index}/{total}""#),
+    key("list", Shape::String, r#""./run-tests.sh --list""#),
 ];
 
 pub(crate) const IMAGE_KEYS: &[Key] = &[

@@ -343,6 +343,47 @@ impl Client {
         unpacked.map(|_| true)
     }
 
+    pub(crate) fn save_image(
+        &self,
+        reference: &str,
+        consume: &mut dyn FnMut(&mut dyn Read) -> Result<(), String>,
+    ) -> Result<(), EngineError> {
+        let mut command = self.command();
+        command.args(["save", reference]).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = command.spawn().map_err(|source| EngineError::Spawn { program: self.program.clone(), source })?;
+        // Drain stderr on its own thread so a chatty client can't block on a full pipe.
+        let stderr_reader = child.stderr.take().map(|mut pipe| {
+            std::thread::spawn(move || {
+                let mut text = String::new();
+                let _ = pipe.read_to_string(&mut text);
+                text
+            })
+        });
+        let consumed = match child.stdout.take() {
+            Some(mut stdout) => {
+                let consumed = consume(&mut stdout);
+                let _ = std::io::copy(&mut stdout, &mut std::io::sink());
+                consumed
+            }
+            None => Ok(()),
+        };
+        let status = child.wait().map_err(|source| EngineError::Spawn { program: self.program.clone(), source })?;
+        let stderr = stderr_reader.and_then(|handle| handle.join().ok()).unwrap_or_default();
+        if !status.success() {
+            return Err(EngineError::Command {
+                program: self.program.clone(),
+                operation: format!("save image `{reference}`"),
+                status: status.code().map_or_else(|| "signal".to_owned(), |code| code.to_string()),
+                stderr: stderr.trim().to_owned(),
+            });
+        }
+        consumed.map_err(|message| EngineError::Output {
+            program: self.program.clone(),
+            operation: format!("save of `{reference}`"),
+            message,
+        })
+    }
+
     pub(crate) fn remove_container(&self, container: &str) -> Result<(), EngineError> {
         let result = self.run(&format!("remove container {container}"), &["rm", "--force", "--volumes", container]);
         crate::cleanup::unregister(container);

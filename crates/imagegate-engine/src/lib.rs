@@ -74,6 +74,13 @@ macro_rules! delegate_engine {
             fn remove_container(&self, container: &str) -> Result<(), EngineError> {
                 self.client.remove_container(container)
             }
+            fn save_image(
+                &self,
+                reference: &str,
+                consume: &mut dyn FnMut(&mut dyn std::io::Read) -> Result<(), String>,
+            ) -> Result<(), EngineError> {
+                self.client.save_image(reference, consume)
+            }
             fn containers_with_label(&self, key: &str, value: &str) -> Result<Vec<String>, EngineError> {
                 self.client.containers_with_label(key, value)
             }

@@ -108,6 +108,14 @@ pub trait Engine: Send + Sync {
     /// Removes the container, running or not.
     fn remove_container(&self, container: &str) -> Result<(), EngineError>;
 
+    /// Streams the image as a `save` archive (Docker archive format) to `consume`, which reads
+    /// it as it arrives; nothing is written to disk.
+    fn save_image(
+        &self,
+        reference: &str,
+        consume: &mut dyn FnMut(&mut dyn std::io::Read) -> Result<(), String>,
+    ) -> Result<(), EngineError>;
+
     /// Ids of containers carrying the label `key=value`, running or not.
     fn containers_with_label(&self, key: &str, value: &str) -> Result<Vec<String>, EngineError>;
 }

@@ -29,6 +29,11 @@ pub enum GateError {
     Io { operation: &'static str, path: std::path::PathBuf, source: std::io::Error },
     #[error("interrupted")]
     Interrupted,
+    /// Shard results that cannot be merged into a verdict.
+    #[error(
+        "{message}\n  hint: run every shard with the same candidate and commit, then pass all their folders to `gate --results`"
+    )]
+    Shards { message: String },
 }
 
 impl GateError {
@@ -42,7 +47,8 @@ impl GateError {
             | GateError::Digest(_)
             | GateError::VerifyFailed { .. }
             | GateError::Io { .. }
-            | GateError::Interrupted => ExitStatus::Infrastructure,
+            | GateError::Interrupted
+            | GateError::Shards { .. } => ExitStatus::Infrastructure,
         }
     }
 }

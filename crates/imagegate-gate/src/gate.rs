@@ -5,10 +5,11 @@ use std::collections::BTreeSet;
 use imagegate_compare::{Class, Comparison, Decision as CompareDecision, Entry};
 use imagegate_config::ImageConfig;
 use imagegate_contract::{
-    CandidateRef, Decision, GATE_SCHEMA, GateReport, ImageRef, PromotionReport, PromotionStatus, TestEntry,
+    CandidateRef, Decision, GATE_SCHEMA, GateReport, ImageRef, PromotionReport, PromotionStatus, RunSummary, TestEntry,
 };
 use imagegate_results::{ResultSet, TestId};
 use imagegate_store::NewVerdict;
+use serde::{Deserialize, Serialize};
 
 use crate::candidate::{short, timestamp_for_files};
 use crate::suite::shell_quote;
@@ -26,18 +27,68 @@ pub struct GateOptions {
     pub project: Project,
 }
 
+/// What the suite runs showed, before any judgement. Shard runs save it to disk, so it is
+/// serialisable.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// The candidate's first run, with its reruns merged in as further attempts.
+    pub candidate: ResultSet,
+    /// The incumbent's run; `None` when there is no stable image (bootstrap).
+    pub incumbent: Option<ResultSet>,
+    /// The incumbent's reruns of the tests that failed only in the candidate.
+    pub confirmation: Option<ResultSet>,
+    pub runs: Vec<RunSummary>,
+    pub warnings: Vec<String>,
+}
+
+/// Which tests the first runs cover.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selection {
+    /// The whole suite (`suite.command`).
+    Whole,
+    /// A command that runs a slice (a filled-in `suite.shard` template).
+    Command(String),
+    /// These ids, through `suite.rerun`; an empty list runs nothing.
+    Ids(Vec<TestId>),
+}
+
+/// The candidate and incumbent a verdict is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subjects {
+    pub candidate: CandidateRef,
+    /// The image id the stable tag named when the runs started.
+    pub incumbent: Option<String>,
+}
+
 /// Gates one image: candidate, suite runs, reruns, comparison, stored verdict, and (when asked
 /// and allowed) promotion.
 pub fn gate_image(context: &Context<'_>, image: &ImageConfig, options: &GateOptions) -> Result<GateReport, GateError> {
-    let candidate = ensure_candidate(context, image, options.refresh)?;
+    let subjects = resolve_subjects(context, image, options.refresh)?;
+    if subjects.incumbent.as_deref() == Some(subjects.candidate.digest.as_str()) {
+        return Ok(up_to_date(context, image, &subjects, options));
+    }
+    let run_dir = context.state_dir.join("runs").join(&image.name).join(timestamp_for_files());
+    let evidence = collect_evidence(context, image, &subjects, &Selection::Whole, &run_dir)?;
+    judge(context, image, &subjects, evidence, options)
+}
+
+/// Finds (or builds) the candidate and reads what the stable tag names now.
+pub fn resolve_subjects(context: &Context<'_>, image: &ImageConfig, refresh: bool) -> Result<Subjects, GateError> {
+    let candidate = ensure_candidate(context, image, refresh)?;
     let incumbent = context.engine.inspect_image(&image.stable_tag)?.map(|info| info.id);
-    let candidate_ref = CandidateRef {
-        digest: candidate.image_id.clone(),
-        reference: candidate.reference.clone(),
-        inputs_digest: candidate.inputs.digest.clone(),
-        source: candidate.source,
-    };
-    let mut report = GateReport {
+    Ok(Subjects {
+        candidate: CandidateRef {
+            digest: candidate.image_id,
+            reference: candidate.reference,
+            inputs_digest: candidate.inputs.digest,
+            source: candidate.source,
+        },
+        incumbent,
+    })
+}
+
+fn empty_report(context: &Context<'_>, image: &ImageConfig, subjects: &Subjects, options: &GateOptions) -> GateReport {
+    GateReport {
         schema: GATE_SCHEMA.to_owned(),
         image: image.name.clone(),
         stable_tag: image.stable_tag.clone(),
@@ -46,8 +97,8 @@ pub fn gate_image(context: &Context<'_>, image: &ImageConfig, options: &GateOpti
         branch: options.project.branch.clone(),
         decision: Decision::Pass,
         summary: String::new(),
-        candidate: candidate_ref,
-        incumbent: incumbent.as_ref().map(|digest| ImageRef {
+        candidate: subjects.candidate.clone(),
+        incumbent: subjects.incumbent.as_ref().map(|digest| ImageRef {
             digest: digest.clone(),
             reference: image.stable_tag.clone(),
             counts: None,
@@ -63,48 +114,78 @@ pub fn gate_image(context: &Context<'_>, image: &ImageConfig, options: &GateOpti
         verdict_id: None,
         promotion: None,
         packages: None,
+    }
+}
+
+/// The report when the candidate already is the stable image: nothing to run.
+pub fn up_to_date(
+    context: &Context<'_>,
+    image: &ImageConfig,
+    subjects: &Subjects,
+    options: &GateOptions,
+) -> GateReport {
+    let mut report = empty_report(context, image, subjects, options);
+    let digest = &subjects.candidate.digest;
+    report.summary = format!("{}: the candidate {} is already the stable image", image.name, short(digest));
+    if options.promote {
+        report.promotion = Some(PromotionReport {
+            status: PromotionStatus::UpToDate,
+            message: format!("`{}` already names {}", image.stable_tag, short(digest)),
+            from: subjects.incumbent.clone(),
+            to: subjects.incumbent.clone(),
+        });
+    }
+    report
+}
+
+/// Runs the selected tests in the candidate and the incumbent (same checkout, same command),
+/// reruns the candidate's failures up to `attempts` runs in all, then reruns in the incumbent
+/// the tests that still fail only in the candidate.
+pub fn collect_evidence(
+    context: &Context<'_>,
+    image: &ImageConfig,
+    subjects: &Subjects,
+    selection: &Selection,
+    run_dir: &std::path::Path,
+) -> Result<Evidence, GateError> {
+    let suite = &image.suite;
+    let candidate_id = subjects.candidate.digest.as_str();
+    let mut evidence = Evidence::default();
+    let first_command = match selection {
+        Selection::Whole => Some(suite.command.clone()),
+        Selection::Command(command) => Some(command.clone()),
+        Selection::Ids(ids) if ids.is_empty() => None,
+        Selection::Ids(ids) => Some(rerun_command(image, ids)),
+    };
+    let Some(first_command) = first_command else {
+        // An empty slice: nothing to run in either image.
+        evidence.incumbent = subjects.incumbent.as_ref().map(|_| ResultSet::new());
+        return Ok(evidence);
+    };
+    let keep = |set: ResultSet| match selection {
+        Selection::Ids(ids) => only(&set, ids),
+        _ => set,
     };
 
-    if incumbent.as_deref() == Some(candidate.image_id.as_str()) {
-        report.summary =
-            format!("{}: the candidate {} is already the stable image", image.name, short(&candidate.image_id));
-        if options.promote {
-            report.promotion = Some(PromotionReport {
-                status: PromotionStatus::UpToDate,
-                message: format!("`{}` already names {}", image.stable_tag, short(&candidate.image_id)),
-                from: incumbent.clone(),
-                to: incumbent.clone(),
-            });
-        }
-        return Ok(report);
-    }
-
-    let run_dir = context.state_dir.join("runs").join(&image.name).join(timestamp_for_files());
-    let suite = &image.suite;
-
-    // Both images, same checkout, same command.
-    let first = run_suite(context, image, &candidate.image_id, "candidate", "suite", &suite.command, &run_dir)?;
+    let first = run_suite(context, image, candidate_id, "candidate", "suite", &first_command, run_dir)?;
     if let Some(code) = first.summary.exit_code.filter(|code| *code != 0)
         && first.results.is_complete()
         && !first.results.is_empty()
         && first.results.failing().is_empty()
     {
-        report.warnings.push(format!(
+        evidence.warnings.push(format!(
             "the candidate's suite exited with status {code} although no test in its results failed; \
-                 imagegate judges by the results, not the exit status (output: {})",
+             imagegate judges by the results, not the exit status (output: {})",
             first.summary.log
         ));
     }
-    report.runs.push(first.summary);
-    let mut candidate_results = first.results;
-    let incumbent_results = match &incumbent {
-        Some(digest) => {
-            let run = run_suite(context, image, digest, "incumbent", "suite", &suite.command, &run_dir)?;
-            report.runs.push(run.summary);
-            Some(run.results)
-        }
-        None => None,
-    };
+    evidence.runs.push(first.summary);
+    let mut candidate_results = keep(first.results);
+    if let Some(digest) = &subjects.incumbent {
+        let run = run_suite(context, image, digest, "incumbent", "suite", &first_command, run_dir)?;
+        evidence.runs.push(run.summary);
+        evidence.incumbent = Some(keep(run.results));
+    }
 
     // Reruns only make sense on complete results: an incomplete candidate is an error anyway.
     if candidate_results.is_complete() && !candidate_results.is_empty() {
@@ -113,29 +194,44 @@ pub fn gate_image(context: &Context<'_>, image: &ImageConfig, options: &GateOpti
             if targets.is_empty() {
                 break;
             }
-            let rerun = run_selected(context, image, &candidate.image_id, "candidate", "rerun", &targets, &run_dir)?;
-            report.runs.push(rerun.summary);
+            let rerun = run_selected(context, image, candidate_id, "candidate", "rerun", &targets, run_dir)?;
+            evidence.runs.push(rerun.summary);
             for problem in &rerun.results.incomplete {
-                report.warnings.push(format!("candidate rerun: {}: {}", problem.source, problem.reason));
+                evidence.warnings.push(format!("candidate rerun: {}: {}", problem.source, problem.reason));
             }
             candidate_results.merge(only(&rerun.results, &targets));
         }
     }
 
-    let mut confirmation = None;
-    if let (Some(digest), Some(incumbent_set)) = (&incumbent, &incumbent_results) {
+    if let (Some(digest), Some(incumbent_set)) = (&subjects.incumbent, &evidence.incumbent) {
         let targets = imagegate_compare::incumbent_confirmation(&candidate_results, Some(incumbent_set));
         if !targets.is_empty() {
-            let run = run_selected(context, image, digest, "incumbent", "confirm", &targets, &run_dir)?;
-            report.runs.push(run.summary);
+            let run = run_selected(context, image, digest, "incumbent", "confirm", &targets, run_dir)?;
+            evidence.runs.push(run.summary);
             for problem in &run.results.incomplete {
-                report.warnings.push(format!("incumbent confirmation: {}: {}", problem.source, problem.reason));
+                evidence.warnings.push(format!("incumbent confirmation: {}: {}", problem.source, problem.reason));
             }
-            confirmation = Some(only(&run.results, &targets));
+            evidence.confirmation = Some(only(&run.results, &targets));
         }
     }
+    evidence.candidate = candidate_results;
+    Ok(evidence)
+}
 
-    let comparison = imagegate_compare::compare(&candidate_results, incumbent_results.as_ref(), confirmation.as_ref());
+/// Compares, records the verdict, and promotes when asked and allowed.
+pub fn judge(
+    context: &Context<'_>,
+    image: &ImageConfig,
+    subjects: &Subjects,
+    evidence: Evidence,
+    options: &GateOptions,
+) -> Result<GateReport, GateError> {
+    let mut report = empty_report(context, image, subjects, options);
+    let incumbent = subjects.incumbent.clone();
+    report.runs = evidence.runs;
+    report.warnings = evidence.warnings;
+    let comparison =
+        imagegate_compare::compare(&evidence.candidate, evidence.incumbent.as_ref(), evidence.confirmation.as_ref());
     fill_from_comparison(&mut report, &comparison);
     if let (Some(reference), Some(counts)) = (report.incumbent.as_mut(), comparison.incumbent_counts) {
         reference.counts = Some(counts);
@@ -147,8 +243,8 @@ pub fn gate_image(context: &Context<'_>, image: &ImageConfig, options: &GateOpti
         engine: context.engine_name(),
         image: &image.name,
         stable_tag: &image.stable_tag,
-        candidate: &candidate.image_id,
-        inputs_digest: &candidate.inputs.digest,
+        candidate: &subjects.candidate.digest,
+        inputs_digest: &subjects.candidate.inputs_digest,
         incumbent: incumbent.as_deref(),
         commit: &options.project.commit,
         decision: decision_str(report.decision),
@@ -189,6 +285,17 @@ pub fn gate_image(context: &Context<'_>, image: &ImageConfig, options: &GateOpti
     Ok(report)
 }
 
+/// The rerun command for `targets`, or the whole suite when there is no `rerun` template.
+fn rerun_command(image: &ImageConfig, targets: &[TestId]) -> String {
+    match &image.suite.rerun {
+        Some(template) => {
+            let ids: Vec<String> = targets.iter().map(|id| shell_quote(id.as_str())).collect();
+            template.replace("{tests}", &ids.join(" "))
+        }
+        None => image.suite.command.clone(),
+    }
+}
+
 /// Runs only `targets`: through the `rerun` template when there is one, else the whole suite
 /// (whose other results are then ignored).
 fn run_selected(
@@ -200,15 +307,8 @@ fn run_selected(
     targets: &[TestId],
     run_dir: &std::path::Path,
 ) -> Result<crate::SuiteRun, GateError> {
-    let command = match &image.suite.rerun {
-        Some(template) => {
-            let ids: Vec<String> = targets.iter().map(|id| shell_quote(id.as_str())).collect();
-            template.replace("{tests}", &ids.join(" "))
-        }
-        None => image.suite.command.clone(),
-    };
     context.progress.note(&image.name, &format!("{which}: rerunning {} test(s)", targets.len()));
-    run_suite(context, image, image_ref, which, purpose, &command, run_dir)
+    run_suite(context, image, image_ref, which, purpose, &rerun_command(image, targets), run_dir)
 }
 
 /// The attempts of `targets` in `set`, and nothing else.

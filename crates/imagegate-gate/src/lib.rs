@@ -14,16 +14,20 @@ mod progress;
 mod project;
 mod promote;
 mod results_dir;
+mod shard;
 mod suite;
 
 pub use candidate::{Candidate, LABEL_IMAGE, LABEL_INPUTS, candidate_tag, ensure_candidate, plan};
 pub use error::GateError;
-pub use gate::{GateOptions, gate_image, test_entry};
+pub use gate::{
+    Evidence, GateOptions, Selection, Subjects, collect_evidence, gate_image, judge, resolve_subjects, test_entry,
+};
 pub use history::history;
 pub use progress::{Progress, SilentProgress};
 pub use project::{Project, detect_project};
 pub use promote::{promote, rollback};
 pub use results_dir::read_results_dir;
+pub use shard::{SHARD_SCHEMA, Shard, ShardRecord, judge_shards, run_shard, slice};
 pub use suite::LABEL_RUN;
 pub use suite::{SuiteRun, run_suite};
 

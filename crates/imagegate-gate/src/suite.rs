@@ -37,6 +37,54 @@ impl Drop for ContainerGuard<'_> {
     }
 }
 
+/// What one container run left behind: how it ended, and the folder it copied out (if the
+/// container had it).
+pub(crate) struct ContainerRun {
+    pub outcome: imagegate_engine::RunOutcome,
+    pub copied_out: Option<PathBuf>,
+    pub log_file: PathBuf,
+}
+
+/// Creates a container of `image_ref`, copies the checkout in, runs `command` with the suite's
+/// workdir, environment, network and timeout, copies `copy_out` out into `folder`, and removes
+/// the container whatever happened.
+pub(crate) fn run_container(
+    context: &Context<'_>,
+    image: &ImageConfig,
+    image_ref: &str,
+    command: &str,
+    copy_out: &str,
+    folder: &Path,
+) -> Result<ContainerRun, GateError> {
+    fs::create_dir_all(folder).map_err(|source| GateError::Io {
+        operation: "create",
+        path: folder.to_path_buf(),
+        source,
+    })?;
+    let log_file = folder.join("output.log");
+    let out_folder = folder.join("results");
+    let suite = &image.suite;
+    let mut labels = BTreeMap::new();
+    labels.insert(LABEL_RUN.to_owned(), "1".to_owned());
+    labels.insert(crate::LABEL_IMAGE.to_owned(), image.name.clone());
+    let spec = ContainerSpec {
+        image: image_ref.to_owned(),
+        command: command.to_owned(),
+        workdir: suite.workdir.clone(),
+        env: suite.env.clone(),
+        network: suite.network.clone(),
+        labels,
+    };
+    let container = context.engine.create_container(&spec)?;
+    let guard = ContainerGuard { engine: context.engine, id: container };
+    let exclude: Vec<PathBuf> = vec![context.state_dir.clone()];
+    context.engine.copy_into(&guard.id, &context.config.root, &suite.workdir, &exclude)?;
+    let outcome = context.engine.start_and_wait(&guard.id, suite.timeout, &log_file)?;
+    let found = context.engine.copy_out(&guard.id, copy_out, &out_folder)?;
+    drop(guard);
+    Ok(ContainerRun { outcome, copied_out: found.then_some(out_folder), log_file })
+}
+
 /// Runs `command` in `image_ref` with the checkout of the project at `context.config.root`.
 ///
 /// `which` is `candidate` or `incumbent`, `purpose` is `suite`, `rerun` or `confirm`; both
@@ -54,42 +102,18 @@ pub fn run_suite(
     run_dir: &Path,
 ) -> Result<SuiteRun, GateError> {
     let folder = unique_folder(run_dir, &format!("{which}-{purpose}"));
-    fs::create_dir_all(&folder).map_err(|source| GateError::Io {
-        operation: "create",
-        path: folder.clone(),
-        source,
-    })?;
-    let log_file = folder.join("output.log");
-    let results_folder = folder.join("results");
     let suite = &image.suite;
-
-    let mut labels = BTreeMap::new();
-    labels.insert(LABEL_RUN.to_owned(), "1".to_owned());
-    labels.insert(crate::LABEL_IMAGE.to_owned(), image.name.clone());
-    let spec = ContainerSpec {
-        image: image_ref.to_owned(),
-        command: command.to_owned(),
-        workdir: suite.workdir.clone(),
-        env: suite.env.clone(),
-        network: suite.network.clone(),
-        labels,
-    };
-    context.progress.start(&image.name, &format!("{which}: {purpose} run starting"));
-    let container = context.engine.create_container(&spec)?;
-    let guard = ContainerGuard { engine: context.engine, id: container };
-    let exclude: Vec<PathBuf> = vec![context.state_dir.clone()];
-    context.engine.copy_into(&guard.id, &context.config.root, &suite.workdir, &exclude)?;
     context.progress.start(&image.name, &format!("{which}: {purpose} running `{}`", one_line(command)));
-    let outcome = context.engine.start_and_wait(&guard.id, suite.timeout, &log_file)?;
-    let found = context.engine.copy_out(&guard.id, &suite.results, &results_folder)?;
-    drop(guard);
-
-    let mut results = if found {
-        read_results_dir(&results_folder, &suite.results)
-    } else {
-        let mut set = ResultSet::new();
-        set.mark_incomplete(&suite.results, "the results folder was not written by the suite");
-        set
+    let run = run_container(context, image, image_ref, command, &suite.results, &folder)?;
+    let outcome = run.outcome;
+    let log_file = run.log_file;
+    let mut results = match &run.copied_out {
+        Some(results_folder) => read_results_dir(results_folder, &suite.results),
+        None => {
+            let mut set = ResultSet::new();
+            set.mark_incomplete(&suite.results, "the results folder was not written by the suite");
+            set
+        }
     };
     if outcome.timed_out {
         results.mark_incomplete("suite", format!("timed out after {} and was killed", humanize(suite.timeout)));
@@ -122,7 +146,7 @@ pub fn run_suite(
     })
 }
 
-fn unique_folder(run_dir: &Path, name: &str) -> PathBuf {
+pub(crate) fn unique_folder(run_dir: &Path, name: &str) -> PathBuf {
     let mut candidate = run_dir.join(name);
     let mut index = 2;
     while candidate.exists() {
@@ -141,7 +165,7 @@ fn one_line(command: &str) -> String {
     }
 }
 
-fn humanize(duration: std::time::Duration) -> String {
+pub(crate) fn humanize(duration: std::time::Duration) -> String {
     let seconds = duration.as_secs();
     if seconds >= 3600 && seconds.is_multiple_of(3600) {
         format!("{}h", seconds / 3600)

@@ -95,11 +95,20 @@ pub struct TestArgs {
     /// The image to test [default: the only one configured]
     pub image: Option<String>,
     /// Test the stable image instead of the candidate
-    #[arg(long)]
+    #[arg(long, conflicts_with = "shard")]
     pub stable: bool,
     /// Print JSON (schema imagegate.results/v1)
     #[arg(long)]
     pub json: bool,
+    /// Run slice K of N of the suite in the candidate and the stable image (with reruns) and
+    /// save the evidence for `gate --results`
+    #[arg(long, value_name = "K/N", requires = "output")]
+    pub shard: Option<imagegate_gate::Shard>,
+    /// Folder for the shard's evidence (with --shard)
+    #[arg(long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub project: ProjectArgs,
 }
 
 #[derive(Debug, Args)]
@@ -115,6 +124,9 @@ pub struct GateArgs {
     /// Print JSON, one imagegate.gate/v1 document per image and line
     #[arg(long)]
     pub json: bool,
+    /// Judge from the evidence saved by `test --shard` in these folders instead of running the suite
+    #[arg(long, value_name = "DIR", num_args = 1.., conflicts_with = "refresh")]
+    pub results: Vec<PathBuf>,
     #[command(flatten)]
     pub project: ProjectArgs,
 }

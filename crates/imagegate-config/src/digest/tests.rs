@@ -31,6 +31,8 @@ fn image(context: &Path) -> ImageConfig {
             rerun: None,
             attempts: 1,
             network: "none".to_owned(),
+            shard: None,
+            list: None,
         },
     }
 }

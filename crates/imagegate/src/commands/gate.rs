@@ -43,10 +43,39 @@ pub fn run(global: &GlobalArgs, args: &GateArgs) -> Result<ExitStatus, CliError>
         project,
     };
     let context = runtime.context();
+    let mut shards = if args.results.is_empty() { None } else { Some(read_shards(&args.results)?) };
+    let images: Vec<String> = match &shards {
+        // Without image names, judge the images that have shard evidence.
+        Some(records) if args.images.is_empty() => {
+            let names: std::collections::BTreeSet<String> = records.iter().map(|record| record.image.clone()).collect();
+            if names.is_empty() {
+                return Err(CliError::usage(
+                    "no shard evidence found in the `--results` folders",
+                    "run `imagegate test --shard K/N --output DIR` for every shard first",
+                ));
+            }
+            names.into_iter().collect()
+        }
+        _ => images,
+    };
     let mut status = ExitStatus::Success;
     for name in &images {
-        let image = &config.images[name];
-        match imagegate_gate::gate_image(&context, image, &options) {
+        let Some(image) = config.images.get(name) else {
+            return Err(CliError::usage(
+                format!("shard evidence names image `{name}`, which is not in {}", config.path.display()),
+                "judge shards with the configuration they were run with",
+            ));
+        };
+        let outcome = match shards.as_mut() {
+            Some(records) => {
+                let (mine, others): (Vec<_>, Vec<_>) =
+                    std::mem::take(records).into_iter().partition(|record| &record.image == name);
+                *records = others;
+                imagegate_gate::judge_shards(&context, image, mine, &options)
+            }
+            None => imagegate_gate::gate_image(&context, image, &options),
+        };
+        match outcome {
             Ok(report) => {
                 runtime.progress.clear();
                 status = status.worst(exit_status(&report));
@@ -66,4 +95,45 @@ pub fn run(global: &GlobalArgs, args: &GateArgs) -> Result<ExitStatus, CliError>
         }
     }
     Ok(status)
+}
+
+/// Every shard record (`*.json` with the shard schema) in the given folders.
+fn read_shards(folders: &[std::path::PathBuf]) -> Result<Vec<imagegate_gate::ShardRecord>, CliError> {
+    let mut records = Vec::new();
+    for folder in folders {
+        let entries = std::fs::read_dir(folder).map_err(|source| CliError::Io {
+            operation: "read",
+            path: folder.clone(),
+            source,
+        })?;
+        let mut paths: Vec<_> = entries.filter_map(Result::ok).map(|entry| entry.path()).collect();
+        paths.sort();
+        for path in paths.into_iter().filter(|path| path.extension().is_some_and(|extension| extension == "json")) {
+            let bytes = std::fs::read(&path).map_err(|source| CliError::Io {
+                operation: "read",
+                path: path.clone(),
+                source,
+            })?;
+            let value: serde_json::Value = match serde_json::from_slice(&bytes) {
+                Ok(value) => value,
+                Err(error) => {
+                    return Err(CliError::usage(
+                        format!("`{}` is not valid JSON: {error}", path.display()),
+                        "pass the folders `test --shard --output` wrote, unmodified",
+                    ));
+                }
+            };
+            if value.get("schema").and_then(|schema| schema.as_str()) != Some(imagegate_gate::SHARD_SCHEMA) {
+                continue;
+            }
+            let record = serde_json::from_value(value).map_err(|error| {
+                CliError::usage(
+                    format!("`{}` is not a valid shard record: {error}", path.display()),
+                    "pass the folders `test --shard --output` wrote, unmodified",
+                )
+            })?;
+            records.push(record);
+        }
+    }
+    Ok(records)
 }

@@ -1,7 +1,9 @@
 //! `imagegate test`: run the suite once in the candidate (or the stable image) and print the
 //! normalised results. Useful while writing a suite's configuration.
 
+use imagegate_config::ImageConfig;
 use imagegate_contract::{ExitStatus, RESULTS_SCHEMA, ResultLine, ResultsReport};
+use imagegate_gate::{Shard, detect_project};
 
 use crate::cli::{GlobalArgs, TestArgs};
 use crate::error::CliError;
@@ -24,6 +26,9 @@ pub fn run(global: &GlobalArgs, args: &TestArgs) -> Result<ExitStatus, CliError>
         }
     };
     let context = runtime.context();
+    if let Some(shard) = args.shard {
+        return run_shard(&runtime, image, shard, args);
+    }
     let (which, reference) = if args.stable {
         let info = runtime.engine.inspect_image(&image.stable_tag)?.ok_or_else(|| {
             CliError::usage(
@@ -71,4 +76,43 @@ pub fn run(global: &GlobalArgs, args: &TestArgs) -> Result<ExitStatus, CliError>
     } else {
         ExitStatus::Success
     })
+}
+
+/// `test --shard K/N --output DIR`: the evidence of one slice, saved for `gate --results`.
+fn run_shard(runtime: &Runtime, image: &ImageConfig, shard: Shard, args: &TestArgs) -> Result<ExitStatus, CliError> {
+    let config = &runtime.settings.config;
+    let project = detect_project(
+        &config.root,
+        args.project.commit.clone(),
+        args.project.branch.clone(),
+        &runtime.settings.state_dir,
+    );
+    let record = imagegate_gate::run_shard(&runtime.context(), image, shard, &project.commit)?;
+    runtime.progress.clear();
+    let output =
+        args.output.clone().ok_or_else(|| CliError::usage("`--shard` needs `--output DIR`", "name a folder"))?;
+    std::fs::create_dir_all(&output).map_err(|source| CliError::Io {
+        operation: "create",
+        path: output.clone(),
+        source,
+    })?;
+    let path = output.join(format!("{}-shard-{}-of-{}.json", image.name, shard.index, shard.total));
+    let text = serde_json::to_vec(&record).map_err(|error| CliError::Io {
+        operation: "encode shard evidence for",
+        path: path.clone(),
+        source: std::io::Error::other(error),
+    })?;
+    std::fs::write(&path, text).map_err(|source| CliError::Io { operation: "write", path: path.clone(), source })?;
+    let counts = record.evidence.candidate.counts();
+    println!(
+        "{}: shard {shard}: {} tests in the candidate ({} passed, {} failed, {} errors, {} skipped); evidence in {}",
+        image.name,
+        counts.tests,
+        counts.passed,
+        counts.failed,
+        counts.errors,
+        counts.skipped,
+        path.display()
+    );
+    Ok(ExitStatus::Success)
 }

@@ -35,10 +35,15 @@ static COUNTER: AtomicU32 = AtomicU32::new(0);
 /// - `alone-fails-needs:F`: in the full run like `needs:F`; run alone, always fails;
 /// - `sleep:N`: sleeps N seconds, then passes.
 ///
+/// `sh tests/run.sh --list` prints the ids.
 /// `tests/mode` may say `no-results`, `empty` or `truncated` to break the results on purpose.
 /// Like Twisted trial, the suite exits 0 whatever its tests do.
 const RUN_SH: &str = r#"#!/bin/sh
 mode=$(cat tests/mode 2>/dev/null || echo normal)
+if [ "$1" = "--list" ]; then
+  while read -r name how; do [ -n "$name" ] && echo "it.$name"; done < tests/cases
+  exit 0
+fi
 mkdir -p /results
 if [ "$mode" = "no-results" ]; then rm -rf /results; exit 0; fi
 if [ "$mode" = "empty" ]; then echo '<testsuite name="it" tests="0"></testsuite>' > /results/junit.xml; exit 0; fi
@@ -91,6 +96,8 @@ pub struct TestContext {
     /// The image's name in imagegate.toml; unique per test, and put on its containers.
     pub image: String,
     pub stable_tag: String,
+    /// A folder outside the project checkout.
+    pub scratch: PathBuf,
 }
 
 impl TestContext {
@@ -106,7 +113,9 @@ impl TestContext {
         fs::write(root.join("ci/Dockerfile"), format!("FROM {BASE_IMAGE}\nCOPY lib/ /opt/lib/\n")).expect("write");
         fs::write(root.join("tests/run.sh"), RUN_SH).expect("write");
         fs::write(root.join("tests/cases"), cases).expect("write");
-        let context = TestContext { _temp: temp, root, engine, image, stable_tag };
+        let scratch = temp.path().join("scratch");
+        fs::create_dir_all(&scratch).expect("mkdir");
+        let context = TestContext { _temp: temp, root, engine, image, stable_tag, scratch };
         context.set_features(features);
         context.write_config("2m", 3);
         let git = |args: &[&str]| {
@@ -140,6 +149,7 @@ results = "/results"
 workdir = "/src"
 timeout = "{timeout}"
 rerun = "sh tests/run.sh {{tests}}"
+list = "sh tests/run.sh --list"
 attempts = {attempts}
 "#,
             engine = self.engine.name(),

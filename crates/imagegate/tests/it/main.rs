@@ -9,3 +9,4 @@ mod context;
 mod gate_rules;
 mod lifecycle;
 mod robustness;
+mod sharding;
