@@ -68,9 +68,10 @@ fn a_missing_shard_gives_no_verdict() {
             .run(&["test", &context.image, "--shard", &shard, "--output", evidence.to_str().unwrap()])
             .expect_code(0);
     }
+    let before = context.stable_id();
+    assert!(before.is_some());
     let run = context.run(&["gate", "--promote", "--results", evidence.to_str().unwrap()]);
     run.expect_code(3);
     assert!(run.stderr.contains("2/3"), "{run}");
-    let before = context.stable_id();
     assert_eq!(context.stable_id(), before);
 }
