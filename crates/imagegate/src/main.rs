@@ -9,6 +9,8 @@ mod runtime;
 mod settings;
 
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use clap::Parser;
 use imagegate_contract::ExitStatus;
@@ -16,15 +18,25 @@ use imagegate_contract::ExitStatus;
 use crate::cli::{Cli, Command};
 use crate::error::CliError;
 
+/// Set when an interrupt arrives; the handler then owns the process's exit.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // A Ctrl-C (or a CI runner cancelling the job) must not leave test containers behind.
     let _ = ctrlc::set_handler(|| {
+        INTERRUPTED.store(true, Ordering::SeqCst);
         let removed = imagegate_engine::remove_live_containers();
         eprintln!("imagegate: interrupted; removed {removed} test container(s)");
         std::process::exit(130);
     });
-    let status = match run(cli) {
+    let outcome = run(cli);
+    if INTERRUPTED.load(Ordering::SeqCst) {
+        // The work failed because the handler is removing its containers: let the handler
+        // finish and exit with 130 rather than report that failure.
+        std::thread::sleep(Duration::from_secs(120));
+    }
+    let status = match outcome {
         Ok(status) => status,
         Err(error) => {
             eprintln!("error: {}", render(&error));
