@@ -1,13 +1,22 @@
-//! Plain-text reports for a terminal or a CI log.
+//! Plain-text reports for a terminal or a CI log. Readable without colour: structure comes from
+//! headings and indentation, and text from test output is cleaned of escape sequences so it
+//! cannot restyle or command the terminal it is printed to.
 
 use std::fmt::Write;
 
 use imagegate_contract::{
-    CandidateSource, Decision, GateReport, HistoryEvent, HistoryReport, PlanAction, PlanReport, ResultsReport,
-    TestEntry,
+    CandidateSource, Decision, GateReport, HistoryEvent, HistoryReport, PackageDiff, PlanAction, PlanReport,
+    ResultsReport, TestEntry,
 };
 
-use crate::{attempts, excerpt, short};
+use crate::text::one_line;
+use crate::{attempts, direction_mark, excerpt, plural, short, version_change};
+
+/// The most suspects shown under one regression; the likeliest come first.
+const SUSPECTS_SHOWN: usize = 3;
+
+/// The most changed packages listed; a rebuilt Debian image can change hundreds.
+const CHANGED_PACKAGES_SHOWN: usize = 40;
 
 fn section(out: &mut String, title: &str, explanation: &str, entries: &[TestEntry], with_messages: bool) {
     if entries.is_empty() {
@@ -15,7 +24,7 @@ fn section(out: &mut String, title: &str, explanation: &str, entries: &[TestEntr
     }
     let _ = writeln!(out, "\n{title} ({}): {explanation}", entries.len());
     for entry in entries {
-        let _ = writeln!(out, "  {}", entry.id);
+        let _ = writeln!(out, "  {}", one_line(&entry.id));
         let _ = writeln!(
             out,
             "      candidate: {}   stable: {}",
@@ -23,7 +32,24 @@ fn section(out: &mut String, title: &str, explanation: &str, entries: &[TestEntr
             if entry.incumbent.is_empty() { "—".to_owned() } else { attempts(&entry.incumbent) }
         );
         if !entry.reason.is_empty() {
-            let _ = writeln!(out, "      why: {}", entry.reason);
+            let _ = writeln!(out, "      why: {}", one_line(&entry.reason));
+        }
+        for (rank, suspect) in entry.suspects.iter().take(SUSPECTS_SHOWN).enumerate() {
+            let _ = writeln!(
+                out,
+                "      {} {} {}{}",
+                if rank == 0 { "likely:" } else { "also:  " },
+                one_line(&suspect.name),
+                one_line(&version_change(suspect.from.as_deref(), suspect.to.as_deref())),
+                if suspect.evidence.trim().is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", one_line(&suspect.evidence))
+                }
+            );
+        }
+        if entry.suspects.len() > SUSPECTS_SHOWN {
+            let _ = writeln!(out, "             … and {} more", entry.suspects.len() - SUSPECTS_SHOWN);
         }
         if with_messages && let Some(message) = entry.message.as_deref().filter(|message| !message.trim().is_empty()) {
             let _ = writeln!(out, "{}", excerpt(message, 8, "      | "));
@@ -37,17 +63,65 @@ fn sections(
     flaky: &[TestEntry],
     preexisting: &[TestEntry],
     fixed: &[TestEntry],
-    warnings: &[String],
 ) {
     section(out, "Regressions", "passed in the stable image, fail in the candidate", regressions, true);
     section(out, "Flaky", "failed, then passed on a rerun; not blocking", flaky, false);
     section(out, "Pre-existing failures", "fail in both images; not blocking", preexisting, false);
     section(out, "Fixed", "fail in the stable image, pass in the candidate", fixed, false);
+}
+
+fn warnings_section(out: &mut String, warnings: &[String]) {
     if !warnings.is_empty() {
         let _ = writeln!(out, "\nWarnings:");
         for warning in warnings {
-            let _ = writeln!(out, "  {warning}");
+            let _ = writeln!(out, "  {}", one_line(warning));
         }
+    }
+}
+
+/// The changed packages, one a line with its direction, and only the number of added and
+/// removed ones: a version that moved is what usually explains a regression.
+fn packages_section(out: &mut String, diff: &PackageDiff) {
+    let _ = writeln!(
+        out,
+        "\nPackages (stable → candidate): {} changed, {} added, {} removed",
+        diff.changed.len(),
+        diff.added.len(),
+        diff.removed.len()
+    );
+    let shown = &diff.changed[..diff.changed.len().min(CHANGED_PACKAGES_SHOWN)];
+    let rows: Vec<[String; 3]> = shown
+        .iter()
+        .map(|change| {
+            [
+                one_line(&change.ecosystem),
+                one_line(&change.name),
+                one_line(&version_change(change.from.as_deref(), change.to.as_deref())),
+            ]
+        })
+        .collect();
+    let width = |column: usize| rows.iter().map(|row| row[column].chars().count()).max().unwrap_or(0);
+    let (ecosystem_width, name_width) = (width(0), width(1));
+    for (change, [ecosystem, name, versions]) in shown.iter().zip(&rows) {
+        let _ = writeln!(
+            out,
+            "  {} {ecosystem:<ecosystem_width$}  {name:<name_width$}  {versions}",
+            direction_mark(&change.direction)
+        );
+    }
+    if diff.changed.len() > shown.len() {
+        let _ = writeln!(out, "  … and {} more changed", diff.changed.len() - shown.len());
+    }
+    if !diff.added.is_empty() || !diff.removed.is_empty() {
+        let _ = writeln!(
+            out,
+            "  {} added, {} removed: `imagegate gate --json` lists them",
+            plural(diff.added.len(), "package"),
+            diff.removed.len()
+        );
+    }
+    for warning in &diff.warnings {
+        let _ = writeln!(out, "  note: {}", one_line(warning));
     }
 }
 
@@ -62,9 +136,10 @@ pub fn compare_text(
 ) -> String {
     let mut out = String::new();
     for error in errors {
-        let _ = writeln!(out, "no verdict: {error}");
+        let _ = writeln!(out, "no verdict: {}", one_line(error));
     }
-    sections(&mut out, regressions, flaky, preexisting, fixed, warnings);
+    sections(&mut out, regressions, flaky, preexisting, fixed);
+    warnings_section(&mut out, warnings);
     out.trim_start_matches('\n').to_owned()
 }
 
@@ -116,14 +191,18 @@ pub fn gate_text(report: &GateReport) -> String {
     if !report.errors.is_empty() {
         let _ = writeln!(out, "\nNo verdict could be reached:");
         for error in &report.errors {
-            let _ = writeln!(out, "  {error}");
+            let _ = writeln!(out, "  {}", one_line(error));
         }
         if let Some(run) = report.runs.first() {
             let _ = writeln!(out, "  (suite output: {})", run.log);
         }
     }
-    sections(&mut out, &report.regressions, &report.flaky, &report.preexisting, &report.fixed, &report.warnings);
-    let _ = writeln!(out, "\n{}", report.summary);
+    sections(&mut out, &report.regressions, &report.flaky, &report.preexisting, &report.fixed);
+    if let Some(diff) = &report.packages {
+        packages_section(&mut out, diff);
+    }
+    warnings_section(&mut out, &report.warnings);
+    let _ = writeln!(out, "\n{}", one_line(&report.summary));
     out
 }
 
@@ -207,7 +286,7 @@ pub fn results_text(report: &ResultsReport) -> String {
             out,
             "{:<6} {}{}",
             line.outcome.as_str(),
-            line.id,
+            one_line(&line.id),
             if line.attempts.len() > 1 { format!("  ({})", attempts(&line.attempts)) } else { String::new() }
         );
         if line.outcome.is_failure()
@@ -217,7 +296,7 @@ pub fn results_text(report: &ResultsReport) -> String {
         }
     }
     for problem in &report.incomplete {
-        let _ = writeln!(out, "incomplete: {problem}");
+        let _ = writeln!(out, "incomplete: {}", one_line(problem));
     }
     let counts = &report.counts;
     let _ = writeln!(
@@ -226,4 +305,71 @@ pub fn results_text(report: &ResultsReport) -> String {
         counts.tests, counts.passed, counts.failed, counts.errors, counts.skipped
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use imagegate_contract::PackageChange;
+
+    use super::*;
+    use crate::fixtures;
+
+    #[test]
+    fn snapshot_regression() {
+        insta::assert_snapshot!(gate_text(&fixtures::regression()));
+    }
+
+    #[test]
+    fn snapshot_pass_with_flaky_and_fixed() {
+        insta::assert_snapshot!(gate_text(&fixtures::pass_with_flaky_and_fixed()));
+    }
+
+    #[test]
+    fn snapshot_error() {
+        insta::assert_snapshot!(gate_text(&fixtures::error()));
+    }
+
+    #[test]
+    fn snapshot_bootstrap() {
+        insta::assert_snapshot!(gate_text(&fixtures::bootstrap()));
+    }
+
+    #[test]
+    fn snapshot_hostile_output() {
+        insta::assert_snapshot!(gate_text(&fixtures::hostile()));
+    }
+
+    #[test]
+    fn test_output_cannot_send_terminal_commands() {
+        let text = gate_text(&fixtures::hostile());
+        assert!(!text.contains('\u{1b}') && !text.contains('\u{7}') && !text.contains('\u{0}'));
+        assert!(text.contains("red bell"));
+    }
+
+    #[test]
+    fn long_package_diffs_list_a_bounded_number_of_changes() {
+        let mut report = fixtures::regression();
+        if let Some(diff) = report.packages.as_mut() {
+            let template = diff.changed[0].clone();
+            diff.changed = (0..100)
+                .map(|index| PackageChange { name: format!("package-{index:03}"), ..template.clone() })
+                .collect();
+        }
+        let text = gate_text(&report);
+        assert!(text.contains("package-039"));
+        assert!(!text.contains("package-040"));
+        assert!(text.contains("… and 60 more changed"));
+    }
+
+    #[test]
+    fn compare_text_is_unchanged_by_the_package_section() {
+        let report = fixtures::regression();
+        let text = compare_text(&[], &report.flaky, &[], &[], &[], &["a warning".to_owned()]);
+        assert_eq!(
+            text,
+            "Flaky (1): failed, then passed on a rerun; not blocking\n  tests.test_cache.test_expiry_after_ttl\n      \
+             candidate: fail → pass   stable: pass\n      why: failed on attempt 1, passed on attempt 2\n\nWarnings:\n  \
+             a warning\n"
+        );
+    }
 }
