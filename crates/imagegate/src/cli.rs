@@ -124,6 +124,8 @@ pub struct GateArgs {
     /// Print JSON, one imagegate.gate/v1 document per image and line
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub reports: ReportArgs,
     /// Judge from the evidence saved by `test --shard` in these folders instead of running the suite
     #[arg(long, value_name = "DIR", num_args = 1.., conflicts_with = "refresh")]
     pub results: Vec<PathBuf>,
@@ -183,4 +185,18 @@ pub struct CompareArgs {
     /// Print JSON (schema imagegate.compare/v1)
     #[arg(long)]
     pub json: bool,
+}
+
+/// Report files a run writes besides its stdout.
+#[derive(Debug, Args, Default, Clone)]
+pub struct ReportArgs {
+    /// Write the run's Markdown summary (for a pull-request comment) to this file
+    #[arg(long, value_name = "PATH")]
+    pub markdown: Option<PathBuf>,
+    /// Write the verdict as JUnit XML (one test case per judged test) to this file
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<PathBuf>,
+    /// Write a self-contained HTML report to this file
+    #[arg(long, value_name = "PATH")]
+    pub html: Option<PathBuf>,
 }

@@ -59,6 +59,7 @@ pub fn run(global: &GlobalArgs, args: &GateArgs) -> Result<ExitStatus, CliError>
         _ => images,
     };
     let mut status = ExitStatus::Success;
+    let mut reports = Vec::new();
     for name in &images {
         let Some(image) = config.images.get(name) else {
             return Err(CliError::usage(
@@ -84,6 +85,7 @@ pub fn run(global: &GlobalArgs, args: &GateArgs) -> Result<ExitStatus, CliError>
                 } else {
                     print!("{}", imagegate_report::gate_text(&report));
                 }
+                reports.push(report);
             }
             Err(error) => {
                 // One image's infrastructure failure must not hide the others' verdicts.
@@ -94,7 +96,36 @@ pub fn run(global: &GlobalArgs, args: &GateArgs) -> Result<ExitStatus, CliError>
             }
         }
     }
+    write_reports(&args.reports, &reports)?;
     Ok(status)
+}
+
+/// Writes the report files asked for, for every image judged (also when some images failed).
+pub fn write_reports(files: &crate::cli::ReportArgs, reports: &[GateReport]) -> Result<(), CliError> {
+    let write = |path: &std::path::Path, text: String| {
+        if let Some(parent) = path.parent().filter(|parent| !parent.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|source| CliError::Io {
+                operation: "create",
+                path: parent.to_path_buf(),
+                source,
+            })?;
+        }
+        std::fs::write(path, text).map_err(|source| CliError::Io {
+            operation: "write",
+            path: path.to_path_buf(),
+            source,
+        })
+    };
+    if let Some(path) = &files.markdown {
+        write(path, imagegate_report::run_markdown(reports))?;
+    }
+    if let Some(path) = &files.junit {
+        write(path, imagegate_report::gate_junit(reports))?;
+    }
+    if let Some(path) = &files.html {
+        write(path, imagegate_report::gate_html(reports))?;
+    }
+    Ok(())
 }
 
 /// Every shard record (`*.json` with the shard schema) in the given folders.

@@ -137,3 +137,40 @@ fn without_a_rerun_template_the_whole_suite_is_rerun() {
     let tests: Vec<u64> = report["runs"].as_array().unwrap().iter().map(|run| run["tests"].as_u64().unwrap()).collect();
     assert_eq!(tests, vec![2, 2, 2]);
 }
+
+#[test]
+fn report_files_name_the_regressions() {
+    let context = TestContext::new(Engine::Docker, &["alpha"], "test_a pass\ntest_b needs:beta\n");
+    let markdown = context.scratch.join("out/summary.md");
+    let junit = context.scratch.join("out/gate.xml");
+    let html = context.scratch.join("out/report.html");
+    let run = context.run(&[
+        "gate",
+        "--markdown",
+        markdown.to_str().unwrap(),
+        "--junit",
+        junit.to_str().unwrap(),
+        "--html",
+        html.to_str().unwrap(),
+    ]);
+    run.expect_code(1);
+    let markdown = std::fs::read_to_string(markdown).unwrap();
+    assert!(markdown.contains("it.test_b"), "{markdown}");
+    let html = std::fs::read_to_string(html).unwrap();
+    assert!(html.contains("it.test_b") && html.starts_with("<!DOCTYPE html>"), "{html}");
+    // The gate's own JUnit reads back as tests: the regression and the verdict fail.
+    let results = std::process::Command::new(env!("CARGO_BIN_EXE_imagegate"))
+        .args(["results", "--json", junit.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let results: serde_json::Value = serde_json::from_slice(&results.stdout).unwrap();
+    let failing: Vec<&str> = results["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|test| test["outcome"] == "fail")
+        .map(|test| test["id"].as_str().unwrap())
+        .collect();
+    assert!(failing.iter().any(|id| id.ends_with("it.test_b")), "{results}");
+    assert!(failing.iter().any(|id| id.ends_with("verdict")), "{results}");
+}
