@@ -63,13 +63,26 @@ pub enum Command {
     Results(ResultsArgs),
     /// Compare two result sets offline with the gate's rules (exit 1 on regression)
     Compare(CompareArgs),
+    /// The whole job for every CI run: detect the provider and event, gate, promote where
+    /// allowed, publish image references and reports
+    Ci(CiArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct InitArgs {
-    /// Overwrite an existing imagegate.toml
+    /// Overwrite existing files
     #[arg(long)]
     pub force: bool,
+    /// Also write a CI workflow that runs `imagegate ci` on every branch and nightly
+    #[arg(long, value_enum, value_name = "PROVIDER")]
+    pub ci: Option<CiProviderArg>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CiProviderArg {
+    Github,
+    Gitlab,
+    Circleci,
 }
 
 #[derive(Debug, Args)]
@@ -199,4 +212,19 @@ pub struct ReportArgs {
     /// Write a self-contained HTML report to this file
     #[arg(long, value_name = "PATH")]
     pub html: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CiArgs {
+    /// Images to gate [default: all]
+    pub images: Vec<String>,
+    /// Folder for the run's report files (report.html, summary.md, junit.xml)
+    #[arg(long, value_name = "DIR", default_value = "imagegate-reports")]
+    pub report_dir: PathBuf,
+    /// On a generic CI (IMAGEGATE_PROVIDER=generic): file for the image references (.json, else dotenv)
+    #[arg(long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+    /// Print JSON, one imagegate.gate/v1 document per image and line (annotations then go to stderr)
+    #[arg(long)]
+    pub json: bool,
 }

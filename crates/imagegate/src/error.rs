@@ -16,6 +16,10 @@ pub enum CliError {
     Digest(#[from] imagegate_config::DigestError),
     #[error("{message}\n  hint: {hint}")]
     Usage { message: String, hint: String },
+    #[error(transparent)]
+    Ci(#[from] imagegate_ci::CiError),
+    #[error(transparent)]
+    CiOutput(#[from] imagegate_ci::OutputError),
     #[error("{operation} `{}`: {source}", path.display())]
     Io { operation: &'static str, path: std::path::PathBuf, source: std::io::Error },
 }
@@ -27,7 +31,8 @@ impl CliError {
 
     pub fn exit_status(&self) -> ExitStatus {
         match self {
-            CliError::Config(_) | CliError::Usage { .. } => ExitStatus::Usage,
+            CliError::Config(_) | CliError::Usage { .. } | CliError::Ci(_) => ExitStatus::Usage,
+            CliError::CiOutput(_) => ExitStatus::Infrastructure,
             CliError::Gate(error) => error.exit_status(),
             CliError::Engine(_) | CliError::Store(_) | CliError::Digest(_) | CliError::Io { .. } => {
                 ExitStatus::Infrastructure

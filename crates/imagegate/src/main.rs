@@ -58,6 +58,7 @@ fn run(cli: Cli) -> Result<ExitStatus, CliError> {
         Command::History(args) => commands::history::run(&cli.global, &args),
         Command::Results(args) => commands::results::run(&args),
         Command::Compare(args) => commands::compare::run(&args),
+        Command::Ci(args) => commands::ci::run(&cli.global, &args),
     }
 }
 
@@ -65,7 +66,12 @@ fn run(cli: Cli) -> Result<ExitStatus, CliError> {
 pub(crate) fn render(error: &CliError) -> String {
     use imagegate_gate::GateError;
     let operation = match error {
-        CliError::Engine(_) | CliError::Store(_) | CliError::Digest(_) | CliError::Io { .. } => true,
+        CliError::Engine(_)
+        | CliError::Store(_)
+        | CliError::Digest(_)
+        | CliError::Io { .. }
+        | CliError::Ci(_)
+        | CliError::CiOutput(_) => true,
         CliError::Gate(gate) => matches!(
             gate,
             GateError::Engine(_)

@@ -1,6 +1,7 @@
 //! One file per command.
 
 pub mod build;
+pub mod ci;
 pub mod compare;
 pub mod gate;
 pub mod history;

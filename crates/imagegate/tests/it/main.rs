@@ -5,6 +5,7 @@
 //! run in parallel without sharing anything but the engines. The engines and the base image
 //! are set up by `scripts/engines.sh` (run by `make test`).
 
+mod ci;
 mod context;
 mod gate_rules;
 mod lifecycle;

@@ -1,0 +1,191 @@
+//! `imagegate ci` under the environments the providers document (the fixtures of the
+//! imagegate-ci crate: variables and event payloads for push, pull request, fork pull request
+//! and schedule): promotion happens exactly where allowed, and outputs land in the files each
+//! provider reads.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::context::{Engine, Run, TestContext};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../imagegate-ci/tests/fixtures")
+}
+
+/// `KEY=VALUE` lines of a fixture, comments and blank lines left out.
+fn fixture_environment(provider: &str, name: &str) -> BTreeMap<String, String> {
+    let text = std::fs::read_to_string(fixtures().join(provider).join(format!("{name}.env"))).expect("fixture");
+    text.lines()
+        .filter(|line| !line.trim().is_empty() && !line.starts_with('#'))
+        .filter_map(|line| line.split_once('='))
+        .map(|(key, value)| (key.to_owned(), value.to_owned()))
+        .collect()
+}
+
+/// Runs `imagegate ci --json` with only the provider's variables (and PATH/HOME).
+fn run_ci(context: &TestContext, environment: &BTreeMap<String, String>) -> (Run, Value) {
+    let mut command = context.command();
+    command.env_clear();
+    for key in ["PATH", "HOME"] {
+        if let Ok(value) = std::env::var(key) {
+            command.env(key, value);
+        }
+    }
+    command.envs(environment).args(["ci", "--json", "--report-dir"]).arg(context.scratch.join("reports"));
+    let run = Run::from(command.output().expect("run imagegate ci"));
+    let json = run.json();
+    (run, json)
+}
+
+/// The four runs every provider goes through, in order; the stable tag must move only on the
+/// trusted runs of the default branch.
+fn assert_promotes_only_where_allowed(
+    context: &TestContext,
+    environments: [(&str, BTreeMap<String, String>); 4],
+    output_for: &dyn Fn(&TestContext) -> String,
+) {
+    for (name, environment) in environments {
+        let before = context.stable_id();
+        let (run, report) = run_ci(context, &environment);
+        run.expect_code(0);
+        let candidate = report["candidate"]["digest"].as_str().unwrap().to_owned();
+        let reference = report["candidate"]["reference"].as_str().unwrap().to_owned();
+        let output = output_for(context);
+        match name {
+            "pull_request" | "fork_pull_request" => {
+                assert_eq!(report["promotion"]["status"], "not-allowed", "{name}: {report}");
+                assert_eq!(context.stable_id(), before, "{name} moved the stable tag");
+                // No stable image yet: later jobs use this run's candidate.
+                assert!(output.contains(&reference), "{name}: output {output:?} lacks {reference}");
+            }
+            "push" | "schedule" => {
+                assert_eq!(report["promotion"]["status"], "promoted", "{name}: {report}");
+                assert_eq!(context.stable_id().as_deref(), Some(candidate.as_str()), "{name} did not promote");
+                assert!(output.contains(&context.stable_tag), "{name}: output {output:?} lacks the stable tag");
+                if name == "schedule" {
+                    assert_eq!(report["candidate"]["source"], "built", "a scheduled run rebuilds");
+                }
+            }
+            _ => unreachable!(),
+        }
+    }
+}
+
+#[test]
+fn github_promotes_on_pushes_and_schedules_of_the_default_branch_only() {
+    let context = TestContext::new(Engine::Docker, &["alpha"], "test_a pass\n");
+    let output = context.scratch.join("github-output");
+    let summary = context.scratch.join("step-summary");
+    let environment = |name: &str| {
+        let mut environment = fixture_environment("github", name);
+        environment.insert(
+            "GITHUB_EVENT_PATH".into(),
+            fixtures().join("github").join(format!("{name}.json")).display().to_string(),
+        );
+        environment.insert("GITHUB_OUTPUT".into(), output.display().to_string());
+        environment.insert("GITHUB_STEP_SUMMARY".into(), summary.display().to_string());
+        environment
+    };
+    let read_output = |_: &TestContext| {
+        // Each run appends; the newest line for the image is what later steps see.
+        let text = std::fs::read_to_string(&output).unwrap_or_default();
+        text.lines().last().unwrap_or_default().to_owned()
+    };
+    assert_promotes_only_where_allowed(
+        &context,
+        [
+            ("pull_request", environment("pull_request")),
+            ("fork_pull_request", environment("pull_request_fork")),
+            ("push", environment("push")),
+            ("schedule", environment("schedule")),
+        ],
+        &read_output,
+    );
+    let lines = std::fs::read_to_string(&output).unwrap();
+    assert!(lines.lines().all(|line| line.starts_with(&format!("image-{}=", context.image))), "{lines}");
+    let summary = std::fs::read_to_string(&summary).unwrap();
+    assert!(summary.contains(&context.image), "{summary}");
+}
+
+#[test]
+fn gitlab_promotes_on_pushes_and_schedules_of_the_default_branch_only() {
+    let context = TestContext::new(Engine::Docker, &["alpha"], "test_a pass\n");
+    let dotenv = context.path("imagegate.env");
+    let read_output = |_: &TestContext| std::fs::read_to_string(&dotenv).unwrap_or_default();
+    assert_promotes_only_where_allowed(
+        &context,
+        [
+            ("pull_request", fixture_environment("gitlab", "merge_request")),
+            ("fork_pull_request", fixture_environment("gitlab", "merge_request_fork")),
+            ("push", fixture_environment("gitlab", "push")),
+            ("schedule", fixture_environment("gitlab", "schedule")),
+        ],
+        &read_output,
+    );
+    let text = std::fs::read_to_string(&dotenv).unwrap();
+    let variable = format!("IMAGEGATE_IMAGE_{}=", context.image.to_uppercase().replace('-', "_"));
+    assert!(text.starts_with(&variable), "{text}");
+    assert!(context.path("imagegate-junit.xml").exists());
+}
+
+#[test]
+fn circleci_promotes_on_pushes_and_schedules_of_the_default_branch_only() {
+    let context = TestContext::new(Engine::Docker, &["alpha"], "test_a pass\n");
+    let env_file = context.path("imagegate-workspace/imagegate.env");
+    let read_output = |_: &TestContext| std::fs::read_to_string(&env_file).unwrap_or_default();
+    assert_promotes_only_where_allowed(
+        &context,
+        [
+            ("pull_request", fixture_environment("circleci", "pull_request")),
+            ("fork_pull_request", fixture_environment("circleci", "fork_pull_request")),
+            ("push", fixture_environment("circleci", "push")),
+            ("schedule", fixture_environment("circleci", "schedule")),
+        ],
+        &read_output,
+    );
+    let text = std::fs::read_to_string(&env_file).unwrap();
+    assert!(
+        text.contains(&format!("export IMAGEGATE_IMAGE_{}='", context.image.to_uppercase().replace('-', "_"))),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_branch_that_changes_the_recipe_hands_its_candidate_to_later_jobs() {
+    let context = TestContext::new(Engine::Docker, &["alpha"], "test_a pass\n");
+    let output = context.scratch.join("github-output");
+    let environment = |name: &str| {
+        let mut environment = fixture_environment("github", name);
+        environment.insert(
+            "GITHUB_EVENT_PATH".into(),
+            fixtures().join("github").join(format!("{name}.json")).display().to_string(),
+        );
+        environment.insert("GITHUB_OUTPUT".into(), output.display().to_string());
+        environment.insert("GITHUB_STEP_SUMMARY".into(), context.scratch.join("summary").display().to_string());
+        environment
+    };
+    run_ci(&context, &environment("push")).0.expect_code(0);
+    // A feature branch changes the recipe: its jobs get its candidate, stable stays.
+    context.set_features(&["alpha", "beta"]);
+    context.commit("new recipe");
+    let stable = context.stable_id();
+    let (run, report) = run_ci(&context, &environment("push_feature"));
+    run.expect_code(0);
+    assert_eq!(report["promotion"]["status"], "not-allowed");
+    assert_eq!(context.stable_id(), stable);
+    let last = std::fs::read_to_string(&output).unwrap().lines().last().unwrap().to_owned();
+    assert_eq!(last, format!("image-{}={}", context.image, report["candidate"]["reference"].as_str().unwrap()));
+}
+
+#[test]
+fn init_writes_a_workflow_for_the_configured_images() {
+    let context = TestContext::new(Engine::Docker, &["alpha"], "test_a pass\n");
+    let run = context.run(&["init", "--ci", "github"]);
+    run.expect_code(0);
+    let workflow = std::fs::read_to_string(context.path(".github/workflows/imagegate.yml")).unwrap();
+    assert!(workflow.contains("imagegate ci"), "{workflow}");
+    // A second run refuses to overwrite.
+    context.run(&["init", "--ci", "github"]).expect_code(2);
+}
