@@ -350,7 +350,8 @@ impl Client {
     ) -> Result<(), EngineError> {
         let mut command = self.command();
         command.args(["save", reference]).stdout(Stdio::piped()).stderr(Stdio::piped());
-        let mut child = command.spawn().map_err(|source| EngineError::Spawn { program: self.program.clone(), source })?;
+        let mut child =
+            command.spawn().map_err(|source| EngineError::Spawn { program: self.program.clone(), source })?;
         // Drain stderr on its own thread so a chatty client can't block on a full pipe.
         let stderr_reader = child.stderr.take().map(|mut pipe| {
             std::thread::spawn(move || {
