@@ -43,8 +43,16 @@
 //! Bytes that are not valid UTF-8 (a test's raw output pasted into the file) are replaced with
 //! U+FFFD rather than rejecting the file; the reader does not transcode other declared
 //! encodings.
+//!
+//! The document streams through the reader ([`parse_junit_reader`] takes any [`BufRead`], and
+//! [`parse_junit`] is the same reading over a slice): it is decoded in chunks of 64 KiB and
+//! never held whole, so memory follows the number of tests, not the file's size
+//! (`benches/junit_scale.rs` measures speed and memory on a million test cases, against Python's
+//! junitparser). Line and column numbers are worked out only for an error, from the chunk it
+//! lies in.
 
 use std::borrow::Cow;
+use std::io::{BufRead, Read};
 use std::time::Duration;
 
 use quick_xml::errors::{Error as XmlError, SyntaxError};
@@ -66,7 +74,7 @@ pub const MAX_MESSAGE_BYTES: usize = 4 * 1024;
 pub const TRUNCATED_MESSAGE: &str = "result truncated";
 
 /// Appended where output or a message was cut to its bound.
-const TRUNCATION_MARKER: &str = "\n[truncated]";
+pub(crate) const TRUNCATION_MARKER: &str = "\n[truncated]";
 
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
@@ -131,8 +139,16 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 /// See the module documentation for what is accepted, and how truncated and malformed files
 /// are told apart.
 pub fn parse_junit(source_name: &str, bytes: &[u8]) -> Result<ResultSet, ParseError> {
-    let text = String::from_utf8_lossy(bytes);
-    let mut parser = JunitParser::new(source_name, &text);
+    parse_junit_reader(source_name, bytes)
+}
+
+/// Reads a JUnit XML document from `reader` as it streams, as [`parse_junit`] reads bytes: the
+/// document is never held whole, so a results file of hundreds of megabytes is read in memory
+/// proportional to the tests in it, not to its size.
+///
+/// An error from `reader` itself is a [`ParseError`] at the position reached.
+pub fn parse_junit_reader(source_name: &str, reader: impl BufRead) -> Result<ResultSet, ParseError> {
+    let mut parser = JunitParser::new(source_name, Input::new(reader));
     parser.run()?;
     Ok(parser.results)
 }
@@ -187,7 +203,7 @@ impl PartKind {
 
 /// A text that stops growing at a bound, remembering that it was cut.
 #[derive(Debug, Default)]
-struct BoundedText {
+pub(crate) struct BoundedText {
     text: String,
     limit: usize,
     truncated: bool,
@@ -197,12 +213,12 @@ struct BoundedText {
 }
 
 impl BoundedText {
-    fn new(limit: usize) -> Self {
+    pub(crate) fn new(limit: usize) -> Self {
         BoundedText { text: String::new(), limit, truncated: false, skip_leading_whitespace: false }
     }
 
     /// Starts a section of nested output (`--- system-out ---`).
-    fn push_heading(&mut self, heading: &str) {
+    pub(crate) fn push_heading(&mut self, heading: &str) {
         let kept = self.text.trim_end().len();
         self.text.truncate(kept);
         if !self.text.is_empty() {
@@ -212,7 +228,7 @@ impl BoundedText {
         self.skip_leading_whitespace = true;
     }
 
-    fn push(&mut self, more: &str) {
+    pub(crate) fn push(&mut self, more: &str) {
         let more = if self.skip_leading_whitespace {
             let trimmed = more.trim_start();
             self.skip_leading_whitespace = trimmed.is_empty();
@@ -234,7 +250,7 @@ impl BoundedText {
     }
 
     /// The text without surrounding blank space, marked if it was cut; `None` when blank.
-    fn finish(self) -> Option<String> {
+    pub(crate) fn finish(self) -> Option<String> {
         let trimmed = self.text.trim();
         if trimmed.is_empty() && !self.truncated {
             return None;
@@ -266,10 +282,11 @@ struct Part {
 
 impl Part {
     fn new(outcome: Outcome, start: &BytesStart<'_>) -> Self {
+        let [message, time] = attributes(start, ["message", "time"]);
         Part {
             outcome,
-            message: attribute(start, "message").map(|message| bounded(&message, MAX_MESSAGE_BYTES)),
-            duration: attribute(start, "time").and_then(|time| parse_duration(&time)),
+            message: message.map(|message| bounded(&message, MAX_MESSAGE_BYTES)),
+            duration: time.and_then(|time| parse_duration(&time)),
             text: BoundedText::new(MAX_OUTPUT_BYTES),
         }
     }
@@ -301,11 +318,10 @@ struct OpenCase {
 
 impl OpenCase {
     fn new(start: &BytesStart<'_>) -> Self {
-        let classname = attribute(start, "classname");
-        let name = attribute(start, "name").unwrap_or_default();
+        let [classname, name, time] = attributes(start, ["classname", "name", "time"]);
         OpenCase {
-            id: TestId::from_class_and_name(classname.as_deref(), &name),
-            duration: attribute(start, "time").and_then(|time| parse_duration(&time)),
+            id: TestId::from_class_and_name(classname.as_deref(), name.as_deref().unwrap_or_default()),
+            duration: time.and_then(|time| parse_duration(&time)),
             mains: Vec::new(),
             flaky: Vec::new(),
             reruns: Vec::new(),
@@ -347,10 +363,12 @@ impl OpenCase {
         })
     }
 
-    /// The attempts this case stands for, in the order they ran: earlier flaky attempts, the
-    /// case's own, then reruns.
-    fn into_attempts(self) -> Vec<Attempt> {
-        let mut attempts: Vec<Attempt> = self.flaky.into_iter().map(Part::into_attempt).collect();
+    /// The test and the attempts this case stands for, in the order they ran: earlier flaky
+    /// attempts, the case's own, then reruns.
+    fn into_attempts(self) -> (TestId, Vec<Attempt>) {
+        // Sized exactly: a million tests' attempt lists are a large part of a result set.
+        let mut attempts = Vec::with_capacity(self.flaky.len() + 1 + self.reruns.len());
+        attempts.extend(self.flaky.into_iter().map(Part::into_attempt));
 
         // The first failure or error decides; a skip only when nothing failed.
         let decisive = self.mains.iter().position(|part| part.outcome.is_failure()).unwrap_or(0);
@@ -380,7 +398,7 @@ impl OpenCase {
         attempts.push(own);
 
         attempts.extend(self.reruns.into_iter().map(Part::into_attempt));
-        attempts
+        (self.id, attempts)
     }
 
     /// The one attempt recorded for a case still open when the file ended: an error, whatever
@@ -431,7 +449,7 @@ fn join_output(own: Option<String>, system_out: Option<String>, system_err: Opti
 /// says little by itself: a Python traceback's first line (the last line names the exception),
 /// and a Rust panic's `thread 'name' panicked at file:line:column:` (the panic message follows
 /// on the next line).
-fn message_from_text(text: &str) -> Option<String> {
+pub(crate) fn message_from_text(text: &str) -> Option<String> {
     let mut lines = text.lines().map(str::trim).filter(|line| !line.is_empty());
     let first = lines.next()?;
     let message = if first.contains("Traceback (most recent call last)") {
@@ -458,18 +476,137 @@ fn bounded(text: &str, limit: usize) -> String {
 
 /// Seconds as JUnit writes them (`"1.5"`, `"0.000"`); anything else is no duration.
 fn parse_duration(time: &str) -> Option<Duration> {
-    let seconds: f64 = time.trim().parse().ok()?;
-    Duration::try_from_secs_f64(seconds).ok()
+    let time = time.trim();
+    exact_decimal_duration(time).or_else(|| Duration::try_from_secs_f64(time.parse().ok()?).ok())
+}
+
+/// The common shape, up to six digits of seconds and nine of fraction (`"0.004"`), read
+/// exactly without floating point: nearly every test case has a `time`. The result is the one
+/// the floating-point reading rounds to, as such a number is well within its precision.
+fn exact_decimal_duration(time: &str) -> Option<Duration> {
+    let (whole, fraction) = time.split_once('.').unwrap_or((time, ""));
+    let all_digits = |digits: &str| digits.bytes().all(|byte| byte.is_ascii_digit());
+    if whole.is_empty() || whole.len() > 6 || fraction.len() > 9 || !all_digits(whole) || !all_digits(fraction) {
+        return None;
+    }
+    let seconds: u64 = whole.parse().ok()?;
+    let mut nanoseconds: u32 = if fraction.is_empty() { 0 } else { fraction.parse().ok()? };
+    for _ in fraction.len()..9 {
+        nanoseconds *= 10;
+    }
+    Some(Duration::new(seconds, nanoseconds))
 }
 
 /// The value of attribute `name`, with references resolved as [`unescape`] does and line
 /// breaks and tabs turned into spaces as XML asks. Malformed attributes read as absent: the
 /// start tag itself was well-formed, and a JUnit file is not worth rejecting over one value.
-fn attribute(start: &BytesStart<'_>, name: &str) -> Option<String> {
-    start.attributes().flatten().find(|attribute| attribute.key.as_ref() == name).map(|attribute| {
-        let normalised = attribute.value.replace("\r\n", " ").replace(['\r', '\n', '\t'], " ");
-        unescape(&normalised).into_owned()
-    })
+fn attribute<'start>(start: &'start BytesStart<'_>, name: &str) -> Option<Cow<'start, str>> {
+    let [value] = attributes(start, [name]);
+    value
+}
+
+/// The values of the attributes `names`, as [`attribute`] reads each, in one pass over the tag;
+/// when an attribute appears twice the first counts. Values that need no change are borrowed
+/// from the tag, so a test case's attributes cost no allocation beyond its id.
+fn attributes<'start, const COUNT: usize>(
+    start: &'start BytesStart<'_>,
+    names: [&str; COUNT],
+) -> [Option<Cow<'start, str>>; COUNT] {
+    let mut values = [const { None }; COUNT];
+    for (key, value, plain) in (RawAttributes { rest: start.attributes_raw() }) {
+        let Some(index) = names.iter().position(|&name| name == key) else { continue };
+        if values[index].is_none() {
+            values[index] = Some(if plain { Cow::Borrowed(value) } else { normalise_attribute(value) });
+        }
+    }
+    values
+}
+
+/// The `key="value"` pairs (either quote) of a start tag, values as written, each with whether
+/// it is plain (no reference to resolve, no whitespace to normalise). This is the reader's
+/// hottest loop (three attributes on each of a million test cases), so it is a plain byte scan
+/// rather than a general attribute parser: a malformed pair is passed over, and scanning goes
+/// on with the next.
+struct RawAttributes<'tag> {
+    rest: &'tag str,
+}
+
+impl<'tag> Iterator for RawAttributes<'tag> {
+    type Item = (&'tag str, &'tag str, bool);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        // Every index below is at an ASCII delimiter (or the end), so each slice is at a
+        // character boundary.
+        let text = self.rest;
+        let bytes = text.as_bytes();
+        let mut position = 0;
+        loop {
+            position = skip_whitespace(bytes, position);
+            if position >= bytes.len() {
+                self.rest = "";
+                return None;
+            }
+            let key_start = position;
+            while bytes.get(position).is_some_and(|&byte| byte != b'=' && !is_whitespace(byte)) {
+                position += 1;
+            }
+            let key_end = position;
+            position = skip_whitespace(bytes, position);
+            if bytes.get(position) != Some(&b'=') {
+                // A name without a value, or a stray character: skip it.
+                position = position.max(key_start + 1);
+                while position < bytes.len() && !text.is_char_boundary(position) {
+                    position += 1;
+                }
+                continue;
+            }
+            position = skip_whitespace(bytes, position + 1);
+            let Some(&quote) = bytes.get(position).filter(|&&quote| quote == b'"' || quote == b'\'') else {
+                // An unquoted value: skip it.
+                while bytes.get(position).is_some_and(|&byte| !is_whitespace(byte)) {
+                    position += 1;
+                }
+                continue;
+            };
+            let value_start = position + 1;
+            let mut plain = true;
+            let mut value_end = value_start;
+            loop {
+                match bytes.get(value_end) {
+                    None => {
+                        self.rest = "";
+                        return None;
+                    }
+                    Some(&byte) if byte == quote => break,
+                    Some(&byte) => {
+                        plain &= byte >= b' ' && byte != b'&';
+                        value_end += 1;
+                    }
+                }
+            }
+            self.rest = text.get(value_end + 1..).unwrap_or_default();
+            let key = text.get(key_start..key_end).unwrap_or_default();
+            let value = text.get(value_start..value_end).unwrap_or_default();
+            return Some((key, value, plain));
+        }
+    }
+}
+
+fn is_whitespace(byte: u8) -> bool {
+    matches!(byte, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+fn skip_whitespace(bytes: &[u8], mut position: usize) -> usize {
+    while bytes.get(position).copied().is_some_and(is_whitespace) {
+        position += 1;
+    }
+    position
+}
+
+/// An attribute value with line breaks and tabs turned into spaces and references resolved.
+fn normalise_attribute(value: &str) -> Cow<'_, str> {
+    let normalised = value.replace("\r\n", " ").replace(['\r', '\n', '\t'], " ");
+    Cow::Owned(unescape(&normalised).into_owned())
 }
 
 /// Resolves the predefined entities and numeric character references in `raw`, keeping any
@@ -523,31 +660,22 @@ enum Stop {
     Malformed { offset: usize, message: String },
 }
 
-struct JunitParser<'text> {
-    source_name: &'text str,
-    text: &'text str,
-    reader: Reader<&'text [u8]>,
+struct JunitParser<'name, R> {
+    source_name: &'name str,
+    reader: Reader<Input<R>>,
     results: ResultSet,
     stack: Vec<Element>,
     case: Option<OpenCase>,
     seen_root: bool,
 }
 
-impl<'text> JunitParser<'text> {
-    fn new(source_name: &'text str, text: &'text str) -> Self {
-        let mut reader = Reader::from_str(text);
+impl<'name, R: BufRead> JunitParser<'name, R> {
+    fn new(source_name: &'name str, input: Input<R>) -> Self {
+        let mut reader = Reader::from_reader(input);
         // Hand-written writers sometimes leave a bare `&` in captured output; it is kept as
         // text rather than failing the whole file.
         reader.config_mut().allow_dangling_amp = true;
-        JunitParser {
-            source_name,
-            text,
-            reader,
-            results: ResultSet::new(),
-            stack: Vec::new(),
-            case: None,
-            seen_root: false,
-        }
+        JunitParser { source_name, reader, results: ResultSet::new(), stack: Vec::new(), case: None, seen_root: false }
     }
 
     fn run(&mut self) -> Result<(), ParseError> {
@@ -558,12 +686,12 @@ impl<'text> JunitParser<'text> {
                     let id = case.id.clone();
                     self.results.record(id, case.into_truncated_attempt());
                 }
-                let (line, _) = line_and_column(self.text, self.text.len());
+                let line = self.reader.get_mut().line_at_end();
                 self.results.mark_incomplete(self.source_name, format!("truncated at line {line}: {reason}"));
                 Ok(())
             }
             Err(Stop::Malformed { offset, message }) => {
-                let (line, column) = line_and_column(self.text, offset);
+                let (line, column) = self.reader.get_ref().line_and_column(offset);
                 Err(ParseError {
                     source_name: self.source_name.to_owned(),
                     location: format!("{line}:{column}"),
@@ -574,9 +702,12 @@ impl<'text> JunitParser<'text> {
     }
 
     fn read_all(&mut self) -> Result<(), Stop> {
+        // One event's bytes at a time: the largest event (a long captured output) sizes it.
+        let mut buffer = Vec::new();
         loop {
+            buffer.clear();
             let event_start = self.offset();
-            let event = match self.reader.read_event() {
+            let event = match self.reader.read_event_into(&mut buffer) {
                 Ok(event) => event,
                 Err(error) => return Err(self.classify_error(error)),
             };
@@ -591,16 +722,26 @@ impl<'text> JunitParser<'text> {
                     self.close();
                 }
                 Event::End(_) => self.close(),
-                Event::Text(text) => self.collect(&text.xml10_content()),
-                Event::CData(data) => self.collect(&data.xml10_content()),
-                Event::GeneralRef(reference) => match resolve_reference(&reference) {
-                    Some(character) => {
-                        if let Some(sink) = self.case.as_mut().and_then(OpenCase::sink_text) {
-                            sink.push_char(character);
+                // Text outside a part (the indentation between elements) is most of a file's
+                // events: it is passed over before any decoding.
+                Event::Text(text) => {
+                    if let Some(sink) = self.sink() {
+                        sink.push(&text.xml10_content());
+                    }
+                }
+                Event::CData(data) => {
+                    if let Some(sink) = self.sink() {
+                        sink.push(&data.xml10_content());
+                    }
+                }
+                Event::GeneralRef(reference) => {
+                    if let Some(sink) = self.sink() {
+                        match resolve_reference(&reference) {
+                            Some(character) => sink.push_char(character),
+                            None => sink.push(&format!("&{};", &*reference)),
                         }
                     }
-                    None => self.collect(&format!("&{};", &*reference)),
-                },
+                }
                 Event::Eof => return self.finish(),
                 Event::Comment(_) | Event::Decl(_) | Event::PI(_) | Event::DocType(_) => {}
             }
@@ -609,6 +750,10 @@ impl<'text> JunitParser<'text> {
 
     fn offset(&self) -> usize {
         usize::try_from(self.reader.buffer_position()).unwrap_or(usize::MAX)
+    }
+
+    fn sink(&mut self) -> Option<&mut BoundedText> {
+        self.case.as_mut().and_then(OpenCase::sink_text)
     }
 
     /// Handles a start tag at `offset` (of an empty element when `empty`); returns what the
@@ -662,10 +807,8 @@ impl<'text> JunitParser<'text> {
         match element {
             Element::Case => {
                 if let Some(case) = self.case.take() {
-                    let id = case.id.clone();
-                    for attempt in case.into_attempts() {
-                        self.results.record(id.clone(), attempt);
-                    }
+                    let (id, attempts) = case.into_attempts();
+                    self.results.record_attempts(id, attempts);
                 }
             }
             Element::Part => {
@@ -676,12 +819,6 @@ impl<'text> JunitParser<'text> {
                 }
             }
             Element::Suites | Element::Suite | Element::Other => {}
-        }
-    }
-
-    fn collect(&mut self, text: &str) {
-        if let Some(sink) = self.case.as_mut().and_then(OpenCase::sink_text) {
-            sink.push(text);
         }
     }
 
@@ -704,11 +841,14 @@ impl<'text> JunitParser<'text> {
         Err(Stop::Truncated { reason: format!("end of file inside {innermost}") })
     }
 
-    fn classify_error(&self, error: XmlError) -> Stop {
+    fn classify_error(&mut self, error: XmlError) -> Stop {
         let offset = usize::try_from(self.reader.error_position()).unwrap_or(usize::MAX);
         let at_end_of_input = match &error {
             // `<!` followed by nothing is a cut file; followed by something unknown, garbage.
-            XmlError::Syntax(SyntaxError::InvalidBangMarkup) => self.text.len().saturating_sub(offset) <= 2,
+            XmlError::Syntax(SyntaxError::InvalidBangMarkup) => {
+                let input = self.reader.get_mut();
+                input.at_end() && input.offset().saturating_sub(offset) <= 2
+            }
             // Every other syntax error is some markup whose end was not found before the input
             // ended.
             XmlError::Syntax(_) => true,
@@ -724,18 +864,213 @@ impl<'text> JunitParser<'text> {
     }
 }
 
-/// The 1-based line and column (in characters) of byte `offset` in `text`.
-fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
-    let offset = floor_char_boundary(text, offset);
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |newline| newline + 1);
-    let column = before[line_start..].chars().count() + 1;
-    (line, column)
+/// The document as the XML reader sees it: the bytes of the underlying reader as UTF-8 (each
+/// invalid sequence replaced with U+FFFD, as [`String::from_utf8_lossy`] does), decoded a chunk
+/// at a time.
+///
+/// Positions for error messages cost nothing while reading goes well: lines and columns are
+/// counted a whole chunk at a time as chunks are finished with, and an offset is located only
+/// when an error asks for it, in the current chunk or the one before (an error points into the
+/// event being read, which rarely spans more).
+struct Input<R> {
+    inner: R,
+    /// Decoded bytes; `buffer[start..]` are not consumed yet.
+    buffer: Vec<u8>,
+    start: usize,
+    /// Where `buffer` starts in the document.
+    buffer_position: Position,
+    /// The chunk before `buffer`, and where it starts.
+    previous: Vec<u8>,
+    previous_position: Position,
+    /// The first bytes of a character cut off at the end of the last chunk read.
+    pending: Vec<u8>,
+}
+
+/// A byte offset into the decoded document with its line and column (both from 1, the column
+/// in characters).
+#[derive(Debug, Clone, Copy)]
+struct Position {
+    offset: usize,
+    line: usize,
+    column: usize,
+}
+
+/// How much of the underlying reader's data is decoded at a time. A caller handing over a whole
+/// file as one slice still has it decoded in chunks of this size, never copied whole.
+const INPUT_CHUNK_BYTES: usize = 64 * 1024;
+
+const REPLACEMENT_CHARACTER: &str = "\u{FFFD}";
+
+impl<R: BufRead> Input<R> {
+    fn new(inner: R) -> Self {
+        let start = Position { offset: 0, line: 1, column: 1 };
+        Input {
+            inner,
+            buffer: Vec::with_capacity(INPUT_CHUNK_BYTES),
+            start: 0,
+            buffer_position: start,
+            previous: Vec::with_capacity(INPUT_CHUNK_BYTES),
+            previous_position: start,
+            pending: Vec::new(),
+        }
+    }
+
+    /// The offset of the first byte not consumed yet.
+    fn offset(&self) -> usize {
+        self.buffer_position.offset + self.start
+    }
+
+    fn at_end(&mut self) -> bool {
+        self.fill_buf().map_or(true, |rest| rest.is_empty())
+    }
+
+    /// The line and column of `offset`, which lies in the current chunk or the one before (for
+    /// an earlier offset, the earliest position known).
+    fn line_and_column(&self, offset: usize) -> (usize, usize) {
+        let (chunk, chunk_position) = if offset >= self.buffer_position.offset {
+            (&self.buffer, self.buffer_position)
+        } else if offset >= self.previous_position.offset {
+            (&self.previous, self.previous_position)
+        } else {
+            return (self.previous_position.line, self.previous_position.column);
+        };
+        let mut relative = (offset - chunk_position.offset).min(chunk.len());
+        // Inside a character: the column of that character.
+        while relative > 0 && chunk.get(relative).is_some_and(|&byte| is_continuation(byte)) {
+            relative -= 1;
+        }
+        let position = advance(chunk_position, &chunk[..relative]);
+        (position.line, position.column)
+    }
+
+    /// The line the document ends on, reading whatever is left of it.
+    fn line_at_end(&mut self) -> usize {
+        loop {
+            match self.fill_buf() {
+                Ok(rest) if !rest.is_empty() => {
+                    let length = rest.len();
+                    self.consume(length);
+                }
+                _ => return advance(self.buffer_position, &self.buffer[..self.start]).line,
+            }
+        }
+    }
+
+    /// Decodes the next chunk into `buffer`, as much of [`INPUT_CHUNK_BYTES`] as the input
+    /// has left however little the underlying reader hands over at a time; leaves it empty only
+    /// at the end of the input.
+    fn refill(&mut self) -> std::io::Result<()> {
+        let next_position = advance(self.buffer_position, &self.buffer);
+        std::mem::swap(&mut self.previous, &mut self.buffer);
+        self.previous_position = self.buffer_position;
+        self.buffer_position = next_position;
+        self.buffer.clear();
+        self.start = 0;
+        while self.buffer.len() < INPUT_CHUNK_BYTES {
+            let chunk = self.inner.fill_buf()?;
+            if chunk.is_empty() {
+                if !self.pending.is_empty() {
+                    // A character cut off by the end of the input.
+                    self.pending.clear();
+                    self.buffer.extend_from_slice(REPLACEMENT_CHARACTER.as_bytes());
+                }
+                return Ok(());
+            }
+            let taken = chunk.len().min(INPUT_CHUNK_BYTES - self.buffer.len());
+            if self.pending.is_empty() {
+                decode_lossy(&chunk[..taken], &mut self.buffer, &mut self.pending);
+            } else {
+                let mut joined = std::mem::take(&mut self.pending);
+                joined.extend_from_slice(&chunk[..taken]);
+                decode_lossy(&joined, &mut self.buffer, &mut self.pending);
+            }
+            self.inner.consume(taken);
+        }
+        Ok(())
+    }
+}
+
+/// Appends `raw` to `out` as UTF-8, replacing invalid sequences; a character cut off at the end
+/// of `raw` goes to `pending`, to be completed by the next chunk.
+fn decode_lossy(raw: &[u8], out: &mut Vec<u8>, pending: &mut Vec<u8>) {
+    let mut rest = raw;
+    loop {
+        match std::str::from_utf8(rest) {
+            Ok(_) => {
+                out.extend_from_slice(rest);
+                return;
+            }
+            Err(error) => {
+                let (valid, after) = rest.split_at(error.valid_up_to());
+                out.extend_from_slice(valid);
+                match error.error_len() {
+                    Some(invalid) => {
+                        out.extend_from_slice(REPLACEMENT_CHARACTER.as_bytes());
+                        rest = &after[invalid..];
+                    }
+                    None => {
+                        pending.extend_from_slice(after);
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn is_continuation(byte: u8) -> bool {
+    byte & 0xC0 == 0x80
+}
+
+/// `position` moved past `bytes`.
+fn advance(mut position: Position, bytes: &[u8]) -> Position {
+    position.offset += bytes.len();
+    match bytes.iter().rposition(|&byte| byte == b'\n') {
+        Some(last_newline) => {
+            position.line += count_bytes(&bytes[..=last_newline], |byte| byte == b'\n');
+            position.column = 1 + count_bytes(&bytes[last_newline + 1..], |byte| !is_continuation(byte));
+        }
+        None => position.column += count_bytes(bytes, |byte| !is_continuation(byte)),
+    }
+    position
+}
+
+/// How many of `bytes` match; counted in small blocks with a byte-sized tally, which the
+/// compiler turns into vector code (every byte of a document is counted once).
+fn count_bytes(bytes: &[u8], matches: impl Fn(u8) -> bool) -> usize {
+    bytes
+        .chunks(255)
+        .map(|block| usize::from(block.iter().fold(0_u8, |tally, &byte| tally + u8::from(matches(byte)))))
+        .sum()
+}
+
+impl<R: BufRead> Read for Input<R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let available = self.fill_buf()?;
+        let count = available.len().min(out.len());
+        out[..count].copy_from_slice(&available[..count]);
+        self.consume(count);
+        Ok(count)
+    }
+}
+
+impl<R: BufRead> BufRead for Input<R> {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        if self.start >= self.buffer.len() {
+            self.refill()?;
+        }
+        Ok(&self.buffer[self.start..])
+    }
+
+    fn consume(&mut self, amount: usize) {
+        self.start = self.start.saturating_add(amount).min(self.buffer.len());
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::io::BufReader;
+
     use super::*;
 
     fn parse(xml: &str) -> ResultSet {
@@ -1001,6 +1336,53 @@ assertion failed: lock.try_acquire()
     }
 
     #[test]
+    fn errors_are_located_past_the_first_chunk_and_in_events_that_began_in_the_chunk_before() {
+        // The mismatched end tag sits beyond the first chunks, and the element before it has
+        // text long enough that the tag starts in one chunk and ends in the next.
+        let long_output = "line of output\n".repeat(INPUT_CHUNK_BYTES / 15 * 3);
+        let document = format!(
+            "<testsuite>\n<testcase classname=\"t\" name=\"a\"><system-out>{long_output}</system-out>\n  </testsuite>\n"
+        );
+        let line = 2 + long_output.matches('\n').count() + 1;
+        for capacity in [1, 7, 4096, 1 << 20] {
+            let error = parse_junit_reader("big.xml", BufReader::with_capacity(capacity, document.as_bytes()))
+                .expect_err("mismatched tags should not parse");
+            assert_eq!(error.location, format!("{line}:3"), "read {capacity} bytes at a time");
+        }
+    }
+
+    #[test]
+    fn reading_in_small_pieces_gives_the_same_results() {
+        let mut documents: Vec<Vec<u8>> = vec![
+            "<testsuite><testcase classname=\"é\" name=\"ü\"><failure message=\"ß\">€ text 😀 &amp; more</failure></testcase></testsuite>".into(),
+            b"<testsuite><testcase classname=\"t\" name=\"a\"><failure>bad \xFF\xC3 byte \xE2\x82</failure></testcase></testsuite>\xF0\x9F".to_vec(),
+            "<testsuites>\n<testsuite name=\"s\">\n<testcase classname=\"t\" name=\"open\">\n<system-out>half a li".into(),
+        ];
+        documents.push(
+            format!("<testsuite>{}</testsuite>", "<testcase classname=\"t\" name=\"ö\"/>\n".repeat(5000)).into_bytes(),
+        );
+        for document in &documents {
+            let whole = parse_junit("r.xml", document);
+            for capacity in [1, 2, 3, 5, 64] {
+                let pieces = parse_junit_reader("r.xml", BufReader::with_capacity(capacity, document.as_slice()));
+                assert_eq!(pieces, whole, "read {capacity} bytes at a time: {}", String::from_utf8_lossy(document));
+            }
+        }
+    }
+
+    #[test]
+    fn a_read_error_is_a_parse_error() {
+        struct Failing;
+        impl Read for Failing {
+            fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+                Err(std::io::Error::other("disk on fire"))
+            }
+        }
+        let error = parse_junit_reader("r.xml", BufReader::new(Failing)).expect_err("an unreadable input");
+        assert!(error.message.contains("disk on fire"), "{}", error.message);
+    }
+
+    #[test]
     fn markup_garbage_in_the_middle_is_an_error() {
         let error = parse_junit("broken.xml", b"<testsuite>\n<!garbage>\n<testcase name=\"a\"/>\n</testsuite>")
             .expect_err("garbage should not parse");
@@ -1040,6 +1422,31 @@ assertion failed: lock.try_acquire()
         );
         let results = parse(r#"<testsuite><testcase classname="a&amp;b" name="c&#46;d"/></testsuite>"#);
         assert_eq!(outcomes(&results, "a&b.c.d"), [Outcome::Pass]);
+    }
+
+    #[test]
+    fn attributes_are_scanned_leniently() {
+        fn pairs(raw: &str) -> Vec<(&str, &str)> {
+            RawAttributes { rest: raw }.map(|(key, value, _)| (key, value)).collect()
+        }
+        assert_eq!(pairs(r#" a="1" b = '2'  c="x'y""#), [("a", "1"), ("b", "2"), ("c", "x'y")]);
+        assert_eq!(pairs("\n\tname=\"a b\"\r\n"), [("name", "a b")]);
+        // Malformed pairs are passed over and scanning goes on.
+        assert_eq!(pairs(r#" flag name="a" = "x" bare=value time="1""#), [("name", "a"), ("", "x"), ("time", "1")]);
+        assert_eq!(pairs(r#" name="unterminated"#), []);
+        assert_eq!(pairs(""), []);
+        assert_eq!(pairs("é=\"1\" ü ñ=\"2\""), [("é", "1"), ("ñ", "2")]);
+        let results = parse(r#"<testsuite><testcase flag classname='t' name="a" name="b" time = "2"/></testsuite>"#);
+        assert_eq!(only_attempt(&results, "t.a").duration, Some(Duration::from_secs(2)));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn exact_durations_match_the_floating_point_reading(time in "[0-9]{1,6}(\\.[0-9]{0,9})?") {
+            let exact = exact_decimal_duration(&time);
+            let floating = time.parse::<f64>().ok().and_then(|seconds| Duration::try_from_secs_f64(seconds).ok());
+            proptest::prop_assert_eq!(exact, floating);
+        }
     }
 
     #[test]
@@ -1099,6 +1506,13 @@ assertion failed: lock.try_acquire()
         assert!(!looks_like_junit(b"<!-- never closed <testsuite>"));
         assert!(!looks_like_junit(b"\x7fELF\x02\x01\x01\x00\x00\x00<testsuite>\x00\xff\xfe"));
         assert!(!looks_like_junit(&[0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0x0d]));
+    }
+
+    /// The line and column of `offset` in `text`, as the reader reports them for an error there.
+    fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
+        let mut input = Input::new(text.as_bytes());
+        input.line_at_end();
+        input.line_and_column(offset)
     }
 
     #[test]

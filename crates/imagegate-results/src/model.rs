@@ -2,20 +2,25 @@
 //! every other part of imagegate reads it; it knows nothing of any file format.
 
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A test's identity, stable across formats: `classname.name` for JUnit-style results (the
 /// same string that subunit and Python's unittest use), the plain name when there is no class.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct TestId(String);
+///
+/// Serialised as the plain string. Cloning is cheap: a result set holds each id twice (as the
+/// map's key and in its [`TestResult`]), and a run can have a million tests, so both share one
+/// allocation.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TestId(Arc<str>);
 
 impl TestId {
     pub fn new(id: impl Into<String>) -> Self {
-        TestId(id.into())
+        TestId(Arc::from(id.into()))
     }
 
     /// Builds the id of a JUnit test case from its `classname` and `name` attributes.
@@ -29,10 +34,10 @@ impl TestId {
     /// some writers) gives the class alone.
     pub fn from_class_and_name(classname: Option<&str>, name: &str) -> Self {
         match classname.map(str::trim).filter(|class| !class.is_empty()) {
-            Some(class) if name_starts_with_class(name, class) => TestId(name.to_owned()),
-            Some(class) if name.is_empty() => TestId(class.to_owned()),
-            Some(class) => TestId(format!("{class}.{name}")),
-            None => TestId(name.to_owned()),
+            Some(class) if name_starts_with_class(name, class) => TestId(Arc::from(name)),
+            Some(class) if name.is_empty() => TestId(Arc::from(class)),
+            Some(class) => TestId(joined(class, name)),
+            None => TestId(Arc::from(name)),
         }
     }
 
@@ -41,10 +46,39 @@ impl TestId {
     }
 }
 
+/// `class.name` as a shared string. A parser builds one per test case, so ids that fit are
+/// joined on the stack and copied once into their allocation.
+fn joined(class: &str, name: &str) -> Arc<str> {
+    let mut stack = [0_u8; 256];
+    let length = class.len() + 1 + name.len();
+    if let Some(target) = stack.get_mut(..length) {
+        let (class_part, rest) = target.split_at_mut(class.len());
+        class_part.copy_from_slice(class.as_bytes());
+        rest[0] = b'.';
+        rest[1..].copy_from_slice(name.as_bytes());
+        if let Ok(id) = std::str::from_utf8(target) {
+            return Arc::from(id);
+        }
+    }
+    Arc::from(format!("{class}.{name}"))
+}
+
 /// True when `name` begins with `class` and then a separator, as in `a.B.test_c`,
 /// `a::B::test_c` or `a/B/test_c`.
 fn name_starts_with_class(name: &str, class: &str) -> bool {
     name.strip_prefix(class).is_some_and(|rest| rest.starts_with(['.', ':', '/']))
+}
+
+impl Serialize for TestId {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for TestId {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(TestId::new)
+    }
 }
 
 impl fmt::Display for TestId {
@@ -183,7 +217,28 @@ impl ResultSet {
 
     /// Records an attempt. A second record of the same id in one run becomes a further attempt.
     pub fn record(&mut self, id: TestId, attempt: Attempt) {
-        self.tests.entry(id.clone()).or_insert_with(|| TestResult { id, attempts: Vec::new() }).attempts.push(attempt);
+        match self.tests.entry(id) {
+            Entry::Occupied(mut entry) => entry.get_mut().attempts.push(attempt),
+            // `vec!` sizes the list for the one attempt most tests ever have; a first `push`
+            // would reserve room for four.
+            Entry::Vacant(entry) => {
+                let id = entry.key().clone();
+                entry.insert(TestResult { id, attempts: vec![attempt] });
+            }
+        }
+    }
+
+    /// Records several attempts of one test at once, in the order they ran; the list is kept as
+    /// it is when the test is new, so a parser that sizes it exactly wastes no memory.
+    pub(crate) fn record_attempts(&mut self, id: TestId, attempts: Vec<Attempt>) {
+        match self.tests.entry(id) {
+            Entry::Occupied(mut entry) => entry.get_mut().attempts.extend(attempts),
+            Entry::Vacant(entry) if !attempts.is_empty() => {
+                let id = entry.key().clone();
+                entry.insert(TestResult { id, attempts });
+            }
+            Entry::Vacant(_) => {}
+        }
     }
 
     pub fn mark_incomplete(&mut self, source: impl Into<String>, reason: impl Into<String>) {
@@ -354,6 +409,29 @@ mod tests {
         let b = set.get(&TestId::new("b")).expect("recorded");
         assert_eq!(b.outcomes().collect::<Vec<_>>(), [Outcome::Error, Outcome::Pass]);
         assert!(!set.is_complete());
+    }
+
+    #[test]
+    fn a_test_id_is_stored_as_a_plain_string() {
+        let id = TestId::from_class_and_name(Some("tests.test_a"), "test_b[1]");
+        let json = serde_json::to_string(&id).expect("serialises");
+        assert_eq!(json, r#""tests.test_a.test_b[1]""#);
+        assert_eq!(serde_json::from_str::<TestId>(&json).expect("parses"), id);
+        let long_class = "c".repeat(300);
+        assert_eq!(TestId::from_class_and_name(Some(&long_class), "n").as_str(), format!("{long_class}.n"));
+    }
+
+    #[test]
+    fn a_result_set_shares_each_id_and_sizes_attempt_lists_exactly() {
+        // A million tests are a million ids and attempt lists: neither is duplicated nor
+        // over-allocated.
+        let mut set = ResultSet::new();
+        set.record(TestId::new("a"), Attempt::new(Outcome::Pass));
+        set.record_attempts(TestId::new("b"), vec![Attempt::new(Outcome::Fail), Attempt::new(Outcome::Pass)]);
+        for (key, result) in &set.tests {
+            assert!(Arc::ptr_eq(&key.0, &result.id.0), "{key}");
+            assert_eq!(result.attempts.capacity(), result.attempts.len(), "{key}");
+        }
     }
 
     #[test]
