@@ -1,7 +1,7 @@
 # Developer entry points. CI runs `make test` (see .ci/run).
 #
 #   make build          build the imagegate binary (debug)
-#   make test           start the engines, import the base images, run every test
+#   make test           start the engines, import the base images, build the test images, run every test
 #   make demo           the whole gate on examples/demo (docker; IMAGEGATE_ENGINE=podman for podman)
 #   make lint           rustfmt, clippy (warnings are errors), shellcheck when installed
 #   make clean-engines  remove containers left behind by imagegate runs (label io.imagegate.run)
@@ -15,7 +15,7 @@ ENGINES := scripts/engines.sh
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 IMAGEGATE_BIN := $(TARGET_DIR)/debug/imagegate
 DEMO_ENGINE := $(or $(IMAGEGATE_ENGINE),docker)
-SHELL_SCRIPTS := scripts/engines.sh .ci/run examples/demo/demo.sh
+SHELL_SCRIPTS := scripts/engines.sh scripts/test-images.sh scripts/fuzz.sh .ci/run examples/demo/demo.sh
 DEMO_SH_SCRIPTS := $(wildcard examples/demo/project/tests/*.sh examples/demo/project/src/*.sh \
 	examples/demo/packages/*/*/*.sh)
 
@@ -27,6 +27,7 @@ build:
 engines:
 	@$(ENGINES) all
 	@$(ENGINES) base-image
+	@scripts/test-images.sh
 
 # nextest runs the tests (parallel, retries, JUnit); it does not run doctests, so those follow.
 test: engines

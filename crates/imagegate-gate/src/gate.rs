@@ -25,6 +25,9 @@ pub struct GateOptions {
     /// `Err(reason)` when promotion is not allowed here (branch, untrusted event).
     pub promotion_allowed: Result<(), String>,
     pub project: Project,
+    /// Diff the two images' packages whatever the decision (they are always diffed, and each
+    /// regression given its suspects, when the decision is `regression`).
+    pub packages: bool,
 }
 
 /// What the suite runs showed, before any judgement. Shard runs save it to disk, so it is
@@ -236,6 +239,11 @@ pub fn judge(
     if let (Some(reference), Some(counts)) = (report.incumbent.as_mut(), comparison.incumbent_counts) {
         reference.counts = Some(counts);
     }
+    if let Some(incumbent) = &incumbent
+        && (report.decision == Decision::Regression || options.packages)
+    {
+        explain_with_packages(context, image, incumbent, &subjects.candidate.digest, &evidence.candidate, &mut report);
+    }
     report.summary = summarize(&report);
 
     let report_json = serde_json::to_string(&report).unwrap_or_default();
@@ -283,6 +291,47 @@ pub fn judge(
         report.summary = summarize(&report);
     }
     Ok(report)
+}
+
+/// Adds the package diff of the two images and, to each regression, the changed packages its
+/// failure text points at. Reading the images is best effort: a failure becomes a warning, never
+/// a different decision.
+fn explain_with_packages(
+    context: &Context<'_>,
+    image: &ImageConfig,
+    incumbent: &str,
+    candidate: &str,
+    candidate_results: &ResultSet,
+    report: &mut GateReport,
+) {
+    context.progress.start(&image.name, "reading both images' packages");
+    let diff = match crate::package_diff(context.engine, incumbent, candidate) {
+        Ok(diff) => diff,
+        Err(error) => {
+            report.warnings.push(format!("the package diff is missing: {error}"));
+            return;
+        }
+    };
+    context.progress.finish(
+        &image.name,
+        &format!("{} packages changed, {} added, {} removed", diff.changed.len(), diff.added.len(), diff.removed.len()),
+    );
+    for entry in &mut report.regressions {
+        // The whole failure text of every attempt: tracebacks carry the paths and module names.
+        let mut text = String::new();
+        if let Some(result) = candidate_results.get(&TestId::new(entry.id.clone())) {
+            for attempt in &result.attempts {
+                for part in [&attempt.message, &attempt.output].into_iter().flatten() {
+                    text.push_str(part);
+                    text.push('\n');
+                }
+            }
+        } else if let Some(message) = &entry.message {
+            text.push_str(message);
+        }
+        entry.suspects = imagegate_packages::suspects(&text, &diff).iter().map(Into::into).collect();
+    }
+    report.packages = Some(diff.to_contract(incumbent, candidate));
 }
 
 /// The rerun command for `targets`, or the whole suite when there is no `rerun` template.

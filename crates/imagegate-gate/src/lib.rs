@@ -10,6 +10,7 @@ mod candidate;
 mod error;
 mod gate;
 mod history;
+mod packages;
 mod progress;
 mod project;
 mod promote;
@@ -23,6 +24,7 @@ pub use gate::{
     Evidence, GateOptions, Selection, Subjects, collect_evidence, gate_image, judge, resolve_subjects, test_entry,
 };
 pub use history::history;
+pub use packages::{image_inventory, package_diff};
 pub use progress::{Progress, SilentProgress};
 pub use project::{Project, detect_project};
 pub use promote::{promote, rollback};

@@ -22,7 +22,7 @@ mod text;
 pub use html::gate_html;
 pub use junit::gate_junit;
 pub use markdown::{gate_markdown, run_markdown};
-pub use terminal::{compare_text, gate_text, history_text, plan_text, results_text};
+pub use terminal::{compare_text, diff_text, gate_text, history_text, plan_text, results_text};
 
 use imagegate_contract::{Decision, GateReport, PromotionStatus};
 

@@ -66,6 +66,8 @@ pub enum Command {
     /// The whole job for every CI run: detect the provider and event, gate, promote where
     /// allowed, publish image references and reports
     Ci(CiArgs),
+    /// List the packages that differ between two images (dpkg, apk, rpm, Python, npm, gems)
+    Diff(DiffArgs),
 }
 
 #[derive(Debug, Args)]
@@ -139,6 +141,9 @@ pub struct GateArgs {
     pub json: bool,
     #[command(flatten)]
     pub reports: ReportArgs,
+    /// Diff the two images' packages even when the candidate passes (always done on a regression)
+    #[arg(long)]
+    pub packages: bool,
     /// Judge from the evidence saved by `test --shard` in these folders instead of running the suite
     #[arg(long, value_name = "DIR", num_args = 1.., conflicts_with = "refresh")]
     pub results: Vec<PathBuf>,
@@ -225,6 +230,17 @@ pub struct CiArgs {
     #[arg(long, value_name = "PATH")]
     pub output: Option<PathBuf>,
     /// Print JSON, one imagegate.gate/v1 document per image and line (annotations then go to stderr)
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The image the diff starts from: a reference or id in the engine
+    pub from: String,
+    /// The image it goes to
+    pub to: String,
+    /// Print JSON (schema imagegate.diff/v1)
     #[arg(long)]
     pub json: bool,
 }

@@ -59,6 +59,7 @@ fn run(cli: Cli) -> Result<ExitStatus, CliError> {
         Command::Results(args) => commands::results::run(&args),
         Command::Compare(args) => commands::compare::run(&args),
         Command::Ci(args) => commands::ci::run(&cli.global, &args),
+        Command::Diff(args) => commands::diff::run(&cli.global, &args),
     }
 }
 

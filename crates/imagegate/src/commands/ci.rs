@@ -63,7 +63,7 @@ pub fn run(global: &GlobalArgs, args: &CiArgs) -> Result<ExitStatus, CliError> {
     );
     let git = imagegate_gate::detect_project(&config.root, None, None, &runtime.settings.state_dir);
     let project = Project { commit: ci.commit.clone().unwrap_or(git.commit), branch: ci.branch.clone() };
-    let options = GateOptions { refresh, promote: true, promotion_allowed, project };
+    let options = GateOptions { refresh, promote: true, promotion_allowed, project, packages: false };
 
     let context = runtime.context();
     let mut status = ExitStatus::Success;

@@ -41,6 +41,7 @@ pub fn run(global: &GlobalArgs, args: &GateArgs) -> Result<ExitStatus, CliError>
         promote: args.promote,
         promotion_allowed: promotion_policy(config, &project),
         project,
+        packages: args.packages,
     };
     let context = runtime.context();
     let mut shards = if args.results.is_empty() { None } else { Some(read_shards(&args.results)?) };

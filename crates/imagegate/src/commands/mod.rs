@@ -3,6 +3,7 @@
 pub mod build;
 pub mod ci;
 pub mod compare;
+pub mod diff;
 pub mod gate;
 pub mod history;
 pub mod init;

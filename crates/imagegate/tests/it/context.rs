@@ -33,7 +33,8 @@ static COUNTER: AtomicU32 = AtomicU32::new(0);
 /// - `absent-unless:F`: passes with F, not reported at all without;
 /// - `flaky`: fails in the full run, passes when run alone (a rerun);
 /// - `alone-fails-needs:F`: in the full run like `needs:F`; run alone, always fails;
-/// - `sleep:N`: sleeps N seconds, then passes.
+/// - `sleep:N`: sleeps N seconds, then passes;
+/// - `werkzeug-urls:F`: passes with F, else errors with werkzeug 2.3's import error.
 ///
 /// `sh tests/run.sh --list` prints the ids.
 /// `tests/mode` may say `no-results`, `empty` or `truncated` to break the results on purpose.
@@ -75,6 +76,8 @@ while read -r name how; do
       if [ $alone -eq 1 ]; then result=fail; msg="fails when run alone"
       elif has "$f"; then result=pass; else result=fail; msg="feature $f missing from the image"; fi ;;
     sleep:*) sleep ${how#sleep:}; result=pass ;;
+    werkzeug-urls:*) f=${how#werkzeug-urls:}; if has "$f"; then result=pass; else result=error
+      msg="ImportError: cannot import name 'url_quote' from 'werkzeug.urls' (/usr/local/lib/python3.11/dist-packages/werkzeug/urls.py)"; fi ;;
     *) result=error; msg="unknown mode $how" ;;
   esac
   case "$result" in

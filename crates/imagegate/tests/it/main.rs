@@ -9,5 +9,6 @@ mod ci;
 mod context;
 mod gate_rules;
 mod lifecycle;
+mod packages;
 mod robustness;
 mod sharding;

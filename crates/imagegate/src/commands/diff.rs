@@ -1,0 +1,34 @@
+//! `imagegate diff FROM TO`: the packages that differ between any two images in the engine.
+
+use imagegate_contract::{DIFF_SCHEMA, ExitStatus};
+
+use crate::cli::{DiffArgs, GlobalArgs};
+use crate::error::CliError;
+use crate::runtime::print_json;
+
+pub fn run(global: &GlobalArgs, args: &DiffArgs) -> Result<ExitStatus, CliError> {
+    // No configuration is needed: only an engine.
+    let kind = match global.engine {
+        Some(crate::cli::EngineArg::Docker) => Some(imagegate_config::EngineKind::Docker),
+        Some(crate::cli::EngineArg::Podman) => Some(imagegate_config::EngineKind::Podman),
+        None => None,
+    };
+    let engine = imagegate_engine::detect(kind)?;
+    for reference in [&args.from, &args.to] {
+        if engine.inspect_image(reference)?.is_none() {
+            return Err(CliError::usage(
+                format!("the {} engine has no image `{reference}`", engine.program()),
+                "name an image the engine has (`docker images` / `podman images` list them)",
+            ));
+        }
+    }
+    let diff = imagegate_gate::package_diff(engine.as_ref(), &args.from, &args.to)?;
+    let mut document = diff.to_contract(&args.from, &args.to);
+    if args.json {
+        document.schema = Some(DIFF_SCHEMA.to_owned());
+        print_json(&document);
+    } else {
+        print!("{}", imagegate_report::diff_text(&document));
+    }
+    Ok(ExitStatus::Success)
+}
