@@ -182,6 +182,14 @@ impl Client {
         Ok(images)
     }
 
+    pub(crate) fn pull(&self, reference: &str) -> Result<(), EngineError> {
+        let operation = format!("pull `{reference}`");
+        match self.dialect {
+            Dialect::Docker => self.run(&operation, &["pull", "--quiet", reference]).map(|_| ()),
+            Dialect::Podman => self.run(&operation, &["pull", "--quiet", reference]).map(|_| ()),
+        }
+    }
+
     pub(crate) fn tag(&self, image_id: &str, reference: &str) -> Result<(), EngineError> {
         self.run(&format!("tag {image_id} as `{reference}`"), &["tag", image_id, reference]).map(|_| ())
     }

@@ -42,6 +42,9 @@ macro_rules! delegate_engine {
             fn images_with_label(&self, key: &str, value: &str) -> Result<Vec<ImageInfo>, EngineError> {
                 self.client.images_with_label(key, value)
             }
+            fn pull(&self, reference: &str) -> Result<(), EngineError> {
+                self.client.pull(reference)
+            }
             fn tag(&self, image_id: &str, reference: &str) -> Result<(), EngineError> {
                 self.client.tag(image_id, reference)
             }

@@ -77,6 +77,10 @@ pub trait Engine: Send + Sync {
     /// Ids of images carrying the label `key=value`, newest first.
     fn images_with_label(&self, key: &str, value: &str) -> Result<Vec<ImageInfo>, EngineError>;
 
+    /// Pulls `reference` from its registry into the engine (the engine's own credentials and
+    /// registry settings apply).
+    fn pull(&self, reference: &str) -> Result<(), EngineError>;
+
     /// Points `reference` at `image_id`.
     fn tag(&self, image_id: &str, reference: &str) -> Result<(), EngineError>;
 

@@ -1,4 +1,5 @@
-//! `imagegate diff FROM TO`: the packages that differ between any two images in the engine.
+//! `imagegate diff FROM TO`: the packages that differ between any two images, in the engine or
+//! in a registry (pulled through the engine first).
 
 use imagegate_contract::{DIFF_SCHEMA, ExitStatus};
 
@@ -15,12 +16,21 @@ pub fn run(global: &GlobalArgs, args: &DiffArgs) -> Result<ExitStatus, CliError>
     };
     let engine = imagegate_engine::detect(kind)?;
     for reference in [&args.from, &args.to] {
-        if engine.inspect_image(reference)?.is_none() {
+        if engine.inspect_image(reference)?.is_some() {
+            continue;
+        }
+        // Not in the engine: a registry reference is pulled (with the engine's credentials).
+        let looks_remote = reference.split('/').next().is_some_and(|first| {
+            reference.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost")
+        });
+        if !looks_remote {
             return Err(CliError::usage(
                 format!("the {} engine has no image `{reference}`", engine.program()),
-                "name an image the engine has (`docker images` / `podman images` list them)",
+                "name an image the engine has (`docker images` / `podman images` list them), or a registry reference such as registry.example.com/team/image:tag",
             ));
         }
+        eprintln!("pulling {reference}");
+        engine.pull(reference)?;
     }
     let diff = imagegate_gate::package_diff(engine.as_ref(), &args.from, &args.to)?;
     let mut document = diff.to_contract(&args.from, &args.to);

@@ -81,3 +81,80 @@ fn diff_of_an_unknown_image_is_a_usage_error() {
     run.expect_code(2);
     assert!(run.stderr.contains("no-such-image"), "{run}");
 }
+
+/// A throwaway `docker-registry` (CNCF distribution) on a free loopback port.
+struct Registry {
+    child: std::process::Child,
+    address: String,
+    _storage: tempfile::TempDir,
+}
+
+impl Registry {
+    fn start() -> Registry {
+        let storage = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let address = format!("127.0.0.1:{port}");
+        let config = storage.path().join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {address}\n",
+                storage.path().join("data").display()
+            ),
+        )
+        .unwrap();
+        let child = std::process::Command::new("docker-registry")
+            .args(["serve", config.to_str().unwrap()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("docker-registry is installed by scripts/engines.sh registry / .ci/run");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::net::TcpStream::connect(&address).is_err() {
+            assert!(std::time::Instant::now() < deadline, "the registry did not start");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        Registry { child, address, _storage: storage }
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn diff_pulls_images_it_does_not_have_from_a_registry() {
+    let registry = Registry::start();
+    let context = TestContext::new(Engine::Docker, &["alpha"], "test_a pass\n");
+    std::fs::write(
+        context.path("ci/Dockerfile"),
+        format!("FROM {BASE_IMAGE}\nCOPY site/ /usr/local/lib/python3.11/dist-packages/\n"),
+    )
+    .unwrap();
+    let docker = |args: &[&str]| {
+        let output = std::process::Command::new("docker").args(args).output().unwrap();
+        assert!(output.status.success(), "docker {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    };
+    let mut references = Vec::new();
+    for (tag, version) in [("a", "2.2.3"), ("b", "2.3.0")] {
+        let _ = std::fs::remove_dir_all(context.path("ci/site"));
+        write_distribution(&context, "Werkzeug", version);
+        let reference = format!("{}/imagegate-it/{}:{tag}", registry.address, context.image);
+        docker(&["build", "-q", "-t", &reference, context.path("ci").to_str().unwrap()]);
+        docker(&["push", "-q", &reference]);
+        docker(&["rmi", &reference]);
+        references.push(reference);
+    }
+    let run = context.run(&["diff", "--json", &references[0], &references[1]]);
+    run.expect_code(0);
+    let diff = run.json();
+    assert_eq!(diff["changed"][0]["name"], "Werkzeug", "{diff}");
+    assert_eq!(diff["changed"][0]["from"], "2.2.3");
+    assert_eq!(diff["changed"][0]["to"], "2.3.0");
+    for reference in &references {
+        let _ = std::process::Command::new("docker").args(["rmi", reference]).output();
+    }
+}
