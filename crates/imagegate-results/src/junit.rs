@@ -60,6 +60,7 @@ use quick_xml::escape::resolve_predefined_entity;
 use quick_xml::events::{BytesRef, BytesStart, Event};
 use quick_xml::reader::Reader;
 
+use crate::model::ResultSetBuilder;
 use crate::{Attempt, Outcome, ParseError, ResultSet, TestId};
 
 /// The most output text kept for one attempt. Captured output can run to megabytes; the report
@@ -150,7 +151,7 @@ pub fn parse_junit(source_name: &str, bytes: &[u8]) -> Result<ResultSet, ParseEr
 pub fn parse_junit_reader(source_name: &str, reader: impl BufRead) -> Result<ResultSet, ParseError> {
     let mut parser = JunitParser::new(source_name, Input::new(reader));
     parser.run()?;
-    Ok(parser.results)
+    Ok(parser.results.build())
 }
 
 /// One open element, as far as the reader cares.
@@ -306,6 +307,8 @@ enum Sink {
 #[derive(Debug)]
 struct OpenCase {
     id: TestId,
+    /// How much of `id` its class takes up (all of it, or none).
+    class_length: usize,
     duration: Option<Duration>,
     mains: Vec<Part>,
     flaky: Vec<Part>,
@@ -319,8 +322,12 @@ struct OpenCase {
 impl OpenCase {
     fn new(start: &BytesStart<'_>) -> Self {
         let [classname, name, time] = attributes(start, ["classname", "name", "time"]);
+        let id = TestId::from_class_and_name(classname.as_deref(), name.as_deref().unwrap_or_default());
+        // The id begins with the class (`TestId::from_class_and_name`), which groups it for sorting.
+        let class = classname.as_deref().map_or("", str::trim);
         OpenCase {
-            id: TestId::from_class_and_name(classname.as_deref(), name.as_deref().unwrap_or_default()),
+            class_length: if id.as_str().starts_with(class) { class.len() } else { 0 },
+            id,
             duration: time.and_then(|time| parse_duration(&time)),
             mains: Vec::new(),
             flaky: Vec::new(),
@@ -365,7 +372,7 @@ impl OpenCase {
 
     /// The test and the attempts this case stands for, in the order they ran: earlier flaky
     /// attempts, the case's own, then reruns.
-    fn into_attempts(self) -> (TestId, Vec<Attempt>) {
+    fn into_attempts(self) -> (TestId, usize, Vec<Attempt>) {
         // Sized exactly: a million tests' attempt lists are a large part of a result set.
         let mut attempts = Vec::with_capacity(self.flaky.len() + 1 + self.reruns.len());
         attempts.extend(self.flaky.into_iter().map(Part::into_attempt));
@@ -398,7 +405,7 @@ impl OpenCase {
         attempts.push(own);
 
         attempts.extend(self.reruns.into_iter().map(Part::into_attempt));
-        (self.id, attempts)
+        (self.id, self.class_length, attempts)
     }
 
     /// The one attempt recorded for a case still open when the file ended: an error, whatever
@@ -569,21 +576,15 @@ impl<'tag> Iterator for RawAttributes<'tag> {
                 continue;
             };
             let value_start = position + 1;
-            let mut plain = true;
-            let mut value_end = value_start;
-            loop {
-                match bytes.get(value_end) {
-                    None => {
-                        self.rest = "";
-                        return None;
-                    }
-                    Some(&byte) if byte == quote => break,
-                    Some(&byte) => {
-                        plain &= byte >= b' ' && byte != b'&';
-                        value_end += 1;
-                    }
-                }
-            }
+            let after_quote = bytes.get(value_start..).unwrap_or_default();
+            let Some(value_length) = after_quote.iter().position(|&byte| byte == quote) else {
+                self.rest = "";
+                return None;
+            };
+            let value_end = value_start + value_length;
+            // Without early exit, so that the check runs over many bytes at once.
+            let plain =
+                after_quote[..value_length].iter().fold(true, |plain, &byte| plain & (byte >= b' ') & (byte != b'&'));
             self.rest = text.get(value_end + 1..).unwrap_or_default();
             let key = text.get(key_start..key_end).unwrap_or_default();
             let value = text.get(value_start..value_end).unwrap_or_default();
@@ -663,7 +664,7 @@ enum Stop {
 struct JunitParser<'name, R> {
     source_name: &'name str,
     reader: Reader<Input<R>>,
-    results: ResultSet,
+    results: ResultSetBuilder,
     stack: Vec<Element>,
     case: Option<OpenCase>,
     seen_root: bool,
@@ -675,7 +676,14 @@ impl<'name, R: BufRead> JunitParser<'name, R> {
         // Hand-written writers sometimes leave a bare `&` in captured output; it is kept as
         // text rather than failing the whole file.
         reader.config_mut().allow_dangling_amp = true;
-        JunitParser { source_name, reader, results: ResultSet::new(), stack: Vec::new(), case: None, seen_root: false }
+        JunitParser {
+            source_name,
+            reader,
+            results: ResultSetBuilder::default(),
+            stack: Vec::new(),
+            case: None,
+            seen_root: false,
+        }
     }
 
     fn run(&mut self) -> Result<(), ParseError> {
@@ -683,8 +691,8 @@ impl<'name, R: BufRead> JunitParser<'name, R> {
             Ok(()) => Ok(()),
             Err(Stop::Truncated { reason }) => {
                 if let Some(case) = self.case.take() {
-                    let id = case.id.clone();
-                    self.results.record(id, case.into_truncated_attempt());
+                    let (id, class_length) = (case.id.clone(), case.class_length);
+                    self.results.record_attempts(id, class_length, vec![case.into_truncated_attempt()]);
                 }
                 let line = self.reader.get_mut().line_at_end();
                 self.results.mark_incomplete(self.source_name, format!("truncated at line {line}: {reason}"));
@@ -807,8 +815,8 @@ impl<'name, R: BufRead> JunitParser<'name, R> {
         match element {
             Element::Case => {
                 if let Some(case) = self.case.take() {
-                    let (id, attempts) = case.into_attempts();
-                    self.results.record_attempts(id, attempts);
+                    let (id, class_length, attempts) = case.into_attempts();
+                    self.results.record_attempts(id, class_length, attempts);
                 }
             }
             Element::Part => {

@@ -1,8 +1,8 @@
 //! The results model: test ids, outcomes, attempts and result sets. Every parser fills it and
 //! every other part of imagegate reads it; it knows nothing of any file format.
 
-use std::collections::BTreeMap;
-use std::collections::btree_map::Entry;
+use std::collections::btree_map::{self, Entry};
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,7 +12,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// A test's identity, stable across formats: `classname.name` for JUnit-style results (the
 /// same string that subunit and Python's unittest use), the plain name when there is no class.
 ///
-/// Serialised as the plain string. Cloning is cheap: a result set holds each id twice (as the
+/// Serialised as the plain string. Cloning is cheap: a result set may hold an id twice (as a
 /// map's key and in its [`TestResult`]), and a run can have a million tests, so both share one
 /// allocation.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -204,9 +204,16 @@ pub struct Incomplete {
 }
 
 /// The results of one suite run (and any reruns merged into it).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+///
+/// Serialised as `{"tests": {id: result, …}, "incomplete": […]}`, tests in id order.
+#[derive(Debug, Clone, Default)]
 pub struct ResultSet {
-    tests: BTreeMap<TestId, TestResult>,
+    /// Tests a parser built in bulk ([`ResultSetBuilder`]), in id order. A million of them cost a
+    /// million entries of one list, found by binary search.
+    built: Vec<TestResult>,
+    /// Tests recorded one at a time that are not in `built`; keyed by an id that shares its
+    /// allocation with the result's.
+    recorded: BTreeMap<TestId, TestResult>,
     pub incomplete: Vec<Incomplete>,
 }
 
@@ -217,7 +224,11 @@ impl ResultSet {
 
     /// Records an attempt. A second record of the same id in one run becomes a further attempt.
     pub fn record(&mut self, id: TestId, attempt: Attempt) {
-        match self.tests.entry(id) {
+        if let Some(index) = self.built_index(&id) {
+            self.built[index].attempts.push(attempt);
+            return;
+        }
+        match self.recorded.entry(id) {
             Entry::Occupied(mut entry) => entry.get_mut().attempts.push(attempt),
             // `vec!` sizes the list for the one attempt most tests ever have; a first `push`
             // would reserve room for four.
@@ -228,17 +239,8 @@ impl ResultSet {
         }
     }
 
-    /// Records several attempts of one test at once, in the order they ran; the list is kept as
-    /// it is when the test is new, so a parser that sizes it exactly wastes no memory.
-    pub(crate) fn record_attempts(&mut self, id: TestId, attempts: Vec<Attempt>) {
-        match self.tests.entry(id) {
-            Entry::Occupied(mut entry) => entry.get_mut().attempts.extend(attempts),
-            Entry::Vacant(entry) if !attempts.is_empty() => {
-                let id = entry.key().clone();
-                entry.insert(TestResult { id, attempts });
-            }
-            Entry::Vacant(_) => {}
-        }
+    fn built_index(&self, id: &TestId) -> Option<usize> {
+        self.built.binary_search_by(|result| result.id.cmp(id)).ok()
     }
 
     pub fn mark_incomplete(&mut self, source: impl Into<String>, reason: impl Into<String>) {
@@ -248,38 +250,54 @@ impl ResultSet {
     /// Adds every attempt and incomplete mark of `other` after this set's own (files of one run,
     /// or a rerun following the first run).
     pub fn merge(&mut self, other: ResultSet) {
-        for (_, result) in other.tests {
-            for attempt in result.attempts {
-                self.record(result.id.clone(), attempt);
+        if self.is_empty() {
+            // Taken whole: the same set as recording each attempt would make.
+            self.built = other.built;
+            self.recorded = other.recorded;
+        } else {
+            let mut recorded = other.recorded.into_values();
+            let mut built = other.built.into_iter();
+            for result in std::iter::from_fn(|| recorded.next().or_else(|| built.next())) {
+                for attempt in result.attempts {
+                    self.record(result.id.clone(), attempt);
+                }
             }
         }
         self.incomplete.extend(other.incomplete);
     }
 
     pub fn get(&self, id: &TestId) -> Option<&TestResult> {
-        self.tests.get(id)
+        match self.built_index(id) {
+            Some(index) => self.built.get(index),
+            None => self.recorded.get(id),
+        }
     }
 
     pub fn contains(&self, id: &TestId) -> bool {
-        self.tests.contains_key(id)
+        self.get(id).is_some()
     }
 
     /// Test ids in order.
     pub fn ids(&self) -> impl Iterator<Item = &TestId> {
-        self.tests.keys()
+        self.entries().map(|(id, _)| id)
     }
 
     /// Tests in id order.
     pub fn tests(&self) -> impl Iterator<Item = &TestResult> {
-        self.tests.values()
+        self.entries().map(|(_, result)| result)
+    }
+
+    /// Every test with its id, in id order: the built and the recorded tests merged.
+    fn entries(&self) -> InIdOrder<'_> {
+        InIdOrder { built: self.built.iter().peekable(), recorded: self.recorded.iter().peekable() }
     }
 
     pub fn len(&self) -> usize {
-        self.tests.len()
+        self.built.len() + self.recorded.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.tests.is_empty()
+        self.built.is_empty() && self.recorded.is_empty()
     }
 
     pub fn is_complete(&self) -> bool {
@@ -304,6 +322,179 @@ impl ResultSet {
             }
         }
         counts
+    }
+}
+
+/// Two sets are equal when they hold the same tests and marks, however each was put together.
+impl PartialEq for ResultSet {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.entries().eq(other.entries()) && self.incomplete == other.incomplete
+    }
+}
+
+/// The tests of a [`ResultSet`] in id order. No id is both built and recorded.
+struct InIdOrder<'set> {
+    built: std::iter::Peekable<std::slice::Iter<'set, TestResult>>,
+    recorded: std::iter::Peekable<btree_map::Iter<'set, TestId, TestResult>>,
+}
+
+impl<'set> Iterator for InIdOrder<'set> {
+    type Item = (&'set TestId, &'set TestResult);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let built_first = match (self.built.peek(), self.recorded.peek()) {
+            (Some(built), Some((recorded, _))) => built.id < **recorded,
+            (built, _) => built.is_some(),
+        };
+        if built_first { self.built.next().map(|result| (&result.id, result)) } else { self.recorded.next() }
+    }
+}
+
+/// The stored shape of a [`ResultSet`].
+#[derive(Serialize)]
+#[serde(rename = "ResultSet")]
+struct StoredRef<'set> {
+    tests: TestsAsMap<'set>,
+    incomplete: &'set [Incomplete],
+}
+
+struct TestsAsMap<'set>(&'set ResultSet);
+
+impl Serialize for TestsAsMap<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.entries())
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename = "ResultSet")]
+struct Stored {
+    tests: BTreeMap<TestId, TestResult>,
+    incomplete: Vec<Incomplete>,
+}
+
+impl Serialize for ResultSet {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        StoredRef { tests: TestsAsMap(self), incomplete: &self.incomplete }.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for ResultSet {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let Stored { tests, incomplete } = Stored::deserialize(deserializer)?;
+        Ok(ResultSet { built: Vec::new(), recorded: tests, incomplete })
+    }
+}
+
+/// Builds a [`ResultSet`] from attempts in the order a parser reads them, sorting once at the
+/// end instead of searching a growing map for each of a million test cases.
+///
+/// Sorting a million ids by comparing them whole is slow: they share long prefixes and lie all
+/// over the heap. So each id is recorded with a prefix of it (a JUnit case's class), and the
+/// sort goes in two steps: the few distinct prefixes are sorted, which orders the ids of
+/// different classes without reading them, then the ids of each class (a few dozen, usually
+/// allocated side by side) are sorted among themselves. A prefix that begins another prefix
+/// (`a.B` and `a.B.C`, or the empty prefix of ids without a class) does not order their ids, so
+/// such a family of prefixes is sorted as one group, by whole ids.
+#[derive(Debug, Default)]
+pub(crate) struct ResultSetBuilder {
+    /// In the order recorded; an id may appear more than once.
+    entries: Vec<Recorded>,
+    /// The distinct prefixes, numbered in the order first seen, and their numbers.
+    prefixes: Vec<Box<str>>,
+    prefix_numbers: HashMap<Box<str>, u32>,
+    incomplete: Vec<Incomplete>,
+}
+
+#[derive(Debug)]
+struct Recorded {
+    /// The number of the prefix, until the entries are put in order, then of its family.
+    group: u32,
+    /// The order recorded in, which orders the attempts of an id recorded more than once. (It
+    /// fills what would be padding after `group`.)
+    sequence: u32,
+    id: TestId,
+    attempts: Vec<Attempt>,
+}
+
+impl ResultSetBuilder {
+    /// Records the attempts of one test case, in the order they ran; an id recorded again adds
+    /// further attempts, as [`ResultSet::record`] does. The first `prefix_length` bytes of the
+    /// id are its prefix (a JUnit class, or none). The attempt list is kept as it is, so a parser
+    /// that sizes it exactly wastes no memory.
+    pub(crate) fn record_attempts(&mut self, id: TestId, prefix_length: usize, attempts: Vec<Attempt>) {
+        if attempts.is_empty() {
+            return;
+        }
+        let prefix = id.as_str().get(..prefix_length).unwrap_or_default();
+        // Consecutive test cases nearly always share their class.
+        let group = match self.entries.last() {
+            Some(last) if *self.prefixes[last.group as usize] == *prefix => last.group,
+            _ => self.number(prefix),
+        };
+        // Past `u32::MAX` entries the order of repeated attempts may be lost; such a set would
+        // not fit in memory anyway.
+        let sequence = u32::try_from(self.entries.len()).unwrap_or(u32::MAX);
+        self.entries.push(Recorded { group, sequence, id, attempts });
+    }
+
+    fn number(&mut self, prefix: &str) -> u32 {
+        if let Some(&number) = self.prefix_numbers.get(prefix) {
+            return number;
+        }
+        // More prefixes than `u32` counts cannot fit in memory beside their test cases.
+        let number = u32::try_from(self.prefixes.len()).unwrap_or(u32::MAX);
+        self.prefixes.push(prefix.into());
+        self.prefix_numbers.insert(prefix.into(), number);
+        number
+    }
+
+    pub(crate) fn mark_incomplete(&mut self, source: impl Into<String>, reason: impl Into<String>) {
+        self.incomplete.push(Incomplete { source: source.into(), reason: reason.into() });
+    }
+
+    pub(crate) fn build(self) -> ResultSet {
+        let ResultSetBuilder { mut entries, prefixes, prefix_numbers, incomplete } = self;
+        drop(prefix_numbers);
+
+        // Number the families of prefixes in prefix order: a prefix joins the family of the
+        // one before it in order when it begins with that family's first prefix.
+        let mut by_prefix: Vec<u32> = (0..prefixes.len()).filter_map(|number| u32::try_from(number).ok()).collect();
+        by_prefix.sort_unstable_by(|&left, &right| prefixes[left as usize].cmp(&prefixes[right as usize]));
+        let mut family_of = vec![0_u32; prefixes.len()];
+        let mut family = 0_u32;
+        let mut family_head: Option<&str> = None;
+        for &number in &by_prefix {
+            let prefix = &*prefixes[number as usize];
+            if family_head.is_some_and(|head| !prefix.starts_with(head)) {
+                family += 1;
+                family_head = Some(prefix);
+            }
+            family_head.get_or_insert(prefix);
+            family_of[number as usize] = family;
+        }
+        for entry in &mut entries {
+            entry.group = family_of.get(entry.group as usize).copied().unwrap_or(u32::MAX);
+        }
+
+        // The attempts of an id recorded twice stay in the order they were read: the sequence
+        // number breaks ties, so the sorts need not be stable (nor allocate scratch space).
+        entries.sort_unstable_by_key(|entry| (entry.group, entry.sequence));
+        for family in entries.chunk_by_mut(|left, right| left.group == right.group) {
+            family.sort_unstable_by(|left, right| left.id.cmp(&right.id).then(left.sequence.cmp(&right.sequence)));
+        }
+        entries.dedup_by(|later, earlier| {
+            let same = later.id == earlier.id;
+            if same {
+                earlier.attempts.append(&mut later.attempts);
+            }
+            same
+        });
+        // Collected in place: the list of entries becomes the list of tests.
+        let mut built: Vec<TestResult> =
+            entries.into_iter().map(|entry| TestResult { id: entry.id, attempts: entry.attempts }).collect();
+        built.shrink_to_fit();
+        ResultSet { built, recorded: BTreeMap::new(), incomplete }
     }
 }
 
@@ -427,10 +618,118 @@ mod tests {
         // over-allocated.
         let mut set = ResultSet::new();
         set.record(TestId::new("a"), Attempt::new(Outcome::Pass));
-        set.record_attempts(TestId::new("b"), vec![Attempt::new(Outcome::Fail), Attempt::new(Outcome::Pass)]);
-        for (key, result) in &set.tests {
-            assert!(Arc::ptr_eq(&key.0, &result.id.0), "{key}");
-            assert_eq!(result.attempts.capacity(), result.attempts.len(), "{key}");
+        let mut builder = ResultSetBuilder::default();
+        builder.record_attempts(TestId::new("b"), 0, vec![Attempt::new(Outcome::Fail), Attempt::new(Outcome::Pass)]);
+        for set in [set, builder.build()] {
+            for (key, result) in set.entries() {
+                assert!(Arc::ptr_eq(&key.0, &result.id.0), "{key}");
+                assert_eq!(result.attempts.capacity(), result.attempts.len(), "{key}");
+            }
+        }
+    }
+
+    /// The set `ResultSet::record` makes of `cases` (id, prefix length, attempt messages), and the
+    /// one `ResultSetBuilder` makes.
+    fn recorded_and_built<M: AsRef<str>>(cases: &[(&str, usize, Vec<M>)]) -> (ResultSet, ResultSet) {
+        let attempt =
+            |message: &M| Attempt { message: Some(message.as_ref().to_owned()), ..Attempt::new(Outcome::Fail) };
+        let mut recorded = ResultSet::new();
+        let mut builder = ResultSetBuilder::default();
+        for (id, prefix_length, messages) in cases {
+            for message in messages {
+                recorded.record(TestId::new(*id), attempt(message));
+            }
+            builder.record_attempts(TestId::new(*id), *prefix_length, messages.iter().map(attempt).collect());
+        }
+        recorded.mark_incomplete("r.xml", "cut");
+        builder.mark_incomplete("r.xml", "cut");
+        (recorded, builder.build())
+    }
+
+    #[test]
+    fn a_built_set_sorts_ids_and_keeps_repeated_attempts_in_the_order_recorded() {
+        let (recorded, built) = recorded_and_built(&[
+            ("b.x", 1, vec!["b1"]),
+            ("a.B.x", 3, vec!["a1", "a2"]),
+            ("b.x", 1, vec!["b2"]),
+            ("c", 0, vec![]),
+            // A class that begins another class (`a.B`, `a.B.C`, `a.B-`) does not order the ids.
+            ("a.B.C.y", 5, vec!["c1"]),
+            ("a.B-.z", 4, vec!["d1"]),
+            // One id from two classes: its attempts stay in the order read.
+            ("a.B.C.y", 3, vec!["c2"]),
+            ("a.B.x", 0, vec!["a3"]),
+            ("a.B.C.y", 1, vec!["c3"]),
+        ]);
+        assert_eq!(built, recorded);
+        assert_eq!(built.ids().map(TestId::as_str).collect::<Vec<_>>(), ["a.B-.z", "a.B.C.y", "a.B.x", "b.x"]);
+        let messages = |id: &str| {
+            let result = built.get(&TestId::new(id)).expect("recorded");
+            result.attempts.iter().filter_map(|attempt| attempt.message.clone()).collect::<Vec<_>>()
+        };
+        assert_eq!(messages("a.B.C.y"), ["c1", "c2", "c3"]);
+        assert_eq!(messages("a.B.x"), ["a1", "a2", "a3"]);
+        assert_eq!(
+            serde_json::to_string(&built).expect("serialises"),
+            serde_json::to_string(&recorded).expect("serialises")
+        );
+    }
+
+    #[test]
+    fn a_built_set_takes_further_records_and_merges_like_a_recorded_one() {
+        let (mut recorded, mut built) =
+            recorded_and_built(&[("m.b", 1, vec!["b1"]), ("m.d", 1, vec!["d1"]), ("m.a", 1, vec!["a1"])]);
+        for set in [&mut recorded, &mut built] {
+            set.record(TestId::new("m.b"), Attempt::new(Outcome::Pass));
+            set.record(TestId::new("m.c"), Attempt::new(Outcome::Error));
+            set.record(TestId::new("m.c"), Attempt::new(Outcome::Pass));
+        }
+        assert_eq!(built, recorded);
+        assert_eq!(built.ids().map(TestId::as_str).collect::<Vec<_>>(), ["m.a", "m.b", "m.c", "m.d"]);
+        assert_eq!(built.get(&TestId::new("m.b")).map(|result| result.attempts.len()), Some(2));
+        assert_eq!(built.get(&TestId::new("m.c")).map(|result| result.attempts.len()), Some(2));
+        assert!(built.contains(&TestId::new("m.d")) && !built.contains(&TestId::new("m.e")));
+        assert_eq!(built.counts(), Counts { tests: 4, passed: 2, failed: 2, errors: 0, skipped: 0 });
+
+        // Merged into an empty set, into a set, and a set merged into a built one.
+        let (rerun, built_rerun) = recorded_and_built(&[("m.d", 1, vec!["d2"]), ("m.e", 1, vec!["e1"])]);
+        assert_eq!(rerun, built_rerun);
+        let mut into_empty = ResultSet::new();
+        into_empty.merge(built.clone());
+        assert_eq!(into_empty, built);
+        recorded.merge(rerun.clone());
+        built.merge(built_rerun);
+        assert_eq!(built, recorded);
+        let mut other_way = rerun;
+        other_way.merge(built.clone());
+        assert_eq!(other_way.len(), 5);
+        assert_eq!(other_way.get(&TestId::new("m.d")).map(|result| result.attempts.len()), Some(3));
+
+        // Stored and read back, a set is the same set.
+        let json = serde_json::to_string(&built).expect("serialises");
+        assert_eq!(json, serde_json::to_string(&recorded).expect("serialises"));
+        assert!(json.starts_with(r#"{"tests":{"m.a":{"id":"m.a","attempts":"#), "{json}");
+        let read_back: ResultSet = serde_json::from_str(&json).expect("parses");
+        assert_eq!(read_back, built);
+        assert_eq!(serde_json::to_string(&read_back).expect("serialises"), json);
+    }
+
+    proptest! {
+        #[test]
+        fn a_built_set_equals_the_set_recorded_one_attempt_at_a_time(
+            cases in proptest::collection::vec(("[ab.]{0,6}", any::<proptest::sample::Index>(), 1..3_usize), 0..40),
+        ) {
+            // Ids from a small alphabet, so that ids repeat and classes begin one another.
+            let cases: Vec<(&str, usize, Vec<String>)> = cases
+                .iter()
+                .enumerate()
+                .map(|(case, (id, prefix, attempts))| {
+                    let messages = (0..*attempts).map(|attempt| format!("{case}.{attempt}")).collect();
+                    (id.as_str(), prefix.index(id.len() + 1), messages)
+                })
+                .collect();
+            let (recorded, built) = recorded_and_built(&cases);
+            prop_assert_eq!(built, recorded);
         }
     }
 
