@@ -307,6 +307,35 @@ pub fn results_text(report: &ResultsReport) -> String {
     out
 }
 
+/// `imagegate diff`: every package that differs between two images.
+pub fn diff_text(diff: &PackageDiff) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{} → {}", one_line(&diff.from_image), one_line(&diff.to_image));
+    let _ = writeln!(out, "{} changed, {} added, {} removed", diff.changed.len(), diff.added.len(), diff.removed.len());
+    for (title, changes) in [("Changed", &diff.changed), ("Added", &diff.added), ("Removed", &diff.removed)] {
+        if changes.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "\n{title}:");
+        for change in changes {
+            let location =
+                if change.location.is_empty() { String::new() } else { format!("  ({})", one_line(&change.location)) };
+            let _ = writeln!(
+                out,
+                "  {} {:<6} {}  {}{location}",
+                direction_mark(&change.direction),
+                one_line(&change.ecosystem),
+                one_line(&change.name),
+                one_line(&version_change(change.from.as_deref(), change.to.as_deref()))
+            );
+        }
+    }
+    for warning in &diff.warnings {
+        let _ = writeln!(out, "note: {}", one_line(warning));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use imagegate_contract::PackageChange;
@@ -372,33 +401,4 @@ mod tests {
              a warning\n"
         );
     }
-}
-
-/// `imagegate diff`: every package that differs between two images.
-pub fn diff_text(diff: &PackageDiff) -> String {
-    let mut out = String::new();
-    let _ = writeln!(out, "{} → {}", one_line(&diff.from_image), one_line(&diff.to_image));
-    let _ = writeln!(out, "{} changed, {} added, {} removed", diff.changed.len(), diff.added.len(), diff.removed.len());
-    for (title, changes) in [("Changed", &diff.changed), ("Added", &diff.added), ("Removed", &diff.removed)] {
-        if changes.is_empty() {
-            continue;
-        }
-        let _ = writeln!(out, "\n{title}:");
-        for change in changes {
-            let location =
-                if change.location.is_empty() { String::new() } else { format!("  ({})", one_line(&change.location)) };
-            let _ = writeln!(
-                out,
-                "  {} {:<6} {}  {}{location}",
-                direction_mark(&change.direction),
-                one_line(&change.ecosystem),
-                one_line(&change.name),
-                one_line(&version_change(change.from.as_deref(), change.to.as_deref()))
-            );
-        }
-    }
-    for warning in &diff.warnings {
-        let _ = writeln!(out, "note: {}", one_line(warning));
-    }
-    out
 }

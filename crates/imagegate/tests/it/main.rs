@@ -5,6 +5,8 @@
 //! run in parallel without sharing anything but the engines. The engines and the base image
 //! are set up by `scripts/engines.sh` (run by `make test`).
 
+#![expect(clippy::unwrap_used, reason = "test helpers stop the test at the first surprise, which is what a test wants")]
+
 mod ci;
 mod context;
 mod gate_rules;
