@@ -10,8 +10,8 @@ use crate::GateError;
 pub fn image_inventory(engine: &dyn Engine, reference: &str) -> Result<Inventory, GateError> {
     let mut inventory = None;
     engine.save_image(reference, &mut |archive| {
+        // `save` of one reference yields one image; saved by id it carries no name to match.
         let image = imagegate_image::ArchiveReader::new()
-            .image(reference)
             .read(archive, &imagegate_packages::is_inventory_path)
             .map_err(|error| error.to_string())?;
         let mut found = imagegate_packages::inventory(&image.contents.files);

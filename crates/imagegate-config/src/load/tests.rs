@@ -277,7 +277,7 @@ fn unknown_key_far_from_all_lists_the_valid_ones() {
           |
         7 | flaky_retries = 2
           | ^^^^^^^^^^^^^
-          hint: valid keys in [images.debian.suite] are `command`, `results`, `workdir`, `env`, `timeout`, `rerun`, `attempts` and `network`
+          hint: valid keys in [images.debian.suite] are `command`, `results`, `workdir`, `env`, `timeout`, `rerun`, `attempts`, `network`, `shard` and `list`
         ");
 }
 

@@ -35,7 +35,7 @@ fn a_regression_names_the_changed_package_its_traceback_points_at() {
     run.expect_code(1);
     let changed: Vec<(String, String, String)> = report["packages"]["changed"]
         .as_array()
-        .unwrap()
+        .unwrap_or_else(|| panic!("no package diff in {report}"))
         .iter()
         .map(|change| {
             (
