@@ -252,8 +252,10 @@ done
 candidate=$(comm -13 <(printf '%s\n' "$images_before") <(demo_images))
 [[ -n "$candidate" && $(wc -l <<<"$candidate") -eq 1 ]] ||
   fail "expected exactly one new image from the rebuild, found: ${candidate:-none}"
-candidate_textkit=$("$engine" run --rm --network none "$candidate" cat /opt/textkit/VERSION)
-[[ "$candidate_textkit" == "2.0" ]] ||
+expect_mentioned "1.0.0 → 2.0.0" "the package diff shows the new textkit release"
+expect_mentioned "likely: textkit" "the report names textkit as the likely cause"
+candidate_textkit=$("$engine" run --rm --network none "$candidate" cat /usr/local/lib/node_modules/textkit/package.json)
+[[ "$candidate_textkit" == *'"2.0.0"'* ]] ||
   fail "expected the candidate to carry textkit 2.0, it has '$candidate_textkit'"
 info "candidate $(short "$candidate") (textkit 2.0) blocked; $stable_tag still $(short "$stable_first")"
 

@@ -1,8 +1,8 @@
 # report.sh: renders the team's weekly status reports.
-# Text handling comes from textkit, which the CI image installs at /opt/textkit.
+# Text handling comes from textkit, which the CI image installs at /usr/local/lib/node_modules/textkit.
 
 # shellcheck source=/dev/null # installed in the image, not part of the project
-. "${TEXTKIT:-/opt/textkit/textkit.sh}"
+. "${TEXTKIT:-/usr/local/lib/node_modules/textkit/textkit.sh}"
 
 REPORT_CACHE=${REPORT_CACHE:-/tmp/report-cache}
 

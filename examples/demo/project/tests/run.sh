@@ -122,10 +122,16 @@ for id in $selected; do
     message="exited with status $status"
   fi
   echo "FAIL $id: $message"
+  # Like a stack trace, the body names the library the assertion ran through.
+  body="$message"
+  if [ -n "${TEXTKIT:-}" ]; then
+    body="$message
+    at $TEXTKIT"
+  fi
   {
     echo '>'
     printf '      <failure type="AssertionError" message="%s">%s</failure>\n' \
-      "$(xml_escape "$(printf '%s\n' "$message" | head -n 1)")" "$(xml_escape "$message")"
+      "$(xml_escape "$(printf '%s\n' "$message" | head -n 1)")" "$(xml_escape "$body")"
     if [ -s "$scratch/output" ]; then
       printf '      <system-out>%s</system-out>\n' "$(xml_escape "$(cat "$scratch/output")")"
     fi

@@ -1,5 +1,5 @@
 # textkit 1.0: small text helpers for POSIX shell scripts.
-# Source it (`. /opt/textkit/textkit.sh`) and call the functions; each prints its result.
+# Source it (`. /usr/local/lib/node_modules/textkit/textkit.sh`) and call the functions; each prints its result.
 
 export TEXTKIT_VERSION=1.0
 

@@ -1,5 +1,5 @@
 # textkit 2.0: small text helpers for POSIX shell scripts.
-# Source it (`. /opt/textkit/textkit.sh`) and call the functions; each prints its result.
+# Source it (`. /usr/local/lib/node_modules/textkit/textkit.sh`) and call the functions; each prints its result.
 #
 # Changes since 1.0:
 #   - slugify joins words with "_" by default; pass the separator as a second argument to choose.
