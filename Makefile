@@ -1,7 +1,8 @@
 # Developer entry points. CI runs `make test` (see .ci/run).
 #
 #   make build          build the imagegate binary (debug)
-#   make test           start the engines, import the base images, build the test images, run every test
+#   make test           install the test tools, start the engines, import the base images, build
+#                       the test images, run every test
 #   make demo           the whole gate on examples/demo (docker; IMAGEGATE_ENGINE=podman for podman)
 #   make lint           rustfmt, clippy (warnings are errors), shellcheck when installed
 #   make clean-engines  remove containers left behind by imagegate runs (label io.imagegate.run)
@@ -11,11 +12,14 @@ SHELL := bash
 .DEFAULT_GOAL := build
 
 CARGO ?= cargo
+# Tools installed from PyPI (linters, syft) live in the interpreter's scripts folder.
+PYTHON_SCRIPTS := $(shell python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))' 2>/dev/null)
+export PATH := $(if $(PYTHON_SCRIPTS),$(PYTHON_SCRIPTS):)$(PATH)
 ENGINES := scripts/engines.sh
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 IMAGEGATE_BIN := $(TARGET_DIR)/debug/imagegate
 DEMO_ENGINE := $(or $(IMAGEGATE_ENGINE),docker)
-SHELL_SCRIPTS := scripts/engines.sh scripts/test-images.sh scripts/fuzz.sh .ci/run examples/demo/demo.sh
+SHELL_SCRIPTS := scripts/engines.sh scripts/test-tools.sh scripts/test-images.sh scripts/fuzz.sh .ci/run examples/demo/demo.sh
 DEMO_SH_SCRIPTS := $(wildcard examples/demo/project/tests/*.sh examples/demo/project/src/*.sh \
 	examples/demo/packages/*/*/*.sh)
 
@@ -25,6 +29,7 @@ build:
 	$(CARGO) build -p imagegate
 
 engines:
+	@scripts/test-tools.sh all
 	@$(ENGINES) all
 	@$(ENGINES) base-image
 	@scripts/test-images.sh
