@@ -36,7 +36,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::junit::{BoundedText, MAX_MESSAGE_BYTES, MAX_OUTPUT_BYTES};
+use crate::junit::{BoundedText, MAX_OUTPUT_BYTES};
+use crate::lines::{bounded_message, character_column, is_event_stream, json_error_message};
 use crate::{Attempt, Outcome, ParseError, ResultSet, TestId};
 
 /// The test name under which a package that failed to build or set up is recorded.
@@ -48,10 +49,6 @@ pub const PACKAGE_TEST_NAME: &str = "[package]";
 /// The message of a test that was still running when the stream ended, when its output says
 /// nothing better.
 pub const UNFINISHED_MESSAGE: &str = "no result: the test was still running when its output ended";
-
-/// How much of a file detection looks at: a few hundred events tell, and a large log beside the
-/// results should not be parsed whole just to be passed over.
-const DETECTION_WINDOW_BYTES: usize = 256 * 1024;
 
 /// The most continuation lines of a `file.go:NN:` message joined into an attempt's message.
 const MESSAGE_CONTINUATION_LINES: usize = 8;
@@ -109,36 +106,9 @@ fn parse_line(line: &str) -> Parsed {
             let leading = line.len() - line.trim_start().len();
             Parsed::Malformed {
                 column: leading + character_column(trimmed, error.column()),
-                message: lowercase_first(&error.to_string()),
+                message: json_error_message(&error.to_string()),
             }
         }
-    }
-}
-
-/// True when `bytes` opens like an XML document (a JUnit file whose captured output holds event
-/// lines is still JUnit): a line stream never starts with `<`.
-fn starts_with_markup(bytes: &[u8]) -> bool {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    bytes.trim_ascii_start().starts_with(b"<")
-}
-
-/// The character column of serde_json's byte column (both from 1) in `line`.
-fn character_column(line: &str, byte_column: usize) -> usize {
-    let mut end = byte_column.saturating_sub(1).min(line.len());
-    while !line.is_char_boundary(end) {
-        end -= 1;
-    }
-    line[..end].chars().count() + 1
-}
-
-/// serde_json's messages without its trailing ` at line 1 column N`, which the location already
-/// says better.
-fn lowercase_first(message: &str) -> String {
-    let message = message.find(" at line ").map_or(message, |position| &message[..position]);
-    let mut characters = message.chars();
-    match characters.next() {
-        Some(first) => first.to_lowercase().chain(characters).collect(),
-        None => String::new(),
     }
 }
 
@@ -146,25 +116,10 @@ fn lowercase_first(message: &str) -> String {
 /// known action, and no more than half of the non-blank lines are anything else. A file that
 /// opens like an XML document is never one, whatever its text holds.
 pub fn looks_like_go_test_json(bytes: &[u8]) -> bool {
-    if bytes.first() == Some(&0xB3) || starts_with_markup(bytes) {
-        return false;
-    }
-    let window = &bytes[..bytes.len().min(DETECTION_WINDOW_BYTES)];
-    let text = String::from_utf8_lossy(window);
-    let mut lines: Vec<&str> = text.split('\n').collect();
-    if window.len() < bytes.len() {
-        // The window cut the last line short.
-        lines.pop();
-    }
-    let mut events = 0usize;
-    let mut others = 0usize;
-    for line in lines.iter().filter(|line| !line.trim().is_empty()) {
-        match parse_line(line) {
-            Parsed::Event(event) if KNOWN_ACTIONS.contains(&event.action.as_str()) => events += 1,
-            _ => others += 1,
-        }
-    }
-    events > 0 && others <= events
+    is_event_stream(
+        bytes,
+        |line| matches!(parse_line(line), Parsed::Event(event) if KNOWN_ACTIONS.contains(&event.action.as_str())),
+    )
 }
 
 /// Reads `go test -json` output. `source_name` names the file in errors and incomplete marks.
@@ -268,13 +223,6 @@ fn is_located_line(trimmed: &str) -> bool {
         && !file.contains(char::is_whitespace)
         && !line.is_empty()
         && line.bytes().all(|byte| byte.is_ascii_digit())
-}
-
-/// `text` cut to [`MAX_MESSAGE_BYTES`], marked when cut.
-fn bounded_message(text: &str) -> String {
-    let mut bounded = BoundedText::new(MAX_MESSAGE_BYTES);
-    bounded.push(text);
-    bounded.finish().unwrap_or_default()
 }
 
 /// A test between its `run` and its final action.
@@ -596,6 +544,7 @@ fn list_names<'a>(names: impl Iterator<Item = &'a str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::junit::MAX_MESSAGE_BYTES;
 
     fn parse(text: &str) -> ResultSet {
         parse_go_test_json("go.json", text.as_bytes()).expect("the stream should parse")

@@ -6,6 +6,7 @@
 pub mod gotest;
 pub mod junit;
 pub mod libtest;
+mod lines;
 mod model;
 pub mod subunit;
 pub mod tap;

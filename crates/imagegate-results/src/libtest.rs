@@ -39,7 +39,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::junit::{BoundedText, MAX_MESSAGE_BYTES, MAX_OUTPUT_BYTES};
+use crate::junit::{BoundedText, MAX_OUTPUT_BYTES};
+use crate::lines::{bounded_message, character_column, is_event_stream, json_error_message};
 use crate::{Attempt, Outcome, ParseError, ResultSet, TestId};
 
 /// The message of a test that started and never finished.
@@ -48,9 +49,6 @@ pub const UNFINISHED_MESSAGE: &str = "no result: the test binary stopped while t
 /// The message of each earlier try of a test nextest retried, which its libtest output does not
 /// describe beyond the fact that it failed.
 pub const RETRIED_MESSAGE: &str = "failed, then retried (nextest reports only the last try)";
-
-/// How much of a file detection looks at.
-const DETECTION_WINDOW_BYTES: usize = 256 * 1024;
 
 /// The most tries read from a nextest `name#N`: nextest's own retry limit is far below, and a
 /// bound keeps a forged name from making millions of attempts.
@@ -103,35 +101,9 @@ fn parse_line(line: &str) -> Parsed {
             let leading = line.len() - line.trim_start().len();
             Parsed::Malformed {
                 column: leading + character_column(trimmed, error.column()),
-                message: lowercase_first(&error.to_string()),
+                message: json_error_message(&error.to_string()),
             }
         }
-    }
-}
-
-/// True when `bytes` opens like an XML document (a JUnit file whose captured output holds event
-/// lines is still JUnit): a line stream never starts with `<`.
-fn starts_with_markup(bytes: &[u8]) -> bool {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    bytes.trim_ascii_start().starts_with(b"<")
-}
-
-/// The character column of serde_json's byte column (both from 1) in `line`.
-fn character_column(line: &str, byte_column: usize) -> usize {
-    let mut end = byte_column.saturating_sub(1).min(line.len());
-    while !line.is_char_boundary(end) {
-        end -= 1;
-    }
-    line[..end].chars().count() + 1
-}
-
-/// serde_json's message without its trailing ` at line 1 column N`.
-fn lowercase_first(message: &str) -> String {
-    let message = message.find(" at line ").map_or(message, |position| &message[..position]);
-    let mut characters = message.chars();
-    match characters.next() {
-        Some(first) => first.to_lowercase().chain(characters).collect(),
-        None => String::new(),
     }
 }
 
@@ -139,24 +111,10 @@ fn lowercase_first(message: &str) -> String {
 /// (a `"type"` and an `"event"`), and no more than half of the non-blank lines are anything
 /// else. A file that opens like an XML document is never one, whatever its text holds.
 pub fn looks_like_libtest_json(bytes: &[u8]) -> bool {
-    if bytes.first() == Some(&0xB3) || starts_with_markup(bytes) {
-        return false;
-    }
-    let window = &bytes[..bytes.len().min(DETECTION_WINDOW_BYTES)];
-    let text = String::from_utf8_lossy(window);
-    let mut lines: Vec<&str> = text.split('\n').collect();
-    if window.len() < bytes.len() {
-        lines.pop();
-    }
-    let mut events = 0usize;
-    let mut others = 0usize;
-    for line in lines.iter().filter(|line| !line.trim().is_empty()) {
-        match parse_line(line) {
-            Parsed::Event(event) if event.event.is_some() || event.kind == "bench" => events += 1,
-            _ => others += 1,
-        }
-    }
-    events > 0 && others <= events
+    is_event_stream(
+        bytes,
+        |line| matches!(parse_line(line), Parsed::Event(event) if event.event.is_some() || event.kind == "bench"),
+    )
 }
 
 /// Reads libtest or nextest JSON. `source_name` names the file in errors and incomplete marks.
@@ -334,13 +292,6 @@ fn panic_message(stdout: &str) -> Option<String> {
         panicked.to_owned()
     };
     Some(bounded_message(&message))
-}
-
-/// `text` cut to [`MAX_MESSAGE_BYTES`], marked when cut.
-fn bounded_message(text: &str) -> String {
-    let mut bounded = BoundedText::new(MAX_MESSAGE_BYTES);
-    bounded.push(text);
-    bounded.finish().unwrap_or_default()
 }
 
 #[cfg(test)]

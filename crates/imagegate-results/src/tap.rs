@@ -48,16 +48,13 @@
 
 use std::time::Duration;
 
-use crate::junit::{BoundedText, MAX_MESSAGE_BYTES, MAX_OUTPUT_BYTES, TRUNCATED_MESSAGE};
+use crate::junit::{BoundedText, MAX_OUTPUT_BYTES, TRUNCATED_MESSAGE};
+use crate::lines::{DETECTION_WINDOW_BYTES, bounded_message};
 use crate::{Attempt, Outcome, ParseError, ResultSet, TestId};
 
 /// The deepest nesting of subtests read. Real suites nest a handful of levels; the bound keeps
 /// the work of naming nested tests linear in the size of the stream.
 pub const MAX_SUBTEST_DEPTH: usize = 32;
-
-/// How much of a file detection looks at: a TAP stream shows what it is in its first lines, and
-/// a large log beside the results should not be read whole just to be passed over.
-const DETECTION_WINDOW_BYTES: usize = 256 * 1024;
 
 /// How many comment lines after a failing test make its message when no YAML block gave one:
 /// Test::More's "Failed test", "at file line", "got" and "expected".
@@ -897,16 +894,10 @@ fn unquote_double(quoted: &str) -> String {
     out
 }
 
-/// `text` cut to [`MAX_MESSAGE_BYTES`], marked when cut.
-fn bounded_message(text: &str) -> String {
-    let mut bounded = BoundedText::new(MAX_MESSAGE_BYTES);
-    bounded.push(text);
-    bounded.finish().unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::junit::MAX_MESSAGE_BYTES;
     use crate::junit::TRUNCATION_MARKER;
 
     fn parse(text: &str) -> ResultSet {
