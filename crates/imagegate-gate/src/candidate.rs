@@ -42,7 +42,7 @@ pub fn candidate_tag(image: &ImageConfig, inputs_digest: &str) -> String {
 }
 
 /// The newest existing image built from `inputs` for this image, if the engine still has it.
-fn find_existing(
+pub(crate) fn find_existing(
     context: &Context<'_>,
     image: &ImageConfig,
     inputs: &InputsDigest,

@@ -40,13 +40,7 @@ fn verify(context: &Context<'_>, image: &ImageConfig, expected: Option<&str>) ->
 pub fn promote(context: &Context<'_>, image: &ImageConfig) -> Result<PromotionReport, GateError> {
     let inputs = imagegate_config::inputs_digest(image)?;
     let engine = context.engine_name();
-    let mut candidate = None;
-    for build in context.store.builds_for(engine, &image.name, &inputs.digest)? {
-        if context.engine.inspect_image(&build.image_id)?.is_some() {
-            candidate = Some(build.image_id);
-            break;
-        }
-    }
+    let candidate = crate::candidate::find_existing(context, image, &inputs)?;
     let Some(candidate) = candidate else {
         return Err(GateError::Refused {
             message: format!("no candidate of the current recipe of `{}` has been built here", image.name),

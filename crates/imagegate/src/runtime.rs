@@ -22,6 +22,28 @@ impl Runtime {
         Ok(Runtime { settings, engine, store, progress })
     }
 
+    /// The project under test, as the flags name it, else as its git checkout says.
+    pub fn project(&self, args: &crate::cli::ProjectArgs) -> imagegate_gate::Project {
+        imagegate_gate::detect_project(
+            &self.settings.config.root,
+            args.commit.clone(),
+            args.branch.clone(),
+            &self.settings.state_dir,
+        )
+    }
+
+    /// Resolves the settings, checks the images named on the command line (all when none are),
+    /// and opens the engine and the store. Returns the images' names.
+    pub fn open_for_images(
+        global: &crate::cli::GlobalArgs,
+        names: &[String],
+    ) -> Result<(Runtime, Vec<String>), CliError> {
+        let settings = crate::settings::resolve(global)?;
+        let images =
+            crate::settings::select_images(&settings.config, names)?.iter().map(|image| image.name.clone()).collect();
+        Ok((Runtime::open(settings)?, images))
+    }
+
     pub fn context(&self) -> imagegate_gate::Context<'_> {
         imagegate_gate::Context {
             config: &self.settings.config,

@@ -13,7 +13,6 @@ use crate::cli::{CiArgs, GlobalArgs, ReportArgs};
 use crate::commands::gate::{exit_status, write_reports};
 use crate::error::CliError;
 use crate::runtime::{Runtime, print_json};
-use crate::settings::{resolve, select_images};
 
 /// The reference later jobs of this run must use for an image: the stable tag when the
 /// candidate is (or just became) stable, or when this branch did not change the recipe; the
@@ -42,10 +41,7 @@ pub fn run(global: &GlobalArgs, args: &CiArgs) -> Result<ExitStatus, CliError> {
     for warning in &ci.warnings {
         eprintln!("warning: {warning}");
     }
-    let settings = resolve(global)?;
-    let images: Vec<String> =
-        select_images(&settings.config, &args.images)?.iter().map(|image| image.name.clone()).collect();
-    let runtime = Runtime::open(settings)?;
+    let (runtime, images) = Runtime::open_for_images(global, &args.images)?;
     let config = &runtime.settings.config;
     let promotion_allowed = ci.may_promote(&config.promote.branches);
     let refresh = ci.event == Event::Schedule;

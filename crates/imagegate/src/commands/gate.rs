@@ -2,12 +2,12 @@
 //! verdict, and promote when asked and allowed.
 
 use imagegate_contract::{Decision, ExitStatus, GateReport, PromotionStatus};
-use imagegate_gate::{GateOptions, detect_project};
+use imagegate_gate::GateOptions;
 
 use crate::cli::{GateArgs, GlobalArgs};
 use crate::error::CliError;
 use crate::runtime::{Runtime, print_json};
-use crate::settings::{promotion_policy, resolve, select_images};
+use crate::settings::promotion_policy;
 
 /// The exit status a gate report stands for.
 pub fn exit_status(report: &GateReport) -> ExitStatus {
@@ -25,17 +25,9 @@ pub fn exit_status(report: &GateReport) -> ExitStatus {
 }
 
 pub fn run(global: &GlobalArgs, args: &GateArgs) -> Result<ExitStatus, CliError> {
-    let settings = resolve(global)?;
-    let images: Vec<String> =
-        select_images(&settings.config, &args.images)?.iter().map(|image| image.name.clone()).collect();
-    let runtime = Runtime::open(settings)?;
+    let (runtime, images) = Runtime::open_for_images(global, &args.images)?;
     let config = &runtime.settings.config;
-    let project = detect_project(
-        &config.root,
-        args.project.commit.clone(),
-        args.project.branch.clone(),
-        &runtime.settings.state_dir,
-    );
+    let project = runtime.project(&args.project);
     let options = GateOptions {
         refresh: args.refresh,
         promote: args.promote,

@@ -2,25 +2,16 @@
 //! newest verdict passed against the image the tag names now.
 
 use imagegate_contract::ExitStatus;
-use imagegate_gate::detect_project;
 
 use crate::cli::{GlobalArgs, PromoteArgs};
 use crate::error::CliError;
 use crate::runtime::Runtime;
-use crate::settings::{promotion_policy, resolve, select_images};
+use crate::settings::promotion_policy;
 
 pub fn run(global: &GlobalArgs, args: &PromoteArgs) -> Result<ExitStatus, CliError> {
-    let settings = resolve(global)?;
-    let images: Vec<String> =
-        select_images(&settings.config, &args.images)?.iter().map(|image| image.name.clone()).collect();
-    let runtime = Runtime::open(settings)?;
+    let (runtime, images) = Runtime::open_for_images(global, &args.images)?;
     let config = &runtime.settings.config;
-    let project = detect_project(
-        &config.root,
-        args.project.commit.clone(),
-        args.project.branch.clone(),
-        &runtime.settings.state_dir,
-    );
+    let project = runtime.project(&args.project);
     if let Err(reason) = promotion_policy(config, &project) {
         return Err(CliError::usage(
             format!("promotion is not allowed here: {reason}"),

@@ -2,8 +2,8 @@
 //! normalised results. Useful while writing a suite's configuration.
 
 use imagegate_config::ImageConfig;
-use imagegate_contract::{ExitStatus, RESULTS_SCHEMA, ResultLine, ResultsReport};
-use imagegate_gate::{Shard, detect_project};
+use imagegate_contract::ExitStatus;
+use imagegate_gate::Shard;
 
 use crate::cli::{GlobalArgs, TestArgs};
 use crate::error::CliError;
@@ -46,47 +46,18 @@ pub fn run(global: &GlobalArgs, args: &TestArgs) -> Result<ExitStatus, CliError>
     let run = imagegate_gate::run_suite(&context, image, &reference, which, "suite", &image.suite.command, &run_dir)?;
     runtime.progress.clear();
     let results = run.results;
-    let report = ResultsReport {
-        schema: RESULTS_SCHEMA.to_owned(),
-        counts: results.counts(),
-        incomplete: results
-            .incomplete
-            .iter()
-            .map(|problem| format!("{}: {}", problem.source, problem.reason))
-            .collect(),
-        tests: results
-            .tests()
-            .map(|result| ResultLine {
-                id: result.id.to_string(),
-                outcome: result.final_outcome(),
-                attempts: result.attempts.iter().map(|attempt| attempt.outcome).collect(),
-                message: result.failure_message().map(str::to_owned),
-            })
-            .collect(),
-    };
+    let report = crate::commands::results::report(&results);
     if args.json {
         print_json(&report);
     } else {
         print!("{}", imagegate_report::results_text(&report));
     }
-    Ok(if !results.is_complete() || results.is_empty() {
-        ExitStatus::Infrastructure
-    } else if results.counts().failed + results.counts().errors > 0 {
-        ExitStatus::Regression
-    } else {
-        ExitStatus::Success
-    })
+    Ok(crate::commands::results::status(&results))
 }
 
 /// `test --shard K/N --output DIR`: the evidence of one slice, saved for `gate --results`.
 fn run_shard(runtime: &Runtime, image: &ImageConfig, shard: Shard, args: &TestArgs) -> Result<ExitStatus, CliError> {
-    let config = &runtime.settings.config;
-    let project = detect_project(
-        &config.root,
-        args.project.commit.clone(),
-        args.project.branch.clone(),
-        &runtime.settings.state_dir,
-    );
+    let project = runtime.project(&args.project);
     let record = imagegate_gate::run_shard(&runtime.context(), image, shard, &project.commit)?;
     runtime.progress.clear();
     let output =

@@ -24,6 +24,19 @@ fn fixture_environment(provider: &str, name: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// A GitHub fixture's variables, with its event payload and the runner's output files put where
+/// this test can read them.
+fn github_environment(name: &str, output: &Path, summary: &Path) -> BTreeMap<String, String> {
+    let mut environment = fixture_environment("github", name);
+    environment.insert(
+        "GITHUB_EVENT_PATH".into(),
+        fixtures().join("github").join(format!("{name}.json")).display().to_string(),
+    );
+    environment.insert("GITHUB_OUTPUT".into(), output.display().to_string());
+    environment.insert("GITHUB_STEP_SUMMARY".into(), summary.display().to_string());
+    environment
+}
+
 /// Runs `imagegate ci --json` with only the provider's variables (and PATH/HOME).
 fn run_ci(context: &TestContext, environment: &BTreeMap<String, String>) -> (Run, Value) {
     let mut command = context.command();
@@ -78,16 +91,7 @@ fn github_promotes_on_pushes_and_schedules_of_the_default_branch_only() {
     let context = TestContext::new(Engine::Docker, &["alpha"], "test_a pass\n");
     let output = context.scratch.join("github-output");
     let summary = context.scratch.join("step-summary");
-    let environment = |name: &str| {
-        let mut environment = fixture_environment("github", name);
-        environment.insert(
-            "GITHUB_EVENT_PATH".into(),
-            fixtures().join("github").join(format!("{name}.json")).display().to_string(),
-        );
-        environment.insert("GITHUB_OUTPUT".into(), output.display().to_string());
-        environment.insert("GITHUB_STEP_SUMMARY".into(), summary.display().to_string());
-        environment
-    };
+    let environment = |name: &str| github_environment(name, &output, &summary);
     let read_output = |_: &TestContext| {
         // Each run appends; the newest line for the image is what later steps see.
         let text = std::fs::read_to_string(&output).unwrap_or_default();
@@ -156,16 +160,8 @@ fn circleci_promotes_on_pushes_and_schedules_of_the_default_branch_only() {
 fn a_branch_that_changes_the_recipe_hands_its_candidate_to_later_jobs() {
     let context = TestContext::new(Engine::Docker, &["alpha"], "test_a pass\n");
     let output = context.scratch.join("github-output");
-    let environment = |name: &str| {
-        let mut environment = fixture_environment("github", name);
-        environment.insert(
-            "GITHUB_EVENT_PATH".into(),
-            fixtures().join("github").join(format!("{name}.json")).display().to_string(),
-        );
-        environment.insert("GITHUB_OUTPUT".into(), output.display().to_string());
-        environment.insert("GITHUB_STEP_SUMMARY".into(), context.scratch.join("summary").display().to_string());
-        environment
-    };
+    let summary = context.scratch.join("summary");
+    let environment = |name: &str| github_environment(name, &output, &summary);
     run_ci(&context, &environment("push")).0.expect_code(0);
     // A feature branch changes the recipe: its jobs get its candidate, stable stays.
     context.set_features(&["alpha", "beta"]);
