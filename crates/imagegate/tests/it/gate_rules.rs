@@ -67,10 +67,8 @@ both_engines!(a_flaky_test_never_blocks, |engine: Engine| {
     assert_eq!(report["promotion"]["status"], "promoted");
 });
 
-#[test]
-fn preexisting_failures_do_not_block_and_fixes_are_reported() {
-    let context =
-        TestContext::new(Engine::Docker, &["alpha"], "test_a pass\ntest_broken fail\ntest_gamma needs:gamma\n");
+both_engines!(preexisting_failures_do_not_block_and_fixes_are_reported, |engine: Engine| {
+    let context = TestContext::new(engine, &["alpha"], "test_a pass\ntest_broken fail\ntest_gamma needs:gamma\n");
     // Bootstrap would refuse a failing suite; make the incumbent by hand-free means: first
     // promote a suite without the known failures, then add them to the project.
     context.set_cases("test_a pass\n");
@@ -84,12 +82,11 @@ fn preexisting_failures_do_not_block_and_fixes_are_reported() {
     assert_eq!(ids(&report, "preexisting"), vec!["it.test_broken"]);
     assert_eq!(ids(&report, "fixed"), vec!["it.test_gamma"]);
     assert_eq!(report["promotion"]["status"], "promoted");
-}
+});
 
-#[test]
-fn a_test_missing_or_newly_skipped_in_the_candidate_is_a_regression() {
+both_engines!(a_test_missing_or_newly_skipped_in_the_candidate_is_a_regression, |engine: Engine| {
     let context = TestContext::new(
-        Engine::Docker,
+        engine,
         &["alpha", "beta"],
         "test_a pass\ntest_gone absent-unless:beta\ntest_skipped skip-unless:alpha\n",
     );
@@ -101,13 +98,12 @@ fn a_test_missing_or_newly_skipped_in_the_candidate_is_a_regression() {
     let mut regressions = ids(&report, "regressions");
     regressions.sort();
     assert_eq!(regressions, vec!["it.test_gone", "it.test_skipped"]);
-}
+});
 
-#[test]
-fn a_failure_that_also_fails_in_the_incumbent_on_rerun_is_preexisting() {
+both_engines!(a_failure_that_also_fails_in_the_incumbent_on_rerun_is_preexisting, |engine: Engine| {
     // test_x passes in the incumbent's full run but fails whenever it runs alone: the
     // confirmation rerun in the incumbent shows the failure is not the candidate's doing.
-    let context = TestContext::new(Engine::Docker, &["alpha"], "test_a pass\ntest_x alone-fails-needs:alpha\n");
+    let context = TestContext::new(engine, &["alpha"], "test_a pass\ntest_x alone-fails-needs:alpha\n");
     context.set_cases("test_a pass\n");
     context.gate(&["--promote"]).0.expect_code(0);
     context.set_cases("test_a pass\ntest_x alone-fails-needs:alpha\n");
@@ -120,11 +116,10 @@ fn a_failure_that_also_fails_in_the_incumbent_on_rerun_is_preexisting() {
     let purposes: Vec<&str> =
         report["runs"].as_array().unwrap().iter().map(|run| run["purpose"].as_str().unwrap()).collect();
     assert_eq!(purposes, vec!["suite", "suite", "rerun", "rerun", "confirm"]);
-}
+});
 
-#[test]
-fn without_a_rerun_template_the_whole_suite_is_rerun() {
-    let context = TestContext::new(Engine::Docker, &["alpha"], "test_a pass\ntest_b needs:beta\n");
+both_engines!(without_a_rerun_template_the_whole_suite_is_rerun, |engine: Engine| {
+    let context = TestContext::new(engine, &["alpha"], "test_a pass\ntest_b needs:beta\n");
     let config = std::fs::read_to_string(context.path("imagegate.toml")).unwrap();
     let config: String =
         config.lines().filter(|line| !line.starts_with("rerun")).map(|line| format!("{line}\n")).collect();
@@ -136,7 +131,7 @@ fn without_a_rerun_template_the_whole_suite_is_rerun() {
     assert_eq!(report["regressions"][0]["candidate"], serde_json::json!(["fail", "fail", "fail"]));
     let tests: Vec<u64> = report["runs"].as_array().unwrap().iter().map(|run| run["tests"].as_u64().unwrap()).collect();
     assert_eq!(tests, vec![2, 2, 2]);
-}
+});
 
 #[test]
 fn report_files_name_the_regressions() {

@@ -22,38 +22,35 @@ both_engines!(a_suite_that_times_out_is_killed_and_gives_no_verdict, |engine: En
     assert!(context.leftover_containers().is_empty());
 });
 
-#[test]
-fn missing_results_are_never_a_pass() {
-    let context = TestContext::new(Engine::Docker, &["alpha"], "test_a pass\n");
+both_engines!(missing_results_are_never_a_pass, |engine: Engine| {
+    let context = TestContext::new(engine, &["alpha"], "test_a pass\n");
     context.set_mode("no-results");
     let (run, report) = context.gate(&["--promote"]);
     run.expect_code(3);
     assert_eq!(report["decision"], "error");
     assert!(report["errors"].to_string().contains("results folder was not written"), "{report}");
     assert_eq!(context.stable_id(), None);
-}
+});
 
-#[test]
-fn zero_tests_are_never_a_pass() {
-    let context = TestContext::new(Engine::Docker, &["alpha"], "test_a pass\n");
+both_engines!(zero_tests_are_never_a_pass, |engine: Engine| {
+    let context = TestContext::new(engine, &["alpha"], "test_a pass\n");
     context.set_mode("empty");
     let (run, report) = context.gate(&["--promote"]);
     run.expect_code(3);
     assert_eq!(report["decision"], "error");
     assert_eq!(report["counts"]["tests"], 0);
     assert_eq!(context.stable_id(), None);
-}
+});
 
-#[test]
-fn truncated_results_are_never_a_pass() {
-    let context = TestContext::new(Engine::Docker, &["alpha"], "test_a pass\ntest_b pass\n");
+both_engines!(truncated_results_are_never_a_pass, |engine: Engine| {
+    let context = TestContext::new(engine, &["alpha"], "test_a pass\ntest_b pass\n");
     context.set_mode("truncated");
     let (run, report) = context.gate(&["--promote"]);
     run.expect_code(3);
     assert_eq!(report["decision"], "error");
     assert!(report["errors"].to_string().contains("/results/junit.xml"), "{report}");
     assert_eq!(context.stable_id(), None);
-}
+});
 
 both_engines!(ctrl_c_removes_the_test_containers, |engine: Engine| {
     let context = TestContext::new(engine, &["alpha"], "test_slow sleep:300\n");
