@@ -1,0 +1,9 @@
+//! The OCI registry as imagegate's shared, durable store: no server besides the registry the
+//! images already live in.
+//!
+//! - `reference.rs`: image references by Docker's grammar (`docker.io/library/` defaults).
+//! - `auth.rs`: credentials as users already configure them (environment, docker and podman
+//!   auth files, `docker-credential-*` helpers); secrets never printed.
+
+pub mod auth;
+pub mod reference;
