@@ -31,6 +31,27 @@ pub(crate) struct Client {
     pub(crate) dialect: Dialect,
 }
 
+/// A temporary folder (mode 0700) holding `config.json` (mode 0600) with `body`.
+fn private_auth_dir(body: &str) -> Result<tempfile::TempDir, EngineError> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let io_error = |path: &Path, source| EngineError::Io {
+        operation: "write the temporary registry auth file".to_owned(),
+        path: path.to_path_buf(),
+        source,
+    };
+    let dir = tempfile::Builder::new()
+        .prefix("imagegate-auth-")
+        .permissions(fs::Permissions::from_mode(0o700))
+        .tempdir()
+        .map_err(|source| io_error(&std::env::temp_dir(), source))?;
+    let path = dir.path().join("config.json");
+    let mut file =
+        OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path).map_err(|source| io_error(&path, source))?;
+    file.write_all(body.as_bytes()).map_err(|source| io_error(&path, source))?;
+    Ok(dir)
+}
+
 static CONTAINER_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 impl Client {
@@ -188,6 +209,46 @@ impl Client {
             Dialect::Docker => self.run(&operation, &["pull", "--quiet", reference]).map(|_| ()),
             Dialect::Podman => self.run(&operation, &["pull", "--quiet", reference]).map(|_| ()),
         }
+    }
+
+    /// `push` or `pull` of `reference` against a registry imagegate stores images in. The
+    /// credentials go in a temporary auth file readable only by this user, removed when the
+    /// client is done: never on the command line, where `ps` would show them.
+    pub(crate) fn transfer_with(
+        &self,
+        reference: &str,
+        access: &crate::RegistryAccess,
+        verb: &str,
+    ) -> Result<(), EngineError> {
+        let operation = format!("{verb} `{reference}`");
+        let mut args: Vec<String> = Vec::new();
+        let auth_dir = match &access.auth_json {
+            Some(body) => Some(private_auth_dir(body)?),
+            None => None,
+        };
+        match self.dialect {
+            Dialect::Docker => {
+                if let Some(dir) = &auth_dir {
+                    args.extend(["--config".to_owned(), dir.path().display().to_string()]);
+                }
+                args.extend([verb.to_owned(), "--quiet".to_owned(), reference.to_owned()]);
+            }
+            Dialect::Podman => {
+                args.extend([verb.to_owned(), "--quiet".to_owned()]);
+                if let Some(dir) = &auth_dir {
+                    args.push(format!("--authfile={}", dir.path().join("config.json").display()));
+                }
+                if !access.tls_verify {
+                    args.push("--tls-verify=false".to_owned());
+                }
+                if let Some(cert_dir) = &access.cert_dir {
+                    args.push(format!("--cert-dir={}", cert_dir.display()));
+                }
+                args.push(reference.to_owned());
+            }
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.run(&operation, &args).map(|_| ())
     }
 
     pub(crate) fn tag(&self, image_id: &str, reference: &str) -> Result<(), EngineError> {

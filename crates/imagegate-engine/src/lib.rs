@@ -19,7 +19,7 @@ pub use detect::{connect, detect};
 pub use docker::Docker;
 pub use error::EngineError;
 pub use podman::Podman;
-pub use types::{BuildRequest, ContainerSpec, Engine, ImageInfo, RunOutcome};
+pub use types::{BuildRequest, ContainerSpec, Engine, ImageInfo, RegistryAccess, RunOutcome};
 
 /// Implements [`Engine`] for a backend that wraps a [`cli::Client`] in a field named `client`.
 #[macro_export]
@@ -44,6 +44,12 @@ macro_rules! delegate_engine {
             }
             fn pull(&self, reference: &str) -> Result<(), EngineError> {
                 self.client.pull(reference)
+            }
+            fn pull_from(&self, reference: &str, access: &$crate::RegistryAccess) -> Result<(), EngineError> {
+                self.client.transfer_with(reference, access, "pull")
+            }
+            fn push(&self, reference: &str, access: &$crate::RegistryAccess) -> Result<(), EngineError> {
+                self.client.transfer_with(reference, access, "push")
             }
             fn tag(&self, image_id: &str, reference: &str) -> Result<(), EngineError> {
                 self.client.tag(image_id, reference)

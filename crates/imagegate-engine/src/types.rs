@@ -60,6 +60,34 @@ pub struct ImageInfo {
     pub created: Option<String>,
 }
 
+/// How the engine reaches a registry that imagegate uses as its store, for one push or pull.
+///
+/// The credentials imagegate resolved are handed over in a private temporary auth file that
+/// exists only while the engine's client runs; they are never put on a command line.
+#[derive(Clone, Default)]
+pub struct RegistryAccess {
+    /// The body of a docker `config.json` / podman `auth.json` holding the credentials for
+    /// this registry; `None`: the engine's own configuration applies.
+    pub auth_json: Option<String>,
+    /// `false` for a registry served over plain HTTP (podman must be told; docker's daemon
+    /// decides by its `insecure-registries` and treats loopback as insecure).
+    pub tls_verify: bool,
+    /// A folder holding `ca.crt` for a registry whose certificate a private CA signed
+    /// (podman's `--cert-dir`; docker's daemon reads `/etc/docker/certs.d/HOST:PORT/`).
+    pub cert_dir: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for RegistryAccess {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("RegistryAccess")
+            .field("auth_json", &self.auth_json.as_ref().map(|_| "<redacted>"))
+            .field("tls_verify", &self.tls_verify)
+            .field("cert_dir", &self.cert_dir)
+            .finish()
+    }
+}
+
 /// A container engine. Implementations are thin: they translate each call into one or two
 /// invocations of the engine's CLI.
 pub trait Engine: Send + Sync {
@@ -80,6 +108,12 @@ pub trait Engine: Send + Sync {
     /// Pulls `reference` from its registry into the engine (the engine's own credentials and
     /// registry settings apply).
     fn pull(&self, reference: &str) -> Result<(), EngineError>;
+
+    /// Pulls `reference` from a registry imagegate stores images in, with its access settings.
+    fn pull_from(&self, reference: &str, access: &RegistryAccess) -> Result<(), EngineError>;
+
+    /// Pushes the local image `reference` (a tag) to its registry.
+    fn push(&self, reference: &str, access: &RegistryAccess) -> Result<(), EngineError>;
 
     /// Points `reference` at `image_id`.
     fn tag(&self, image_id: &str, reference: &str) -> Result<(), EngineError>;

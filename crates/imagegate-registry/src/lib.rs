@@ -6,4 +6,9 @@
 //!   auth files, `docker-credential-*` helpers); secrets never printed.
 
 pub mod auth;
+mod client;
+mod error;
 pub mod reference;
+
+pub use client::{Client, Connection, RawManifest, sha256_digest};
+pub use error::{ErrorKind, RegistryError};

@@ -50,6 +50,13 @@ CREATE TABLE promotions (
     CHECK (kind = 'rollback' OR verdict_id IS NOT NULL)
 );
 CREATE INDEX promotions_by_image ON promotions (engine, image);
+"#, r#"
+-- In registry mode the registry holds every verdict and promotion as an OCI artifact; the
+-- local rows are a cache of them, keyed by the artifact's manifest digest.
+ALTER TABLE verdicts ADD COLUMN record TEXT;
+ALTER TABLE promotions ADD COLUMN record TEXT;
+CREATE UNIQUE INDEX verdicts_by_record ON verdicts (record) WHERE record IS NOT NULL;
+CREATE UNIQUE INDEX promotions_by_record ON promotions (record) WHERE record IS NOT NULL;
 "#];
 
 #[derive(Debug, thiserror::Error)]
@@ -183,6 +190,97 @@ impl Store {
             )
             .map_err(self.query_error("record a verdict"))?;
         Ok(self.connection.last_insert_rowid())
+    }
+
+    /// Stores a verdict read from a registry record (or just written as one), once: a record
+    /// already here keeps its row. Returns the row's id.
+    pub fn import_verdict(&self, record: &str, verdict: &NewVerdict<'_>, created_at: &str) -> Result<i64, StoreError> {
+        if let Some(id) = self.id_of_record("verdicts", record)? {
+            return Ok(id);
+        }
+        self.connection
+            .execute(
+                "INSERT INTO verdicts (engine, image, stable_tag, candidate, inputs_digest, incumbent, commit_sha, decision, report_json, created_at, record)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                params![
+                    verdict.engine,
+                    verdict.image,
+                    verdict.stable_tag,
+                    verdict.candidate,
+                    verdict.inputs_digest,
+                    verdict.incumbent,
+                    verdict.commit,
+                    verdict.decision,
+                    verdict.report_json,
+                    created_at,
+                    record
+                ],
+            )
+            .map_err(self.query_error("import a verdict"))?;
+        Ok(self.connection.last_insert_rowid())
+    }
+
+    /// Stores a pointer move read from a registry record, once. Its verdict must be here.
+    pub fn import_promotion(
+        &self,
+        record: &str,
+        promotion: &NewPromotion<'_>,
+        created_at: &str,
+    ) -> Result<i64, StoreError> {
+        if let Some(id) = self.id_of_record("promotions", record)? {
+            return Ok(id);
+        }
+        self.connection
+            .execute(
+                "INSERT INTO promotions (engine, image, stable_tag, kind, from_digest, to_digest, verdict_id, created_at, record)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    promotion.engine,
+                    promotion.image,
+                    promotion.stable_tag,
+                    promotion.kind.as_str(),
+                    promotion.from_digest,
+                    promotion.to_digest,
+                    promotion.verdict_id,
+                    created_at,
+                    record
+                ],
+            )
+            .map_err(self.query_error("import a promotion"))?;
+        Ok(self.connection.last_insert_rowid())
+    }
+
+    fn id_of_record(&self, table: &str, record: &str) -> Result<Option<i64>, StoreError> {
+        self.connection
+            .query_row(&format!("SELECT id FROM {table} WHERE record = ?1"), params![record], |row| row.get(0))
+            .optional()
+            .map_err(self.query_error("look up a record"))
+    }
+
+    /// The id of the verdict imported from registry record `record`.
+    pub fn verdict_id_of_record(&self, record: &str) -> Result<Option<i64>, StoreError> {
+        self.id_of_record("verdicts", record)
+    }
+
+    /// The registry record a verdict came from, if it came from one.
+    pub fn record_of_verdict(&self, id: i64) -> Result<Option<String>, StoreError> {
+        self.connection
+            .query_row("SELECT record FROM verdicts WHERE id = ?1", params![id], |row| row.get(0))
+            .optional()
+            .map(Option::flatten)
+            .map_err(self.query_error("read a verdict"))
+    }
+
+    /// Every registry record already imported.
+    pub fn imported_records(&self) -> Result<std::collections::HashSet<String>, StoreError> {
+        let mut statement = self
+            .connection
+            .prepare(
+                "SELECT record FROM verdicts WHERE record IS NOT NULL UNION SELECT record FROM promotions WHERE record IS NOT NULL",
+            )
+            .map_err(self.query_error("read records"))?;
+        let rows = statement.query_map([], |row| row.get(0)).map_err(self.query_error("read records"))?;
+        rows.collect::<Result<_, _>>().map_err(self.query_error("read records"))
     }
 
     pub fn verdict(&self, id: i64) -> Result<Option<VerdictRecord>, StoreError> {
@@ -410,6 +508,31 @@ mod tests {
         });
         assert!(outcome.is_err());
         assert!(store.builds_for("docker", "debian", "d").unwrap().is_empty());
+    }
+
+    #[test]
+    fn imported_records_are_stored_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let first = store.import_verdict("sha256:r1", &verdict("sha256:c", None, "pass"), "2026-01-01T00:00:00Z").unwrap();
+        let again = store.import_verdict("sha256:r1", &verdict("sha256:c", None, "pass"), "2026-01-01T00:00:00Z").unwrap();
+        assert_eq!(first, again);
+        assert_eq!(store.verdict_id_of_record("sha256:r1").unwrap(), Some(first));
+        assert_eq!(store.record_of_verdict(first).unwrap().as_deref(), Some("sha256:r1"));
+        let promotion = NewPromotion {
+            engine: "docker",
+            image: "debian",
+            stable_tag: "acme/debian:12",
+            kind: PromotionKind::Promote,
+            from_digest: None,
+            to_digest: Some("sha256:c"),
+            verdict_id: Some(first),
+        };
+        store.import_promotion("sha256:r2", &promotion, "2026-01-01T00:00:01Z").unwrap();
+        store.import_promotion("sha256:r2", &promotion, "2026-01-01T00:00:01Z").unwrap();
+        assert_eq!(store.history("docker", None).unwrap().len(), 2);
+        let records = store.imported_records().unwrap();
+        assert!(records.contains("sha256:r1") && records.contains("sha256:r2"));
     }
 
     #[test]
