@@ -8,7 +8,11 @@
 pub mod auth;
 mod client;
 mod error;
+pub mod lease;
+pub mod records;
 pub mod reference;
+mod store;
 
 pub use client::{Client, Connection, RawManifest, sha256_digest};
 pub use error::{ErrorKind, RegistryError};
+pub use store::{PruneEntry, RegistryStore, StoreLocation, StoredCandidate};
