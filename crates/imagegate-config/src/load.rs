@@ -22,8 +22,9 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 use crate::CONFIG_FILE_NAME;
 use crate::error::{ConfigError, ConfigErrorKind, Location, SourceFile};
 use crate::model::{
-    Config, DEFAULT_ATTEMPTS, DEFAULT_NETWORK, DEFAULT_STATE_DIR, DEFAULT_TIMEOUT, DEFAULT_WORKDIR, EngineConfig,
-    EngineKind, ImageConfig, MAX_ATTEMPTS, PromoteConfig, StoreConfig, SuiteConfig,
+    Config, DEFAULT_ATTEMPTS, DEFAULT_NETWORK, DEFAULT_PRUNE_AFTER, DEFAULT_STATE_DIR, DEFAULT_TIMEOUT,
+    DEFAULT_WORKDIR, EngineConfig, EngineKind, ImageConfig, MAX_ATTEMPTS, PromoteConfig, RegistryStoreConfig,
+    StoreConfig, SuiteConfig,
 };
 use crate::raw::{RawConfig, RawEngine, RawImage, RawPromote, RawStore, RawSuite};
 use crate::reference::normalize_stable_tag;
@@ -131,6 +132,11 @@ fn syntax_error(source: SourceFile<'_>, error: &toml::de::Error) -> ConfigError 
 
 static IMAGE_NAME: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[a-z0-9][a-z0-9._-]*$").expect("image name pattern is valid"));
+/// A repository path (Docker's grammar): lowercase components separated by `/`.
+static REPOSITORY_PATH: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
+        .expect("the repository path pattern is valid")
+});
 static PLATFORM: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)?$").expect("platform pattern is valid")
 });
@@ -226,7 +232,36 @@ impl Validator<'_> {
     }
 
     fn store(&mut self, raw: Option<RawStore>) -> StoreConfig {
-        let state_dir = match raw.and_then(|raw| raw.state_dir) {
+        let (state_dir, registry, prune_after) = match raw {
+            Some(raw) => {
+                let registry = self.registry_store(raw.registry, raw.candidates, raw.insecure, raw.ca_file);
+                let prune_after = match raw.prune_after {
+                    Some(text) => match humantime::parse_duration(text.get_ref()) {
+                        Ok(duration) if !duration.is_zero() => duration,
+                        Ok(_) => {
+                            self.invalid(
+                                text.span(),
+                                "`prune_after` is zero, so every candidate would be pruned at once",
+                                "keep candidates for a while, e.g. prune_after = \"30d\"",
+                            );
+                            DEFAULT_PRUNE_AFTER
+                        }
+                        Err(error) => {
+                            self.invalid(
+                                text.span(),
+                                format!("invalid duration `{}`: {error}", text.get_ref()),
+                                "write a duration such as \"30d\", \"2weeks\" or \"72h\"",
+                            );
+                            DEFAULT_PRUNE_AFTER
+                        }
+                    },
+                    None => DEFAULT_PRUNE_AFTER,
+                };
+                (raw.state_dir, registry, prune_after)
+            }
+            None => (None, None, DEFAULT_PRUNE_AFTER),
+        };
+        let state_dir = match state_dir {
             Some(state_dir) => {
                 let state_dir = self.non_blank(state_dir, "state_dir", "[store]", r#"".imagegate""#);
                 PathBuf::from(state_dir)
@@ -234,7 +269,92 @@ impl Validator<'_> {
             None => PathBuf::from(DEFAULT_STATE_DIR),
         };
         // An absolute state_dir replaces the root in `join`: the store may live anywhere.
-        StoreConfig { state_dir: Some(lexically_normal(&self.root.join(state_dir))) }
+        StoreConfig { state_dir: Some(lexically_normal(&self.root.join(state_dir))), registry, prune_after }
+    }
+
+    fn registry_store(
+        &mut self,
+        registry: Option<Spanned<String>>,
+        candidates: Option<Spanned<String>>,
+        insecure: Option<Spanned<bool>>,
+        ca_file: Option<Spanned<String>>,
+    ) -> Option<RegistryStoreConfig> {
+        let Some(registry) = registry else {
+            for (name, span) in [
+                ("candidates", candidates.map(|value| value.span())),
+                ("insecure", insecure.map(|value| value.span())),
+                ("ca_file", ca_file.map(|value| value.span())),
+            ] {
+                if let Some(span) = span {
+                    self.invalid(
+                        span,
+                        format!("`{name}` in [store] applies only to a registry store, and no `registry` is given"),
+                        "add registry = \"HOST[:PORT]/NAMESPACE\" to [store], or remove this key",
+                    );
+                }
+            }
+            return None;
+        };
+        let text = registry.get_ref().trim().trim_end_matches('/');
+        let example = "for example: registry = \"ghcr.io/acme\" or \"registry.example.com:5000/ci\"";
+        let Some((host, namespace)) = text.split_once('/') else {
+            self.invalid(
+                registry.span(),
+                format!("`registry` in [store] is `{text}`, with no namespace"),
+                format!("write HOST[:PORT]/NAMESPACE; {example}"),
+            );
+            return None;
+        };
+        let host_is_registry = host.contains('.') || host.contains(':') || host == "localhost";
+        if !host_is_registry || text.contains("://") {
+            self.invalid(
+                registry.span(),
+                format!("`registry` in [store] must start with a registry host, not `{host}`"),
+                format!("a host has a `.` or a `:port`, or is `localhost`, and no scheme; {example}"),
+            );
+            return None;
+        }
+        if !REPOSITORY_PATH.is_match(namespace) {
+            self.invalid(
+                registry.span(),
+                format!("invalid namespace `{namespace}` in `registry`"),
+                "a namespace is lowercase path components of letters, digits, `.`, `_` and `-`, separated by `/`",
+            );
+            return None;
+        }
+        let candidates = candidates.and_then(|candidates| {
+            let value = candidates.get_ref().trim().trim_matches('/').to_owned();
+            if REPOSITORY_PATH.is_match(&value) {
+                Some(value)
+            } else {
+                self.invalid(
+                    candidates.span(),
+                    format!("invalid namespace `{value}` for candidates"),
+                    "name a namespace in the same registry, e.g. candidates = \"acme-ci-candidates\"",
+                );
+                None
+            }
+        });
+        let ca_file = ca_file.and_then(|ca_file| {
+            let path = lexically_normal(&self.root.join(ca_file.get_ref()));
+            if path.is_file() {
+                Some(path)
+            } else {
+                self.invalid(
+                    ca_file.span(),
+                    format!("`ca_file` `{}` is not a file", ca_file.get_ref()),
+                    "give the PEM file of the CA that signed the registry's certificate, relative to imagegate.toml",
+                );
+                None
+            }
+        });
+        Some(RegistryStoreConfig {
+            host: host.to_owned(),
+            namespace: namespace.to_owned(),
+            candidates,
+            insecure: insecure.is_some_and(|insecure| insecure.into_inner()),
+            ca_file,
+        })
     }
 
     fn images(

@@ -103,12 +103,47 @@ impl Default for PromoteConfig {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Default)]
+/// How long a candidate that was never promoted is kept by `imagegate prune` by default.
+pub const DEFAULT_PRUNE_AFTER: Duration = Duration::from_secs(30 * 24 * 60 * 60);
+
+#[derive(Debug, Clone, PartialEq)]
 pub struct StoreConfig {
     /// Folder for the embedded store (SQLite history, run artefacts), absolute. A loaded
     /// config always has it (`<root>/.imagegate` unless the file says otherwise); `None`, in
     /// a config built by hand, means that default: use [`Config::state_dir`] to read it.
     pub state_dir: Option<PathBuf>,
+    /// `[store] registry`: keep candidates, stable tags and records in this OCI registry.
+    pub registry: Option<RegistryStoreConfig>,
+    /// `[store] prune_after`: age past which `prune` removes candidates never promoted.
+    pub prune_after: Duration,
+}
+
+impl Default for StoreConfig {
+    fn default() -> StoreConfig {
+        StoreConfig { state_dir: None, registry: None, prune_after: DEFAULT_PRUNE_AFTER }
+    }
+}
+
+/// The registry store's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistryStoreConfig {
+    /// `HOST[:PORT]`.
+    pub host: String,
+    /// The namespace the stable tags live under (`acme` in `ghcr.io/acme`).
+    pub namespace: String,
+    /// Where candidates live instead, if not beside the stable images.
+    pub candidates: Option<String>,
+    /// Plain HTTP (no TLS).
+    pub insecure: bool,
+    /// Extra CA certificates (PEM), absolute.
+    pub ca_file: Option<PathBuf>,
+}
+
+impl RegistryStoreConfig {
+    /// `HOST[:PORT]/NAMESPACE`.
+    pub fn location(&self) -> String {
+        format!("{}/{}", self.host, self.namespace)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

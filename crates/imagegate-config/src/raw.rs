@@ -35,6 +35,11 @@ pub(crate) struct RawPromote {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawStore {
     pub state_dir: Option<Spanned<String>>,
+    pub registry: Option<Spanned<String>>,
+    pub candidates: Option<Spanned<String>>,
+    pub insecure: Option<Spanned<bool>>,
+    pub ca_file: Option<Spanned<String>>,
+    pub prune_after: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

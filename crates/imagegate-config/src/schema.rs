@@ -18,6 +18,7 @@ use crate::error::{ConfigError, ConfigErrorKind, SourceFile};
 pub(crate) enum Shape {
     String,
     Integer,
+    Boolean,
     StringList,
     /// A table whose keys the user chooses, each with a string value. `what` names one
     /// entry in messages, e.g. "build arg".
@@ -45,7 +46,14 @@ pub(crate) const ENGINE_KEYS: &[Key] =
 
 pub(crate) const PROMOTE_KEYS: &[Key] = &[key("branches", Shape::StringList, r#"["main"]"#)];
 
-pub(crate) const STORE_KEYS: &[Key] = &[key("state_dir", Shape::String, r#"".imagegate""#)];
+pub(crate) const STORE_KEYS: &[Key] = &[
+    key("state_dir", Shape::String, r#"".imagegate""#),
+    key("registry", Shape::String, r#""ghcr.io/acme""#),
+    key("candidates", Shape::String, r#""acme-ci-candidates""#),
+    key("insecure", Shape::Boolean, "true"),
+    key("ca_file", Shape::String, r#""ci/registry-ca.pem""#),
+    key("prune_after", Shape::String, r#""30d""#),
+];
 
 pub(crate) const SUITE_KEYS: &[Key] = &[
     key("command", Shape::String, r#""./run-tests.sh""#),
@@ -106,7 +114,9 @@ impl Checker<'_> {
         let mut key_path = table_path.to_vec();
         key_path.push(key.name);
         match (&key.shape, value.get_ref()) {
-            (Shape::String, DeValue::String(_)) | (Shape::Integer, DeValue::Integer(_)) => {}
+            (Shape::String, DeValue::String(_))
+            | (Shape::Integer, DeValue::Integer(_))
+            | (Shape::Boolean, DeValue::Boolean(_)) => {}
             (Shape::StringList, DeValue::Array(items)) => {
                 for item in items.iter() {
                     if !item.get_ref().is_str() {
@@ -179,6 +189,7 @@ impl Checker<'_> {
         let expected = match key.shape {
             Shape::String => "a string",
             Shape::Integer => "an integer",
+            Shape::Boolean => "a boolean (true or false)",
             Shape::StringList => "a list of strings",
             Shape::StringMap { .. } | Shape::Table(_) | Shape::NamedTables(_) => "a table",
         };

@@ -9,6 +9,7 @@ pub const HISTORY_SCHEMA: &str = "imagegate.history/v1";
 pub const RESULTS_SCHEMA: &str = "imagegate.results/v1";
 pub const DIFF_SCHEMA: &str = "imagegate.diff/v1";
 pub const COMPARE_SCHEMA: &str = "imagegate.compare/v1";
+pub const PRUNE_SCHEMA: &str = "imagegate.prune/v1";
 
 /// The gate's decision on a candidate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -209,6 +210,10 @@ pub struct PlanReport {
     /// Always [`PLAN_SCHEMA`].
     pub schema: String,
     pub engine: String,
+    /// The registry store (`HOST/NAMESPACE`) when one is configured; digests are then
+    /// manifest digests in that registry, else image ids in the engine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<String>,
     pub images: Vec<PlanEntry>,
 }
 
@@ -254,7 +259,45 @@ pub struct HistoryReport {
     /// Always [`HISTORY_SCHEMA`].
     pub schema: String,
     pub engine: String,
+    /// The registry store the history was read from, when one is configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<String>,
     pub events: Vec<HistoryEvent>,
+}
+
+/// `imagegate prune --json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PruneReport {
+    /// Always [`PRUNE_SCHEMA`].
+    pub schema: String,
+    /// The registry store.
+    pub store: String,
+    /// Nothing was deleted: the report says what would be.
+    pub dry_run: bool,
+    /// Candidates created before this time (RFC 3339) and never promoted are removed.
+    pub cutoff: String,
+    pub candidates: Vec<PruneCandidate>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PruneCandidate {
+    pub image: String,
+    /// The candidate's tag in the registry.
+    pub tag: String,
+    pub digest: String,
+    pub created: Option<String>,
+    /// `removed` (or, in a dry run, would be), or `kept`.
+    pub action: PruneAction,
+    /// Why it is kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PruneAction {
+    Removed,
+    Kept,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -46,8 +46,12 @@ fn private_auth_dir(body: &str) -> Result<tempfile::TempDir, EngineError> {
         .tempdir()
         .map_err(|source| io_error(&std::env::temp_dir(), source))?;
     let path = dir.path().join("config.json");
-    let mut file =
-        OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path).map_err(|source| io_error(&path, source))?;
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|source| io_error(&path, source))?;
     file.write_all(body.as_bytes()).map_err(|source| io_error(&path, source))?;
     Ok(dir)
 }

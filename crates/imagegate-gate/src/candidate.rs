@@ -41,12 +41,16 @@ pub fn candidate_tag(image: &ImageConfig, inputs_digest: &str) -> String {
     format!("{}:candidate-{}", repository_of(&image.stable_tag), &hex[..hex.len().min(16)])
 }
 
-/// The newest existing image built from `inputs` for this image, if the engine still has it.
+/// The newest existing image built from `inputs` for this image: in the registry (its
+/// manifest digest) in registry mode, else in the engine (its image id).
 pub(crate) fn find_existing(
     context: &Context<'_>,
     image: &ImageConfig,
     inputs: &InputsDigest,
 ) -> Result<Option<String>, GateError> {
+    if let Some(registry) = context.registry {
+        return Ok(registry.find_candidate(&image.stable_tag, &inputs.digest)?.map(|found| found.digest));
+    }
     for build in context.store.builds_for(context.engine_name(), &image.name, &inputs.digest)? {
         if context.engine.inspect_image(&build.image_id)?.is_some() {
             return Ok(Some(build.image_id));
@@ -59,6 +63,15 @@ pub(crate) fn find_existing(
         .into_iter()
         .find(|info| info.labels.get(LABEL_IMAGE).is_some_and(|name| name == &image.name))
         .map(|info| info.id))
+}
+
+/// What the stable tag names now: a manifest digest in the registry, or an image id in the
+/// engine.
+pub fn current_stable(context: &Context<'_>, image: &ImageConfig) -> Result<Option<String>, GateError> {
+    match context.registry {
+        Some(registry) => Ok(registry.resolve_stable(&image.stable_tag)?),
+        None => Ok(context.engine.inspect_image(&image.stable_tag)?.map(|info| info.id)),
+    }
 }
 
 /// Computes the inputs digest of an image's recipe.
@@ -76,6 +89,15 @@ pub fn ensure_candidate(context: &Context<'_>, image: &ImageConfig, refresh: boo
     let reference = candidate_tag(image, &inputs.digest);
     if !refresh && let Some(image_id) = find_existing(context, image, &inputs)? {
         context.progress.note(&image.name, &format!("reusing candidate {} (recipe unchanged)", short(&image_id)));
+        if let Some(registry) = context.registry {
+            let reference = registry.candidate_repository(&image.stable_tag)?.name();
+            return Ok(Candidate {
+                reference: format!("{reference}@{image_id}"),
+                image_id,
+                inputs,
+                source: CandidateSource::Reused,
+            });
+        }
         // Keep the tag on the image we test, whatever happened to tags since.
         context.engine.tag(&image_id, &reference)?;
         return Ok(Candidate { image_id, reference, inputs, source: CandidateSource::Reused });
@@ -113,26 +135,37 @@ pub fn ensure_candidate(context: &Context<'_>, image: &ImageConfig, refresh: boo
         image_id: &image_id,
         refreshed: refresh,
     })?;
+    if let Some(registry) = context.registry {
+        let digest = crate::registry::publish_candidate(context, registry, image, &inputs.digest, &image_id)?;
+        let repository = registry.candidate_repository(&image.stable_tag)?.name();
+        return Ok(Candidate {
+            reference: format!("{repository}@{digest}"),
+            image_id: digest,
+            inputs,
+            source: CandidateSource::Built,
+        });
+    }
     Ok(Candidate { image_id, reference, inputs, source: CandidateSource::Built })
 }
 
 /// What `gate` would do for each image, without building or running anything.
 pub fn plan(context: &Context<'_>, images: &[&ImageConfig]) -> Result<PlanReport, GateError> {
     let mut entries = Vec::new();
+    let scope = crate::registry::scope(context);
     for image in images {
+        crate::registry::sync_records(context, image)?;
         let inputs = imagegate_config::inputs_digest(image)?;
         let existing = find_existing(context, image, &inputs)?;
-        let stable = context.engine.inspect_image(&image.stable_tag)?.map(|info| info.id);
+        let stable = current_stable(context, image)?;
         let action = match &existing {
             Some(candidate) if stable.as_ref() == Some(candidate) => PlanAction::Current,
             Some(_) => PlanAction::Reuse,
             None => PlanAction::Build,
         };
         let last_verdict = match &existing {
-            Some(candidate) => context
-                .store
-                .latest_verdict(context.engine_name(), &image.name, candidate)?
-                .map(|record| verdict_summary(&record)),
+            Some(candidate) => {
+                context.store.latest_verdict(&scope, &image.name, candidate)?.map(|record| verdict_summary(&record))
+            }
             None => None,
         };
         entries.push(PlanEntry {
@@ -146,7 +179,12 @@ pub fn plan(context: &Context<'_>, images: &[&ImageConfig]) -> Result<PlanReport
             last_verdict,
         });
     }
-    Ok(PlanReport { schema: PLAN_SCHEMA.to_owned(), engine: context.engine_name().to_owned(), images: entries })
+    Ok(PlanReport {
+        schema: PLAN_SCHEMA.to_owned(),
+        engine: context.engine_name().to_owned(),
+        store: context.registry.map(|registry| registry.location().display()),
+        images: entries,
+    })
 }
 
 pub(crate) fn decision_from_str(decision: &str) -> Decision {

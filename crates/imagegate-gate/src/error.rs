@@ -10,6 +10,8 @@ pub enum GateError {
     #[error(transparent)]
     Store(#[from] imagegate_store::StoreError),
     #[error(transparent)]
+    Registry(#[from] imagegate_registry::RegistryError),
+    #[error(transparent)]
     Digest(#[from] imagegate_config::DigestError),
     /// The command was asked for something the configuration does not have.
     #[error("{message}\n  hint: {hint}")]
@@ -44,6 +46,7 @@ impl GateError {
             GateError::PointerMoved { .. } => ExitStatus::PointerMoved,
             GateError::Engine(_)
             | GateError::Store(_)
+            | GateError::Registry(_)
             | GateError::Digest(_)
             | GateError::VerifyFailed { .. }
             | GateError::Io { .. }

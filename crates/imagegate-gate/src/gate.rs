@@ -78,7 +78,7 @@ pub fn gate_image(context: &Context<'_>, image: &ImageConfig, options: &GateOpti
 /// Finds (or builds) the candidate and reads what the stable tag names now.
 pub fn resolve_subjects(context: &Context<'_>, image: &ImageConfig, refresh: bool) -> Result<Subjects, GateError> {
     let candidate = ensure_candidate(context, image, refresh)?;
-    let incumbent = context.engine.inspect_image(&image.stable_tag)?.map(|info| info.id);
+    let incumbent = crate::candidate::current_stable(context, image)?;
     Ok(Subjects {
         candidate: CandidateRef {
             digest: candidate.image_id,
@@ -152,7 +152,13 @@ pub fn collect_evidence(
     run_dir: &std::path::Path,
 ) -> Result<Evidence, GateError> {
     let suite = &image.suite;
-    let candidate_id = subjects.candidate.digest.as_str();
+    // What the engine runs: in registry mode, the local image pulled by digest.
+    let candidate_run = crate::registry::runnable(context, image, &subjects.candidate.digest)?;
+    let candidate_id = candidate_run.as_str();
+    let incumbent_run = match &subjects.incumbent {
+        Some(digest) => Some(crate::registry::runnable(context, image, digest)?),
+        None => None,
+    };
     let mut evidence = Evidence::default();
     let first_command = match selection {
         Selection::Whole => Some(suite.command.clone()),
@@ -184,7 +190,7 @@ pub fn collect_evidence(
     }
     evidence.runs.push(first.summary);
     let mut candidate_results = keep(first.results);
-    if let Some(digest) = &subjects.incumbent {
+    if let Some(digest) = &incumbent_run {
         let run = run_suite(context, image, digest, "incumbent", "suite", &first_command, run_dir)?;
         evidence.runs.push(run.summary);
         evidence.incumbent = Some(keep(run.results));
@@ -206,7 +212,7 @@ pub fn collect_evidence(
         }
     }
 
-    if let (Some(digest), Some(incumbent_set)) = (&subjects.incumbent, &evidence.incumbent) {
+    if let (Some(digest), Some(incumbent_set)) = (&incumbent_run, &evidence.incumbent) {
         let targets = imagegate_compare::incumbent_confirmation(&candidate_results, Some(incumbent_set));
         if !targets.is_empty() {
             let run = run_selected(context, image, digest, "incumbent", "confirm", &targets, run_dir)?;
@@ -247,17 +253,7 @@ pub fn judge(
     report.summary = summarize(&report);
 
     let report_json = serde_json::to_string(&report).unwrap_or_default();
-    let verdict_id = context.store.record_verdict(&NewVerdict {
-        engine: context.engine_name(),
-        image: &image.name,
-        stable_tag: &image.stable_tag,
-        candidate: &subjects.candidate.digest,
-        inputs_digest: &subjects.candidate.inputs_digest,
-        incumbent: incumbent.as_deref(),
-        commit: &options.project.commit,
-        decision: decision_str(report.decision),
-        report_json: &report_json,
-    })?;
+    let verdict_id = record_verdict(context, image, subjects, &report, &report_json, options)?;
     report.verdict_id = Some(verdict_id);
 
     if options.promote {
@@ -293,6 +289,42 @@ pub fn judge(
     Ok(report)
 }
 
+/// Stores the verdict: in registry mode as a record in the registry first (the local row is
+/// its cache), else in the local store. Returns the local row id.
+fn record_verdict(
+    context: &Context<'_>,
+    image: &ImageConfig,
+    subjects: &Subjects,
+    report: &GateReport,
+    report_json: &str,
+    options: &GateOptions,
+) -> Result<i64, GateError> {
+    let verdict = NewVerdict {
+        engine: context.engine_name(),
+        image: &image.name,
+        stable_tag: &image.stable_tag,
+        candidate: &subjects.candidate.digest,
+        inputs_digest: &subjects.candidate.inputs_digest,
+        incumbent: subjects.incumbent.as_deref(),
+        commit: &options.project.commit,
+        decision: decision_str(report.decision),
+        report_json,
+    };
+    let Some(registry) = context.registry else {
+        return Ok(context.store.record_verdict(&verdict)?);
+    };
+    let mut body = crate::registry::body(imagegate_registry::records::RecordKind::Verdict, image);
+    body.engine = Some(context.engine_name().to_owned());
+    body.candidate = Some(subjects.candidate.digest.clone());
+    body.inputs_digest = Some(subjects.candidate.inputs_digest.clone());
+    body.incumbent = subjects.incumbent.clone();
+    body.commit = Some(options.project.commit.clone());
+    body.decision = Some(decision_str(report.decision).to_owned());
+    body.report = serde_json::from_str(report_json).ok();
+    let record = registry.write_record(&image.stable_tag, &subjects.candidate.digest, &body)?;
+    crate::registry::import(context.store, &crate::registry::scope(context), &record)
+}
+
 /// Adds the package diff of the two images and, to each regression, the changed packages its
 /// failure text points at. Reading the images is best effort: a failure becomes a warning, never
 /// a different decision.
@@ -305,13 +337,16 @@ fn explain_with_packages(
     report: &mut GateReport,
 ) {
     context.progress.start(&image.name, "reading both images' packages");
-    let diff = match crate::package_diff(context.engine, incumbent, candidate) {
-        Ok(diff) => diff,
-        Err(error) => {
-            report.warnings.push(format!("the package diff is missing: {error}"));
-            return;
-        }
-    };
+    let images = crate::registry::runnable(context, image, incumbent)
+        .and_then(|incumbent| Ok((incumbent, crate::registry::runnable(context, image, candidate)?)));
+    let diff =
+        match images.and_then(|(incumbent, candidate)| crate::package_diff(context.engine, &incumbent, &candidate)) {
+            Ok(diff) => diff,
+            Err(error) => {
+                report.warnings.push(format!("the package diff is missing: {error}"));
+                return;
+            }
+        };
     context.progress.finish(
         &image.name,
         &format!("{} packages changed, {} added, {} removed", diff.changed.len(), diff.added.len(), diff.removed.len()),

@@ -14,11 +14,13 @@ mod packages;
 mod progress;
 mod project;
 mod promote;
+mod prune;
+mod registry;
 mod results_dir;
 mod shard;
 mod suite;
 
-pub use candidate::{Candidate, LABEL_IMAGE, LABEL_INPUTS, candidate_tag, ensure_candidate, plan};
+pub use candidate::{Candidate, LABEL_IMAGE, LABEL_INPUTS, candidate_tag, current_stable, ensure_candidate, plan};
 pub use error::GateError;
 pub use gate::{
     Evidence, GateOptions, Selection, Subjects, collect_evidence, gate_image, judge, resolve_subjects, test_entry,
@@ -28,6 +30,8 @@ pub use packages::{image_inventory, package_diff};
 pub use progress::{Progress, SilentProgress};
 pub use project::{Project, detect_project};
 pub use promote::{promote, rollback};
+pub use prune::{PruneReport, prune};
+pub use registry::runnable;
 pub use results_dir::read_results_dir;
 pub use shard::{SHARD_SCHEMA, Shard, ShardRecord, judge_shards, run_shard, slice};
 pub use suite::LABEL_RUN;
@@ -36,7 +40,8 @@ pub use suite::{SuiteRun, run_suite};
 use std::path::PathBuf;
 
 use imagegate_config::Config;
-use imagegate_engine::Engine;
+use imagegate_engine::{Engine, RegistryAccess};
+use imagegate_registry::RegistryStore;
 use imagegate_store::Store;
 
 /// Everything a command works with, resolved once before any work starts.
@@ -47,6 +52,11 @@ pub struct Context<'a> {
     pub progress: &'a dyn Progress,
     /// Where run artefacts (logs, copied-out results) go.
     pub state_dir: PathBuf,
+    /// The registry store, when `[store] registry` is set: candidates, stable tags and records
+    /// live there, and `store` is a cache of its records.
+    pub registry: Option<&'a RegistryStore>,
+    /// How the engine reaches that registry.
+    pub registry_access: RegistryAccess,
 }
 
 impl Context<'_> {

@@ -49,7 +49,10 @@ pub struct CredentialSources {
 
 impl CredentialSources {
     pub fn from_environment() -> CredentialSources {
-        CredentialSources { env: std::env::vars().filter(|(key, _)| key.starts_with("IMAGEGATE_")).collect(), ..Default::default() }
+        CredentialSources {
+            env: std::env::vars().filter(|(key, _)| key.starts_with("IMAGEGATE_")).collect(),
+            ..Default::default()
+        }
     }
 }
 

@@ -111,7 +111,8 @@ impl Client {
         // rustls needs one process-wide crypto provider; a second install is a no-op error.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let registry = connection.registry.clone();
-        let setup_error = |message: String| RegistryError::new(&registry, "set up the client", ErrorKind::Setup, message);
+        let setup_error =
+            |message: String| RegistryError::new(&registry, "set up the client", ErrorKind::Setup, message);
         let mut certificates = Vec::new();
         let mut http = reqwest::Client::builder()
             .timeout(connection.timeout)
@@ -218,7 +219,11 @@ impl Client {
                 format!("the registry sent a manifest whose digest is {computed}"),
             ));
         }
-        Ok(Some(RawManifest { bytes: bytes.to_vec(), media_type, digest: if digest.is_empty() { computed } else { digest } }))
+        Ok(Some(RawManifest {
+            bytes: bytes.to_vec(),
+            media_type,
+            digest: if digest.is_empty() { computed } else { digest },
+        }))
     }
 
     /// Stores `bytes` as the manifest under `reference` (a tag or its own digest) and returns
@@ -601,7 +606,10 @@ mod tests {
     #[test]
     fn challenge_parameters_keep_quoted_commas() {
         let parts = split_challenge(r#"realm="https://auth/token",service="reg",scope="repository:a:pull,push""#);
-        assert_eq!(parts, vec![r#"realm="https://auth/token""#, r#"service="reg""#, r#"scope="repository:a:pull,push""#]);
+        assert_eq!(
+            parts,
+            vec![r#"realm="https://auth/token""#, r#"service="reg""#, r#"scope="repository:a:pull,push""#]
+        );
     }
 
     #[test]

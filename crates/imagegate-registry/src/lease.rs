@@ -115,8 +115,9 @@ pub fn read(client: &Client, repository: &Reference) -> Result<Option<LeaseState
 fn write(client: &Client, repository: &Reference, state: &LeaseState) -> Result<(), RegistryError> {
     let mut annotations = BTreeMap::new();
     annotations.insert(HOLDER.to_owned(), state.holder.clone());
-    let expires = jiff::Timestamp::from_millisecond(state.expires_unix_millis)
-        .map_err(|error| RegistryError::new(client.registry(), "write the lease", ErrorKind::Protocol, error.to_string()))?;
+    let expires = jiff::Timestamp::from_millisecond(state.expires_unix_millis).map_err(|error| {
+        RegistryError::new(client.registry(), "write the lease", ErrorKind::Protocol, error.to_string())
+    })?;
     annotations.insert(EXPIRES.to_owned(), expires.to_string());
     if state.released {
         annotations.insert(RELEASED.to_owned(), "true".to_owned());
@@ -130,8 +131,9 @@ fn write(client: &Client, repository: &Reference, state: &LeaseState) -> Result<
         subject: None,
         annotations: Some(annotations),
     };
-    let bytes = serde_json::to_vec(&manifest)
-        .map_err(|error| RegistryError::new(client.registry(), "write the lease", ErrorKind::Protocol, error.to_string()))?;
+    let bytes = serde_json::to_vec(&manifest).map_err(|error| {
+        RegistryError::new(client.registry(), "write the lease", ErrorKind::Protocol, error.to_string())
+    })?;
     debug_assert!(!sha256_digest(&bytes).is_empty());
     client.put_manifest(&lease_reference(client, repository)?, &bytes, OCI_MANIFEST).map(|_| ())
 }
@@ -160,9 +162,8 @@ pub fn acquire(
                 ));
             }
             waiting(&state);
-            let remaining = Duration::from_millis(
-                u64::try_from(state.expires_unix_millis - now_millis()).unwrap_or(0).max(1),
-            );
+            let remaining =
+                Duration::from_millis(u64::try_from(state.expires_unix_millis - now_millis()).unwrap_or(0).max(1));
             let poll = Duration::from_millis(fastrand::u64(200..600)).min(remaining);
             std::thread::sleep(poll);
             continue;

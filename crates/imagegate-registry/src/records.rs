@@ -232,9 +232,9 @@ pub fn write_record(
 }
 
 fn tag_of(client: &Client, repository: &Reference, tag: &str) -> Result<Reference, RegistryError> {
-    repository.with_tag(tag).map_err(|error| {
-        RegistryError::new(client.registry(), "name a record", ErrorKind::Protocol, error.to_string())
-    })
+    repository
+        .with_tag(tag)
+        .map_err(|error| RegistryError::new(client.registry(), "name a record", ErrorKind::Protocol, error.to_string()))
 }
 
 /// Adds `referrer` to the tag-schema referrers index of `subject`. The index is shared by all

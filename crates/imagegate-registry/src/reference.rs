@@ -66,7 +66,9 @@ impl Reference {
             (_, Some(digest)) => {
                 oci_client::Reference::with_digest(self.registry.clone(), self.repository.clone(), digest.clone())
             }
-            (Some(tag), None) => oci_client::Reference::with_tag(self.registry.clone(), self.repository.clone(), tag.clone()),
+            (Some(tag), None) => {
+                oci_client::Reference::with_tag(self.registry.clone(), self.repository.clone(), tag.clone())
+            }
             (None, None) => {
                 oci_client::Reference::with_tag(self.registry.clone(), self.repository.clone(), "latest".to_owned())
             }

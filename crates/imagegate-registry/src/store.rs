@@ -86,6 +86,14 @@ pub struct PruneEntry {
     pub kept: Option<String>,
 }
 
+/// What an image's config says, as far as imagegate needs it.
+struct ImageFacts {
+    /// The config digest: the id engines give the image.
+    image_id: String,
+    labels: std::collections::BTreeMap<String, String>,
+    created: Option<String>,
+}
+
 /// The registry as imagegate's store.
 #[derive(Debug)]
 pub struct RegistryStore {
@@ -110,7 +118,11 @@ fn inputs_part(inputs_digest: &str) -> &str {
 }
 
 impl RegistryStore {
-    pub fn open(location: StoreLocation, connection: Connection, credentials: Credentials) -> Result<Self, RegistryError> {
+    pub fn open(
+        location: StoreLocation,
+        connection: Connection,
+        credentials: Credentials,
+    ) -> Result<Self, RegistryError> {
         let client = Client::new(connection, credentials)?;
         Ok(RegistryStore { client, location, lease_timing: LeaseTiming::default() })
     }
@@ -127,7 +139,10 @@ impl RegistryStore {
         let text = format!("{}/{}/{}", self.location.registry, namespace, stable_tag);
         let reference = Reference::parse(&text).map_err(|error| naming_error(&self.client, error))?;
         if reference.registry() != self.location.registry {
-            return Err(naming_error(&self.client, format!("`{text}` does not name a repository in {}", self.location.registry)));
+            return Err(naming_error(
+                &self.client,
+                format!("`{text}` does not name a repository in {}", self.location.registry),
+            ));
         }
         Ok(reference)
     }
@@ -144,7 +159,12 @@ impl RegistryStore {
     }
 
     /// The immutable name of the candidate with `image_id` built from `inputs_digest`.
-    pub fn candidate_name(&self, stable_tag: &str, inputs_digest: &str, image_id: &str) -> Result<Reference, RegistryError> {
+    pub fn candidate_name(
+        &self,
+        stable_tag: &str,
+        inputs_digest: &str,
+        image_id: &str,
+    ) -> Result<Reference, RegistryError> {
         let tag = format!("candidate-{}-{}", inputs_part(inputs_digest), short(image_id));
         self.candidate_repository(stable_tag)?.with_tag(&tag).map_err(|error| naming_error(&self.client, error))
     }
@@ -159,15 +179,33 @@ impl RegistryStore {
         self.client.resolve(&self.stable(stable_tag)?)
     }
 
+    /// The inputs digest label of the image the stable tag names now, if it has one.
+    pub fn stable_inputs(&self, stable_tag: &str) -> Result<Option<String>, RegistryError> {
+        let stable = self.stable(stable_tag)?;
+        let Some(manifest) = self.client.manifest(&stable)? else {
+            return Ok(None);
+        };
+        match self.config_of(&stable, &manifest) {
+            Ok(facts) => Ok(facts.labels.get(LABEL_INPUTS).cloned()),
+            // An index or artifact under the stable tag was not built by imagegate.
+            Err(error) if error.kind == ErrorKind::Corrupt => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
     /// The newest candidate of the recipe `inputs_digest`, if one was pushed. Its config's
     /// label must carry the full inputs digest (the tag holds only a prefix).
-    pub fn find_candidate(&self, stable_tag: &str, inputs_digest: &str) -> Result<Option<StoredCandidate>, RegistryError> {
+    pub fn find_candidate(
+        &self,
+        stable_tag: &str,
+        inputs_digest: &str,
+    ) -> Result<Option<StoredCandidate>, RegistryError> {
         let tag = self.newest_candidate_tag(stable_tag, inputs_digest)?;
         let Some(manifest) = self.client.manifest(&tag)? else {
             return Ok(None);
         };
         let repository = self.candidate_repository(stable_tag)?;
-        let (image_id, labels, _) = self.config_of(&repository, &manifest)?;
+        let ImageFacts { image_id, labels, .. } = self.config_of(&repository, &manifest)?;
         if labels.get(LABEL_INPUTS).map(String::as_str) != Some(inputs_digest) {
             return Ok(None);
         }
@@ -176,11 +214,7 @@ impl RegistryStore {
     }
 
     /// The config digest, labels and creation time of an image manifest.
-    fn config_of(
-        &self,
-        repository: &Reference,
-        manifest: &RawManifest,
-    ) -> Result<(String, std::collections::BTreeMap<String, String>, Option<String>), RegistryError> {
+    fn config_of(&self, repository: &Reference, manifest: &RawManifest) -> Result<ImageFacts, RegistryError> {
         let corrupt = |message: String| {
             RegistryError::new(
                 self.client.registry(),
@@ -203,11 +237,14 @@ impl RegistryStore {
             .pointer("/config/Labels")
             .and_then(|labels| labels.as_object())
             .map(|labels| {
-                labels.iter().filter_map(|(key, value)| value.as_str().map(|value| (key.clone(), value.to_owned()))).collect()
+                labels
+                    .iter()
+                    .filter_map(|(key, value)| value.as_str().map(|value| (key.clone(), value.to_owned())))
+                    .collect()
             })
             .unwrap_or_default();
         let created = config.get("created").and_then(|created| created.as_str()).map(str::to_owned);
-        Ok((config_digest, labels, created))
+        Ok(ImageFacts { image_id: config_digest, labels, created })
     }
 
     /// After the engine pushed the candidate under its immutable name: reads its digest and
@@ -247,8 +284,8 @@ impl RegistryStore {
         for repository in repositories {
             let reference = repository.with_digest(digest).map_err(|error| naming_error(&self.client, error))?;
             if let Some(manifest) = self.client.manifest(&reference)? {
-                let (image_id, _, _) = self.config_of(&repository, &manifest)?;
-                return Ok(Some((reference, image_id)));
+                let facts = self.config_of(&repository, &manifest)?;
+                return Ok(Some((reference, facts.image_id)));
             }
         }
         Ok(None)
@@ -280,7 +317,9 @@ impl RegistryStore {
                 self.client.mount_blob(&stable, &source, &blob)?;
             }
         }
-        let keep = stable.with_tag(&format!("promoted-{}", short(digest))).map_err(|error| naming_error(&self.client, error))?;
+        let keep = stable
+            .with_tag(&format!("promoted-{}", short(digest)))
+            .map_err(|error| naming_error(&self.client, error))?;
         self.client.put_manifest(&keep, &manifest.bytes, &manifest.media_type)?;
         self.client.put_manifest(&stable, &manifest.bytes, &manifest.media_type)?;
         Ok(())
@@ -293,7 +332,9 @@ impl RegistryStore {
         let Some((_, manifest)) = self.find_manifest(stable_tag, digest)? else {
             return Ok(());
         };
-        let keep = stable.with_tag(&format!("promoted-{}", short(digest))).map_err(|error| naming_error(&self.client, error))?;
+        let keep = stable
+            .with_tag(&format!("promoted-{}", short(digest)))
+            .map_err(|error| naming_error(&self.client, error))?;
         self.client.put_manifest(&keep, &manifest.bytes, &manifest.media_type).map(|_| ())
     }
 
@@ -333,7 +374,9 @@ impl RegistryStore {
         let mut tags: Vec<(Reference, String)> =
             records::record_tags(&self.client, &stable)?.into_iter().map(|tag| (stable.clone(), tag)).collect();
         if candidates.name() != stable.name() {
-            tags.extend(records::record_tags(&self.client, &candidates)?.into_iter().map(|tag| (candidates.clone(), tag)));
+            tags.extend(
+                records::record_tags(&self.client, &candidates)?.into_iter().map(|tag| (candidates.clone(), tag)),
+            );
         }
         // Tags start with the time in milliseconds: sorting them sorts the records in time.
         tags.sort_by(|left, right| left.1.cmp(&right.1));
@@ -375,7 +418,7 @@ impl RegistryStore {
             }
             let reference = repository.with_tag(&tag).map_err(|error| naming_error(&self.client, error))?;
             let Some(manifest) = self.client.manifest(&reference)? else { continue };
-            let (_, _, created) = self.config_of(&repository, &manifest)?;
+            let created = self.config_of(&repository, &manifest)?.created;
             let kept = if protected.contains(&manifest.digest) {
                 Some("it is or was a stable image".to_owned())
             } else {

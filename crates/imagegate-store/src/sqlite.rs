@@ -11,7 +11,8 @@ use crate::{BuildRecord, Event, NewBuild, NewPromotion, NewVerdict, PromotionKin
 pub const DATABASE_FILE: &str = "imagegate.db";
 
 /// The schema, versioned by `PRAGMA user_version`. Migrations only ever append.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE builds (
     id INTEGER PRIMARY KEY,
     engine TEXT NOT NULL,
@@ -50,14 +51,16 @@ CREATE TABLE promotions (
     CHECK (kind = 'rollback' OR verdict_id IS NOT NULL)
 );
 CREATE INDEX promotions_by_image ON promotions (engine, image);
-"#, r#"
+"#,
+    r#"
 -- In registry mode the registry holds every verdict and promotion as an OCI artifact; the
 -- local rows are a cache of them, keyed by the artifact's manifest digest.
 ALTER TABLE verdicts ADD COLUMN record TEXT;
 ALTER TABLE promotions ADD COLUMN record TEXT;
 CREATE UNIQUE INDEX verdicts_by_record ON verdicts (record) WHERE record IS NOT NULL;
 CREATE UNIQUE INDEX promotions_by_record ON promotions (record) WHERE record IS NOT NULL;
-"#];
+"#,
+];
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -514,8 +517,10 @@ mod tests {
     fn imported_records_are_stored_once() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        let first = store.import_verdict("sha256:r1", &verdict("sha256:c", None, "pass"), "2026-01-01T00:00:00Z").unwrap();
-        let again = store.import_verdict("sha256:r1", &verdict("sha256:c", None, "pass"), "2026-01-01T00:00:00Z").unwrap();
+        let first =
+            store.import_verdict("sha256:r1", &verdict("sha256:c", None, "pass"), "2026-01-01T00:00:00Z").unwrap();
+        let again =
+            store.import_verdict("sha256:r1", &verdict("sha256:c", None, "pass"), "2026-01-01T00:00:00Z").unwrap();
         assert_eq!(first, again);
         assert_eq!(store.verdict_id_of_record("sha256:r1").unwrap(), Some(first));
         assert_eq!(store.record_of_verdict(first).unwrap().as_deref(), Some("sha256:r1"));

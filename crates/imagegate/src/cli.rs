@@ -68,6 +68,23 @@ pub enum Command {
     Ci(CiArgs),
     /// List the packages that differ between two images (dpkg, apk, rpm, Python, npm, gems)
     Diff(DiffArgs),
+    /// Remove old candidates that were never promoted from the registry store
+    Prune(PruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Only these images [default: all]
+    pub images: Vec<String>,
+    /// Remove candidates older than this [default: `[store] prune_after`, else 30d]
+    #[arg(long, value_name = "AGE", value_parser = humantime::parse_duration)]
+    pub older_than: Option<std::time::Duration>,
+    /// Say what would be removed, remove nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print JSON (schema imagegate.prune/v1)
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -14,6 +14,10 @@ pub enum CliError {
     Store(#[from] imagegate_store::StoreError),
     #[error(transparent)]
     Digest(#[from] imagegate_config::DigestError),
+    #[error(transparent)]
+    Registry(#[from] imagegate_registry::RegistryError),
+    #[error(transparent)]
+    Auth(#[from] imagegate_registry::auth::AuthError),
     #[error("{message}\n  hint: {hint}")]
     Usage { message: String, hint: String },
     #[error(transparent)]
@@ -31,7 +35,8 @@ impl CliError {
 
     pub fn exit_status(&self) -> ExitStatus {
         match self {
-            CliError::Config(_) | CliError::Usage { .. } | CliError::Ci(_) => ExitStatus::Usage,
+            CliError::Config(_) | CliError::Usage { .. } | CliError::Ci(_) | CliError::Auth(_) => ExitStatus::Usage,
+            CliError::Registry(_) => ExitStatus::Infrastructure,
             CliError::CiOutput(_) => ExitStatus::Infrastructure,
             CliError::Gate(error) => error.exit_status(),
             CliError::Engine(_) | CliError::Store(_) | CliError::Digest(_) | CliError::Io { .. } => {

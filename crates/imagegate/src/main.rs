@@ -60,6 +60,7 @@ fn run(cli: Cli) -> Result<ExitStatus, CliError> {
         Command::Compare(args) => commands::compare::run(&args),
         Command::Ci(args) => commands::ci::run(&cli.global, &args),
         Command::Diff(args) => commands::diff::run(&cli.global, &args),
+        Command::Prune(args) => commands::prune::run(&cli.global, &args),
     }
 }
 
@@ -72,16 +73,18 @@ pub(crate) fn render(error: &CliError) -> String {
         | CliError::Digest(_)
         | CliError::Io { .. }
         | CliError::Ci(_)
+        | CliError::Registry(_)
         | CliError::CiOutput(_) => true,
         CliError::Gate(gate) => matches!(
             gate,
             GateError::Engine(_)
                 | GateError::Store(_)
                 | GateError::Digest(_)
+                | GateError::Registry(_)
                 | GateError::Io { .. }
                 | GateError::VerifyFailed { .. }
         ),
-        CliError::Config(_) | CliError::Usage { .. } => false,
+        CliError::Config(_) | CliError::Usage { .. } | CliError::Auth(_) => false,
     };
     if operation { format!("failed to {error}") } else { error.to_string() }
 }

@@ -1,6 +1,7 @@
 //! Opening what commands work with: the engine and the store, for resolved settings.
 
-use imagegate_engine::Engine;
+use imagegate_engine::{Engine, RegistryAccess};
+use imagegate_registry::RegistryStore;
 use imagegate_store::Store;
 
 use crate::error::CliError;
@@ -12,6 +13,11 @@ pub struct Runtime {
     pub engine: Box<dyn Engine>,
     pub store: Store,
     pub progress: StderrProgress,
+    /// The registry store, when `[store] registry` is set.
+    pub registry: Option<RegistryStore>,
+    pub registry_access: RegistryAccess,
+    /// Holds the CA certificate for podman's `--cert-dir` while the runtime lives.
+    _cert_dir: Option<tempfile::TempDir>,
 }
 
 impl Runtime {
@@ -19,7 +25,11 @@ impl Runtime {
         let engine = imagegate_engine::detect(settings.engine)?;
         let store = Store::open(&settings.state_dir)?;
         let progress = StderrProgress::new(settings.quiet);
-        Ok(Runtime { settings, engine, store, progress })
+        let (registry, registry_access, cert_dir) = match &settings.config.store.registry {
+            Some(config) => open_registry(config)?,
+            None => (None, RegistryAccess::default(), None),
+        };
+        Ok(Runtime { settings, engine, store, progress, registry, registry_access, _cert_dir: cert_dir })
     }
 
     /// The project under test, as the flags name it, else as its git checkout says.
@@ -51,8 +61,52 @@ impl Runtime {
             store: &self.store,
             progress: &self.progress,
             state_dir: self.settings.state_dir.clone(),
+            registry: self.registry.as_ref(),
+            registry_access: self.registry_access.clone(),
         }
     }
+}
+
+/// Opens the registry store with the credentials users already configure (environment,
+/// docker and podman auth files, credential helpers), and the settings that hand the same
+/// access to the engine for pushes and pulls.
+fn open_registry(
+    config: &imagegate_config::RegistryStoreConfig,
+) -> Result<(Option<RegistryStore>, RegistryAccess, Option<tempfile::TempDir>), CliError> {
+    use imagegate_registry::auth;
+    let sources = auth::CredentialSources::from_environment();
+    let resolved = auth::resolve(&config.host, &sources)?;
+    let mut connection = imagegate_registry::Connection::new(&config.host);
+    connection.plain_http = config.insecure;
+    connection.ca_file = config.ca_file.clone();
+    let location = imagegate_registry::StoreLocation {
+        registry: config.host.clone(),
+        namespace: config.namespace.clone(),
+        candidate_namespace: config.candidates.clone(),
+    };
+    let cert_dir = match &config.ca_file {
+        Some(ca_file) => {
+            let dir = tempfile::Builder::new().prefix("imagegate-certs-").tempdir().map_err(|source| CliError::Io {
+                operation: "create a folder for the registry's CA certificate",
+                path: std::env::temp_dir(),
+                source,
+            })?;
+            std::fs::copy(ca_file, dir.path().join("ca.crt")).map_err(|source| CliError::Io {
+                operation: "copy the registry's CA certificate",
+                path: ca_file.clone(),
+                source,
+            })?;
+            Some(dir)
+        }
+        None => None,
+    };
+    let access = RegistryAccess {
+        auth_json: auth::engine_auth_json(&config.host, &resolved.credentials),
+        tls_verify: !config.insecure,
+        cert_dir: cert_dir.as_ref().map(|dir| dir.path().to_path_buf()),
+    };
+    let store = RegistryStore::open(location, connection, resolved.credentials)?;
+    Ok((Some(store), access, cert_dir))
 }
 
 /// Prints a JSON document on one line of stdout.

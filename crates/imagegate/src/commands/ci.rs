@@ -71,14 +71,26 @@ pub fn run(global: &GlobalArgs, args: &CiArgs) -> Result<ExitStatus, CliError> {
             Ok(report) => {
                 runtime.progress.clear();
                 status = status.worst(exit_status(&report));
-                let stable_inputs = runtime
-                    .engine
-                    .inspect_image(&image.stable_tag)?
-                    .and_then(|info| info.labels.get(imagegate_gate::LABEL_INPUTS).cloned());
-                references.push(ImageReference {
-                    image: name.clone(),
-                    reference: reference_for(&report, stable_inputs.as_deref()),
-                });
+                let reference = match &runtime.registry {
+                    Some(registry) => {
+                        let stable_inputs = registry.stable_inputs(&image.stable_tag)?;
+                        let reference = reference_for(&report, stable_inputs.as_deref());
+                        // The stable tag is published by its full name in the registry.
+                        if reference == report.stable_tag {
+                            registry.stable(&image.stable_tag)?.to_string()
+                        } else {
+                            reference
+                        }
+                    }
+                    None => {
+                        let stable_inputs = runtime
+                            .engine
+                            .inspect_image(&image.stable_tag)?
+                            .and_then(|info| info.labels.get(imagegate_gate::LABEL_INPUTS).cloned());
+                        reference_for(&report, stable_inputs.as_deref())
+                    }
+                };
+                references.push(ImageReference { image: name.clone(), reference });
                 if args.json {
                     print_json(&report);
                 } else {

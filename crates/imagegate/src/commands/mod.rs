@@ -9,6 +9,7 @@ pub mod history;
 pub mod init;
 pub mod plan;
 pub mod promote;
+pub mod prune;
 pub mod results;
 pub mod rollback;
 pub mod test;

@@ -29,18 +29,19 @@ pub fn run(global: &GlobalArgs, args: &TestArgs) -> Result<ExitStatus, CliError>
     if let Some(shard) = args.shard {
         return run_shard(&runtime, image, shard, args);
     }
-    let (which, reference) = if args.stable {
-        let info = runtime.engine.inspect_image(&image.stable_tag)?.ok_or_else(|| {
+    let (which, digest) = if args.stable {
+        let digest = imagegate_gate::current_stable(&context, image)?.ok_or_else(|| {
             CliError::usage(
                 format!("stable tag `{}` names no image", image.stable_tag),
                 "promote a candidate first, or test without `--stable`",
             )
         })?;
-        ("incumbent", info.id)
+        ("incumbent", digest)
     } else {
         let candidate = imagegate_gate::ensure_candidate(&context, image, false)?;
         ("candidate", candidate.image_id)
     };
+    let reference = imagegate_gate::runnable(&context, image, &digest)?;
     let run_dir =
         runtime.settings.state_dir.join("runs").join(&image.name).join(format!("test-{}", std::process::id()));
     let run = imagegate_gate::run_suite(&context, image, &reference, which, "suite", &image.suite.command, &run_dir)?;
