@@ -103,7 +103,7 @@ fn empty_report(context: &Context<'_>, image: &ImageConfig, subjects: &Subjects,
         candidate: subjects.candidate.clone(),
         incumbent: subjects.incumbent.as_ref().map(|digest| ImageRef {
             digest: digest.clone(),
-            reference: image.stable_tag.clone(),
+            reference: stable_reference(context, image),
             counts: None,
         }),
         counts: Default::default(),
@@ -118,6 +118,14 @@ fn empty_report(context: &Context<'_>, image: &ImageConfig, subjects: &Subjects,
         promotion: None,
         packages: None,
     }
+}
+
+/// The stable tag as a person pulls it: its full name in the registry store, else the tag.
+fn stable_reference(context: &Context<'_>, image: &ImageConfig) -> String {
+    context
+        .registry
+        .and_then(|registry| registry.stable(&image.stable_tag).ok())
+        .map_or_else(|| image.stable_tag.clone(), |reference| reference.to_string())
 }
 
 /// The report when the candidate already is the stable image: nothing to run.

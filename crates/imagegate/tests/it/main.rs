@@ -12,5 +12,6 @@ mod context;
 mod gate_rules;
 mod lifecycle;
 mod packages;
+mod registry;
 mod robustness;
 mod sharding;

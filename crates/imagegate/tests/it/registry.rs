@@ -1,0 +1,477 @@
+//! The registry store against real CNCF distribution registries started by the tests
+//! (anonymous, htpasswd basic auth, TLS with a private CA, a bearer-token flow), with images
+//! built by real docker and podman and checked independently with `skopeo`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use base64::Engine as _;
+use imagegate_testkit::{Registry, RegistryAuth, RegistryOptions};
+use serde_json::Value;
+
+use crate::both_engines;
+use crate::context::{Engine, Run, TestContext};
+
+/// A test project whose `[store]` is a registry.
+struct RegistryProject {
+    context: TestContext,
+    registry: Registry,
+    namespace: String,
+}
+
+impl RegistryProject {
+    fn new(engine: Engine, options: RegistryOptions, features: &[&str], cases: &str) -> RegistryProject {
+        let registry = Registry::start(options).expect("start the registry");
+        let context = TestContext::new(engine, features, cases);
+        let namespace = "it".to_owned();
+        let project = RegistryProject { context, registry, namespace };
+        project.write_store("");
+        project
+    }
+
+    fn anonymous(engine: Engine, features: &[&str], cases: &str) -> RegistryProject {
+        RegistryProject::new(engine, RegistryOptions { auth: RegistryAuth::None, tls: false }, features, cases)
+    }
+
+    /// Rewrites imagegate.toml with a `[store]` table for the registry, plus `extra` lines.
+    fn write_store(&self, extra: &str) {
+        let path = self.context.path("imagegate.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let base = text.split("\n[store]\n").next().unwrap().trim_end().to_owned();
+        let mut store = format!("registry = \"{}/{}\"\n", self.registry.address(), self.namespace);
+        if self.registry.ca_file().is_none() {
+            store.push_str("insecure = true\n");
+        } else {
+            let ca = self.registry.ca_file().unwrap();
+            store.push_str(&format!("ca_file = \"{}\"\n", ca.display()));
+        }
+        store.push_str(extra);
+        // [store] must come before the image tables, which end the file: TOML tables are
+        // order-free, but keep the file readable.
+        let (head, images) = base.split_at(base.find("[images.").unwrap());
+        std::fs::write(&path, format!("{head}[store]\n{store}\n{images}\n")).unwrap();
+    }
+
+    fn stable_reference(&self) -> String {
+        format!("{}/{}/{}", self.registry.address(), self.namespace, self.context.stable_tag)
+    }
+
+    fn repository(&self) -> String {
+        let stable = self.stable_reference();
+        stable.rsplit_once(':').unwrap().0.to_owned()
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        self.run_with(args, &[])
+    }
+
+    fn run_with(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut command = self.context.command();
+        command.args(args);
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        Run::from(command.output().unwrap())
+    }
+
+    fn gate(&self, args: &[&str]) -> (Run, Value) {
+        let mut all = vec!["gate", "--json"];
+        all.extend_from_slice(args);
+        let run = self.run(&all);
+        let json = run.json();
+        (run, json)
+    }
+
+    /// What `skopeo inspect` sees under `reference` (digest), or `None`.
+    fn skopeo_digest(&self, reference: &str) -> Option<String> {
+        skopeo_inspect(&self.registry, reference).map(|value| value["Digest"].as_str().unwrap().to_owned())
+    }
+
+    fn tags(&self) -> Vec<String> {
+        let output = skopeo(&self.registry, &["list-tags", &format!("docker://{}", self.repository())]);
+        assert!(output.status.success(), "skopeo list-tags: {}", String::from_utf8_lossy(&output.stderr));
+        let value: Value = serde_json::from_slice(&output.stdout).unwrap();
+        value["Tags"].as_array().unwrap().iter().map(|tag| tag.as_str().unwrap().to_owned()).collect()
+    }
+
+    /// Removes every local image of this project, as on a fresh CI machine.
+    fn empty_engine(&self) {
+        remove_local_images(self.context.engine, &self.registry.address());
+        remove_local_images(self.context.engine, &self.context.stable_tag.split(':').next().unwrap().to_owned());
+    }
+}
+
+impl Drop for RegistryProject {
+    fn drop(&mut self) {
+        remove_local_images(self.context.engine, &self.registry.address());
+    }
+}
+
+fn remove_local_images(engine: Engine, containing: &str) {
+    let output = Command::new(engine.name()).args(["images", "--format", "{{.Repository}}:{{.Tag}}"]).output();
+    if let Ok(output) = output {
+        let tags: Vec<String> = String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter(|line| line.contains(containing))
+            .map(str::to_owned)
+            .collect();
+        if !tags.is_empty() {
+            let _ = Command::new(engine.name()).arg("rmi").arg("-f").args(&tags).output();
+        }
+    }
+}
+
+fn skopeo(registry: &Registry, args: &[&str]) -> std::process::Output {
+    let mut command = Command::new("skopeo");
+    command.args(args);
+    match registry.ca_file() {
+        Some(ca) => {
+            command.arg(format!("--cert-dir={}", ca_dir(ca).display()));
+        }
+        None => {
+            command.arg("--tls-verify=false");
+        }
+    }
+    if let Some((user, password)) = registry.credentials() {
+        command.arg(format!("--creds={user}:{password}"));
+    }
+    command.output().expect("skopeo is installed by scripts/test-tools.sh")
+}
+
+/// A folder holding `ca.crt`, as skopeo's and podman's `--cert-dir` want.
+fn ca_dir(ca: &Path) -> PathBuf {
+    let dir = ca.parent().unwrap().join("cert-dir");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(ca, dir.join("ca.crt")).unwrap();
+    dir
+}
+
+fn skopeo_inspect(registry: &Registry, reference: &str) -> Option<Value> {
+    let output = skopeo(registry, &["inspect", &format!("docker://{reference}")]);
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("manifest unknown") || stderr.contains("not found"), "skopeo inspect: {stderr}");
+        return None;
+    }
+    Some(serde_json::from_slice(&output.stdout).unwrap())
+}
+
+fn digest(report: &Value, path: &str) -> String {
+    report.pointer(path).and_then(Value::as_str).unwrap_or_else(|| panic!("no {path} in {report}")).to_owned()
+}
+
+both_engines!(the_registry_holds_candidates_stable_tags_and_history, |engine: Engine| {
+    let project = RegistryProject::anonymous(engine, &["alpha"], "test_a pass\ntest_b needs:alpha\n");
+
+    // Bootstrap: the first candidate becomes the stable image, by its exact manifest digest.
+    let (run, first) = project.gate(&["--promote"]);
+    run.expect_code(0);
+    assert_eq!(first["promotion"]["status"], "promoted", "{run}");
+    let first_digest = digest(&first, "/candidate/digest");
+    assert_eq!(project.skopeo_digest(&project.stable_reference()).as_deref(), Some(first_digest.as_str()));
+
+    // A recipe change that breaks a test is blocked; the stable tag stays where it was.
+    project.context.set_features(&["beta"]);
+    project.context.commit("drop alpha");
+    let (run, blocked) = project.gate(&["--promote"]);
+    run.expect_code(1);
+    assert_eq!(blocked["decision"], "regression");
+    assert_eq!(digest(&blocked, "/incumbent/digest"), first_digest);
+    assert_eq!(project.skopeo_digest(&project.stable_reference()).as_deref(), Some(first_digest.as_str()));
+    let second_digest = digest(&blocked, "/candidate/digest");
+
+    // The project adapts; the next run promotes the same candidate by itself.
+    project.context.set_cases("test_a pass\ntest_b pass\n");
+    let (run, unblocked) = project.gate(&["--promote"]);
+    run.expect_code(0);
+    assert_eq!(unblocked["candidate"]["source"], "reused");
+    assert_eq!(digest(&unblocked, "/candidate/digest"), second_digest);
+    assert_eq!(project.skopeo_digest(&project.stable_reference()).as_deref(), Some(second_digest.as_str()));
+
+    // History from the registry alone: a new state folder on an engine without the images.
+    project.empty_engine();
+    let fresh = project.context.scratch.join("fresh-state");
+    let history = project.run(&["history", "--json", "--state-dir", fresh.to_str().unwrap()]);
+    history.expect_code(0);
+    let events = history.json()["events"].as_array().unwrap().clone();
+    let kinds: Vec<&str> = events.iter().map(|event| event["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["verdict", "promote", "verdict", "verdict", "promote"], "{history}");
+    assert_eq!(events[2]["regressions"], serde_json::json!(["it.test_b"]));
+
+    // Rollback from the registry alone, too.
+    let rolled = project.run(&["rollback", &project.context.image, "--state-dir", fresh.to_str().unwrap()]);
+    rolled.expect_code(0);
+    assert_eq!(project.skopeo_digest(&project.stable_reference()).as_deref(), Some(first_digest.as_str()));
+    // The rolled-back candidate is not promoted again.
+    let (run, again) = project.gate(&["--promote"]);
+    assert_eq!(again["promotion"]["status"], "refused", "{run}");
+    assert_eq!(project.skopeo_digest(&project.stable_reference()).as_deref(), Some(first_digest.as_str()));
+});
+
+#[test]
+fn a_fresh_machine_reuses_the_candidate_from_the_registry() {
+    let project = RegistryProject::anonymous(Engine::Docker, &["alpha"], "test_a pass\n");
+    let (run, first) = project.gate(&[]);
+    run.expect_code(0);
+    project.empty_engine();
+    let fresh = project.context.scratch.join("fresh-state");
+    let fresh = fresh.to_str().unwrap();
+    let plan = project.run(&["plan", "--json", "--state-dir", fresh]);
+    plan.expect_code(0);
+    let plan = plan.json();
+    assert_eq!(plan["store"], format!("{}/it", project.registry.address()));
+    assert_eq!(plan["images"][0]["action"], "reuse");
+    assert_eq!(plan["images"][0]["candidate"], first["candidate"]["digest"]);
+    assert_eq!(plan["images"][0]["last_verdict"]["decision"], "pass");
+
+    // The gate pulls the candidate instead of building it.
+    let (run, second) = project.gate(&["--state-dir", fresh]);
+    run.expect_code(0);
+    assert_eq!(second["candidate"]["source"], "reused");
+    assert!(!run.stderr.contains("building the candidate"), "{run}");
+    assert!(run.stderr.contains("pulling"), "{run}");
+}
+
+#[test]
+fn basic_auth_credentials_come_from_the_environment_and_never_show() {
+    let password = "s3cret-Pa55word-for-imagegate";
+    let options =
+        RegistryOptions { auth: RegistryAuth::Htpasswd { username: "ci".into(), password: password.into() }, tls: false };
+    let project = RegistryProject::new(Engine::Podman, options, &["alpha"], "test_a pass\n");
+
+    let denied = project.run(&["gate", "--promote"]);
+    denied.expect_code(3);
+    assert!(denied.stderr.contains(&project.registry.address()), "{denied}");
+    assert!(denied.stderr.contains("hint:"), "{denied}");
+
+    let env = [("IMAGEGATE_REGISTRY_USERNAME", "ci"), ("IMAGEGATE_REGISTRY_PASSWORD", password)];
+    let run = project.run_with(&["gate", "--promote", "--json"], &env);
+    run.expect_code(0);
+    let report = run.json();
+    assert_eq!(project.skopeo_digest(&project.stable_reference()), Some(digest(&report, "/candidate/digest")));
+    let history = project.run_with(&["history"], &env);
+    history.expect_code(0);
+    for output in [&denied, &run, &history] {
+        assert!(!output.stdout.contains(password) && !output.stderr.contains(password), "{output}");
+    }
+    // Nor in any file imagegate wrote (logs, run folders, the local store).
+    for entry in walk(&project.context.path(".imagegate")) {
+        let bytes = std::fs::read(&entry).unwrap();
+        assert!(!String::from_utf8_lossy(&bytes).contains(password), "the password is in {}", entry.display());
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                files.extend(walk(&path));
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files
+}
+
+/// docker's daemon trusts a private CA for a registry through `/etc/docker/certs.d/HOST:PORT/`.
+struct DockerCertificate(PathBuf);
+
+impl DockerCertificate {
+    fn install(registry: &Registry) -> DockerCertificate {
+        let dir = PathBuf::from("/etc/docker/certs.d").join(registry.address());
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::copy(registry.ca_file().unwrap(), dir.join("ca.crt")).unwrap();
+        DockerCertificate(dir)
+    }
+}
+
+impl Drop for DockerCertificate {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+both_engines!(a_tls_registry_with_a_private_ca, |engine: Engine| {
+    let options = RegistryOptions { auth: RegistryAuth::None, tls: true };
+    let project = RegistryProject::new(engine, options, &["alpha"], "test_a pass\n");
+    let _certificate = (engine == Engine::Docker).then(|| DockerCertificate::install(&project.registry));
+    let (run, report) = project.gate(&["--promote"]);
+    run.expect_code(0);
+    assert_eq!(project.skopeo_digest(&project.stable_reference()), Some(digest(&report, "/candidate/digest")));
+});
+
+#[test]
+fn an_untrusted_certificate_is_refused_with_a_clear_error() {
+    let options = RegistryOptions { auth: RegistryAuth::None, tls: true };
+    let project = RegistryProject::new(Engine::Docker, options, &["alpha"], "test_a pass\n");
+    // Without the CA: the config names no ca_file.
+    let path = project.context.path("imagegate.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let text: String = text.lines().filter(|line| !line.starts_with("ca_file")).map(|line| format!("{line}\n")).collect();
+    std::fs::write(&path, text).unwrap();
+    let run = project.run(&["plan"]);
+    run.expect_code(3);
+    assert!(run.stderr.contains(&project.registry.address()), "{run}");
+    assert!(run.stderr.to_lowercase().contains("certificate"), "{run}");
+}
+
+#[test]
+fn a_bearer_token_flow_with_credentials_from_the_docker_config() {
+    let options =
+        RegistryOptions { auth: RegistryAuth::Token { username: "robot".into(), password: "t0ken-pass".into() }, tls: false };
+    let project = RegistryProject::new(Engine::Docker, options, &["alpha"], "test_a pass\n");
+    let docker_config = project.context.scratch.join("docker-config");
+    std::fs::create_dir_all(&docker_config).unwrap();
+    let auth = base64::engine::general_purpose::STANDARD.encode(b"robot:t0ken-pass");
+    std::fs::write(
+        docker_config.join("config.json"),
+        format!(r#"{{"auths": {{"{}": {{"auth": "{auth}"}}}}}}"#, project.registry.address()),
+    )
+    .unwrap();
+    let env = [("DOCKER_CONFIG", docker_config.to_str().unwrap())];
+    let run = project.run_with(&["gate", "--promote", "--json"], &env);
+    run.expect_code(0);
+    let report = run.json();
+    assert_eq!(project.skopeo_digest(&project.stable_reference()), Some(digest(&report, "/candidate/digest")));
+    assert!(project.registry.token_requests() > 0, "no token was asked for");
+    assert!(!run.stderr.contains("t0ken-pass") && !run.stdout.contains("t0ken-pass"));
+
+    // Deleting needs a token with delete rights: prune asks for one.
+    project.context.set_features(&["beta"]);
+    project.context.commit("beta");
+    project.run_with(&["gate"], &env).expect_code(0);
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let pruned = project.run_with(&["prune", "--older-than", "1s", "--json"], &env);
+    pruned.expect_code(0);
+    let report = pruned.json();
+    let removed = report["candidates"].as_array().unwrap().iter().filter(|entry| entry["action"] == "removed").count();
+    assert_eq!(removed, 1, "{pruned}");
+}
+
+#[test]
+fn prune_removes_only_old_candidates_that_were_never_promoted() {
+    let project = RegistryProject::anonymous(Engine::Docker, &["alpha"], "test_a pass\n");
+    let (_, stable) = project.gate(&["--promote"]);
+    let stable_digest = digest(&stable, "/candidate/digest");
+    project.context.set_features(&["beta"]);
+    project.context.commit("beta");
+    let (run, unpromoted) = project.gate(&[]);
+    run.expect_code(0);
+    let unpromoted_digest = digest(&unpromoted, "/candidate/digest");
+    std::thread::sleep(std::time::Duration::from_secs(2));
+
+    let dry = project.run(&["prune", "--older-than", "1s", "--dry-run", "--json"]);
+    dry.expect_code(0);
+    let dry = dry.json();
+    assert_eq!(dry["dry_run"], true);
+    let entries = dry["candidates"].as_array().unwrap();
+    let removed: Vec<&Value> = entries.iter().filter(|entry| entry["action"] == "removed").collect();
+    assert_eq!(removed.len(), 1, "{dry}");
+    assert_eq!(removed[0]["digest"], unpromoted_digest.as_str());
+    assert!(entries.iter().any(|entry| entry["digest"] == stable_digest.as_str() && entry["action"] == "kept"));
+    // A dry run deletes nothing.
+    let candidate_tag = removed[0]["tag"].as_str().unwrap().to_owned();
+    assert!(project.tags().contains(&candidate_tag));
+
+    let pruned = project.run(&["prune", "--older-than", "1s"]);
+    pruned.expect_code(0);
+    assert!(pruned.stdout.contains("1 candidate(s) removed"), "{pruned}");
+    let tags = project.tags();
+    assert!(!tags.contains(&candidate_tag), "{tags:?}");
+    assert_eq!(project.skopeo_digest(&project.stable_reference()), Some(stable_digest.clone()));
+    // History keeps the pruned candidate's verdict.
+    let history = project.run(&["history", "--json"]).json();
+    assert!(history["events"].as_array().unwrap().iter().any(|event| event["candidate"] == unpromoted_digest.as_str()));
+    // Nothing newer than a day is old enough by default.
+    let default = project.run(&["prune", "--dry-run", "--json"]).json();
+    assert!(default["candidates"].as_array().unwrap().iter().all(|entry| entry["action"] == "kept"));
+}
+
+#[test]
+fn candidates_in_another_namespace_are_promoted_by_mounting_their_blobs() {
+    let project = RegistryProject::anonymous(Engine::Docker, &["alpha"], "test_a pass\n");
+    project.write_store("candidates = \"it-candidates\"\n");
+    let (run, report) = project.gate(&["--promote"]);
+    run.expect_code(0);
+    let candidate = digest(&report, "/candidate/digest");
+    assert!(digest(&report, "/candidate/reference").contains("/it-candidates/"), "{report}");
+    assert_eq!(project.skopeo_digest(&project.stable_reference()), Some(candidate.clone()));
+    let log = std::fs::read_to_string(project.registry.log_file()).unwrap();
+    assert!(log.contains("mount="), "no blob was mounted:\n{log}");
+}
+
+#[test]
+fn eight_concurrent_promoters_exactly_one_wins() {
+    const PROMOTERS: usize = 8;
+    let project = RegistryProject::anonymous(Engine::Docker, &["base"], "test_a pass\n");
+    let (run, incumbent) = project.gate(&["--promote"]);
+    run.expect_code(0);
+    let incumbent = digest(&incumbent, "/candidate/digest");
+
+    // Eight checkouts, each with its own recipe and a passing verdict against the incumbent.
+    let mut checkouts = Vec::new();
+    let mut candidates = Vec::new();
+    for index in 0..PROMOTERS {
+        let checkout = project.context.scratch.join(format!("checkout-{index}"));
+        let copied = Command::new("cp").arg("-a").arg(&project.context.root).arg(&checkout).status().unwrap();
+        assert!(copied.success());
+        let _ = std::fs::remove_dir_all(checkout.join(".imagegate"));
+        std::fs::write(checkout.join("ci/lib/features"), format!("base\nvariant-{index}\n")).unwrap();
+        let output = project.context.command().current_dir(&checkout).args(["gate", "--json"]).output().unwrap();
+        let run = Run::from(output);
+        run.expect_code(0);
+        let report = run.json();
+        assert_eq!(digest(&report, "/incumbent/digest"), incumbent);
+        candidates.push(digest(&report, "/candidate/digest"));
+        checkouts.push(checkout);
+    }
+
+    let children: Vec<_> = checkouts
+        .iter()
+        .map(|checkout| {
+            project.context.command().current_dir(checkout).args(["promote"]).spawn().unwrap()
+        })
+        .collect();
+    let codes: Vec<i32> = children.into_iter().map(|child| child.wait_with_output().unwrap().status.code().unwrap_or(-1)).collect();
+    assert_eq!(codes.iter().filter(|code| **code == 0).count(), 1, "exit codes: {codes:?}");
+    assert_eq!(codes.iter().filter(|code| **code == 4).count(), PROMOTERS - 1, "exit codes: {codes:?}");
+    let winner = codes.iter().position(|code| *code == 0).unwrap();
+    assert_eq!(project.skopeo_digest(&project.stable_reference()).as_deref(), Some(candidates[winner].as_str()));
+
+    // No record is lost: a machine that never saw the project reads every verdict and both
+    // promotions.
+    let fresh = project.context.scratch.join("fresh-state");
+    let history = project.run(&["history", "--json", "--state-dir", fresh.to_str().unwrap()]).json();
+    let events = history["events"].as_array().unwrap();
+    let verdicts = events.iter().filter(|event| event["kind"] == "verdict").count();
+    let promotions: Vec<&Value> = events.iter().filter(|event| event["kind"] == "promote").collect();
+    assert_eq!(verdicts, 1 + PROMOTERS);
+    assert_eq!(promotions.len(), 2);
+    assert_eq!(promotions[1]["to"], candidates[winner].as_str());
+    assert_eq!(promotions[1]["from"], incumbent.as_str());
+}
+
+#[test]
+fn an_unreachable_registry_fails_clearly_and_moves_nothing() {
+    let project = RegistryProject::anonymous(Engine::Docker, &["alpha"], "test_a pass\n");
+    let (_, first) = project.gate(&["--promote"]);
+    let first = digest(&first, "/candidate/digest");
+    project.context.set_features(&["alpha", "beta"]);
+    project.context.commit("beta");
+    project.gate(&[]).0.expect_code(0);
+
+    // The registry goes away between the verdict and the promotion.
+    let storage = project.registry.storage_dir().to_path_buf();
+    let address = project.registry.address();
+    project.registry.stop();
+    let run = project.run(&["promote"]);
+    run.expect_code(3);
+    assert!(run.stderr.contains(&address), "{run}");
+    assert!(run.stderr.contains("attempts"), "the request was not retried: {run}");
+    project.registry.restart();
+    assert_eq!(project.registry.storage_dir(), storage);
+    assert_eq!(project.skopeo_digest(&project.stable_reference()), Some(first));
+}
