@@ -303,6 +303,12 @@ fn registry_promote(
     context.progress.start(&image.name, &format!("taking the promotion lease of `{}`", image.stable_tag));
     let lease = registry.lease(&image.stable_tag, |state| {
         context.progress.note(&image.name, &format!("waiting for {} to finish promoting", state.holder));
+        // Once the other promoter has moved the tag, this promotion has lost: no need to wait.
+        let current = registry.resolve_stable(&image.stable_tag)?;
+        if current != verdict.incumbent {
+            return Err(pointer_moved(image, verdict.incumbent.as_deref(), current.as_deref()));
+        }
+        Ok(())
     })?;
     context.progress.finish(&image.name, "lease taken");
     let outcome = (|| {
@@ -365,6 +371,7 @@ fn registry_rollback(
     crate::registry::sync_records(context, image)?;
     let lease = registry.lease(&image.stable_tag, |state| {
         context.progress.note(&image.name, &format!("waiting for {} to finish promoting", state.holder));
+        Ok::<(), GateError>(())
     })?;
     let outcome = (|| {
         let Some(current) = registry.resolve_stable(&image.stable_tag)? else {

@@ -77,13 +77,17 @@ pub(crate) fn sync_records(context: &Context<'_>, image: &ImageConfig) -> Result
         return Ok(());
     };
     let scope = scope(context);
-    let known: HashSet<String> = context.store.imported_records()?;
+    // Record tags end in the first 16 hex digits of the record's digest: known ones are skipped
+    // without fetching them.
+    let known: HashSet<String> = context
+        .store
+        .imported_records()?
+        .iter()
+        .map(|digest| digest.trim_start_matches("sha256:").chars().take(16).collect())
+        .collect();
     let mut records: Vec<Record> = Vec::new();
     for (repository, tag) in registry.record_tags(&image.stable_tag)? {
-        // The tag ends in the record digest's first 16 hex digits; skip the known ones
-        // without fetching them.
-        let suffix = tag.rsplit('-').next().unwrap_or_default();
-        if known.iter().any(|digest| digest.trim_start_matches("sha256:").starts_with(suffix)) {
+        if known.contains(tag.rsplit('-').next().unwrap_or_default()) {
             continue;
         }
         if let Some(record) = registry.read_record(&repository, &tag)?

@@ -139,13 +139,15 @@ fn write(client: &Client, repository: &Reference, state: &LeaseState) -> Result<
 }
 
 /// Takes the lease of `repository`, waiting for another holder at most `timing.patience`.
-pub fn acquire(
+/// `waiting` is called on each poll while another holder has it; an error from it ends the
+/// wait (a promoter that sees the stable tag already moved has nothing left to wait for).
+pub fn acquire<E: From<RegistryError>>(
     client: &Client,
     repository: &Reference,
     holder: &str,
     timing: LeaseTiming,
-    mut waiting: impl FnMut(&LeaseState),
-) -> Result<Lease, RegistryError> {
+    mut waiting: impl FnMut(&LeaseState) -> Result<(), E>,
+) -> Result<Lease, E> {
     ensure_empty_blob(client, repository)?;
     let deadline = Instant::now() + timing.patience;
     loop {
@@ -159,9 +161,10 @@ pub fn acquire(
                     format!("take the promotion lease of `{}`", repository.name()),
                     ErrorKind::LeaseHeld,
                     format!("{} holds it", state.holder),
-                ));
+                )
+                .into());
             }
-            waiting(&state);
+            waiting(&state)?;
             let remaining =
                 Duration::from_millis(u64::try_from(state.expires_unix_millis - now_millis()).unwrap_or(0).max(1));
             let poll = Duration::from_millis(fastrand::u64(200..600)).min(remaining);

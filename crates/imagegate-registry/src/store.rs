@@ -292,7 +292,11 @@ impl RegistryStore {
     }
 
     /// Takes the promotion lease of the stable tag's repository.
-    pub fn lease(&self, stable_tag: &str, waiting: impl FnMut(&lease::LeaseState)) -> Result<Lease, RegistryError> {
+    pub fn lease<E: From<RegistryError>>(
+        &self,
+        stable_tag: &str,
+        waiting: impl FnMut(&lease::LeaseState) -> Result<(), E>,
+    ) -> Result<Lease, E> {
         let repository = self.stable(stable_tag)?;
         lease::acquire(&self.client, &repository, &lease::holder_name(), self.lease_timing, waiting)
     }

@@ -235,8 +235,10 @@ fn a_fresh_machine_reuses_the_candidate_from_the_registry() {
 #[test]
 fn basic_auth_credentials_come_from_the_environment_and_never_show() {
     let password = "s3cret-Pa55word-for-imagegate";
-    let options =
-        RegistryOptions { auth: RegistryAuth::Htpasswd { username: "ci".into(), password: password.into() }, tls: false };
+    let options = RegistryOptions {
+        auth: RegistryAuth::Htpasswd { username: "ci".into(), password: password.into() },
+        tls: false,
+    };
     let project = RegistryProject::new(Engine::Podman, options, &["alpha"], "test_a pass\n");
 
     let denied = project.run(&["gate", "--promote"]);
@@ -310,7 +312,8 @@ fn an_untrusted_certificate_is_refused_with_a_clear_error() {
     // Without the CA: the config names no ca_file.
     let path = project.context.path("imagegate.toml");
     let text = std::fs::read_to_string(&path).unwrap();
-    let text: String = text.lines().filter(|line| !line.starts_with("ca_file")).map(|line| format!("{line}\n")).collect();
+    let text: String =
+        text.lines().filter(|line| !line.starts_with("ca_file")).map(|line| format!("{line}\n")).collect();
     std::fs::write(&path, text).unwrap();
     let run = project.run(&["plan"]);
     run.expect_code(3);
@@ -320,8 +323,10 @@ fn an_untrusted_certificate_is_refused_with_a_clear_error() {
 
 #[test]
 fn a_bearer_token_flow_with_credentials_from_the_docker_config() {
-    let options =
-        RegistryOptions { auth: RegistryAuth::Token { username: "robot".into(), password: "t0ken-pass".into() }, tls: false };
+    let options = RegistryOptions {
+        auth: RegistryAuth::Token { username: "robot".into(), password: "t0ken-pass".into() },
+        tls: false,
+    };
     let project = RegistryProject::new(Engine::Docker, options, &["alpha"], "test_a pass\n");
     let docker_config = project.context.scratch.join("docker-config");
     std::fs::create_dir_all(&docker_config).unwrap();
@@ -431,11 +436,10 @@ fn eight_concurrent_promoters_exactly_one_wins() {
 
     let children: Vec<_> = checkouts
         .iter()
-        .map(|checkout| {
-            project.context.command().current_dir(checkout).args(["promote"]).spawn().unwrap()
-        })
+        .map(|checkout| project.context.command().current_dir(checkout).args(["promote"]).spawn().unwrap())
         .collect();
-    let codes: Vec<i32> = children.into_iter().map(|child| child.wait_with_output().unwrap().status.code().unwrap_or(-1)).collect();
+    let codes: Vec<i32> =
+        children.into_iter().map(|child| child.wait_with_output().unwrap().status.code().unwrap_or(-1)).collect();
     assert_eq!(codes.iter().filter(|code| **code == 0).count(), 1, "exit codes: {codes:?}");
     assert_eq!(codes.iter().filter(|code| **code == 4).count(), PROMOTERS - 1, "exit codes: {codes:?}");
     let winner = codes.iter().position(|code| *code == 0).unwrap();
