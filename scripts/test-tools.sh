@@ -18,6 +18,8 @@ system_packages() {
     "docker-registry docker-registry"
     "skopeo skopeo"
     "htpasswd apache2-utils"
+    "openssl openssl"
+    "curl curl"
     "git git"
     "sqlite3 sqlite3"
     "make make"

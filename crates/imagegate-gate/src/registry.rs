@@ -183,3 +183,59 @@ pub(crate) fn body(kind: RecordKind, image: &ImageConfig) -> RecordBody {
         verdict_record: None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn image() -> ImageConfig {
+        let project = tempfile::tempdir().unwrap();
+        std::fs::write(project.path().join("Dockerfile"), "FROM scratch\n").unwrap();
+        let config = imagegate_config::load_str(
+            &project.path().join("imagegate.toml"),
+            "[images.app]\nstable_tag = \"acme/app:stable\"\n[images.app.suite]\ncommand = \"true\"\nresults = \"/r\"\n",
+        );
+        match config {
+            Ok(config) => config.images["app"].clone(),
+            Err(error) => panic!("{error}"),
+        }
+    }
+
+    fn record(digest: &str, body: RecordBody) -> Record {
+        Record { digest: digest.to_owned(), tag: format!("imagegate-record-{digest}"), body }
+    }
+
+    #[test]
+    fn a_promotion_record_is_imported_against_its_verdict_and_only_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let image = image();
+        let mut verdict = body(RecordKind::Verdict, &image);
+        verdict.candidate = Some("sha256:c".to_owned());
+        verdict.decision = Some("pass".to_owned());
+        verdict.report = Some(serde_json::json!({"regressions": []}));
+        let verdict_id = import(&store, "registry:r/ns", &record("sha256:v", verdict)).unwrap();
+        let mut promotion = body(RecordKind::Promote, &image);
+        promotion.to = Some("sha256:c".to_owned());
+        promotion.verdict_record = Some("sha256:v".to_owned());
+        let promotion = record("sha256:p", promotion);
+        import(&store, "registry:r/ns", &promotion).unwrap();
+        import(&store, "registry:r/ns", &promotion).unwrap();
+        let promotions = store.promotions("registry:r/ns", "app").unwrap();
+        assert_eq!(promotions.len(), 1);
+        assert_eq!(promotions[0].verdict_id, Some(verdict_id));
+        // Another scope (an engine, or another registry) does not see them.
+        assert!(store.promotions("docker", "app").unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_promotion_whose_verdict_is_missing_is_an_error_not_a_guess() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let mut promotion = body(RecordKind::Promote, &image());
+        promotion.to = Some("sha256:c".to_owned());
+        promotion.verdict_record = Some("sha256:gone".to_owned());
+        let error = import(&store, "registry:r/ns", &record("sha256:p", promotion)).unwrap_err();
+        assert!(error.to_string().contains("sha256:gone"), "{error}");
+    }
+}

@@ -915,3 +915,77 @@ fn every_error_names_line_column_and_ends_with_a_hint() {
         assert!(shown.starts_with(&format!("{}:", error.path().display())), "{shown}");
     }
 }
+
+#[test]
+fn a_registry_store_loads_with_its_options() {
+    let project = Project::new();
+    project.write("ci/registry-ca.pem", "-----BEGIN CERTIFICATE-----\n");
+    let config = project
+        .load(&format!(
+            "[store]\nregistry = \"registry.example.com:5000/acme/ci/\"\ncandidates = \"acme-candidates\"\ninsecure = true\nca_file = \"ci/registry-ca.pem\"\nprune_after = \"2weeks\"\n{MINIMAL}"
+        ))
+        .expect("loads");
+    let registry = config.store.registry.expect("a registry store");
+    assert_eq!(registry.host, "registry.example.com:5000");
+    assert_eq!(registry.namespace, "acme/ci");
+    assert_eq!(registry.location(), "registry.example.com:5000/acme/ci");
+    assert_eq!(registry.candidates.as_deref(), Some("acme-candidates"));
+    assert!(registry.insecure);
+    assert!(registry.ca_file.expect("a CA file").ends_with("ci/registry-ca.pem"));
+    assert_eq!(config.store.prune_after, Duration::from_secs(14 * 24 * 60 * 60));
+}
+
+#[test]
+fn without_a_registry_the_store_is_local_and_keeps_candidates_thirty_days() {
+    let config = Project::new().load(MINIMAL).expect("loads");
+    assert_eq!(config.store.registry, None);
+    assert_eq!(config.store.prune_after, Duration::from_secs(30 * 24 * 60 * 60));
+}
+
+#[test]
+fn registry_without_namespace() {
+    let error = Project::new().error(&format!("[store]\nregistry = \"ghcr.io\"\n{MINIMAL}"));
+    insta::assert_snapshot!(error, @r#"
+    [ROOT]/imagegate.toml:2:12: `registry` in [store] is `ghcr.io`, with no namespace
+      |
+    2 | registry = "ghcr.io"
+      |            ^^^^^^^^^
+      hint: write HOST[:PORT]/NAMESPACE; for example: registry = "ghcr.io/acme" or "registry.example.com:5000/ci"
+    "#);
+}
+
+#[test]
+fn registry_with_a_scheme_or_without_a_host() {
+    let project = Project::new();
+    for value in ["https://ghcr.io/acme", "acme/images"] {
+        let error = project.error(&format!("[store]\nregistry = \"{value}\"\n{MINIMAL}"));
+        assert!(error.contains("must start with a registry host"), "{value}: {error}");
+    }
+}
+
+#[test]
+fn registry_options_without_a_registry() {
+    let error = Project::new().error(&format!("[store]\ninsecure = true\n{MINIMAL}"));
+    insta::assert_snapshot!(error, @r#"
+    [ROOT]/imagegate.toml:2:12: `insecure` in [store] applies only to a registry store, and no `registry` is given
+      |
+    2 | insecure = true
+      |            ^^^^
+      hint: add registry = "HOST[:PORT]/NAMESPACE" to [store], or remove this key
+    "#);
+}
+
+#[test]
+fn type_error_quoted_boolean() {
+    let error = Project::new().error(&format!("[store]\nregistry = \"ghcr.io/acme\"\ninsecure = \"yes\"\n{MINIMAL}"));
+    assert!(error.contains("`insecure` in [store] must be a boolean (true or false), found a string"), "{error}");
+}
+
+#[test]
+fn invalid_prune_after_and_missing_ca_file() {
+    let project = Project::new();
+    let error = project.error(&format!("[store]\nregistry = \"ghcr.io/acme\"\nprune_after = \"soon\"\n{MINIMAL}"));
+    assert!(error.contains("invalid duration `soon`"), "{error}");
+    let error = project.error(&format!("[store]\nregistry = \"ghcr.io/acme\"\nca_file = \"ca.pem\"\n{MINIMAL}"));
+    assert!(error.contains("`ca_file` `ca.pem` is not a file"), "{error}");
+}
