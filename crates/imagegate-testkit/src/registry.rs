@@ -561,6 +561,36 @@ mod tests {
         assert_eq!(parse_status_line("SSH-2.0"), None);
     }
 
+    /// Runs `script` as if it were the registry, with its output in a log file.
+    fn fake_registry(script: &str) -> (tempfile::TempDir, Result<(), Startup>) {
+        let dir = tempfile::tempdir().unwrap();
+        let log_file = dir.path().join("registry.log");
+        let log = File::create(&log_file).unwrap();
+        let mut child = Command::new("sh").args(["-c", script]).stdout(log).spawn().unwrap();
+        let port = try_free_port().unwrap();
+        let result = wait_ready(&mut child, port, None, &log_file);
+        (dir, result)
+    }
+
+    #[test]
+    fn a_taken_port_is_told_apart_from_other_startup_failures() {
+        let (_dir, result) = fake_registry("echo 'listen tcp 127.0.0.1:1: bind: address already in use'; exit 1");
+        match result {
+            Err(Startup::PortTaken(message)) => {
+                assert!(message.contains("address already in use"), "{message}");
+            }
+            _ => panic!("expected PortTaken"),
+        }
+        let (_dir, result) = fake_registry("echo first; echo 'configuration error: bad'; exit 2");
+        match result {
+            Err(Startup::Failed(message)) => {
+                assert!(message.contains("exited"), "{message}");
+                assert!(message.contains("first\nconfiguration error: bad"), "{message}");
+            }
+            _ => panic!("expected Failed with the log tail"),
+        }
+    }
+
     #[test]
     fn config_quotes_values() {
         let config = base_config(Path::new("/tmp/a \"b\""), 5000);

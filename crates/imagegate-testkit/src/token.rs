@@ -83,12 +83,13 @@ impl TokenServer {
 impl Drop for TokenServer {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
-        // wake the blocking accept so the loop sees the flag
-        let _ = TcpStream::connect_timeout(
+        // wake the blocking accept so the loop sees the flag; if that connection cannot be
+        // made the thread is left behind rather than joined, so dropping never hangs
+        let woken = TcpStream::connect_timeout(
             &std::net::SocketAddr::from(([127, 0, 0, 1], self.port)),
             Duration::from_secs(1),
         );
-        if let Some(thread) = self.thread.take() {
+        if let (Ok(_), Some(thread)) = (woken, self.thread.take()) {
             let _ = thread.join();
         }
     }
