@@ -7,6 +7,23 @@
 //! Everything listens on 127.0.0.1 only, every wait is bounded in time, and every process and
 //! thread started here is stopped when its owner is dropped.
 //!
+//! ```no_run
+//! use imagegate_testkit::{Registry, RegistryAuth, RegistryOptions};
+//!
+//! let registry = Registry::start(RegistryOptions {
+//!     auth: RegistryAuth::Token { username: "user".into(), password: "pass".into() },
+//!     tls: true,
+//! })?;
+//! // push to format!("{}/project/app:1", registry.address()), trusting registry.ca_file()
+//! // and logging in with registry.credentials(); then see what it cost:
+//! println!(
+//!     "{} registry requests, {} token requests",
+//!     registry.request_count(),
+//!     registry.token_requests()
+//! );
+//! # Ok::<(), String>(())
+//! ```
+//!
 //! The tools are not installed by this crate: [`require_tool`] fails with the name of the Debian
 //! package to install (`docker-registry`, `apache2-utils`, `openssl`, `curl`).
 

@@ -351,6 +351,14 @@ fn fetch_token(realm: &str, scopes: &[&str], user: &str, password: &str) -> Answ
     curl(&url, &["--user", &format!("{user}:{password}")])
 }
 
+/// Part `index` (0 header, 1 claims) of a JWT, decoded.
+fn jwt_part(token: &str, index: usize) -> serde_json::Value {
+    use base64::Engine as _;
+    let part = token.split('.').nth(index).expect("a JWT has three parts");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).expect("JWT parts are base64url");
+    serde_json::from_slice(&bytes).expect("JWT parts are JSON")
+}
+
 #[test]
 fn token_registry_runs_the_bearer_flow() {
     let registry = start(token(), false);
@@ -376,7 +384,17 @@ fn token_registry_runs_the_bearer_flow() {
     assert_eq!(body["access_token"], body["token"]);
     assert_eq!(body["expires_in"], 300);
     assert!(body["issued_at"].as_str().unwrap().ends_with('Z'), "{body}");
-    assert_eq!(token.split('.').count(), 3, "a JWT: {token}");
+    let claims = jwt_part(&token, 1);
+    assert_eq!(claims["iss"], "imagegate-testkit-issuer");
+    assert_eq!(claims["aud"], "imagegate-testkit");
+    assert_eq!(claims["sub"], USER);
+    assert_eq!(
+        claims["access"],
+        serde_json::json!([{"type": "repository", "name": "testkit/small", "actions": ["pull", "push"]}])
+    );
+    let header = jwt_part(&token, 0);
+    assert_eq!(header["alg"], "RS256");
+    assert_eq!(header["x5c"].as_array().map(Vec::len), Some(1));
 
     let bearer = format!("Authorization: Bearer {token}");
     let authorized = curl(&url, &["--header", &bearer]);
