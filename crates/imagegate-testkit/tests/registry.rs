@@ -328,6 +328,12 @@ fn tls_registry_is_trusted_only_with_its_ca() {
     assert_eq!(plain.status, 400, "plain HTTP to a TLS port: {plain:?}");
 
     push_and_inspect(&registry);
+
+    let work = tempfile::tempdir().unwrap();
+    let reference = format!("docker://{}/testkit/small:1", registry.address());
+    let (ok, stdout, stderr) = skopeo(work.path(), &["inspect", &reference]);
+    assert!(!ok, "skopeo must not trust the registry without its CA: {stdout}");
+    assert!(stderr.contains("certificate"), "skopeo should complain about the certificate: {stderr}");
 }
 
 #[test]
