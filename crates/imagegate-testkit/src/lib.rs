@@ -35,7 +35,7 @@ mod token;
 use std::net::TcpListener;
 use std::path::PathBuf;
 
-pub use registry::{AccessLogEntry, Registry, RegistryAuth, RegistryOptions};
+pub use registry::{AccessLogEntry, Registry, RegistryAuth, RegistryOptions, TOKEN_ISSUER, TOKEN_SERVICE};
 
 /// A TCP port on 127.0.0.1 that was free a moment ago.
 ///
