@@ -318,6 +318,26 @@ impl Registry {
         entries
     }
 
+    /// Stops the registry process, keeping its storage: a registry that went away.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts a stopped registry again on the same port, storage and settings, and waits until
+    /// it answers. Its readiness probes are left out of the counts, as at the first start.
+    pub fn restart(&mut self) -> Result<(), String> {
+        let before = read_access_log(&self.log_file)?.len();
+        let mut child = spawn(&self.config_file, &self.log_file)?;
+        match wait_ready(&mut child, self.port, self.ca_file.as_deref(), &self.log_file) {
+            Ok(()) => {}
+            Err(Startup::PortTaken(message) | Startup::Failed(message)) => return Err(message),
+        }
+        self.child = child;
+        self.startup_requests += read_access_log(&self.log_file)?.len() - before;
+        Ok(())
+    }
+
     /// The last `lines` lines of the registry's log, for failure messages.
     #[must_use]
     pub fn log_tail(&self, lines: usize) -> String {
@@ -374,10 +394,10 @@ fn write_htpasswd(dir: &Path, username: &str, password: &str) -> Result<PathBuf,
 }
 
 fn spawn(config_file: &Path, log_file: &Path) -> Result<Child, String> {
+    // Appending: a restarted registry keeps the log (and so the request count) of its first run.
     let log = OpenOptions::new()
         .create(true)
-        .write(true)
-        .truncate(true)
+        .append(true)
         .open(log_file)
         .and_then(|f| {
             // one open file description for both streams, so their lines do not overwrite

@@ -37,19 +37,25 @@ impl RegistryProject {
     fn write_store(&self, extra: &str) {
         let path = self.context.path("imagegate.toml");
         let text = std::fs::read_to_string(&path).unwrap();
-        let base = text.split("\n[store]\n").next().unwrap().trim_end().to_owned();
-        let mut store = format!("registry = \"{}/{}\"\n", self.registry.address(), self.namespace);
-        if self.registry.ca_file().is_none() {
-            store.push_str("insecure = true\n");
-        } else {
-            let ca = self.registry.ca_file().unwrap();
-            store.push_str(&format!("ca_file = \"{}\"\n", ca.display()));
+        // Drop the [store] table written before, if any: up to the next table.
+        let mut kept = String::new();
+        let mut in_store = false;
+        for line in text.lines() {
+            if line.starts_with('[') {
+                in_store = line == "[store]";
+            }
+            if !in_store {
+                kept.push_str(line);
+                kept.push('\n');
+            }
+        }
+        let mut store = format!("[store]\nregistry = \"{}/{}\"\n", self.registry.address(), self.namespace);
+        match self.registry.ca_file() {
+            Some(ca) => store.push_str(&format!("ca_file = \"{}\"\n", ca.display())),
+            None => store.push_str("insecure = true\n"),
         }
         store.push_str(extra);
-        // [store] must come before the image tables, which end the file: TOML tables are
-        // order-free, but keep the file readable.
-        let (head, images) = base.split_at(base.find("[images.").unwrap());
-        std::fs::write(&path, format!("{head}[store]\n{store}\n{images}\n")).unwrap();
+        std::fs::write(&path, format!("{store}\n{kept}")).unwrap();
     }
 
     fn stable_reference(&self) -> String {
@@ -460,7 +466,7 @@ fn eight_concurrent_promoters_exactly_one_wins() {
 
 #[test]
 fn an_unreachable_registry_fails_clearly_and_moves_nothing() {
-    let project = RegistryProject::anonymous(Engine::Docker, &["alpha"], "test_a pass\n");
+    let mut project = RegistryProject::anonymous(Engine::Docker, &["alpha"], "test_a pass\n");
     let (_, first) = project.gate(&["--promote"]);
     let first = digest(&first, "/candidate/digest");
     project.context.set_features(&["alpha", "beta"]);
@@ -475,7 +481,7 @@ fn an_unreachable_registry_fails_clearly_and_moves_nothing() {
     run.expect_code(3);
     assert!(run.stderr.contains(&address), "{run}");
     assert!(run.stderr.contains("attempts"), "the request was not retried: {run}");
-    project.registry.restart();
+    project.registry.restart().unwrap();
     assert_eq!(project.registry.storage_dir(), storage);
     assert_eq!(project.skopeo_digest(&project.stable_reference()), Some(first));
 }
