@@ -103,7 +103,7 @@ impl RegistryProject {
     /// Removes every local image of this project, as on a fresh CI machine.
     fn empty_engine(&self) {
         remove_local_images(self.context.engine, &self.registry.address());
-        remove_local_images(self.context.engine, &self.context.stable_tag.split(':').next().unwrap().to_owned());
+        remove_local_images(self.context.engine, self.context.stable_tag.split(':').next().unwrap());
     }
 }
 
