@@ -523,7 +523,7 @@ fn run_helper(
         hint: format!("install {helper} on PATH, or remove it from the {origin}"),
     })?;
     let server_url = if registry == DOCKER_HUB { DOCKER_HUB_INDEX_URL } else { registry };
-    let output = run_with_timeout(&path, server_url).map_err(|error| match error {
+    let output = run_with_timeout(&path, server_url, HELPER_TIMEOUT).map_err(|error| match error {
         HelperRunError::Io(source) => AuthError::HelperStart { path: sources.show(&path), source },
         HelperRunError::TimedOut => AuthError::HelperTimedOut { helper: helper.clone(), registry: registry.to_owned() },
     })?;
@@ -598,9 +598,13 @@ struct HelperOutput {
     stderr: Vec<u8>,
 }
 
-/// Runs `program get` with `input` on stdin, stopping it after [`HELPER_TIMEOUT`].
-fn run_with_timeout(program: &Path, input: &str) -> Result<HelperOutput, HelperRunError> {
+/// Runs `program get` with `input` on stdin, stopping it after `timeout`.
+fn run_with_timeout(program: &Path, input: &str, timeout: Duration) -> Result<HelperOutput, HelperRunError> {
     let mut child = spawn_helper(program).map_err(HelperRunError::Io)?;
+    // Both pipes are drained from the start, so that a helper writing much before it reads its
+    // input, or while it is waited for, cannot block on them.
+    let stdout = drain(child.stdout.take());
+    let stderr = drain(child.stderr.take());
     if let Some(mut stdin) = child.stdin.take() {
         // A helper may exit without reading its input; what it printed still says what happened.
         match stdin.write_all(input.as_bytes()) {
@@ -612,10 +616,7 @@ fn run_with_timeout(program: &Path, input: &str) -> Result<HelperOutput, HelperR
             _ => {}
         }
     }
-    // Both pipes are drained while waiting, so that a helper writing much cannot block on them.
-    let stdout = drain(child.stdout.take());
-    let stderr = drain(child.stderr.take());
-    let deadline = Instant::now() + HELPER_TIMEOUT;
+    let deadline = Instant::now() + timeout;
     let status = loop {
         match child.try_wait() {
             Ok(Some(status)) => break status,
@@ -1059,6 +1060,34 @@ esac
             ),
             "{text}"
         );
+    }
+
+    fn script(fixture: &Fixture, name: &str, body: &str) -> PathBuf {
+        let path = fixture.dir.path().join(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
+    #[test]
+    fn a_helper_that_hangs_is_stopped() {
+        let fixture = Fixture::new();
+        let hanging = script(&fixture, "hanging", "exec sleep 30");
+        let started = Instant::now();
+        let outcome = run_with_timeout(&hanging, "registry.example.com", Duration::from_millis(300));
+        assert!(matches!(outcome, Err(HelperRunError::TimedOut)));
+        assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    }
+
+    #[test]
+    fn a_helper_that_ignores_its_input_is_still_heard() {
+        let fixture = Fixture::new();
+        let deaf = script(&fixture, "deaf", r#"exec 0<&-; echo '{"Username":"u","Secret":"s3cret-deaf"}'"#);
+        // Much more input than a pipe holds, so that writing it fails if the helper closed stdin.
+        let input = "x".repeat(1 << 20);
+        let Ok(output) = run_with_timeout(&deaf, &input, HELPER_TIMEOUT) else { panic!("the helper did not run") };
+        assert!(output.status.success());
+        assert!(String::from_utf8_lossy(&output.stdout).contains("s3cret-deaf"));
     }
 
     #[test]
