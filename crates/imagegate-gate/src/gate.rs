@@ -266,7 +266,9 @@ pub fn judge(
 
     if options.promote {
         report.promotion = Some(match (report.decision, &options.promotion_allowed) {
-            (Decision::Pass, Ok(())) => match promote::promote_verdict(context, image, verdict_id) {
+            (Decision::Pass, Ok(())) => match crate::registry::sync_records(context, image)
+                .and_then(|()| promote::promote_verdict(context, image, verdict_id))
+            {
                 Ok(promotion) => promotion,
                 Err(GateError::PointerMoved { stable_tag, expected, found }) => PromotionReport {
                     status: PromotionStatus::PointerMoved,

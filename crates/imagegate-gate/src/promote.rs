@@ -276,9 +276,9 @@ fn registry_promote(
     image: &ImageConfig,
     verdict_id: i64,
 ) -> Result<PromotionReport, GateError> {
+    // The callers (`promote`, `gate`) imported the registry's records already.
     let scope = crate::registry::scope(context);
     let store = context.store;
-    crate::registry::sync_records(context, image)?;
     let Some(verdict) = store.verdict(verdict_id)? else {
         return Err(GateError::Refused {
             message: format!("verdict {verdict_id} is not in the store"),

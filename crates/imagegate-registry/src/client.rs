@@ -93,6 +93,10 @@ pub struct Client {
     auth: RegistryAuth,
     credentials: Credentials,
     connection: Connection,
+    /// Blobs known to exist, as `repository@digest`: blobs are immutable, so one look suffices.
+    known_blobs: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// Manifests read by digest, as `repository@digest`: immutable too.
+    known_manifests: std::sync::Mutex<std::collections::HashMap<String, RawManifest>>,
 }
 
 impl std::fmt::Debug for Client {
@@ -138,19 +142,46 @@ impl Client {
             read_timeout: Some(connection.timeout),
             connect_timeout: Some(connection.timeout.min(Duration::from_secs(10))),
             user_agent: concat!("imagegate/", env!("CARGO_PKG_VERSION")),
+            // One request per small blob (records) instead of a session of three.
+            use_monolithic_push: true,
             ..ClientConfig::default()
         };
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|error| setup_error(format!("cannot start the I/O runtime: {error}")))?;
-        Ok(Client {
+        let mut client = Client {
             inner: oci_client::Client::new(config),
             http,
             runtime,
             auth: credentials.to_oci(),
             credentials,
             connection,
+            known_blobs: std::sync::Mutex::new(std::collections::HashSet::new()),
+            known_manifests: std::sync::Mutex::new(std::collections::HashMap::new()),
+        };
+        if client.credentials == Credentials::Anonymous && client.registry_is_open() {
+            // oci-client caches a token only when the registry challenges; against a registry
+            // that asks for none it would probe `GET /v2/` again before every request. An
+            // empty bearer token is cached at once and ignored by a registry without auth.
+            client.auth = RegistryAuth::Bearer(String::new());
+        }
+        Ok(client)
+    }
+
+    /// Whether `GET /v2/` answers 200 with no credentials and no challenge: a registry without
+    /// authentication. Any failure counts as "not known to be open".
+    fn registry_is_open(&self) -> bool {
+        let scheme = if self.connection.plain_http { "http" } else { "https" };
+        let url = format!("{scheme}://{}/v2/", self.registry());
+        self.runtime.block_on(async {
+            match self.http.get(&url).send().await {
+                Ok(response) => {
+                    response.status() == reqwest::StatusCode::OK
+                        && !response.headers().contains_key(reqwest::header::WWW_AUTHENTICATE)
+                }
+                Err(_) => false,
+            }
         })
     }
 
@@ -199,6 +230,22 @@ impl Client {
 
     /// The manifest `reference` names, as stored; `None` when there is none.
     pub fn manifest(&self, reference: &Reference) -> Result<Option<RawManifest>, RegistryError> {
+        let key = reference.digest().map(|digest| format!("{}@{digest}", reference.name()));
+        if let Some(key) = &key
+            && let Some(found) = self.known_manifests.lock().ok().and_then(|known| known.get(key).cloned())
+        {
+            return Ok(Some(found));
+        }
+        let found = self.fetch_manifest(reference)?;
+        if let (Some(key), Some(manifest)) = (key, &found)
+            && let Ok(mut known) = self.known_manifests.lock()
+        {
+            known.insert(key, manifest.clone());
+        }
+        Ok(found)
+    }
+
+    fn fetch_manifest(&self, reference: &Reference) -> Result<Option<RawManifest>, RegistryError> {
         let oci = reference.to_oci();
         let result = self.retrying(&format!("read the manifest of `{reference}`"), async || {
             self.inner.pull_manifest_raw(&oci, &self.auth, MANIFEST_MEDIA_TYPES).await
@@ -271,11 +318,25 @@ impl Client {
     }
 
     pub fn blob_exists(&self, repository: &Reference, digest: &str) -> Result<bool, RegistryError> {
+        let key = format!("{}@{digest}", repository.name());
+        if self.known_blobs.lock().is_ok_and(|known| known.contains(&key)) {
+            return Ok(true);
+        }
         let oci = repository.to_oci();
-        self.retrying(&format!("look for blob {digest} in `{}`", repository.name()), async || {
+        let exists = self.retrying(&format!("look for blob {digest} in `{}`", repository.name()), async || {
             self.inner.auth(&oci, &self.auth, oci_client::RegistryOperation::Pull).await?;
             self.inner.blob_exists(&oci, digest).await
-        })
+        })?;
+        if exists {
+            self.remember_blob(repository, digest);
+        }
+        Ok(exists)
+    }
+
+    fn remember_blob(&self, repository: &Reference, digest: &str) {
+        if let Ok(mut known) = self.known_blobs.lock() {
+            known.insert(format!("{}@{digest}", repository.name()));
+        }
     }
 
     /// Uploads `bytes` as a blob unless the repository has it; returns its digest.
@@ -291,6 +352,7 @@ impl Client {
             self.inner.auth(&oci, &self.auth, oci_client::RegistryOperation::Push).await?;
             self.inner.push_blob(&oci, body.clone(), &digest).await
         })?;
+        self.remember_blob(repository, &digest);
         Ok(digest)
     }
 
@@ -305,7 +367,9 @@ impl Client {
         self.retrying(&format!("mount blob {digest} from `{}` into `{}`", source.name(), target.name()), async || {
             self.inner.auth(&target_oci, &self.auth, oci_client::RegistryOperation::Push).await?;
             self.inner.mount_blob(&target_oci, &source_oci, digest).await
-        })
+        })?;
+        self.remember_blob(target, digest);
+        Ok(())
     }
 
     /// Every tag of the repository, page by page.
