@@ -77,7 +77,7 @@ pub(crate) fn sync_records(context: &Context<'_>, image: &ImageConfig) -> Result
         return Ok(());
     };
     let scope = scope(context);
-    // Record tags end in the first 16 hex digits of the record's digest: known ones are skipped
+    // Record tags name the first 16 hex digits of the record's digest: known ones are skipped
     // without fetching them.
     let known: HashSet<String> = context
         .store
@@ -87,7 +87,8 @@ pub(crate) fn sync_records(context: &Context<'_>, image: &ImageConfig) -> Result
         .collect();
     let mut records: Vec<Record> = Vec::new();
     for (repository, tag) in registry.record_tags(&image.stable_tag)? {
-        if known.contains(tag.rsplit('-').next().unwrap_or_default()) {
+        let Some(parsed) = imagegate_registry::records::parse_record_tag(&tag) else { continue };
+        if known.contains(parsed.record) {
             continue;
         }
         if let Some(record) = registry.read_record(&repository, &tag)?

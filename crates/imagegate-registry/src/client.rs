@@ -97,6 +97,8 @@ pub struct Client {
     known_blobs: std::sync::Mutex<std::collections::HashSet<String>>,
     /// Manifests read by digest, as `repository@digest`: immutable too.
     known_manifests: std::sync::Mutex<std::collections::HashMap<String, RawManifest>>,
+    /// Whether each repository has the referrers API, once asked.
+    referrers_api: std::sync::Mutex<std::collections::HashMap<String, bool>>,
 }
 
 impl std::fmt::Debug for Client {
@@ -159,6 +161,7 @@ impl Client {
             connection,
             known_blobs: std::sync::Mutex::new(std::collections::HashSet::new()),
             known_manifests: std::sync::Mutex::new(std::collections::HashMap::new()),
+            referrers_api: std::sync::Mutex::new(std::collections::HashMap::new()),
         };
         if client.credentials == Credentials::Anonymous && client.registry_is_open() {
             // oci-client caches a token only when the registry challenges; against a registry
@@ -429,9 +432,16 @@ impl Client {
         }
     }
 
-    async fn delete_once(&self, url: &str, repository: &Reference) -> Result<(), (ErrorKind, String)> {
+    /// Sends one raw request, answering a bearer challenge once (with pull, push and delete
+    /// scope for the repository).
+    async fn raw_send(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        repository: &Reference,
+    ) -> Result<reqwest::Response, (ErrorKind, String)> {
         let send = |authorization: Option<String>| {
-            let mut request = self.http.delete(url);
+            let mut request = self.http.request(method.clone(), url);
             if let Some(value) = authorization {
                 request = request.header(reqwest::header::AUTHORIZATION, value);
             }
@@ -448,6 +458,36 @@ impl Client {
             let authorization = self.answer_challenge(&challenge, repository).await?;
             response = send(Some(authorization)).await.map_err(request_failure)?;
         }
+        Ok(response)
+    }
+
+    /// Whether the registry serves the OCI 1.1 referrers API for `repository` (and so keeps
+    /// referrers lists itself): asked once per repository, with a subject that does not exist,
+    /// for which the API answers an empty index and registries without it answer 404.
+    pub fn has_referrers_api(&self, repository: &Reference) -> bool {
+        let key = repository.name();
+        if let Some(known) = self.referrers_api.lock().ok().and_then(|known| known.get(&key).copied()) {
+            return known;
+        }
+        let scheme = if self.connection.plain_http { "http" } else { "https" };
+        let url = format!(
+            "{scheme}://{}/v2/{}/referrers/sha256:{}",
+            self.registry(),
+            repository.repository(),
+            "0".repeat(64)
+        );
+        let supported = self
+            .runtime
+            .block_on(self.raw_send(reqwest::Method::GET, &url, repository))
+            .is_ok_and(|response| response.status() == reqwest::StatusCode::OK);
+        if let Ok(mut known) = self.referrers_api.lock() {
+            known.insert(key, supported);
+        }
+        supported
+    }
+
+    async fn delete_once(&self, url: &str, repository: &Reference) -> Result<(), (ErrorKind, String)> {
+        let response = self.raw_send(reqwest::Method::DELETE, url, repository).await?;
         let status = response.status();
         if status.is_success() || status == reqwest::StatusCode::NOT_FOUND {
             return Ok(());
@@ -595,6 +635,14 @@ fn classify(error: &OciDistributionError) -> ErrorKind {
             } else if codes.iter().any(|code| matches!(code, OciErrorCode::Denied)) {
                 ErrorKind::Denied
             } else if codes.iter().any(|code| matches!(code, OciErrorCode::Toomanyrequests)) {
+                ErrorKind::Unavailable
+            } else if codes
+                .iter()
+                .any(|code| matches!(code, OciErrorCode::ManifestBlobUnknown | OciErrorCode::DigestInvalid))
+            {
+                // Seen from distribution while another client uploads the same blob (the
+                // empty config of a lease or record): the blob settles, and the same request
+                // then succeeds.
                 ErrorKind::Unavailable
             } else {
                 ErrorKind::Protocol

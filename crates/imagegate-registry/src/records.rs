@@ -7,7 +7,8 @@
 //! never update a shared document, so concurrent writers cannot lose each other's records,
 //! and listing tags finds them all in time order on a machine that has never seen the
 //! project. The OCI 1.1 referrers tag-schema index (`sha256-<hex>`) is kept up to date for
-//! registries without the referrers API (distribution 2.8 has none).
+//! registries without the referrers API (distribution 2.8 has none); a registry with the API
+//! keeps its referrers lists itself.
 
 use serde::{Deserialize, Serialize};
 
@@ -169,10 +170,39 @@ pub fn ensure_empty_blob(client: &Client, repository: &Reference) -> Result<(), 
     client.push_blob(repository, EMPTY_CONTENT).map(|_| ())
 }
 
-/// The tag a record gets: time-ordered, unique by the record's digest.
-pub fn record_tag(kind: RecordKind, unix_millis: i64, digest: &str) -> String {
+fn hex16(digest: &str) -> &str {
     let hex = digest.trim_start_matches("sha256:");
-    format!("{RECORD_TAG_PREFIX}{unix_millis:013}-{}-{}", kind.as_str(), &hex[..hex.len().min(16)])
+    &hex[..hex.len().min(16)]
+}
+
+/// The tag a record gets: time-ordered, unique by the record's digest, and naming the first
+/// hex digits of the record's and its subject's digests, so that both can be matched from the
+/// tag list alone: `imagegate-record-<unix ms>-<kind>-<record>-<subject>`.
+pub fn record_tag(kind: RecordKind, unix_millis: i64, digest: &str, subject: &str) -> String {
+    format!("{RECORD_TAG_PREFIX}{unix_millis:013}-{}-{}-{}", kind.as_str(), hex16(digest), hex16(subject))
+}
+
+/// What a record tag says without reading the record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordTag<'a> {
+    pub unix_millis: i64,
+    pub kind: &'a str,
+    /// The first 16 hex digits of the record's digest.
+    pub record: &'a str,
+    /// The first 16 hex digits of its subject's digest.
+    pub subject: &'a str,
+}
+
+/// Reads a tag written by [`record_tag`]; `None` for any other tag.
+pub fn parse_record_tag(tag: &str) -> Option<RecordTag<'_>> {
+    let mut parts = tag.strip_prefix(RECORD_TAG_PREFIX)?.split('-');
+    let record_tag = RecordTag {
+        unix_millis: parts.next()?.parse().ok()?,
+        kind: parts.next()?,
+        record: parts.next()?,
+        subject: parts.next()?,
+    };
+    parts.next().is_none().then_some(record_tag)
 }
 
 /// Writes `body` as a record about `subject` in `repository` and returns it as stored.
@@ -214,8 +244,12 @@ pub fn write_record(
     })?;
     let digest = sha256_digest(&bytes);
     let millis = jiff::Timestamp::now().as_millisecond();
-    let tag = record_tag(body.kind, millis, &digest);
+    let tag = record_tag(body.kind, millis, &digest, &subject.digest);
     client.put_manifest(&tag_of(client, repository, &tag)?, &bytes, OCI_MANIFEST)?;
+    // A registry with the referrers API lists the record by its `subject` by itself.
+    if client.has_referrers_api(repository) {
+        return Ok(Record { digest, tag, body: body.clone() });
+    }
     add_referrer(
         client,
         repository,
@@ -237,9 +271,15 @@ fn tag_of(client: &Client, repository: &Reference, tag: &str) -> Result<Referenc
         .map_err(|error| RegistryError::new(client.registry(), "name a record", ErrorKind::Protocol, error.to_string()))
 }
 
-/// Adds `referrer` to the tag-schema referrers index of `subject`. The index is shared by all
-/// writers, so the update is read-modify-write, verified by reading back and repeated when a
-/// concurrent writer replaced it. Records stay findable by their own tags either way.
+/// Adds `referrer` to the tag-schema referrers index of `subject`.
+///
+/// Registries have no conditional write, so a read-modify-write of the shared index can be
+/// undone by a concurrent writer's stale write. Every writer therefore converges instead:
+/// after its write it waits a moment, reads the index again and compares it with the record
+/// tags naming this subject (the truth, which no writer can undo), and writes again until
+/// nothing is missing. The last writer to finish has checked after every other writer's last
+/// write, so the index ends complete; an index left short by a crashed writer is completed by
+/// the next record about the same subject.
 fn add_referrer(
     client: &Client,
     repository: &Reference,
@@ -247,7 +287,7 @@ fn add_referrer(
     referrer: Descriptor,
 ) -> Result<(), RegistryError> {
     let index_tag = tag_of(client, repository, &subject.replace(':', "-"))?;
-    for attempt in 0..8 {
+    for _ in 0..10 {
         let mut index = match client.manifest(&index_tag)? {
             Some(manifest) => serde_json::from_slice::<Index>(&manifest.bytes).map_err(|error| {
                 RegistryError::new(
@@ -259,17 +299,33 @@ fn add_referrer(
             })?,
             None => Index { schema_version: 2, media_type: OCI_INDEX.to_owned(), manifests: Vec::new() },
         };
-        if index.manifests.iter().any(|descriptor| descriptor.digest == referrer.digest) {
+        let listed: Vec<&str> = index.manifests.iter().map(|descriptor| hex16(&descriptor.digest)).collect();
+        let mut missing: Vec<Descriptor> = Vec::new();
+        if !listed.contains(&hex16(&referrer.digest)) {
+            missing.push(referrer.clone());
+        }
+        for tag in record_tags(client, repository)? {
+            let Some(parsed) = parse_record_tag(&tag) else { continue };
+            if parsed.subject != hex16(subject)
+                || listed.contains(&parsed.record)
+                || parsed.record == hex16(&referrer.digest)
+            {
+                continue;
+            }
+            if let Some(descriptor) = record_descriptor(client, repository, &tag)? {
+                missing.push(descriptor);
+            }
+        }
+        if missing.is_empty() {
             return Ok(());
         }
-        if attempt > 0 {
-            std::thread::sleep(std::time::Duration::from_millis(fastrand::u64(20..200)));
-        }
-        index.manifests.push(referrer.clone());
+        index.manifests.extend(missing);
         let bytes = serde_json::to_vec(&index).map_err(|error| {
             RegistryError::new(client.registry(), "encode a referrers index", ErrorKind::Protocol, error.to_string())
         })?;
         client.put_manifest(&index_tag, &bytes, OCI_INDEX)?;
+        // Let concurrent writers' stale writes land before checking again.
+        std::thread::sleep(std::time::Duration::from_millis(fastrand::u64(50..300)));
     }
     Err(RegistryError::new(
         client.registry(),
@@ -277,6 +333,23 @@ fn add_referrer(
         ErrorKind::Unavailable,
         "other writers kept replacing it",
     ))
+}
+
+/// The descriptor of the record under `tag`, as a referrers index lists it.
+fn record_descriptor(client: &Client, repository: &Reference, tag: &str) -> Result<Option<Descriptor>, RegistryError> {
+    let Some(manifest) = client.manifest(&tag_of(client, repository, tag)?)? else {
+        return Ok(None);
+    };
+    let Ok(artifact) = serde_json::from_slice::<ArtifactManifest>(&manifest.bytes) else {
+        return Ok(None);
+    };
+    Ok(Some(Descriptor {
+        media_type: OCI_MANIFEST.to_owned(),
+        digest: manifest.digest,
+        size: manifest.bytes.len() as u64,
+        artifact_type: artifact.artifact_type,
+        annotations: artifact.annotations,
+    }))
 }
 
 /// The record tags of `repository`, oldest first.
@@ -320,11 +393,30 @@ mod tests {
 
     #[test]
     fn record_tags_sort_by_time_and_are_valid_tags() {
-        let early = record_tag(RecordKind::Verdict, 1_700_000_000_000, "sha256:ffff0000aaaa1111bbbb");
-        let late = record_tag(RecordKind::Promote, 1_700_000_000_001, "sha256:0000");
+        let subject = "sha256:1234567890abcdef1234";
+        let early = record_tag(RecordKind::Verdict, 1_700_000_000_000, "sha256:ffff0000aaaa1111bbbb", subject);
+        let late = record_tag(RecordKind::Promote, 1_700_000_000_001, "sha256:0000", subject);
         assert!(early < late);
         assert!(crate::reference::is_valid_tag(&early), "{early}");
-        assert_eq!(early, "imagegate-record-1700000000000-verdict-ffff0000aaaa1111");
+        assert_eq!(early, "imagegate-record-1700000000000-verdict-ffff0000aaaa1111-1234567890abcdef");
+        let longest = record_tag(
+            RecordKind::Rollback,
+            i64::from(i32::MAX) * 1000,
+            &format!("sha256:{}", "f".repeat(64)),
+            subject,
+        );
+        assert!(crate::reference::is_valid_tag(&longest), "{longest}");
+        assert_eq!(
+            parse_record_tag(&early),
+            Some(RecordTag {
+                unix_millis: 1_700_000_000_000,
+                kind: "verdict",
+                record: "ffff0000aaaa1111",
+                subject: "1234567890abcdef"
+            })
+        );
+        assert_eq!(parse_record_tag("imagegate-record-12-verdict-ab"), None);
+        assert_eq!(parse_record_tag("candidate-1234"), None);
     }
 
     #[test]
