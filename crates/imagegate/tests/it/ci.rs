@@ -26,7 +26,7 @@ fn fixture_environment(provider: &str, name: &str) -> BTreeMap<String, String> {
 
 /// A GitHub fixture's variables, with its event payload and the runner's output files put where
 /// this test can read them.
-fn github_environment(name: &str, output: &Path, summary: &Path) -> BTreeMap<String, String> {
+pub(crate) fn github_environment(name: &str, output: &Path, summary: &Path) -> BTreeMap<String, String> {
     let mut environment = fixture_environment("github", name);
     environment.insert(
         "GITHUB_EVENT_PATH".into(),
@@ -38,7 +38,7 @@ fn github_environment(name: &str, output: &Path, summary: &Path) -> BTreeMap<Str
 }
 
 /// Runs `imagegate ci --json` with only the provider's variables (and PATH/HOME).
-fn run_ci(context: &TestContext, environment: &BTreeMap<String, String>) -> (Run, Value) {
+pub(crate) fn run_ci(context: &TestContext, environment: &BTreeMap<String, String>) -> (Run, Value) {
     let mut command = context.command();
     command.env_clear();
     for key in ["PATH", "HOME"] {

@@ -485,3 +485,31 @@ fn an_unreachable_registry_fails_clearly_and_moves_nothing() {
     assert_eq!(project.registry.storage_dir(), storage);
     assert_eq!(project.skopeo_digest(&project.stable_reference()), Some(first));
 }
+
+#[test]
+fn ci_runs_publish_pullable_registry_references_and_promote_only_where_trusted() {
+    let project = RegistryProject::anonymous(Engine::Docker, &["alpha"], "test_a pass\n");
+    let output = project.context.scratch.join("github-output");
+    let summary = project.context.scratch.join("summary");
+    let environment = |name: &str| crate::ci::github_environment(name, &output, &summary);
+    let last_output = || std::fs::read_to_string(&output).unwrap().lines().last().unwrap().to_owned();
+
+    let (run, report) = crate::ci::run_ci(&project.context, &environment("push"));
+    run.expect_code(0);
+    assert_eq!(report["promotion"]["status"], "promoted");
+    let stable = project.skopeo_digest(&project.stable_reference()).unwrap();
+    assert_eq!(last_output(), format!("image-{}={}", project.context.image, project.stable_reference()));
+
+    // A pull request from a fork that changes the recipe: gated, never promoted; its jobs get
+    // the candidate by digest, which anyone can pull from the registry.
+    project.context.set_features(&["alpha", "beta"]);
+    project.context.commit("new recipe");
+    let (run, report) = crate::ci::run_ci(&project.context, &environment("pull_request_fork"));
+    run.expect_code(0);
+    assert_eq!(report["promotion"]["status"], "not-allowed", "{run}");
+    assert_eq!(project.skopeo_digest(&project.stable_reference()), Some(stable));
+    let published = last_output();
+    let reference = published.split_once('=').unwrap().1;
+    assert!(reference.contains("@sha256:"), "{published}");
+    assert_eq!(project.skopeo_digest(reference), Some(digest(&report, "/candidate/digest")));
+}
