@@ -619,36 +619,17 @@ fn status_kind(code: u16) -> ErrorKind {
 fn classify(error: &OciDistributionError) -> ErrorKind {
     match error {
         OciDistributionError::RegistryError { envelope, .. } => {
-            let codes: Vec<&OciErrorCode> = envelope.errors.iter().map(|error| &error.code).collect();
-            if codes.iter().any(|code| {
-                matches!(
-                    code,
-                    OciErrorCode::ManifestUnknown
-                        | OciErrorCode::NameUnknown
-                        | OciErrorCode::BlobUnknown
-                        | OciErrorCode::NotFound
-                )
-            }) {
-                ErrorKind::NotFound
-            } else if codes.iter().any(|code| matches!(code, OciErrorCode::Unauthorized)) {
-                ErrorKind::Unauthorized
-            } else if codes.iter().any(|code| matches!(code, OciErrorCode::Denied)) {
-                ErrorKind::Denied
-            } else if codes.iter().any(|code| matches!(code, OciErrorCode::Toomanyrequests)) {
-                ErrorKind::Unavailable
-            } else if codes
-                .iter()
-                .any(|code| matches!(code, OciErrorCode::ManifestBlobUnknown | OciErrorCode::DigestInvalid))
-            {
-                // Seen from distribution while another client uploads the same blob (the
-                // empty config of a lease or record): the blob settles, and the same request
-                // then succeeds.
-                ErrorKind::Unavailable
-            } else {
-                ErrorKind::Protocol
+            classify_codes(&envelope.errors.iter().map(|error| &error.code).collect::<Vec<_>>())
+        }
+        // Some calls hand the error body over as text: read its error codes when it has them.
+        OciDistributionError::ServerError { code, message, .. } => {
+            match serde_json::from_str::<oci_client::errors::OciEnvelope>(message) {
+                Ok(envelope) if !envelope.errors.is_empty() => {
+                    classify_codes(&envelope.errors.iter().map(|error| &error.code).collect::<Vec<_>>())
+                }
+                _ => status_kind(*code),
             }
         }
-        OciDistributionError::ServerError { code, .. } => status_kind(*code),
         OciDistributionError::UnauthorizedError { .. } | OciDistributionError::AuthenticationFailure(_) => {
             ErrorKind::Unauthorized
         }
@@ -666,6 +647,33 @@ fn classify(error: &OciDistributionError) -> ErrorKind {
         }
         OciDistributionError::IoError(_) => ErrorKind::Network,
         _ => ErrorKind::Protocol,
+    }
+}
+
+/// The kind of failure a registry's error codes (OCI distribution spec) say.
+fn classify_codes(codes: &[&OciErrorCode]) -> ErrorKind {
+    if codes.iter().any(|code| {
+        matches!(
+            code,
+            OciErrorCode::ManifestUnknown
+                | OciErrorCode::NameUnknown
+                | OciErrorCode::BlobUnknown
+                | OciErrorCode::NotFound
+        )
+    }) {
+        ErrorKind::NotFound
+    } else if codes.iter().any(|code| matches!(code, OciErrorCode::Unauthorized)) {
+        ErrorKind::Unauthorized
+    } else if codes.iter().any(|code| matches!(code, OciErrorCode::Denied)) {
+        ErrorKind::Denied
+    } else if codes.iter().any(|code| {
+        // Distribution answers these while another client uploads the same blob (the empty
+        // config of a lease or record): the blob settles, and the same request then succeeds.
+        matches!(code, OciErrorCode::Toomanyrequests | OciErrorCode::ManifestBlobUnknown | OciErrorCode::DigestInvalid)
+    }) {
+        ErrorKind::Unavailable
+    } else {
+        ErrorKind::Protocol
     }
 }
 
@@ -722,6 +730,26 @@ mod tests {
             parts,
             vec![r#"realm="https://auth/token""#, r#"service="reg""#, r#"scope="repository:a:pull,push""#]
         );
+    }
+
+    #[test]
+    fn error_codes_in_a_text_body_are_read() {
+        let racing_upload = OciDistributionError::ServerError {
+            code: 400,
+            url: "http://registry/v2/a/manifests/t".to_owned(),
+            message:
+                r#"{"errors":[{"code":"DIGEST_INVALID","message":"m"},{"code":"MANIFEST_BLOB_UNKNOWN","message":"m"}]}"#
+                    .to_owned(),
+        };
+        assert_eq!(classify(&racing_upload), ErrorKind::Unavailable);
+        let unknown = OciDistributionError::ServerError {
+            code: 404,
+            url: String::new(),
+            message: r#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"m"}]}"#.to_owned(),
+        };
+        assert_eq!(classify(&unknown), ErrorKind::NotFound);
+        let plain = OciDistributionError::ServerError { code: 400, url: String::new(), message: "bad".to_owned() };
+        assert_eq!(classify(&plain), ErrorKind::Protocol);
     }
 
     #[test]
