@@ -488,20 +488,39 @@ fn parse_duration(time: &str) -> Option<Duration> {
 }
 
 /// The common shape, up to six digits of seconds and nine of fraction (`"0.004"`), read
-/// exactly without floating point: nearly every test case has a `time`. The result is the one
-/// the floating-point reading rounds to, as such a number is well within its precision.
+/// exactly without floating point, in one pass over the bytes: nearly every test case has a
+/// `time`. The result is the one the floating-point reading rounds to, as such a number is well
+/// within its precision. `None` for any other form, which [`parse_duration`] then reads as a
+/// float.
 fn exact_decimal_duration(time: &str) -> Option<Duration> {
-    let (whole, fraction) = time.split_once('.').unwrap_or((time, ""));
-    let all_digits = |digits: &str| digits.bytes().all(|byte| byte.is_ascii_digit());
-    if whole.is_empty() || whole.len() > 6 || fraction.len() > 9 || !all_digits(whole) || !all_digits(fraction) {
+    let bytes = time.as_bytes();
+    let mut seconds: u64 = 0;
+    let mut index = 0;
+    while let Some(&byte) = bytes.get(index).filter(|byte| byte.is_ascii_digit()) {
+        if index == 6 {
+            return None;
+        }
+        seconds = seconds * 10 + u64::from(byte - b'0');
+        index += 1;
+    }
+    if index == 0 {
         return None;
     }
-    let seconds: u64 = whole.parse().ok()?;
-    let mut nanoseconds: u32 = if fraction.is_empty() { 0 } else { fraction.parse().ok()? };
-    for _ in fraction.len()..9 {
-        nanoseconds *= 10;
+    let mut nanoseconds: u32 = 0;
+    let mut scale: u32 = 1_000_000_000;
+    if bytes.get(index) == Some(&b'.') {
+        index += 1;
+        let fraction_start = index;
+        while let Some(&byte) = bytes.get(index).filter(|byte| byte.is_ascii_digit()) {
+            if index - fraction_start == 9 {
+                return None;
+            }
+            scale /= 10;
+            nanoseconds += u32::from(byte - b'0') * scale;
+            index += 1;
+        }
     }
-    Some(Duration::new(seconds, nanoseconds))
+    (index == bytes.len()).then(|| Duration::new(seconds, nanoseconds))
 }
 
 /// The value of attribute `name`, with references resolved as [`unescape`] does and line
@@ -554,8 +573,17 @@ impl<'tag> Iterator for RawAttributes<'tag> {
                 return None;
             }
             let key_start = position;
-            while bytes.get(position).is_some_and(|&byte| byte != b'=' && !is_whitespace(byte)) {
-                position += 1;
+            // Nearly always `key="value"`: find the `=` at once, then make sure the key has no
+            // blank in it (else scan the key byte by byte).
+            match memchr::memchr(b'=', &bytes[position..]) {
+                Some(equals) if !bytes[position..position + equals].iter().any(|&byte| is_whitespace(byte)) => {
+                    position += equals;
+                }
+                _ => {
+                    while bytes.get(position).is_some_and(|&byte| byte != b'=' && !is_whitespace(byte)) {
+                        position += 1;
+                    }
+                }
             }
             let key_end = position;
             position = skip_whitespace(bytes, position);
@@ -577,7 +605,7 @@ impl<'tag> Iterator for RawAttributes<'tag> {
             };
             let value_start = position + 1;
             let after_quote = bytes.get(value_start..).unwrap_or_default();
-            let Some(value_length) = after_quote.iter().position(|&byte| byte == quote) else {
+            let Some(value_length) = memchr::memchr(quote, after_quote) else {
                 self.rest = "";
                 return None;
             };

@@ -413,8 +413,22 @@ struct Recorded {
     /// The order recorded in, which orders the attempts of an id recorded more than once. (It
     /// fills what would be padding after `group`.)
     sequence: u32,
+    /// Once families are numbered: the eight bytes of the id after its family's head (the
+    /// prefix every id of the family starts with), big-endian and zero-padded. Ids of a family
+    /// compare as these keys do until two keys are equal, so most comparisons of the final
+    /// sort are one integer comparison instead of a scan over the shared class name.
+    key: u64,
     id: TestId,
     attempts: Vec<Attempt>,
+}
+
+/// The big-endian number of `bytes[offset..offset + 8]`, zero-padded.
+fn suffix_key(bytes: &[u8], offset: usize) -> u64 {
+    let mut key = [0_u8; 8];
+    let suffix = bytes.get(offset..).unwrap_or_default();
+    let length = suffix.len().min(8);
+    key[..length].copy_from_slice(&suffix[..length]);
+    u64::from_be_bytes(key)
 }
 
 impl ResultSetBuilder {
@@ -435,7 +449,7 @@ impl ResultSetBuilder {
         // Past `u32::MAX` entries the order of repeated attempts may be lost; such a set would
         // not fit in memory anyway.
         let sequence = u32::try_from(self.entries.len()).unwrap_or(u32::MAX);
-        self.entries.push(Recorded { group, sequence, id, attempts });
+        self.entries.push(Recorded { group, sequence, key: 0, id, attempts });
     }
 
     fn number(&mut self, prefix: &str) -> u32 {
@@ -462,6 +476,7 @@ impl ResultSetBuilder {
         let mut by_prefix: Vec<u32> = (0..prefixes.len()).filter_map(|number| u32::try_from(number).ok()).collect();
         by_prefix.sort_unstable_by(|&left, &right| prefixes[left as usize].cmp(&prefixes[right as usize]));
         let mut family_of = vec![0_u32; prefixes.len()];
+        let mut head_length: Vec<usize> = Vec::new();
         let mut family = 0_u32;
         let mut family_head: Option<&str> = None;
         for &number in &by_prefix {
@@ -470,18 +485,35 @@ impl ResultSetBuilder {
                 family += 1;
                 family_head = Some(prefix);
             }
-            family_head.get_or_insert(prefix);
+            if family_head.is_none() {
+                family_head = Some(prefix);
+            }
+            if head_length.len() <= family as usize {
+                head_length.push(prefix.len());
+            }
             family_of[number as usize] = family;
         }
         for entry in &mut entries {
             entry.group = family_of.get(entry.group as usize).copied().unwrap_or(u32::MAX);
+            let head = head_length.get(entry.group as usize).copied().unwrap_or(0);
+            entry.key = suffix_key(entry.id.as_str().as_bytes(), head);
         }
 
         // The attempts of an id recorded twice stay in the order they were read: the sequence
         // number breaks ties, so the sorts need not be stable (nor allocate scratch space).
         entries.sort_unstable_by_key(|entry| (entry.group, entry.sequence));
         for family in entries.chunk_by_mut(|left, right| left.group == right.group) {
-            family.sort_unstable_by(|left, right| left.id.cmp(&right.id).then(left.sequence.cmp(&right.sequence)));
+            let head = family.first().and_then(|entry| head_length.get(entry.group as usize)).copied().unwrap_or(0);
+            // Every id of the family starts with its head, so ids order as their rests do.
+            fn rest(entry: &Recorded, head: usize) -> &[u8] {
+                entry.id.as_str().as_bytes().get(head..).unwrap_or_default()
+            }
+            family.sort_unstable_by(|left, right| {
+                left.key
+                    .cmp(&right.key)
+                    .then_with(|| rest(left, head).cmp(rest(right, head)))
+                    .then(left.sequence.cmp(&right.sequence))
+            });
         }
         entries.dedup_by(|later, earlier| {
             let same = later.id == earlier.id;
@@ -717,9 +749,10 @@ mod tests {
     proptest! {
         #[test]
         fn a_built_set_equals_the_set_recorded_one_attempt_at_a_time(
-            cases in proptest::collection::vec(("[ab.]{0,6}", any::<proptest::sample::Index>(), 1..3_usize), 0..40),
+            cases in proptest::collection::vec(("[ab.]{0,6}|[ab.]{8,20}", any::<proptest::sample::Index>(), 1..3_usize), 0..40),
         ) {
-            // Ids from a small alphabet, so that ids repeat and classes begin one another.
+            // Ids from a small alphabet, so that ids repeat and classes begin one another; some
+            // longer than the eight bytes the sort first compares as one number.
             let cases: Vec<(&str, usize, Vec<String>)> = cases
                 .iter()
                 .enumerate()
