@@ -256,7 +256,12 @@ impl BoundedText {
         if trimmed.is_empty() && !self.truncated {
             return None;
         }
-        let mut text = trimmed.to_owned();
+        // The text is trimmed in place: a captured traceback is not copied again.
+        let leading = self.text.len() - self.text.trim_start().len();
+        let trailing_end = self.text.trim_end().len().max(leading);
+        let mut text = self.text;
+        text.truncate(trailing_end);
+        text.drain(..leading);
         if self.truncated {
             text.push_str(TRUNCATION_MARKER);
         }
