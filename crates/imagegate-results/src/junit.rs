@@ -326,7 +326,16 @@ struct OpenCase {
 
 impl OpenCase {
     fn new(start: &BytesStart<'_>) -> Self {
-        let [classname, name, time] = attributes(start, ["classname", "name", "time"]);
+        OpenCase::from_attributes(start.attributes_raw())
+    }
+
+    /// A case from the text of its start tag after the element's name.
+    fn from_attributes(raw: &str) -> Self {
+        let [classname, name, time] = raw_attributes(raw, ["classname", "name", "time"]);
+        OpenCase::from_values(classname, name, time)
+    }
+
+    fn from_values(classname: Option<Cow<'_, str>>, name: Option<Cow<'_, str>>, time: Option<Cow<'_, str>>) -> Self {
         let id = TestId::from_class_and_name(classname.as_deref(), name.as_deref().unwrap_or_default());
         // The id begins with the class (`TestId::from_class_and_name`), which groups it for sorting.
         let class = classname.as_deref().map_or("", str::trim);
@@ -543,8 +552,13 @@ fn attributes<'start, const COUNT: usize>(
     start: &'start BytesStart<'_>,
     names: [&str; COUNT],
 ) -> [Option<Cow<'start, str>>; COUNT] {
+    raw_attributes(start.attributes_raw(), names)
+}
+
+/// [`attributes`] over the text of a start tag after its name.
+fn raw_attributes<'tag, const COUNT: usize>(raw: &'tag str, names: [&str; COUNT]) -> [Option<Cow<'tag, str>>; COUNT] {
     let mut values = [const { None }; COUNT];
-    for (key, value, plain) in (RawAttributes { rest: start.attributes_raw() }) {
+    for (key, value, plain) in (RawAttributes { rest: raw }) {
         let Some(index) = names.iter().position(|&name| name == key) else { continue };
         if values[index].is_none() {
             values[index] = Some(if plain { Cow::Borrowed(value) } else { normalise_attribute(value) });
@@ -578,17 +592,9 @@ impl<'tag> Iterator for RawAttributes<'tag> {
                 return None;
             }
             let key_start = position;
-            // Nearly always `key="value"`: find the `=` at once, then make sure the key has no
-            // blank in it (else scan the key byte by byte).
-            match memchr::memchr(b'=', &bytes[position..]) {
-                Some(equals) if !bytes[position..position + equals].iter().any(|&byte| is_whitespace(byte)) => {
-                    position += equals;
-                }
-                _ => {
-                    while bytes.get(position).is_some_and(|&byte| byte != b'=' && !is_whitespace(byte)) {
-                        position += 1;
-                    }
-                }
+            // Keys are short: a byte loop beats a search call.
+            while bytes.get(position).is_some_and(|&byte| byte != b'=' && !is_whitespace(byte)) {
+                position += 1;
             }
             let key_end = position;
             position = skip_whitespace(bytes, position);
@@ -622,6 +628,46 @@ impl<'tag> Iterator for RawAttributes<'tag> {
             let key = text.get(key_start..key_end).unwrap_or_default();
             let value = text.get(value_start..value_end).unwrap_or_default();
             return Some((key, value, plain));
+        }
+    }
+}
+
+/// Reads the tag of an empty test case (`<testcase classname="…" name="…" time="…"/>`,
+/// `name_length` being the length of `<testcase`) in one pass: the index of its closing `>` and
+/// the values of `classname`, `name` and `time` as [`attributes`] reads them. `None` for
+/// anything less regular (a tag that is not empty or not within `tag`, an unquoted value, a
+/// blank before `=`, …), which the general path then reads.
+#[expect(clippy::type_complexity, reason = "the three values of a test case, in the order asked")]
+fn empty_case_tag(tag: &[u8], name_length: usize) -> Option<(usize, [Option<Cow<'_, str>>; 3])> {
+    const NAMES: [&[u8]; 3] = [b"classname", b"name", b"time"];
+    let mut values = [const { None }; 3];
+    let mut position = name_length;
+    loop {
+        position = skip_whitespace(tag, position);
+        match *tag.get(position)? {
+            b'/' => return (*tag.get(position + 1)? == b'>').then_some((position + 1, values)),
+            b'>' => return None,
+            _ => {}
+        }
+        let key_start = position;
+        while tag.get(position).is_some_and(|&byte| byte != b'=' && !is_whitespace(byte) && byte != b'/' && byte != b'>') {
+            position += 1;
+        }
+        let key = &tag[key_start..position];
+        if tag.get(position) != Some(&b'=') {
+            return None;
+        }
+        let quote = *tag.get(position + 1).filter(|&&quote| quote == b'"' || quote == b'\'')?;
+        let value_start = position + 2;
+        let value_length = memchr::memchr(quote, tag.get(value_start..)?)?;
+        let raw = &tag[value_start..value_start + value_length];
+        position = value_start + value_length + 1;
+        if let Some(index) = NAMES.iter().position(|&name| name == key)
+            && values[index].is_none()
+        {
+            let value = std::str::from_utf8(raw).ok()?;
+            let plain = raw.iter().fold(true, |plain, &byte| plain & (byte >= b' ') & (byte != b'&'));
+            values[index] = Some(if plain { Cow::Borrowed(value) } else { normalise_attribute(value) });
         }
     }
 }
@@ -701,6 +747,11 @@ struct JunitParser<'name, R> {
     stack: Vec<Element>,
     case: Option<OpenCase>,
     seen_root: bool,
+    /// Bytes read by [`JunitParser::fast_empty_cases`] behind the XML reader's back, which its
+    /// positions do not count.
+    skipped: usize,
+    /// Whether the fast path may run (it always may, except in tests comparing both paths).
+    fast_path: bool,
 }
 
 impl<'name, R: BufRead> JunitParser<'name, R> {
@@ -716,6 +767,8 @@ impl<'name, R: BufRead> JunitParser<'name, R> {
             stack: Vec::new(),
             case: None,
             seen_root: false,
+            skipped: 0,
+            fast_path: true,
         }
     }
 
@@ -745,13 +798,21 @@ impl<'name, R: BufRead> JunitParser<'name, R> {
     fn read_all(&mut self) -> Result<(), Stop> {
         // One event's bytes at a time: the largest event (a long captured output) sizes it.
         let mut buffer = Vec::new();
+        // Whether the XML reader stands right after a tag's `>`, where it looks for text next:
+        // only there may bytes be taken from under it (after a text event it has seen the `<`
+        // of the next markup already).
+        let mut after_tag = false;
         loop {
+            if after_tag && self.fast_path && self.case.is_none() && self.stack.last() == Some(&Element::Suite) {
+                self.fast_empty_cases();
+            }
             buffer.clear();
             let event_start = self.offset();
             let event = match self.reader.read_event_into(&mut buffer) {
                 Ok(event) => event,
                 Err(error) => return Err(self.classify_error(error)),
             };
+            after_tag = matches!(event, Event::Start(_) | Event::Empty(_) | Event::End(_));
             match event {
                 Event::Start(start) => {
                     let element = self.open(&start, event_start, false)?;
@@ -790,7 +851,45 @@ impl<'name, R: BufRead> JunitParser<'name, R> {
     }
 
     fn offset(&self) -> usize {
-        usize::try_from(self.reader.buffer_position()).unwrap_or(usize::MAX)
+        usize::try_from(self.reader.buffer_position()).unwrap_or(usize::MAX).saturating_add(self.skipped)
+    }
+
+    /// The fast path for the bulk of a JUnit file: `<testcase …/>` elements (passing tests) in
+    /// a suite, with the blank text between them, read straight from the decoded input rather
+    /// than through the XML reader's events. It takes a case only when its whole tag is in the
+    /// current chunk, ends with `/>` outside quotes, and is named exactly `testcase`; anything
+    /// else is left to the XML reader, which then reads from where this stopped. What the
+    /// case becomes is what the general path makes of the same tag (`OpenCase` from the same
+    /// attribute text): a test compares the two paths on generated documents.
+    fn fast_empty_cases(&mut self) {
+        const OPEN: &[u8] = b"<testcase";
+        loop {
+            let input = self.reader.get_mut();
+            let Ok(available) = input.fill_buf() else { return };
+            let blank = available.iter().take_while(|&&byte| is_whitespace(byte)).count();
+            let tag = &available[blank..];
+            if !tag.starts_with(OPEN) || !tag.get(OPEN.len()).is_some_and(|&byte| is_whitespace(byte) || byte == b'/') {
+                // Blank text before other markup (or the chunk's end) is passed over too.
+                if blank > 0 && blank < available.len() {
+                    input.consume(blank);
+                    self.skipped += blank;
+                }
+                return;
+            }
+            let Some((end, [classname, name, time])) = empty_case_tag(tag, OPEN.len()) else {
+                if blank > 0 {
+                    input.consume(blank);
+                    self.skipped += blank;
+                }
+                return;
+            };
+            let case = OpenCase::from_values(classname, name, time);
+            let consumed = blank + end + 1;
+            let (id, class_length, attempts) = case.into_attempts();
+            self.results.record_attempts(id, class_length, attempts);
+            self.reader.get_mut().consume(consumed);
+            self.skipped += consumed;
+        }
     }
 
     fn sink(&mut self) -> Option<&mut BoundedText> {
@@ -883,7 +982,7 @@ impl<'name, R: BufRead> JunitParser<'name, R> {
     }
 
     fn classify_error(&mut self, error: XmlError) -> Stop {
-        let offset = usize::try_from(self.reader.error_position()).unwrap_or(usize::MAX);
+        let offset = usize::try_from(self.reader.error_position()).unwrap_or(usize::MAX).saturating_add(self.skipped);
         let at_end_of_input = match &error {
             // `<!` followed by nothing is a cut file; followed by something unknown, garbage.
             XmlError::Syntax(SyntaxError::InvalidBangMarkup) => {
@@ -1116,6 +1215,89 @@ mod tests {
 
     fn parse(xml: &str) -> ResultSet {
         parse_junit("results.xml", xml.as_bytes()).expect("the document should parse")
+    }
+
+    /// Parses `xml` with the fast path for empty test cases on or off; small reads, so that
+    /// tags straddle chunks and the fast path must leave them to the XML reader.
+    fn parse_with(xml: &str, fast_path: bool, read_size: usize) -> Result<ResultSet, ParseError> {
+        let reader = BufReader::with_capacity(read_size, xml.as_bytes());
+        let mut parser = JunitParser::new("results.xml", Input::new(reader));
+        parser.fast_path = fast_path;
+        parser.run()?;
+        Ok(parser.results.build())
+    }
+
+    /// A test case tag as writers write them, in one of several shapes the fast path must read
+    /// exactly as the general path does (or leave to it).
+    fn case_strategy() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let value = prop_oneof![
+            "[a-z_.]{0,12}",
+            Just("a>b/>c".to_owned()),
+            Just("it's".to_owned()),
+            Just("x &amp; y &#10; &bogus; &".to_owned()),
+            Just("tab\there\nline".to_owned()),
+            Just("é ü 中".to_owned()),
+        ];
+        (
+            value.clone(),
+            value,
+            prop_oneof![Just("0.5"), Just("12.345"), Just("x"), Just(" 1 ")],
+            0..9_usize,
+            prop_oneof![Just(" "), Just("\n\t"), Just("")],
+        )
+            .prop_map(|(class, name, time, shape, gap)| {
+                let quote = |text: &str| {
+                    if text.contains('"') || text.contains('\'') && shape % 2 == 0 {
+                        format!("\"{}\"", text.replace('"', "&quot;"))
+                    } else if text.contains('\'') {
+                        format!("\"{text}\"")
+                    } else if shape % 2 == 0 {
+                        format!("\"{text}\"")
+                    } else {
+                        format!("'{text}'")
+                    }
+                };
+                let attributes = format!("classname={}{gap}name={} time=\"{time}\"", quote(&class), quote(&name));
+                match shape {
+                    0 | 1 => format!("<testcase {attributes}/>"),
+                    2 => format!("<testcase {attributes} />"),
+                    3 => format!("<testcase{gap} {attributes}></testcase>"),
+                    4 => format!("<testcase {attributes}><failure message=\"boom\">trace &lt;here&gt;</failure></testcase>"),
+                    5 => format!("<testcase {attributes}><skipped/><system-out>out</system-out></testcase>"),
+                    6 => format!("<testcases {attributes}/>"),
+                    // Malformed: the error must point at the same line and column.
+                    7 => format!("<testcase {attributes}></testcas>"),
+                    _ => "<testcase/>".to_owned(),
+                }
+            })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(400))]
+        #[test]
+        fn the_fast_path_reads_what_the_general_path_reads(
+            cases in proptest::collection::vec(case_strategy(), 0..12),
+            cut in proptest::prelude::any::<proptest::sample::Index>(),
+            read_size in 1..64_usize,
+        ) {
+            let mut xml = String::from("<?xml version=\"1.0\"?>\n<testsuites>\n  <testsuite name=\"s\">\n");
+            for case in &cases {
+                xml.push_str("    ");
+                xml.push_str(case);
+                xml.push('\n');
+            }
+            xml.push_str("  </testsuite>\n</testsuites>\n");
+            // The whole document, and the same document cut anywhere (a runner that crashed).
+            let cut_at = (0..=cut.index(xml.len() + 1)).rev().find(|&index| xml.is_char_boundary(index)).unwrap_or(0);
+            for document in [xml.as_str(), &xml[..cut_at]] {
+                let general = parse_with(document, false, read_size).map_err(|error| error.to_string());
+                let fast = parse_with(document, true, read_size).map_err(|error| error.to_string());
+                let whole = parse_with(document, true, 1 << 16).map_err(|error| error.to_string());
+                proptest::prop_assert_eq!(&fast, &general, "document:\n{}", document);
+                proptest::prop_assert_eq!(&whole, &general, "document:\n{}", document);
+            }
+        }
     }
 
     fn outcomes(results: &ResultSet, id: &str) -> Vec<Outcome> {

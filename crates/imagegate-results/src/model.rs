@@ -422,6 +422,46 @@ struct Recorded {
     attempts: Vec<Attempt>,
 }
 
+/// Puts `entries` in order of their `group` (a family number below `families`), keeping the
+/// order they were in within each family.
+fn group_by_family(entries: &mut [Recorded], families: usize) {
+    // Where each family's entries start in the result.
+    let mut next = vec![0_usize; families + 1];
+    for entry in entries.iter() {
+        if let Some(count) = next.get_mut(entry.group as usize + 1) {
+            *count += 1;
+        }
+    }
+    for family in 1..next.len() {
+        next[family] += next[family - 1];
+    }
+    // `source[position]`: the index of the entry that goes to `position`.
+    let mut source = vec![u32::MAX; entries.len()];
+    for (index, entry) in entries.iter().enumerate() {
+        let slot = next.get_mut(entry.group as usize).map_or(usize::MAX, |slot| {
+            *slot += 1;
+            *slot - 1
+        });
+        if let (Some(place), Ok(index)) = (source.get_mut(slot), u32::try_from(index)) {
+            *place = index;
+        }
+    }
+    // Follow each cycle of the permutation once: the entry displaced from a cycle's start
+    // travels along it to its place.
+    for start in 0..entries.len() {
+        let mut current = start;
+        while let Some(from) = source.get(current).copied().filter(|&from| from != u32::MAX) {
+            source[current] = u32::MAX;
+            let from = from as usize;
+            if from == start {
+                break;
+            }
+            entries.swap(current, from);
+            current = from;
+        }
+    }
+}
+
 /// The big-endian number of `bytes[offset..offset + 8]`, zero-padded.
 fn suffix_key(bytes: &[u8], offset: usize) -> u64 {
     let mut key = [0_u8; 8];
@@ -499,9 +539,12 @@ impl ResultSetBuilder {
             entry.key = suffix_key(entry.id.as_str().as_bytes(), head);
         }
 
-        // The attempts of an id recorded twice stay in the order they were read: the sequence
-        // number breaks ties, so the sorts need not be stable (nor allocate scratch space).
-        entries.sort_unstable_by_key(|entry| (entry.group, entry.sequence));
+        // Families in order, each family's entries in the order they were read: a counting
+        // sort by family (entries are moved once, along the cycles of the permutation, with a
+        // list of `u32` indices as the only scratch space). The attempts of an id recorded twice
+        // stay in the order they were read: the sequence number breaks ties below, so the sort
+        // within a family need not be stable.
+        group_by_family(&mut entries, head_length.len());
         for family in entries.chunk_by_mut(|left, right| left.group == right.group) {
             let head = family.first().and_then(|entry| head_length.get(entry.group as usize)).copied().unwrap_or(0);
             // Every id of the family starts with its head, so ids order as their rests do.
