@@ -650,7 +650,10 @@ fn empty_case_tag(tag: &[u8], name_length: usize) -> Option<(usize, [Option<Cow<
             _ => {}
         }
         let key_start = position;
-        while tag.get(position).is_some_and(|&byte| byte != b'=' && !is_whitespace(byte) && byte != b'/' && byte != b'>') {
+        while tag
+            .get(position)
+            .is_some_and(|&byte| byte != b'=' && !is_whitespace(byte) && byte != b'/' && byte != b'>')
+        {
             position += 1;
         }
         let key = &tag[key_start..position];
@@ -885,8 +888,9 @@ impl<'name, R: BufRead> JunitParser<'name, R> {
             };
             let case = OpenCase::from_values(classname, name, time);
             let consumed = blank + end + 1;
-            let (id, class_length, attempts) = case.into_attempts();
-            self.results.record_attempts(id, class_length, attempts);
+            // What `into_attempts` makes of a case without children: one passing attempt.
+            let attempt = Attempt { duration: case.duration, ..Attempt::new(Outcome::Pass) };
+            self.results.record_attempts(case.id, case.class_length, vec![attempt]);
             self.reader.get_mut().consume(consumed);
             self.skipped += consumed;
         }
@@ -1263,7 +1267,9 @@ mod tests {
                     0 | 1 => format!("<testcase {attributes}/>"),
                     2 => format!("<testcase {attributes} />"),
                     3 => format!("<testcase{gap} {attributes}></testcase>"),
-                    4 => format!("<testcase {attributes}><failure message=\"boom\">trace &lt;here&gt;</failure></testcase>"),
+                    4 => format!(
+                        "<testcase {attributes}><failure message=\"boom\">trace &lt;here&gt;</failure></testcase>"
+                    ),
                     5 => format!("<testcase {attributes}><skipped/><system-out>out</system-out></testcase>"),
                     6 => format!("<testcases {attributes}/>"),
                     // Malformed: the error must point at the same line and column.
