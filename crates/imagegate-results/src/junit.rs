@@ -52,7 +52,7 @@
 //! lies in.
 //!
 //! Most of a large file is passing tests, `<testcase …/>` with nothing inside: between XML
-//! events, where the XML reader would next read text, [`JunitParser::fast_empty_cases`] reads
+//! events, where the XML reader would next read text, `JunitParser::fast_empty_cases` reads
 //! such tags (and the blank text between them) straight from the decoded chunk, in one pass
 //! per tag, and hands anything less regular back to the XML reader. A property test
 //! (`the_fast_path_reads_what_the_general_path_reads`) holds the two paths to the same results,
