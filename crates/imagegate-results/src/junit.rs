@@ -646,13 +646,14 @@ impl<'tag> Iterator for RawAttributes<'tag> {
 /// blank before `=`, …), which the general path then reads.
 fn empty_case_tag(tag: &[u8], name_length: usize) -> Option<(usize, [Option<Cow<'_, str>>; 3])> {
     const NAMES: [&[u8]; 3] = [b"classname", b"name", b"time"];
-    let mut values = [const { None }; 3];
+    // Where each wanted value lies in `tag`, and whether it needs no normalising.
+    let mut found: [Option<(usize, usize, bool)>; 3] = [None; 3];
     let mut position = name_length;
-    loop {
+    let end = loop {
         position = skip_whitespace(tag, position);
         match *tag.get(position)? {
-            b'/' => return (*tag.get(position + 1)? == b'>').then_some((position + 1, values)),
-            b'>' => return None,
+            b'/' if *tag.get(position + 1)? == b'>' => break position + 1,
+            b'/' | b'>' => return None,
             _ => {}
         }
         let key_start = position;
@@ -668,17 +669,25 @@ fn empty_case_tag(tag: &[u8], name_length: usize) -> Option<(usize, [Option<Cow<
         }
         let quote = *tag.get(position + 1).filter(|&&quote| quote == b'"' || quote == b'\'')?;
         let value_start = position + 2;
-        let value_length = memchr::memchr(quote, tag.get(value_start..)?)?;
-        let raw = &tag[value_start..value_start + value_length];
-        position = value_start + value_length + 1;
+        let value_end = value_start + memchr::memchr(quote, tag.get(value_start..)?)?;
+        position = value_end + 1;
         if let Some(index) = NAMES.iter().position(|&name| name == key)
-            && values[index].is_none()
+            && found[index].is_none()
         {
-            let value = std::str::from_utf8(raw).ok()?;
+            let raw = &tag[value_start..value_end];
             let plain = raw.iter().fold(true, |plain, &byte| plain & (byte >= b' ') & (byte != b'&'));
-            values[index] = Some(if plain { Cow::Borrowed(value) } else { normalise_attribute(value) });
+            found[index] = Some((value_start, value_end, plain));
         }
-    }
+    };
+    // Every recorded range starts and ends at an ASCII quote, so it slices the text whole.
+    let text = std::str::from_utf8(&tag[..=end]).ok()?;
+    let values = found.map(|range| {
+        range.and_then(|(start, end, plain)| {
+            let value = text.get(start..end)?;
+            Some(if plain { Cow::Borrowed(value) } else { normalise_attribute(value) })
+        })
+    });
+    Some((end, values))
 }
 
 fn is_whitespace(byte: u8) -> bool {
@@ -1143,6 +1152,12 @@ impl<R: BufRead> Input<R> {
 /// Appends `raw` to `out` as UTF-8, replacing invalid sequences; a character cut off at the end
 /// of `raw` goes to `pending`, to be completed by the next chunk.
 fn decode_lossy(raw: &[u8], out: &mut Vec<u8>, pending: &mut Vec<u8>) {
+    // Nearly every chunk is valid whole: check it at SIMD speed, and look for where it is not
+    // only when it is not.
+    if simdutf8::basic::from_utf8(raw).is_ok() {
+        out.extend_from_slice(raw);
+        return;
+    }
     let mut rest = raw;
     loop {
         match std::str::from_utf8(rest) {
