@@ -680,7 +680,7 @@ fn empty_case_tag(tag: &[u8], name_length: usize) -> Option<(usize, [Option<Cow<
         }
     };
     // Every recorded range starts and ends at an ASCII quote, so it slices the text whole.
-    let text = std::str::from_utf8(&tag[..=end]).ok()?;
+    let text = simdutf8::basic::from_utf8(&tag[..=end]).ok()?;
     let values = found.map(|range| {
         range.and_then(|(start, end, plain)| {
             let value = text.get(start..end)?;
