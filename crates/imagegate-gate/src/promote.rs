@@ -262,6 +262,41 @@ fn pointer_moved(image: &ImageConfig, expected: Option<&str>, found: Option<&str
     }
 }
 
+/// Moves the stable tag to `digest` while `lease` is ours (confirmed right before the write),
+/// and reads it back.
+fn move_under_lease(
+    registry: &RegistryStore,
+    lease: &imagegate_registry::lease::Lease,
+    image: &ImageConfig,
+    digest: &str,
+) -> Result<(), GateError> {
+    lease.confirm(registry.client())?;
+    registry.move_stable(&image.stable_tag, digest)?;
+    let found = registry.resolve_stable(&image.stable_tag)?;
+    if found.as_deref() != Some(digest) {
+        return Err(GateError::VerifyFailed {
+            stable_tag: image.stable_tag.clone(),
+            expected: digest.to_owned(),
+            found: found.unwrap_or_else(|| "no image".to_owned()),
+        });
+    }
+    Ok(())
+}
+
+/// Gives the lease up; failing that, it expires by itself, so that is only worth a warning.
+fn release(
+    context: &Context<'_>,
+    registry: &RegistryStore,
+    image: &ImageConfig,
+    lease: imagegate_registry::lease::Lease,
+) {
+    if let Err(error) = lease.release(registry.client()) {
+        context
+            .progress
+            .note(&image.name, &format!("warning: the lease was not released (it expires by itself): {error}"));
+    }
+}
+
 /// Promotion in a registry: compare-and-swap emulated under the repository's lease.
 ///
 /// The stable tag is read before taking the lease (a loser learns at once that it lost) and
@@ -322,16 +357,7 @@ fn registry_promote(
         if let Some(previous) = &current {
             registry.keep(&image.stable_tag, previous)?;
         }
-        lease.confirm(registry.client())?;
-        registry.move_stable(&image.stable_tag, &candidate)?;
-        let found = registry.resolve_stable(&image.stable_tag)?;
-        if found.as_deref() != Some(candidate.as_str()) {
-            return Err(GateError::VerifyFailed {
-                stable_tag: image.stable_tag.clone(),
-                expected: candidate.clone(),
-                found: found.unwrap_or_else(|| "no image".to_owned()),
-            });
-        }
+        move_under_lease(registry, &lease, image, &candidate)?;
         let mut body = crate::registry::body(RecordKind::Promote, image);
         body.from = current.clone();
         body.to = Some(candidate.clone());
@@ -351,11 +377,7 @@ fn registry_promote(
             to: Some(candidate.clone()),
         })
     })();
-    if let Err(error) = lease.release(registry.client()) {
-        context
-            .progress
-            .note(&image.name, &format!("warning: the lease was not released (it expires by itself): {error}"));
-    }
+    release(context, registry, image, lease);
     outcome
 }
 
@@ -403,16 +425,7 @@ fn registry_rollback(
                 hint: "a registry cannot remove one tag of an image; promote another candidate instead".to_owned(),
             });
         };
-        lease.confirm(registry.client())?;
-        registry.move_stable(&image.stable_tag, &previous)?;
-        let found = registry.resolve_stable(&image.stable_tag)?;
-        if found.as_deref() != Some(previous.as_str()) {
-            return Err(GateError::VerifyFailed {
-                stable_tag: image.stable_tag.clone(),
-                expected: previous.clone(),
-                found: found.unwrap_or_else(|| "no image".to_owned()),
-            });
-        }
+        move_under_lease(registry, &lease, image, &previous)?;
         let mut body = crate::registry::body(RecordKind::Rollback, image);
         body.from = Some(current.clone());
         body.to = Some(previous.clone());
@@ -425,10 +438,6 @@ fn registry_rollback(
             to: Some(previous),
         })
     })();
-    if let Err(error) = lease.release(registry.client()) {
-        context
-            .progress
-            .note(&image.name, &format!("warning: the lease was not released (it expires by itself): {error}"));
-    }
+    release(context, registry, image, lease);
     outcome
 }

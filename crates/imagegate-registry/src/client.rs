@@ -623,9 +623,14 @@ fn classify(error: &OciDistributionError) -> ErrorKind {
         }
         // Some calls hand the error body over as text: read its error codes when it has them.
         OciDistributionError::ServerError { code, message, .. } => {
+            // A code that says no more than the status (distribution's `UNKNOWN` on a 500, seen
+            // while another client rewrites the same tag) leaves the status to decide.
             match serde_json::from_str::<oci_client::errors::OciEnvelope>(message) {
                 Ok(envelope) if !envelope.errors.is_empty() => {
-                    classify_codes(&envelope.errors.iter().map(|error| &error.code).collect::<Vec<_>>())
+                    match classify_codes(&envelope.errors.iter().map(|error| &error.code).collect::<Vec<_>>()) {
+                        ErrorKind::Protocol => status_kind(*code),
+                        kind => kind,
+                    }
                 }
                 _ => status_kind(*code),
             }
@@ -750,6 +755,14 @@ mod tests {
         assert_eq!(classify(&unknown), ErrorKind::NotFound);
         let plain = OciDistributionError::ServerError { code: 400, url: String::new(), message: "bad".to_owned() };
         assert_eq!(classify(&plain), ErrorKind::Protocol);
+        // Regression: distribution's 500 with code UNKNOWN while a tag is rewritten concurrently
+        // was taken for a protocol error and not retried.
+        let rewriting = OciDistributionError::ServerError {
+            code: 500,
+            url: String::new(),
+            message: r#"{"errors":[{"code":"UNKNOWN","message":"unknown error","detail":{}}]}"#.to_owned(),
+        };
+        assert_eq!(classify(&rewriting), ErrorKind::Unavailable);
     }
 
     #[test]

@@ -174,33 +174,15 @@ impl Store {
     }
 
     pub fn record_verdict(&self, verdict: &NewVerdict<'_>) -> Result<i64, StoreError> {
-        self.connection
-            .execute(
-                "INSERT INTO verdicts (engine, image, stable_tag, candidate, inputs_digest, incumbent, commit_sha, decision, report_json, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                params![
-                    verdict.engine,
-                    verdict.image,
-                    verdict.stable_tag,
-                    verdict.candidate,
-                    verdict.inputs_digest,
-                    verdict.incumbent,
-                    verdict.commit,
-                    verdict.decision,
-                    verdict.report_json,
-                    now()
-                ],
-            )
-            .map_err(self.query_error("record a verdict"))?;
-        Ok(self.connection.last_insert_rowid())
+        self.insert_verdict(verdict, &now(), None)
     }
 
-    /// Stores a verdict read from a registry record (or just written as one), once: a record
-    /// already here keeps its row. Returns the row's id.
-    pub fn import_verdict(&self, record: &str, verdict: &NewVerdict<'_>, created_at: &str) -> Result<i64, StoreError> {
-        if let Some(id) = self.id_of_record("verdicts", record)? {
-            return Ok(id);
-        }
+    fn insert_verdict(
+        &self,
+        verdict: &NewVerdict<'_>,
+        created_at: &str,
+        record: Option<&str>,
+    ) -> Result<i64, StoreError> {
         self.connection
             .execute(
                 "INSERT INTO verdicts (engine, image, stable_tag, candidate, inputs_digest, incumbent, commit_sha, decision, report_json, created_at, record)
@@ -219,8 +201,17 @@ impl Store {
                     record
                 ],
             )
-            .map_err(self.query_error("import a verdict"))?;
+            .map_err(self.query_error("record a verdict"))?;
         Ok(self.connection.last_insert_rowid())
+    }
+
+    /// Stores a verdict read from a registry record (or just written as one), once: a record
+    /// already here keeps its row. Returns the row's id.
+    pub fn import_verdict(&self, record: &str, verdict: &NewVerdict<'_>, created_at: &str) -> Result<i64, StoreError> {
+        match self.id_of_record("verdicts", record)? {
+            Some(id) => Ok(id),
+            None => self.insert_verdict(verdict, created_at, Some(record)),
+        }
     }
 
     /// Stores a pointer move read from a registry record, once. Its verdict must be here.
@@ -230,27 +221,10 @@ impl Store {
         promotion: &NewPromotion<'_>,
         created_at: &str,
     ) -> Result<i64, StoreError> {
-        if let Some(id) = self.id_of_record("promotions", record)? {
-            return Ok(id);
+        match self.id_of_record("promotions", record)? {
+            Some(id) => Ok(id),
+            None => self.insert_promotion(promotion, created_at, Some(record)),
         }
-        self.connection
-            .execute(
-                "INSERT INTO promotions (engine, image, stable_tag, kind, from_digest, to_digest, verdict_id, created_at, record)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![
-                    promotion.engine,
-                    promotion.image,
-                    promotion.stable_tag,
-                    promotion.kind.as_str(),
-                    promotion.from_digest,
-                    promotion.to_digest,
-                    promotion.verdict_id,
-                    created_at,
-                    record
-                ],
-            )
-            .map_err(self.query_error("import a promotion"))?;
-        Ok(self.connection.last_insert_rowid())
     }
 
     fn id_of_record(&self, table: &str, record: &str) -> Result<Option<i64>, StoreError> {
@@ -333,10 +307,19 @@ impl Store {
     }
 
     pub fn record_promotion(&self, promotion: &NewPromotion<'_>) -> Result<i64, StoreError> {
+        self.insert_promotion(promotion, &now(), None)
+    }
+
+    fn insert_promotion(
+        &self,
+        promotion: &NewPromotion<'_>,
+        created_at: &str,
+        record: Option<&str>,
+    ) -> Result<i64, StoreError> {
         self.connection
             .execute(
-                "INSERT INTO promotions (engine, image, stable_tag, kind, from_digest, to_digest, verdict_id, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                "INSERT INTO promotions (engine, image, stable_tag, kind, from_digest, to_digest, verdict_id, created_at, record)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 params![
                     promotion.engine,
                     promotion.image,
@@ -345,7 +328,8 @@ impl Store {
                     promotion.from_digest,
                     promotion.to_digest,
                     promotion.verdict_id,
-                    now()
+                    created_at,
+                    record
                 ],
             )
             .map_err(self.query_error("record a promotion"))?;
