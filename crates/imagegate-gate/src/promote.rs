@@ -78,28 +78,8 @@ pub(crate) fn promote_verdict(
                 hint: "run `imagegate gate` again".to_owned(),
             });
         };
+        check_verdict(store, engine, image, &verdict)?;
         let candidate = verdict.candidate.clone();
-        if verdict.decision != "pass" {
-            return Err(GateError::Refused {
-                message: format!(
-                    "the newest verdict on candidate {} is `{}`, not `pass` (verdict {})",
-                    short(&candidate),
-                    verdict.decision,
-                    verdict.id
-                ),
-                hint: "see `imagegate history` for what regressed; fix the project or the recipe and gate again"
-                    .to_owned(),
-            });
-        }
-        let rolled_back = store.promotions(engine, &image.name)?.into_iter().any(|record| {
-            record.kind == PromotionKind::Rollback && record.from_digest.as_deref() == Some(candidate.as_str())
-        });
-        if rolled_back {
-            return Err(GateError::Refused {
-                message: format!("candidate {} was rolled back by hand and is not promoted again", short(&candidate)),
-                hint: "change the recipe or rebuild with `imagegate gate --refresh` to get a new candidate".to_owned(),
-            });
-        }
         let current = current_target(context, image)?;
         if current.as_deref() == Some(candidate.as_str()) {
             return Ok(PromotionReport {
@@ -110,14 +90,7 @@ pub(crate) fn promote_verdict(
             });
         }
         if current != verdict.incumbent {
-            return Err(GateError::PointerMoved {
-                stable_tag: image.stable_tag.clone(),
-                expected: verdict
-                    .incumbent
-                    .as_deref()
-                    .map_or_else(|| "absent".to_owned(), |digest| short(digest).to_owned()),
-                found: current.as_deref().map_or_else(|| "absent".to_owned(), |digest| short(digest).to_owned()),
-            });
+            return Err(pointer_moved(image, verdict.incumbent.as_deref(), current.as_deref()));
         }
         if let Some(previous) = &current {
             context.engine.tag(previous, &keep_tag(&image.stable_tag, previous))?;

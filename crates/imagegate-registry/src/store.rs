@@ -40,25 +40,6 @@ pub struct StoreLocation {
 }
 
 impl StoreLocation {
-    /// Parses `HOST[:PORT]/NAMESPACE`.
-    pub fn parse(text: &str) -> Result<StoreLocation, String> {
-        let text = text.trim_end_matches('/');
-        let Some((registry, namespace)) = text.split_once('/') else {
-            return Err(format!("`{text}` names no namespace; expected HOST[:PORT]/NAMESPACE"));
-        };
-        if registry.is_empty() || namespace.is_empty() {
-            return Err(format!("`{text}` is not HOST[:PORT]/NAMESPACE"));
-        }
-        let probe = format!("{registry}/{namespace}/probe:tag");
-        let parsed = Reference::parse(&probe).map_err(|error| format!("`{text}`: {error}"))?;
-        if parsed.registry() != registry {
-            return Err(format!(
-                "`{registry}` is not a registry host (a host has a `.` or a `:port`, or is `localhost`)"
-            ));
-        }
-        Ok(StoreLocation { registry: registry.to_owned(), namespace: namespace.to_owned(), candidate_namespace: None })
-    }
-
     pub fn display(&self) -> String {
         format!("{}/{}", self.registry, self.namespace)
     }
@@ -276,19 +257,11 @@ impl RegistryStore {
     /// The engine image id (config digest) of the image `digest` in the stable repository (or
     /// the candidates'): what an engine calls it after pulling it.
     pub fn image_id(&self, stable_tag: &str, digest: &str) -> Result<Option<(Reference, String)>, RegistryError> {
-        let mut repositories = vec![self.stable(stable_tag)?];
-        let candidates = self.candidate_repository(stable_tag)?;
-        if candidates.name() != repositories[0].name() {
-            repositories.push(candidates);
-        }
-        for repository in repositories {
-            let reference = repository.with_digest(digest).map_err(|error| naming_error(&self.client, error))?;
-            if let Some(manifest) = self.client.manifest(&reference)? {
-                let facts = self.config_of(&repository, &manifest)?;
-                return Ok(Some((reference, facts.image_id)));
-            }
-        }
-        Ok(None)
+        let Some((repository, manifest)) = self.find_manifest(stable_tag, digest)? else {
+            return Ok(None);
+        };
+        let reference = repository.with_digest(digest).map_err(|error| naming_error(&self.client, error))?;
+        Ok(Some((reference, self.config_of(&repository, &manifest)?.image_id)))
     }
 
     /// Takes the promotion lease of the stable tag's repository.
@@ -461,15 +434,6 @@ fn blobs_of(manifest: &RawManifest) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn locations_need_a_host_and_a_namespace() {
-        let location = StoreLocation::parse("127.0.0.1:5000/ci/images/").unwrap();
-        assert_eq!(location.registry, "127.0.0.1:5000");
-        assert_eq!(location.namespace, "ci/images");
-        assert!(StoreLocation::parse("127.0.0.1:5000").is_err());
-        assert!(StoreLocation::parse("acme/images").unwrap_err().contains("not a registry host"));
-    }
 
     #[test]
     fn blobs_of_lists_config_then_layers() {
