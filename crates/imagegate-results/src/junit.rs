@@ -343,11 +343,10 @@ impl OpenCase {
     }
 
     fn from_values(classname: Option<Cow<'_, str>>, name: Option<Cow<'_, str>>, time: Option<Cow<'_, str>>) -> Self {
-        let id = TestId::from_class_and_name(classname.as_deref(), name.as_deref().unwrap_or_default());
-        // The id begins with the class (`TestId::from_class_and_name`), which groups it for sorting.
-        let class = classname.as_deref().map_or("", str::trim);
+        let (id, class_length) =
+            TestId::from_class_and_name_with_prefix(classname.as_deref(), name.as_deref().unwrap_or_default());
         OpenCase {
-            class_length: if id.as_str().starts_with(class) { class.len() } else { 0 },
+            class_length,
             id,
             duration: time.and_then(|time| parse_duration(&time)),
             mains: Vec::new(),

@@ -41,6 +41,16 @@ impl TestId {
         }
     }
 
+    /// [`TestId::from_class_and_name`], with how much of the id the class takes up (all of
+    /// it, or none when the id does not begin with it): the prefix a [`ResultSetBuilder`]
+    /// groups the id by.
+    pub(crate) fn from_class_and_name_with_prefix(classname: Option<&str>, name: &str) -> (Self, usize) {
+        let id = TestId::from_class_and_name(classname, name);
+        let class = classname.map_or("", str::trim);
+        let prefix_length = if id.as_str().starts_with(class) { class.len() } else { 0 };
+        (id, prefix_length)
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -208,9 +218,12 @@ pub struct Incomplete {
 /// Serialised as `{"tests": {id: result, …}, "incomplete": […]}`, tests in id order.
 #[derive(Debug, Clone, Default)]
 pub struct ResultSet {
-    /// Tests a parser built in bulk ([`ResultSetBuilder`]), in id order. A million of them cost a
-    /// million entries of one list, found by binary search.
-    built: Vec<TestResult>,
+    /// Tests a parser built in bulk ([`ResultSetBuilder`]): segments, none empty, each in id
+    /// order and each before the next. A million tests cost a million entries of a few
+    /// thousand lists, found by two binary searches, and were never moved into one list.
+    built: Vec<Vec<TestResult>>,
+    /// How many tests `built` holds.
+    built_len: usize,
     /// Tests recorded one at a time that are not in `built`; keyed by an id that shares its
     /// allocation with the result's.
     recorded: BTreeMap<TestId, TestResult>,
@@ -224,8 +237,8 @@ impl ResultSet {
 
     /// Records an attempt. A second record of the same id in one run becomes a further attempt.
     pub fn record(&mut self, id: TestId, attempt: Attempt) {
-        if let Some(index) = self.built_index(&id) {
-            self.built[index].attempts.push(attempt);
+        if let Some((segment, index)) = self.built_index(&id) {
+            self.built[segment][index].attempts.push(attempt);
             return;
         }
         match self.recorded.entry(id) {
@@ -239,8 +252,12 @@ impl ResultSet {
         }
     }
 
-    fn built_index(&self, id: &TestId) -> Option<usize> {
-        self.built.binary_search_by(|result| result.id.cmp(id)).ok()
+    /// Where `id` is in `built`: its segment, and its index there.
+    fn built_index(&self, id: &TestId) -> Option<(usize, usize)> {
+        // The first segment that does not end before `id`.
+        let segment = self.built.partition_point(|tests| tests.last().is_some_and(|last| last.id < *id));
+        let index = self.built.get(segment)?.binary_search_by(|result| result.id.cmp(id)).ok()?;
+        Some((segment, index))
     }
 
     pub fn mark_incomplete(&mut self, source: impl Into<String>, reason: impl Into<String>) {
@@ -253,10 +270,11 @@ impl ResultSet {
         if self.is_empty() {
             // Taken whole: the same set as recording each attempt would make.
             self.built = other.built;
+            self.built_len = other.built_len;
             self.recorded = other.recorded;
         } else {
             let mut recorded = other.recorded.into_values();
-            let mut built = other.built.into_iter();
+            let mut built = other.built.into_iter().flatten();
             for result in std::iter::from_fn(|| recorded.next().or_else(|| built.next())) {
                 for attempt in result.attempts {
                     self.record(result.id.clone(), attempt);
@@ -268,7 +286,7 @@ impl ResultSet {
 
     pub fn get(&self, id: &TestId) -> Option<&TestResult> {
         match self.built_index(id) {
-            Some(index) => self.built.get(index),
+            Some((segment, index)) => self.built.get(segment)?.get(index),
             None => self.recorded.get(id),
         }
     }
@@ -289,15 +307,15 @@ impl ResultSet {
 
     /// Every test with its id, in id order: the built and the recorded tests merged.
     fn entries(&self) -> InIdOrder<'_> {
-        InIdOrder { built: self.built.iter().peekable(), recorded: self.recorded.iter().peekable() }
+        InIdOrder { built: self.built.iter().flatten().peekable(), recorded: self.recorded.iter().peekable() }
     }
 
     pub fn len(&self) -> usize {
-        self.built.len() + self.recorded.len()
+        self.built_len + self.recorded.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.built.is_empty() && self.recorded.is_empty()
+        self.built_len == 0 && self.recorded.is_empty()
     }
 
     pub fn is_complete(&self) -> bool {
@@ -334,7 +352,7 @@ impl PartialEq for ResultSet {
 
 /// The tests of a [`ResultSet`] in id order. No id is both built and recorded.
 struct InIdOrder<'set> {
-    built: std::iter::Peekable<std::slice::Iter<'set, TestResult>>,
+    built: std::iter::Peekable<std::iter::Flatten<std::slice::Iter<'set, Vec<TestResult>>>>,
     recorded: std::iter::Peekable<btree_map::Iter<'set, TestId, TestResult>>,
 }
 
@@ -382,93 +400,62 @@ impl Serialize for ResultSet {
 impl<'de> Deserialize<'de> for ResultSet {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let Stored { tests, incomplete } = Stored::deserialize(deserializer)?;
-        Ok(ResultSet { built: Vec::new(), recorded: tests, incomplete })
+        Ok(ResultSet { built: Vec::new(), built_len: 0, recorded: tests, incomplete })
     }
 }
 
-/// Builds a [`ResultSet`] from attempts in the order a parser reads them, sorting once at the
-/// end instead of searching a growing map for each of a million test cases.
+/// Builds a [`ResultSet`] from attempts in the order a parser reads them, sorting as it goes
+/// instead of searching a growing map for each of a million test cases.
 ///
-/// Sorting a million ids by comparing them whole is slow: they share long prefixes and lie all
-/// over the heap. So each id is recorded with a prefix of it (a JUnit case's class), and the
-/// sort goes in two steps: the few distinct prefixes are sorted, which orders the ids of
-/// different classes without reading them, then the ids of each class (a few dozen, usually
-/// allocated side by side) are sorted among themselves. A prefix that begins another prefix
-/// (`a.B` and `a.B.C`, or the empty prefix of ids without a class) does not order their ids, so
-/// such a family of prefixes is sorted as one group, by whole ids.
+/// Each id is recorded with a prefix of it (a JUnit case's class, or none). Consecutive cases
+/// nearly always share their class, so the cases come in runs of one prefix; each run is
+/// sorted (by the rest of its ids, which all begin with the prefix) when the next begins, while
+/// its ids are still in the cache and, when a parser hands cases over from another thread
+/// (`queue.rs`), while the parser reads on. At the end the few distinct prefixes are sorted,
+/// which orders the runs of different prefixes without reading their ids. A prefix that begins
+/// another prefix (`a.B` and `a.B.C`, or the empty prefix of ids without a class) does not
+/// order their ids, so such a family of prefixes, like a prefix met in more than one run, has
+/// its runs merged and sorted again, by whole ids. Each family becomes one segment of the set:
+/// the tests are never moved into one list.
 #[derive(Debug, Default)]
 pub(crate) struct ResultSetBuilder {
-    /// In the order recorded; an id may appear more than once.
-    entries: Vec<Recorded>,
+    /// Finished runs, in the order recorded.
+    runs: Vec<Run>,
+    /// The run being recorded (the list is reused from run to run), and its prefix's number.
+    current: Vec<TestResult>,
+    current_prefix: u32,
     /// The distinct prefixes, numbered in the order first seen, and their numbers.
     prefixes: Vec<Box<str>>,
     prefix_numbers: HashMap<Box<str>, u32>,
     incomplete: Vec<Incomplete>,
 }
 
+/// Test cases of one prefix recorded one after the other, sorted by id, each id once.
 #[derive(Debug)]
-struct Recorded {
-    /// The number of the prefix, until the entries are put in order, then of its family.
-    group: u32,
-    /// The order recorded in, which orders the attempts of an id recorded more than once. (It
-    /// fills what would be padding after `group`.)
-    sequence: u32,
-    /// Once families are numbered: the eight bytes of the id after its family's head (the
-    /// prefix every id of the family starts with), big-endian and zero-padded. Ids of a family
-    /// compare as these keys do until two keys are equal, so most comparisons of the final
-    /// sort are one integer comparison instead of a scan over the shared class name.
-    key: u64,
-    id: TestId,
-    attempts: Vec<Attempt>,
+struct Run {
+    prefix: u32,
+    tests: Vec<TestResult>,
 }
 
-/// Puts `entries` in order of their `group` (a family number below `families`), keeping the
-/// order they were in within each family.
-fn group_by_family(entries: &mut [Recorded], families: usize) {
-    // Where each family's entries start in the result.
-    let mut next = vec![0_usize; families + 1];
-    for entry in entries.iter() {
-        if let Some(count) = next.get_mut(entry.group as usize + 1) {
-            *count += 1;
+/// Sorts `tests`, whose ids all begin with the same `head` bytes, by id, and merges the
+/// attempts of an id found more than once into its first entry in the order they were in.
+fn sort_and_merge(tests: &mut Vec<TestResult>, head: usize) {
+    fn rest(result: &TestResult, head: usize) -> &[u8] {
+        result.id.as_str().as_bytes().get(head..).unwrap_or_default()
+    }
+    // Writers often list a class's tests in order already.
+    if tests.is_sorted_by(|earlier, later| rest(earlier, head) < rest(later, head)) {
+        return;
+    }
+    // Stable, so that the attempts of a repeated id stay in the order recorded.
+    tests.sort_by(|left, right| rest(left, head).cmp(rest(right, head)));
+    tests.dedup_by(|later, earlier| {
+        let same = later.id == earlier.id;
+        if same {
+            earlier.attempts.append(&mut later.attempts);
         }
-    }
-    for family in 1..next.len() {
-        next[family] += next[family - 1];
-    }
-    // `source[position]`: the index of the entry that goes to `position`.
-    let mut source = vec![u32::MAX; entries.len()];
-    for (index, entry) in entries.iter().enumerate() {
-        let slot = next.get_mut(entry.group as usize).map_or(usize::MAX, |slot| {
-            *slot += 1;
-            *slot - 1
-        });
-        if let (Some(place), Ok(index)) = (source.get_mut(slot), u32::try_from(index)) {
-            *place = index;
-        }
-    }
-    // Follow each cycle of the permutation once: the entry displaced from a cycle's start
-    // travels along it to its place.
-    for start in 0..entries.len() {
-        let mut current = start;
-        while let Some(from) = source.get(current).copied().filter(|&from| from != u32::MAX) {
-            source[current] = u32::MAX;
-            let from = from as usize;
-            if from == start {
-                break;
-            }
-            entries.swap(current, from);
-            current = from;
-        }
-    }
-}
-
-/// The big-endian number of `bytes[offset..offset + 8]`, zero-padded.
-fn suffix_key(bytes: &[u8], offset: usize) -> u64 {
-    let mut key = [0_u8; 8];
-    let suffix = bytes.get(offset..).unwrap_or_default();
-    let length = suffix.len().min(8);
-    key[..length].copy_from_slice(&suffix[..length]);
-    u64::from_be_bytes(key)
+        same
+    });
 }
 
 impl ResultSetBuilder {
@@ -481,15 +468,12 @@ impl ResultSetBuilder {
             return;
         }
         let prefix = id.as_str().get(..prefix_length).unwrap_or_default();
-        // Consecutive test cases nearly always share their class.
-        let group = match self.entries.last() {
-            Some(last) if *self.prefixes[last.group as usize] == *prefix => last.group,
-            _ => self.number(prefix),
-        };
-        // Past `u32::MAX` entries the order of repeated attempts may be lost; such a set would
-        // not fit in memory anyway.
-        let sequence = u32::try_from(self.entries.len()).unwrap_or(u32::MAX);
-        self.entries.push(Recorded { group, sequence, key: 0, id, attempts });
+        let same_run = !self.current.is_empty() && *self.prefixes[self.current_prefix as usize] == *prefix;
+        if !same_run {
+            self.finish_run();
+            self.current_prefix = self.number(prefix);
+        }
+        self.current.push(TestResult { id, attempts });
     }
 
     fn number(&mut self, prefix: &str) -> u32 {
@@ -503,13 +487,24 @@ impl ResultSetBuilder {
         number
     }
 
+    /// Sorts the run being recorded into a list of its own size.
+    fn finish_run(&mut self) {
+        if self.current.is_empty() {
+            return;
+        }
+        let mut tests: Vec<TestResult> = self.current.drain(..).collect();
+        let head = self.prefixes.get(self.current_prefix as usize).map_or(0, |prefix| prefix.len());
+        sort_and_merge(&mut tests, head);
+        self.runs.push(Run { prefix: self.current_prefix, tests });
+    }
+
     pub(crate) fn mark_incomplete(&mut self, source: impl Into<String>, reason: impl Into<String>) {
         self.incomplete.push(Incomplete { source: source.into(), reason: reason.into() });
     }
 
-    pub(crate) fn build(self) -> ResultSet {
-        let ResultSetBuilder { mut entries, prefixes, prefix_numbers, incomplete } = self;
-        drop(prefix_numbers);
+    pub(crate) fn build(mut self) -> ResultSet {
+        self.finish_run();
+        let ResultSetBuilder { mut runs, prefixes, incomplete, .. } = self;
 
         // Number the families of prefixes in prefix order: a prefix joins the family of the
         // one before it in order when it begins with that family's first prefix.
@@ -533,43 +528,31 @@ impl ResultSetBuilder {
             }
             family_of[number as usize] = family;
         }
-        for entry in &mut entries {
-            entry.group = family_of.get(entry.group as usize).copied().unwrap_or(u32::MAX);
-            let head = head_length.get(entry.group as usize).copied().unwrap_or(0);
-            entry.key = suffix_key(entry.id.as_str().as_bytes(), head);
-        }
+        let family_of = |run: &Run| family_of.get(run.prefix as usize).copied().unwrap_or(u32::MAX);
 
-        // Families in order, each family's entries in the order they were read: a counting
-        // sort by family (entries are moved once, along the cycles of the permutation, with a
-        // list of `u32` indices as the only scratch space). The attempts of an id recorded twice
-        // stay in the order they were read: the sequence number breaks ties below, so the sort
-        // within a family need not be stable.
-        group_by_family(&mut entries, head_length.len());
-        for family in entries.chunk_by_mut(|left, right| left.group == right.group) {
-            let head = family.first().and_then(|entry| head_length.get(entry.group as usize)).copied().unwrap_or(0);
-            // Every id of the family starts with its head, so ids order as their rests do.
-            fn rest(entry: &Recorded, head: usize) -> &[u8] {
-                entry.id.as_str().as_bytes().get(head..).unwrap_or_default()
+        // Runs by family, each family's in the order recorded (the sort is stable), so that the
+        // attempts of an id recorded in two runs stay in the order they ran.
+        runs.sort_by_key(family_of);
+        let mut built = Vec::new();
+        let mut built_len = 0;
+        let mut runs = runs.into_iter().peekable();
+        while let Some(first) = runs.next() {
+            let family = family_of(&first);
+            let mut tests = first.tests;
+            let mut merged = false;
+            while let Some(next) = runs.next_if(|run| family_of(run) == family) {
+                tests.extend(next.tests);
+                merged = true;
             }
-            family.sort_unstable_by(|left, right| {
-                left.key
-                    .cmp(&right.key)
-                    .then_with(|| rest(left, head).cmp(rest(right, head)))
-                    .then(left.sequence.cmp(&right.sequence))
-            });
+            if merged {
+                // Every id of the family begins with its head.
+                sort_and_merge(&mut tests, head_length.get(family as usize).copied().unwrap_or(0));
+                tests.shrink_to_fit();
+            }
+            built_len += tests.len();
+            built.push(tests);
         }
-        entries.dedup_by(|later, earlier| {
-            let same = later.id == earlier.id;
-            if same {
-                earlier.attempts.append(&mut later.attempts);
-            }
-            same
-        });
-        // Collected in place: the list of entries becomes the list of tests.
-        let mut built: Vec<TestResult> =
-            entries.into_iter().map(|entry| TestResult { id: entry.id, attempts: entry.attempts }).collect();
-        built.shrink_to_fit();
-        ResultSet { built, recorded: BTreeMap::new(), incomplete }
+        ResultSet { built, built_len, recorded: BTreeMap::new(), incomplete }
     }
 }
 
