@@ -57,6 +57,10 @@
 //! per tag, and hands anything less regular back to the XML reader. A property test
 //! (`the_fast_path_reads_what_the_general_path_reads`) holds the two paths to the same results,
 //! errors and positions on generated documents, whole and cut anywhere.
+//!
+//! Test cases go to a `CaseQueue` (`queue.rs`), which on a large file hands them in batches to
+//! a second thread that makes the model (ids, attempt lists, the sort) while this reader reads
+//! on.
 
 use std::borrow::Cow;
 use std::io::{BufRead, Read};
@@ -67,7 +71,7 @@ use quick_xml::escape::resolve_predefined_entity;
 use quick_xml::events::{BytesRef, BytesStart, Event};
 use quick_xml::reader::Reader;
 
-use crate::model::ResultSetBuilder;
+use crate::queue::CaseQueue;
 use crate::{Attempt, Outcome, ParseError, ResultSet, TestId};
 
 /// The most output text kept for one attempt. Captured output can run to megabytes; the report
@@ -760,7 +764,7 @@ enum Stop {
 struct JunitParser<'name, R> {
     source_name: &'name str,
     reader: Reader<Input<R>>,
-    results: ResultSetBuilder,
+    results: CaseQueue,
     stack: Vec<Element>,
     case: Option<OpenCase>,
     seen_root: bool,
@@ -780,7 +784,7 @@ impl<'name, R: BufRead> JunitParser<'name, R> {
         JunitParser {
             source_name,
             reader,
-            results: ResultSetBuilder::default(),
+            results: CaseQueue::default(),
             stack: Vec::new(),
             case: None,
             seen_root: false,
@@ -795,7 +799,7 @@ impl<'name, R: BufRead> JunitParser<'name, R> {
             Err(Stop::Truncated { reason }) => {
                 if let Some(case) = self.case.take() {
                     let (id, class_length) = (case.id.clone(), case.class_length);
-                    self.results.record_attempts(id, class_length, vec![case.into_truncated_attempt()]);
+                    self.results.made(id, class_length, vec![case.into_truncated_attempt()]);
                 }
                 let line = self.reader.get_mut().line_at_end();
                 self.results.mark_incomplete(self.source_name, format!("truncated at line {line}: {reason}"));
@@ -900,11 +904,11 @@ impl<'name, R: BufRead> JunitParser<'name, R> {
                 }
                 return;
             };
-            let case = OpenCase::from_values(classname, name, time);
             let consumed = blank + end + 1;
-            // What `into_attempts` makes of a case without children: one passing attempt.
-            let attempt = Attempt { duration: case.duration, ..Attempt::new(Outcome::Pass) };
-            self.results.record_attempts(case.id, case.class_length, vec![attempt]);
+            // What `OpenCase::from_values` and `into_attempts` make of a case without children:
+            // one passing attempt.
+            let duration = time.and_then(|time| parse_duration(&time));
+            self.results.passed(classname.as_deref(), name.as_deref().unwrap_or_default(), duration);
             self.reader.get_mut().consume(consumed);
             self.skipped += consumed;
         }
@@ -966,7 +970,7 @@ impl<'name, R: BufRead> JunitParser<'name, R> {
             Element::Case => {
                 if let Some(case) = self.case.take() {
                     let (id, class_length, attempts) = case.into_attempts();
-                    self.results.record_attempts(id, class_length, attempts);
+                    self.results.made(id, class_length, attempts);
                 }
             }
             Element::Part => {
@@ -1249,6 +1253,50 @@ mod tests {
         parser.fast_path = fast_path;
         parser.run()?;
         Ok(parser.results.build())
+    }
+
+    /// A suite of `cases` test cases, every tenth failing, with the same class in runs of 30.
+    fn many_cases(cases: usize) -> String {
+        let mut xml = String::from("<testsuite>\n");
+        for index in 0..cases {
+            let class = format!("t.m{}.C{}", index % 3, index / 30 % 4);
+            if index % 10 == 0 {
+                xml.push_str(&format!(
+                    "<testcase classname=\"{class}\" name=\"n{index}\"><failure message=\"m{index}\"/></testcase>\n"
+                ));
+            } else {
+                xml.push_str(&format!("<testcase classname=\"{class}\" name=\"n{index}\" time=\"0.5\"/>\n"));
+            }
+        }
+        xml
+    }
+
+    #[test]
+    fn a_file_of_many_batches_reads_whole_or_cut_or_broken() {
+        // More cases than one batch hands to the thread that builds the set (`queue.rs`).
+        let cases = 10_000;
+        let mut xml = many_cases(cases);
+        let complete = format!("{xml}</testsuite>\n");
+        let results = parse(&complete);
+        assert_eq!(results.len(), cases);
+        assert!(results.is_complete());
+        assert_eq!(results.failing().len(), cases / 10);
+        assert_eq!(only_attempt(&results, "t.m1.C0.n9001").duration, Some(Duration::from_millis(500)));
+        assert_eq!(only_attempt(&results, "t.m0.C1.n9990").message.as_deref(), Some("m9990"));
+        // Read in small pieces with the general path alone, the same set.
+        assert_eq!(parse_with(&complete, false, 7).expect("parses"), results);
+
+        // Cut inside the last case: everything before it, and that case as an error.
+        xml.push_str("<testcase classname=\"t\" name=\"cut\"><failure>half");
+        let cut = parse(&xml);
+        assert_eq!(cut.len(), cases + 1);
+        assert!(!cut.is_complete());
+        assert_eq!(only_attempt(&cut, "t.cut").outcome, Outcome::Error);
+
+        // Broken after many batches: an error naming the line, and no set.
+        let broken = format!("{}</testcase></testsuite>", many_cases(cases));
+        let error = parse_junit("results.xml", broken.as_bytes()).expect_err("mismatched end tag");
+        assert_eq!(error.location, format!("{}:1", cases + 2), "{error}");
     }
 
     /// A test case tag as writers write them, in one of several shapes the fast path must read

@@ -8,6 +8,7 @@ pub mod junit;
 pub mod libtest;
 mod lines;
 mod model;
+mod queue;
 pub mod subunit;
 pub mod tap;
 
