@@ -54,12 +54,18 @@ both_engines!(truncated_results_are_never_a_pass, |engine: Engine| {
 
 both_engines!(ctrl_c_removes_the_test_containers, |engine: Engine| {
     let context = TestContext::new(engine, &["alpha"], "test_slow sleep:300\n");
-    let mut child = context.command().args(["gate"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    // Its messages are kept, to say why if it stops too early.
+    let log_path = context.scratch.join("gate.stderr");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut child = context.command().args(["gate"]).stdout(Stdio::null()).stderr(log).spawn().unwrap();
+    let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
     // Wait (bounded) until the suite's container exists.
     let deadline = Instant::now() + Duration::from_secs(120);
     while context.leftover_containers().is_empty() {
-        assert!(Instant::now() < deadline, "no test container appeared");
-        assert!(child.try_wait().unwrap().is_none(), "imagegate ended before its suite ran");
+        assert!(Instant::now() < deadline, "no test container appeared; imagegate said:\n{}", log());
+        if let Some(exit) = child.try_wait().unwrap() {
+            panic!("imagegate ended ({exit}) before its suite ran; it said:\n{}", log());
+        }
         std::thread::sleep(Duration::from_millis(200));
     }
     std::thread::sleep(Duration::from_millis(500));
@@ -73,7 +79,7 @@ both_engines!(ctrl_c_removes_the_test_containers, |engine: Engine| {
         assert!(Instant::now() < deadline, "imagegate did not stop on SIGINT");
         std::thread::sleep(Duration::from_millis(100));
     };
-    assert_eq!(exit.code(), Some(130));
+    assert_eq!(exit.code(), Some(130), "imagegate said:\n{}", log());
     assert!(context.leftover_containers().is_empty(), "containers left: {:?}", context.leftover_containers());
 });
 
