@@ -118,10 +118,10 @@ pub(crate) struct CaseQueue {
     /// except in tests).
     batch_cases: usize,
     threaded: bool,
-    /// Cases made on the parser's thread: the first batch, and all of them on one core.
+    /// Cases made on the parser's thread, when no worker runs (on one core).
     inline: ResultSetBuilder,
     worker: Option<Worker>,
-    /// Whether a worker may still be started.
+    /// Whether a worker was asked for (once, with the first full batch).
     tried_worker: bool,
     incomplete: Vec<Incomplete>,
 }
@@ -202,8 +202,8 @@ impl CaseQueue {
 
     /// Every case queued, in the order queued, and the incomplete marks.
     pub(crate) fn build(mut self) -> ResultSet {
-        // With a worker, every case went to it (it starts with the first full batch, before
-        // which none was made here); a worker that panicked panics here too.
+        // With a worker, every full batch went to it (it starts with the first); the last,
+        // partial batch is made here. A worker that panicked panics here too.
         let mut builder = self.worker.take().map_or_else(|| std::mem::take(&mut self.inline), Worker::finish);
         self.batch.record_into(&mut builder);
         for Incomplete { source, reason } in self.incomplete.drain(..) {
