@@ -53,6 +53,11 @@
 //!
 //! Memory stays bounded by the input: each attempt keeps at most [`MAX_OUTPUT_BYTES`] of
 //! attachments however many chunks the stream sends, and the reader never panics on any input.
+//!
+//! The framing is read here rather than through the `subunit` crate (testing-cabal's Rust
+//! implementation), which reports neither where a bad packet lies nor how long each packet was;
+//! `tests/subunit_crate.rs` holds this reader to that crate's decoding of the corpus streams and
+//! of generated ones, whole and cut anywhere.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
