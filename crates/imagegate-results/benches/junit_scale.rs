@@ -8,7 +8,8 @@
 //! reads the same file in the same run, at 200 MB/s or more, with a peak memory of at most twice
 //! the file's size. The benchmark writes a realistic file into a temporary folder (pytest-like
 //! class names and parametrised test names, durations, about 5% failures and 1% errors with
-//! messages and tracebacks, skips, captured output on some cases), then:
+//! messages and tracebacks, skips, captured output on some cases, module-level test functions
+//! beside test classes), then:
 //!
 //! - times [`parse_junit_reader`] over the file, streaming, best of several runs;
 //! - measures the peak memory of one such parse in a child process (this benchmark run again
@@ -288,7 +289,8 @@ const WORDS: &[&str] = &[
 ];
 
 /// Writes a pytest-shaped JUnit file with `cases` test cases: suites of 50 to 400 cases per
-/// module, test classes, parametrised names, 5% failures and 1% errors with tracebacks, 2%
+/// module, test classes (and module-level functions before them in every third module),
+/// parametrised names, 5% failures and 1% errors with tracebacks, 2%
 /// skips, 1% expected failures, and captured output on 10% of cases.
 fn generate(path: &Path, cases: usize) -> std::io::Result<Written> {
     let mut out = BufWriter::with_capacity(1 << 20, File::create(path)?);
@@ -306,11 +308,17 @@ fn generate(path: &Path, cases: usize) -> std::io::Result<Written> {
             r#"  <testsuite name="pytest" errors="0" failures="0" skipped="0" tests="{in_suite}" time="12.345" timestamp="2025-01-01T00:00:00.000000+00:00" hostname="ci-runner">"#
         )?;
         for index in 0..in_suite {
-            let class = format!(
-                "tests.{package}.test_{package}_{module:04}.Test{}Behaviour{}",
-                capitalised(WORDS[index / 40 % WORDS.len()]),
-                index / 40
-            );
+            // In every third module the first tests are module-level functions, whose class is
+            // the module itself, as pytest writes them: a prefix of the test classes after them.
+            let class = if module % 3 == 0 && index < in_suite / 4 {
+                format!("tests.{package}.test_{package}_{module:04}")
+            } else {
+                format!(
+                    "tests.{package}.test_{package}_{module:04}.Test{}Behaviour{}",
+                    capitalised(WORDS[index / 40 % WORDS.len()]),
+                    index / 40
+                )
+            };
             let word = WORDS[random.below(WORDS.len() as u64) as usize];
             let name = if random.below(4) == 0 {
                 format!("test_{word}_{index}[case-{}-{}]", random.below(100), WORDS[index % WORDS.len()])

@@ -536,19 +536,26 @@ impl ResultSetBuilder {
         let mut built = Vec::new();
         let mut built_len = 0;
         let mut runs = runs.into_iter().peekable();
+        let mut family_runs: Vec<Vec<TestResult>> = Vec::new();
         while let Some(first) = runs.next() {
             let family = family_of(&first);
-            let mut tests = first.tests;
-            let mut merged = false;
+            family_runs.push(first.tests);
             while let Some(next) = runs.next_if(|run| family_of(run) == family) {
-                tests.extend(next.tests);
-                merged = true;
+                family_runs.push(next.tests);
             }
-            if merged {
-                // Every id of the family begins with its head.
+            let tests = if family_runs.len() == 1 {
+                family_runs.pop().unwrap_or_default()
+            } else {
+                // One list of the family's exact size, sorted again: every id of the family
+                // begins with its head.
+                let mut tests = Vec::with_capacity(family_runs.iter().map(Vec::len).sum());
+                for run in family_runs.drain(..) {
+                    tests.extend(run);
+                }
                 sort_and_merge(&mut tests, head_length.get(family as usize).copied().unwrap_or(0));
                 tests.shrink_to_fit();
-            }
+                tests
+            };
             built_len += tests.len();
             built.push(tests);
         }
