@@ -1,7 +1,6 @@
 //! Reading a copied-out results folder into one result set.
 
 use std::fs;
-use std::io::Read;
 use std::path::Path;
 
 use imagegate_results::ResultSet;
@@ -31,12 +30,15 @@ pub fn read_results_dir(folder: &Path, display_root: &str) -> ResultSet {
             set.mark_incomplete(&name, format!("file of {size} bytes is larger than imagegate reads"));
             continue;
         }
-        let mut bytes = Vec::with_capacity(size as usize);
-        if let Err(error) = fs::File::open(entry.path()).and_then(|mut file| file.read_to_end(&mut bytes)) {
-            set.mark_incomplete(&name, format!("could not read: {error}"));
-            continue;
-        }
-        match imagegate_results::parse_detected(&name, &bytes) {
+        let file = match fs::File::open(entry.path()) {
+            Ok(file) => file,
+            Err(error) => {
+                set.mark_incomplete(&name, format!("could not read: {error}"));
+                continue;
+            }
+        };
+        // Streamed: a JUnit file of hundreds of megabytes is never held whole.
+        match imagegate_results::parse_detected_reader(&name, file) {
             Ok(Some(parsed)) => {
                 recognised += 1;
                 set.merge(parsed);

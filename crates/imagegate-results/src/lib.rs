@@ -1,7 +1,8 @@
 //! The per-test results model shared by every part of imagegate, and the parsers that fill it.
 //!
-//! This crate does no I/O: parsers take bytes and a source name (used in error messages), and
-//! return a [`ResultSet`]. Reading a results folder from disk is the caller's job.
+//! This crate does no I/O of its own: parsers take bytes (or, for JUnit, a reader the caller
+//! opened) and a source name (used in error messages), and return a [`ResultSet`]. Finding and
+//! opening results files is the caller's job.
 
 pub mod gotest;
 pub mod junit;
@@ -11,6 +12,8 @@ mod model;
 mod queue;
 pub mod subunit;
 pub mod tap;
+
+use std::io::{BufReader, Read};
 
 pub use junit::{looks_like_junit, parse_junit};
 pub use model::{Attempt, Counts, Incomplete, Outcome, ResultSet, TestId, TestResult};
@@ -50,6 +53,33 @@ pub fn parse_detected(source_name: &str, bytes: &[u8]) -> Result<Option<ResultSe
         return tap::parse_tap(source_name, bytes).map(Some);
     }
     Ok(None)
+}
+
+/// How many leading bytes [`parse_detected_reader`] reads before deciding on a format.
+const DETECTION_BYTES: u64 = 64 * 1024;
+
+/// [`parse_detected`] over a reader: the first bytes decide the format; a JUnit document then
+/// streams through [`junit::parse_junit_reader`] and is never held whole (memory follows its
+/// tests, not its size), while the other formats are read whole first. The result is the one
+/// [`parse_detected`] gives for the same bytes. An error from `reader` is a [`ParseError`]
+/// naming the offset reached.
+pub fn parse_detected_reader(source_name: &str, mut reader: impl Read) -> Result<Option<ResultSet>, ParseError> {
+    let read_error = |offset: usize, error: std::io::Error| ParseError {
+        source_name: source_name.to_owned(),
+        location: format!("offset {offset}"),
+        message: format!("read failed: {error}"),
+    };
+    let mut head = Vec::new();
+    (&mut reader).take(DETECTION_BYTES).read_to_end(&mut head).map_err(|error| read_error(head.len(), error))?;
+    // The prolog that decides JUnit lies within the head, or the head does not say JUnit and
+    // the whole document is looked at below.
+    if junit::looks_like_junit(&head) {
+        let document = BufReader::with_capacity(256 * 1024, std::io::Cursor::new(head).chain(reader));
+        return junit::parse_junit_reader(source_name, document).map(Some);
+    }
+    let mut bytes = head;
+    reader.read_to_end(&mut bytes).map_err(|error| read_error(bytes.len(), error))?;
+    parse_detected(source_name, &bytes)
 }
 
 #[cfg(test)]

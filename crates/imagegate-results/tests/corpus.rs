@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use imagegate_results::{Outcome, ResultSet, TestId, parse_detected};
+use imagegate_results::{Outcome, ResultSet, TestId, parse_detected, parse_detected_reader};
 use serde::Serialize;
 
 /// The test whose snapshots these are; part of every snapshot's file name.
@@ -77,6 +77,17 @@ fn every_snapshot_has_its_fixture() {
         .filter(|name| name.starts_with("corpus__") && name.ends_with(".snap"))
         .collect();
 
+    let fixtures = all_fixtures();
+    // insta names a glob snapshot after the path below the folder, with `/` as `__`.
+    let expected: BTreeSet<String> =
+        fixtures.iter().map(|relative| format!("{prefix}{}.snap", relative.replace('/', "__"))).collect();
+
+    let stale: Vec<&String> = snapshots.difference(&expected).collect();
+    assert!(stale.is_empty(), "snapshots without a fixture (delete them): {stale:?}");
+}
+
+/// Every fixture's path below the fixture folder.
+fn all_fixtures() -> Vec<String> {
     let mut fixtures = Vec::new();
     let mut pending = vec![fixture_directory()];
     while let Some(directory) = pending.pop() {
@@ -89,12 +100,67 @@ fn every_snapshot_has_its_fixture() {
             }
         }
     }
-    // insta names a glob snapshot after the path below the folder, with `/` as `__`.
-    let expected: BTreeSet<String> =
-        fixtures.iter().map(|relative| format!("{prefix}{}.snap", relative.replace('/', "__"))).collect();
+    fixtures.sort();
+    fixtures
+}
 
-    let stale: Vec<&String> = snapshots.difference(&expected).collect();
-    assert!(stale.is_empty(), "snapshots without a fixture (delete them): {stale:?}");
+/// Hands its bytes over a few at a time, as a pipe might.
+struct Trickle<'bytes> {
+    rest: &'bytes [u8],
+    step: usize,
+}
+
+impl std::io::Read for Trickle<'_> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let count = self.rest.len().min(out.len()).min(self.step);
+        out[..count].copy_from_slice(&self.rest[..count]);
+        self.rest = &self.rest[count..];
+        Ok(count)
+    }
+}
+
+#[test]
+fn every_fixture_reads_the_same_from_a_reader_as_from_bytes() {
+    let fixtures = all_fixtures();
+    assert!(fixtures.len() > 20, "{fixtures:?}");
+    for relative in fixtures {
+        let bytes = fs::read(fixture_directory().join(&relative)).expect("the fixture should be readable");
+        let whole = parse_detected(&relative, &bytes);
+        for step in [1, 7, 4096, usize::MAX] {
+            let streamed = parse_detected_reader(&relative, Trickle { rest: &bytes, step });
+            assert_eq!(streamed, whole, "{relative}, read {step} bytes at a time");
+        }
+    }
+}
+
+#[test]
+fn a_junit_document_whose_prolog_outgrows_the_first_read_is_still_junit() {
+    // A comment longer than the bytes looked at first: the whole document decides.
+    let document = format!(
+        "<?xml version=\"1.0\"?>\n<!-- {} -->\n<testsuite><testcase classname=\"a\" name=\"b\"/></testsuite>\n",
+        "x".repeat(100_000)
+    );
+    let streamed = parse_detected_reader("long.xml", document.as_bytes()).expect("parses").expect("detected");
+    assert_eq!(streamed.ids().map(TestId::as_str).collect::<Vec<_>>(), ["a.b"]);
+    assert_eq!(Some(streamed), parse_detected("long.xml", document.as_bytes()).expect("parses"));
+}
+
+#[test]
+fn a_reader_that_fails_is_an_error_at_the_offset_reached() {
+    struct Broken(usize);
+    impl std::io::Read for Broken {
+        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+            if self.0 == 0 {
+                return Err(std::io::Error::other("disk gone"));
+            }
+            let count = self.0.min(out.len());
+            out[..count].fill(b' ');
+            self.0 -= count;
+            Ok(count)
+        }
+    }
+    let error = parse_detected_reader("gone.xml", Broken(10)).expect_err("the read fails");
+    assert_eq!((error.location.as_str(), error.message.as_str()), ("offset 10", "read failed: disk gone"));
 }
 
 /// The coarse class of an outcome both formats can express: subunit2junitxml writes an

@@ -30,10 +30,13 @@ pub fn read_paths(paths: &[PathBuf]) -> Result<ResultSet, CliError> {
 
 fn read_file(path: &Path) -> Result<ResultSet, CliError> {
     let name = path.display().to_string();
-    let bytes =
-        std::fs::read(path).map_err(|source| CliError::Io { operation: "read", path: path.to_path_buf(), source })?;
+    let file = std::fs::File::open(path).map_err(|source| CliError::Io {
+        operation: "read",
+        path: path.to_path_buf(),
+        source,
+    })?;
     let mut set = ResultSet::new();
-    match imagegate_results::parse_detected(&name, &bytes) {
+    match imagegate_results::parse_detected_reader(&name, file) {
         Ok(Some(parsed)) => set.merge(parsed),
         Ok(None) => set.mark_incomplete(&name, "not a test results format imagegate reads"),
         Err(error) => set.mark_incomplete(&name, error.to_string()),
