@@ -135,7 +135,8 @@ pub fn ensure_candidate(context: &Context<'_>, image: &ImageConfig, refresh: boo
         image_id: &image_id,
         refreshed: refresh,
     })?;
-    if let Some(registry) = context.registry {
+    // A run that may not write to the registry keeps its candidate in this engine.
+    if let Some(registry) = context.writable_registry() {
         let digest = crate::registry::publish_candidate(context, registry, image, &inputs.digest, &image_id)?;
         let repository = registry.candidate_repository(&image.stable_tag)?.name();
         return Ok(Candidate {

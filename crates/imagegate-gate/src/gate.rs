@@ -247,6 +247,13 @@ pub fn judge(
     let incumbent = subjects.incumbent.clone();
     report.runs = evidence.runs;
     report.warnings = evidence.warnings;
+    if context.registry.is_some() && context.registry_read_only {
+        report.warnings.push(
+            "the registry store is read only in this run (untrusted code): the candidate was not pushed, \
+             and the verdict is kept on this machine only"
+                .to_owned(),
+        );
+    }
     let comparison =
         imagegate_compare::compare(&evidence.candidate, evidence.incumbent.as_ref(), evidence.confirmation.as_ref());
     fill_from_comparison(&mut report, &comparison);
@@ -266,6 +273,12 @@ pub fn judge(
 
     if options.promote {
         report.promotion = Some(match (report.decision, &options.promotion_allowed) {
+            (Decision::Pass, Ok(())) if context.registry.is_some() && context.registry_read_only => PromotionReport {
+                status: PromotionStatus::NotAllowed,
+                message: "the registry store is read only in this run".to_owned(),
+                from: incumbent.clone(),
+                to: None,
+            },
             (Decision::Pass, Ok(())) => match crate::registry::sync_records(context, image)
                 .and_then(|()| promote::promote_verdict(context, image, verdict_id))
             {
@@ -320,7 +333,9 @@ fn record_verdict(
         decision: decision_str(report.decision),
         report_json,
     };
-    let Some(registry) = context.registry else {
+    // A read-only run's verdict stays here, filed under the engine: it is never a registry
+    // record, so no other machine sees it, and no promotion can use it.
+    let Some(registry) = context.writable_registry() else {
         return Ok(context.store.record_verdict(&verdict)?);
     };
     let mut body = crate::registry::body(imagegate_registry::records::RecordKind::Verdict, image);

@@ -57,10 +57,19 @@ pub struct Context<'a> {
     pub registry: Option<&'a RegistryStore>,
     /// How the engine reaches that registry.
     pub registry_access: RegistryAccess,
+    /// Whether the registry store is only read (a run of untrusted code, such as a pull request
+    /// from a fork): candidates and incumbents are found and pulled there, but a candidate built
+    /// here stays in this engine and the verdict is kept in the local store only.
+    pub registry_read_only: bool,
 }
 
 impl Context<'_> {
     pub fn engine_name(&self) -> &'static str {
         self.engine.kind().as_str()
+    }
+
+    /// The registry store when this run may write to it.
+    pub(crate) fn writable_registry(&self) -> Option<&RegistryStore> {
+        self.registry.filter(|_| !self.registry_read_only)
     }
 }

@@ -31,6 +31,10 @@ pub fn runnable(context: &Context<'_>, image: &ImageConfig, digest: &str) -> Res
     let Some(registry) = context.registry else {
         return Ok(digest.to_owned());
     };
+    // A read-only run's own candidate was never pushed: it is an image of this engine.
+    if context.registry_read_only && context.engine.inspect_image(digest)?.is_some() {
+        return Ok(digest.to_owned());
+    }
     let Some((reference, image_id)) = registry.image_id(&image.stable_tag, digest)? else {
         return Err(GateError::Usage {
             message: format!("the registry {} no longer has image {}", registry.location().display(), short(digest)),

@@ -63,6 +63,7 @@ impl Runtime {
             state_dir: self.settings.state_dir.clone(),
             registry: self.registry.as_ref(),
             registry_access: self.registry_access.clone(),
+            registry_read_only: false,
         }
     }
 }

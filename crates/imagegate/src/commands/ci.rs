@@ -61,7 +61,13 @@ pub fn run(global: &GlobalArgs, args: &CiArgs) -> Result<ExitStatus, CliError> {
     let project = Project { commit: ci.commit.clone().unwrap_or(git.commit), branch: ci.branch.clone() };
     let options = GateOptions { refresh, promote: true, promotion_allowed, project, packages: false };
 
-    let context = runtime.context();
+    let mut context = runtime.context();
+    // Code from a fork never writes to the shared registry: it may read candidates and the
+    // stable images there, and gates what it builds in this engine.
+    context.registry_read_only = ci.event == Event::ForkPullRequest;
+    if context.registry_read_only && context.registry.is_some() {
+        eprintln!("imagegate ci: a pull request from a fork: the registry store is only read in this run");
+    }
     let mut status = ExitStatus::Success;
     let mut reports = Vec::new();
     let mut references = Vec::new();

@@ -500,11 +500,42 @@ fn ci_runs_publish_pullable_registry_references_and_promote_only_where_trusted()
     let stable = project.skopeo_digest(&project.stable_reference()).unwrap();
     assert_eq!(last_output(), format!("image-{}={}", project.context.image, project.stable_reference()));
 
-    // A pull request from a fork that changes the recipe: gated, never promoted; its jobs get
-    // the candidate by digest, which anyone can pull from the registry.
+    // A pull request from a fork that changes the recipe, on a fresh machine: gated against the
+    // stable image pulled from the registry, never promoted, and nothing written there (code
+    // from a fork gets no say in the shared store): the candidate stays in this engine, which
+    // its later jobs on this machine use, and the verdict stays on this machine.
     project.context.set_features(&["alpha", "beta"]);
     project.context.commit("new recipe");
+    project.empty_engine();
+    let tags_before = project.tags();
+    let requests_before = project.registry.requests().len();
     let (run, report) = crate::ci::run_ci(&project.context, &environment("pull_request_fork"));
+    let requests = project.registry.requests();
+    run.expect_code(0);
+    assert_eq!(report["decision"], "pass", "{run}");
+    assert_eq!(report["promotion"]["status"], "not-allowed", "{run}");
+    assert_eq!(report["candidate"]["source"], "built");
+    assert!(report["warnings"].to_string().contains("read only"), "{report}");
+    let writes: Vec<_> = requests[requests_before..]
+        .iter()
+        .filter(|request| !matches!(request.method.as_str(), "GET" | "HEAD"))
+        .collect();
+    assert!(writes.is_empty(), "the fork's run wrote to the registry: {writes:?}");
+    assert!(
+        requests[requests_before..].iter().any(|request| request.path.contains("/blobs/")),
+        "the stable image was not pulled from the registry"
+    );
+    assert_eq!(project.tags(), tags_before);
+    assert_eq!(project.skopeo_digest(&project.stable_reference()), Some(stable.clone()));
+    let published = last_output();
+    let reference = published.split_once('=').unwrap().1;
+    assert_eq!(reference, report["candidate"]["reference"].as_str().unwrap(), "{published}");
+    let local = Command::new("docker").args(["image", "inspect", "--format", "{{.Id}}", reference]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&local.stdout).trim(), report["candidate"]["digest"].as_str().unwrap());
+
+    // The same change from a branch of the project itself is pushed, and its jobs get the
+    // candidate by digest, which any machine can pull from the registry.
+    let (run, report) = crate::ci::run_ci(&project.context, &environment("pull_request"));
     run.expect_code(0);
     assert_eq!(report["promotion"]["status"], "not-allowed", "{run}");
     assert_eq!(project.skopeo_digest(&project.stable_reference()), Some(stable));
