@@ -192,15 +192,22 @@ impl Client {
         &self.connection.registry
     }
 
-    fn error(&self, operation: String, error: &OciDistributionError) -> RegistryError {
-        RegistryError::new(&self.connection.registry, operation, classify(error), describe(error))
-    }
-
     /// Runs `call` up to `attempts` times while it fails with a transient error.
     fn retrying<T>(
         &self,
         operation: &str,
-        mut call: impl AsyncFnMut() -> Result<T, OciDistributionError>,
+        call: impl AsyncFnMut() -> Result<T, OciDistributionError>,
+    ) -> Result<T, RegistryError> {
+        self.retrying_with(operation, call, |error| (classify(error), describe(error)))
+    }
+
+    /// [`Client::retrying`] for a call with its own error type, which `kind_of` sorts into a
+    /// kind and a message.
+    fn retrying_with<T, E>(
+        &self,
+        operation: &str,
+        mut call: impl AsyncFnMut() -> Result<T, E>,
+        kind_of: impl Fn(&E) -> (ErrorKind, String),
     ) -> Result<T, RegistryError> {
         let mut attempt = 0;
         loop {
@@ -209,12 +216,13 @@ impl Client {
             match result {
                 Ok(value) => return Ok(value),
                 Err(error) => {
-                    let kind = classify(&error);
+                    let (kind, message) = kind_of(&error);
                     if kind.is_transient() && attempt < self.connection.attempts {
                         std::thread::sleep(backoff(self.connection.backoff, attempt));
                         continue;
                     }
-                    let mut failure = self.error(operation.to_owned(), &error);
+                    let mut failure =
+                        RegistryError::new(&self.connection.registry, operation.to_owned(), kind, message);
                     failure.attempts = attempt;
                     return Err(failure);
                 }
@@ -413,23 +421,11 @@ impl Client {
         let scheme = if self.connection.plain_http { "http" } else { "https" };
         let url = format!("{scheme}://{}/v2/{}/manifests/{digest}", self.registry(), repository.repository());
         let operation = format!("delete manifest {digest} of `{}`", repository.name());
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let result = self.runtime.block_on(self.delete_once(&url, repository));
-            match result {
-                Ok(()) => return Ok(()),
-                Err((kind, message)) => {
-                    if kind.is_transient() && attempt < self.connection.attempts {
-                        std::thread::sleep(backoff(self.connection.backoff, attempt));
-                        continue;
-                    }
-                    let mut error = RegistryError::new(self.registry(), operation, kind, message);
-                    error.attempts = attempt;
-                    return Err(error);
-                }
-            }
-        }
+        self.retrying_with(
+            &operation,
+            async || self.delete_once(&url, repository).await,
+            |(kind, message)| (*kind, message.clone()),
+        )
     }
 
     /// Sends one raw request, answering a bearer challenge once (with pull, push and delete

@@ -207,6 +207,14 @@ fn an_unreachable_registry_is_retried_then_reported_with_registry_and_operation(
         "{text}"
     );
     assert!(text.contains("after 3 attempts") && text.contains("hint:"), "{text}");
+
+    // A delete (a raw request, not through oci-client) is retried and reported the same way.
+    let digest = format!("sha256:{}", "a".repeat(64));
+    let error = client.delete_manifest(&reference, &digest).unwrap_err();
+    assert_eq!((error.kind, error.attempts), (ErrorKind::Network, 3));
+    let text = error.to_string();
+    assert!(text.starts_with(&format!("delete manifest {digest} of `127.0.0.1:{port}/t/app`")), "{text}");
+    assert!(text.contains("after 3 attempts") && text.contains("hint:"), "{text}");
 }
 
 #[test]
