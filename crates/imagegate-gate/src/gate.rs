@@ -273,12 +273,6 @@ pub fn judge(
 
     if options.promote {
         report.promotion = Some(match (report.decision, &options.promotion_allowed) {
-            (Decision::Pass, Ok(())) if context.registry.is_some() && context.registry_read_only => PromotionReport {
-                status: PromotionStatus::NotAllowed,
-                message: "the registry store is read only in this run".to_owned(),
-                from: incumbent.clone(),
-                to: None,
-            },
             (Decision::Pass, Ok(())) => match crate::registry::sync_records(context, image)
                 .and_then(|()| promote::promote_verdict(context, image, verdict_id))
             {

@@ -38,6 +38,17 @@ fn verify(context: &Context<'_>, image: &ImageConfig, expected: Option<&str>) ->
     Ok(())
 }
 
+/// A run that may only read the registry store moves no pointer in it.
+fn refuse_read_only(context: &Context<'_>) -> Result<(), GateError> {
+    if context.registry.is_some() && context.writable_registry().is_none() {
+        return Err(GateError::Refused {
+            message: "the registry store is read only in this run (code from a fork)".to_owned(),
+            hint: "promote from a trusted run of the project's own branch".to_owned(),
+        });
+    }
+    Ok(())
+}
+
 /// Promotes the candidate of the recipe as it is now, on the strength of its newest verdict.
 pub fn promote(context: &Context<'_>, image: &ImageConfig) -> Result<PromotionReport, GateError> {
     crate::registry::sync_records(context, image)?;
@@ -67,6 +78,7 @@ pub(crate) fn promote_verdict(
     image: &ImageConfig,
     verdict_id: i64,
 ) -> Result<PromotionReport, GateError> {
+    refuse_read_only(context)?;
     if let Some(registry) = context.registry {
         return registry_promote(context, registry, image, verdict_id);
     }
@@ -125,6 +137,7 @@ pub(crate) fn promote_verdict(
 /// Points the stable tag back at the image it named before the promotion that put the current
 /// image there. Refused when the tag does not name what the history says it should.
 pub fn rollback(context: &Context<'_>, image: &ImageConfig) -> Result<PromotionReport, GateError> {
+    refuse_read_only(context)?;
     if let Some(registry) = context.registry {
         return registry_rollback(context, registry, image);
     }
