@@ -259,6 +259,18 @@ pub enum AuthError {
 /// environment, then docker's `credHelpers`, `auths` and `credsStore`, then podman's `auths`, and
 /// anonymous access when none of them has any.
 pub fn resolve(registry: &str, sources: &CredentialSources) -> Result<Resolved, AuthError> {
+    resolve_in_namespace(registry, "", sources)
+}
+
+/// [`resolve`] for repositories under `namespace` (`acme/ci` for `quay.io/acme/ci/…`): podman
+/// keeps a login for a namespace under that path (`podman login quay.io/acme` writes the key
+/// `quay.io/acme`), and, as podman picks, the most specific such key that contains the
+/// namespace wins over the registry's own entry in its file.
+pub fn resolve_in_namespace(
+    registry: &str,
+    namespace: &str,
+    sources: &CredentialSources,
+) -> Result<Resolved, AuthError> {
     if let Some(resolved) = from_variables(&sources.env)? {
         return Ok(resolved);
     }
@@ -284,9 +296,20 @@ pub fn resolve(registry: &str, sources: &CredentialSources) -> Result<Resolved, 
     }
     if let Some(path) = &sources.podman_auth_file
         && let Some(auth_file) = AuthFile::read(path, sources)?
-        && let Some(resolved) = auth_file.inline_credentials(registry)?
     {
-        return Ok(resolved);
+        // `registry/a/b`, then `registry/a`, then `registry`.
+        let components: Vec<&str> = namespace.split('/').filter(|component| !component.is_empty()).collect();
+        for depth in (1..=components.len()).rev() {
+            let scope = format!("{registry}/{}", components[..depth].join("/"));
+            if auth_file.auths.contains_key(&scope)
+                && let Some(resolved) = auth_file.inline_credentials(&scope)?
+            {
+                return Ok(resolved);
+            }
+        }
+        if let Some(resolved) = auth_file.inline_credentials(registry)? {
+            return Ok(resolved);
+        }
     }
     Ok(Resolved { credentials: Credentials::Anonymous, source: format!("no credentials configured for {registry}") })
 }
@@ -954,6 +977,36 @@ esac
         let resolved = fixture.resolve("podman-only.example.com").unwrap();
         assert_eq!(resolved.credentials, basic("paula", "s3cret-pa"));
         assert!(resolved.source.ends_with("podman/auth.json"), "{}", resolved.source);
+    }
+
+    #[test]
+    fn a_podman_login_for_a_namespace_wins_over_one_for_the_registry() {
+        let podman = format!(
+            r#"{{"auths": {{"quay.example.com": {{"auth": "{}"}}, "quay.example.com/acme": {{"auth": "{}"}},
+                "quay.example.com/acme/ci": {{"auth": "{}"}}, "quay.example.com/acme-other": {{"auth": "{}"}}}}}}"#,
+            auth_field("whole", "s3cret-w"),
+            auth_field("acme", "s3cret-a"),
+            auth_field("acme-ci", "s3cret-c"),
+            auth_field("other", "s3cret-o"),
+        );
+        let fixture = Fixture::new().podman_auth(&podman);
+        let credentials = |namespace: &str| {
+            resolve_in_namespace("quay.example.com", namespace, &fixture.sources).unwrap().credentials
+        };
+        assert_eq!(credentials("acme/ci"), basic("acme-ci", "s3cret-c"));
+        assert_eq!(credentials("acme/ci/deeper"), basic("acme-ci", "s3cret-c"));
+        assert_eq!(credentials("acme/tools"), basic("acme", "s3cret-a"));
+        assert_eq!(credentials("acme"), basic("acme", "s3cret-a"));
+        // Only whole path components match: `acme-other` is not inside `acme`.
+        assert_eq!(credentials("acme-others"), basic("whole", "s3cret-w"));
+        assert_eq!(credentials(""), basic("whole", "s3cret-w"));
+        // Without a key for the registry itself, another namespace has no login.
+        let fixture = Fixture::new().podman_auth(&format!(
+            r#"{{"auths": {{"quay.example.com/acme": {{"auth": "{}"}}}}}}"#,
+            auth_field("acme", "s3cret-a")
+        ));
+        let anonymous = resolve_in_namespace("quay.example.com", "elsewhere", &fixture.sources).unwrap();
+        assert_eq!(anonymous.credentials, Credentials::Anonymous);
     }
 
     #[test]

@@ -76,7 +76,7 @@ fn open_registry(
 ) -> Result<(Option<RegistryStore>, RegistryAccess, Option<tempfile::TempDir>), CliError> {
     use imagegate_registry::auth;
     let sources = auth::CredentialSources::from_environment();
-    let resolved = auth::resolve(&config.host, &sources)?;
+    let resolved = auth::resolve_in_namespace(&config.host, &config.namespace, &sources)?;
     let mut connection = imagegate_registry::Connection::new(&config.host);
     connection.plain_http = config.insecure;
     connection.ca_file = config.ca_file.clone();
