@@ -6,6 +6,7 @@
 #   make demo           the whole gate on examples/demo (docker; IMAGEGATE_ENGINE=podman for podman)
 #   make lint           rustfmt, clippy (warnings are errors), shellcheck when installed
 #   make clean-engines  remove containers left behind by imagegate runs (label io.imagegate.run)
+#                       and the engines' dangling images (the build steps tests leave behind)
 
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
@@ -74,4 +75,6 @@ clean-engines:
 		else \
 			echo "$$engine: no containers labelled io.imagegate.run"; \
 		fi; \
+		echo "$$engine: removing dangling images (build steps the tests leave behind)"; \
+		$$engine image prune -f >/dev/null; \
 	done

@@ -242,7 +242,10 @@ attempts = {attempts}
 
 impl Drop for TestContext {
     fn drop(&mut self) {
-        // Remove this test's images (stable, candidates, kept) so engines don't fill up.
+        // Remove this test's images (stable, candidates, kept) so engines don't fill up. Their
+        // untagged parents stay (`--no-prune`): docker's build steps are cached as such images
+        // and shared by every test that builds the same steps, and deleting one under another
+        // test's build fails that build ("unable to find image").
         let repository = self.stable_tag.split(':').next().unwrap_or_default().to_owned();
         let output = Command::new(self.engine.name()).args(["images", "--format", "{{.Repository}}:{{.Tag}}"]).output();
         if let Ok(output) = output {
@@ -252,7 +255,7 @@ impl Drop for TestContext {
                 .map(str::to_owned)
                 .collect();
             if !tags.is_empty() {
-                let _ = Command::new(self.engine.name()).arg("rmi").arg("-f").args(&tags).output();
+                let _ = Command::new(self.engine.name()).args(["rmi", "-f", "--no-prune"]).args(&tags).output();
             }
         }
     }

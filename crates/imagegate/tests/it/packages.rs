@@ -145,7 +145,7 @@ fn diff_pulls_images_it_does_not_have_from_a_registry() {
         let reference = format!("{}/imagegate-it/{}:{tag}", registry.address, context.image);
         docker(&["build", "-q", "-t", &reference, context.path("ci").to_str().unwrap()]);
         docker(&["push", "-q", &reference]);
-        docker(&["rmi", &reference]);
+        docker(&["rmi", "--no-prune", &reference]);
         references.push(reference);
     }
     let run = context.run(&["diff", "--json", &references[0], &references[1]]);
@@ -155,6 +155,6 @@ fn diff_pulls_images_it_does_not_have_from_a_registry() {
     assert_eq!(diff["changed"][0]["from"], "2.2.3");
     assert_eq!(diff["changed"][0]["to"], "2.3.0");
     for reference in &references {
-        let _ = std::process::Command::new("docker").args(["rmi", reference]).output();
+        let _ = std::process::Command::new("docker").args(["rmi", "--no-prune", reference]).output();
     }
 }

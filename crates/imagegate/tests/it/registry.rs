@@ -122,7 +122,8 @@ fn remove_local_images(engine: Engine, containing: &str) {
             .map(str::to_owned)
             .collect();
         if !tags.is_empty() {
-            let _ = Command::new(engine.name()).arg("rmi").arg("-f").args(&tags).output();
+            // Untagged parents stay: see `TestContext`'s drop.
+            let _ = Command::new(engine.name()).args(["rmi", "-f", "--no-prune"]).args(&tags).output();
         }
     }
 }
