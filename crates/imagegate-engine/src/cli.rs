@@ -189,9 +189,30 @@ impl Client {
         Ok(Some(image_info(first)))
     }
 
+    /// [`Client::run`] for a listing of images, retried (twice, briefly) when podman reports an
+    /// image "not known": podman reads every image to apply a filter, and fails the whole
+    /// listing when another process removes one of them meanwhile.
+    fn list_images(&self, args: &[&str]) -> Result<String, EngineError> {
+        const ATTEMPTS: u32 = 3;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let output = self.output(args)?;
+            if output.status.success() {
+                return Ok(String::from_utf8_lossy(&output.stdout).into_owned());
+            }
+            let vanished =
+                self.dialect == Dialect::Podman && String::from_utf8_lossy(&output.stderr).contains("image not known");
+            if !vanished || attempt == ATTEMPTS {
+                return Err(self.failure("list images", &output));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100 * u64::from(attempt)));
+        }
+    }
+
     pub(crate) fn images_with_label(&self, key: &str, value: &str) -> Result<Vec<ImageInfo>, EngineError> {
         let filter = format!("label={key}={value}");
-        let listed = self.run("list images", &["images", "--no-trunc", "--quiet", "--filter", &filter])?;
+        let listed = self.list_images(&["images", "--no-trunc", "--quiet", "--filter", &filter])?;
         let mut ids: Vec<String> =
             listed.lines().map(|line| normalize_id(line.trim())).filter(|id| !id.is_empty()).collect();
         ids.dedup();
@@ -511,4 +532,57 @@ pub(crate) fn log_tail(path: &Path, lines: usize) -> String {
     let text = fs::read_to_string(path).unwrap_or_default();
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    /// A script standing in for the client: it fails its first `failures` runs with `stderr`,
+    /// then lists one image id; it counts its runs in `runs`.
+    fn flaky_client(dialect: Dialect, failures: u32, stderr: &str) -> (tempfile::TempDir, Client) {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let script = dir.path().join("engine");
+        let runs = dir.path().join("runs");
+        let body = format!(
+            "#!/bin/sh\necho run >> '{runs}'\nif [ $(wc -l < '{runs}') -le {failures} ]; then echo '{stderr}' >&2; exit 125; fi\necho sha256:{id}\n",
+            runs = runs.display(),
+            id = "a".repeat(64),
+        );
+        std::fs::write(&script, body).expect("the script");
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("executable");
+        (dir, Client { program: script.display().to_string(), dialect })
+    }
+
+    fn runs(dir: &tempfile::TempDir) -> usize {
+        std::fs::read_to_string(dir.path().join("runs")).unwrap_or_default().lines().count()
+    }
+
+    const VANISHED: &str = "Error: checking if image \"6bc4\" is dangling: reading image \"6334\": image not known";
+
+    #[test]
+    fn a_podman_listing_that_meets_a_vanished_image_is_retried() {
+        let (dir, client) = flaky_client(Dialect::Podman, 2, VANISHED);
+        let listed = client.list_images(&["images"]).expect("the third run lists");
+        assert_eq!(listed.trim(), format!("sha256:{}", "a".repeat(64)));
+        assert_eq!(runs(&dir), 3);
+
+        // Three times in a row is reported, with podman's message.
+        let (dir, client) = flaky_client(Dialect::Podman, 3, VANISHED);
+        let error = client.list_images(&["images"]).expect_err("fails three times");
+        assert!(error.to_string().contains("image not known"), "{error}");
+        assert_eq!(runs(&dir), 3);
+    }
+
+    #[test]
+    fn other_listing_failures_are_not_retried() {
+        let (dir, client) = flaky_client(Dialect::Podman, 1, "Error: permission denied");
+        client.list_images(&["images"]).expect_err("not retried");
+        assert_eq!(runs(&dir), 1);
+        let (dir, client) = flaky_client(Dialect::Docker, 1, VANISHED);
+        client.list_images(&["images"]).expect_err("docker has no such race");
+        assert_eq!(runs(&dir), 1);
+    }
 }

@@ -240,12 +240,24 @@ attempts = {attempts}
     }
 }
 
+/// Removes the images tagged `tags`. On docker their untagged parents stay (`--no-prune`):
+/// docker's legacy builder caches each build step as such an image, shared by every test that
+/// builds the same steps, and deleting one under another test's build fails that build ("unable
+/// to find image"). Podman's are pruned as before: every `podman images` walks the untagged
+/// images left behind, and a walk fails ("image not known") when another test removes one
+/// meanwhile; imagegate retries such a listing, but the fewer such images the better.
+pub fn remove_images(engine: Engine, tags: &[String]) {
+    let mut command = Command::new(engine.name());
+    command.args(["rmi", "-f"]);
+    if engine == Engine::Docker {
+        command.arg("--no-prune");
+    }
+    let _ = command.args(tags).output();
+}
+
 impl Drop for TestContext {
     fn drop(&mut self) {
-        // Remove this test's images (stable, candidates, kept) so engines don't fill up. Their
-        // untagged parents stay (`--no-prune`): docker's build steps are cached as such images
-        // and shared by every test that builds the same steps, and deleting one under another
-        // test's build fails that build ("unable to find image").
+        // Remove this test's images (stable, candidates, kept) so engines don't fill up.
         let repository = self.stable_tag.split(':').next().unwrap_or_default().to_owned();
         let output = Command::new(self.engine.name()).args(["images", "--format", "{{.Repository}}:{{.Tag}}"]).output();
         if let Ok(output) = output {
@@ -255,7 +267,7 @@ impl Drop for TestContext {
                 .map(str::to_owned)
                 .collect();
             if !tags.is_empty() {
-                let _ = Command::new(self.engine.name()).args(["rmi", "-f", "--no-prune"]).args(&tags).output();
+                remove_images(self.engine, &tags);
             }
         }
     }

@@ -122,8 +122,7 @@ fn remove_local_images(engine: Engine, containing: &str) {
             .map(str::to_owned)
             .collect();
         if !tags.is_empty() {
-            // Untagged parents stay: see `TestContext`'s drop.
-            let _ = Command::new(engine.name()).args(["rmi", "-f", "--no-prune"]).args(&tags).output();
+            crate::context::remove_images(engine, &tags);
         }
     }
 }
