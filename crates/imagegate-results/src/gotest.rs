@@ -116,10 +116,12 @@ fn parse_line(line: &str) -> Parsed {
 /// known action, and no more than half of the non-blank lines are anything else. A file that
 /// opens like an XML document is never one, whatever its text holds.
 pub fn looks_like_go_test_json(bytes: &[u8]) -> bool {
-    is_event_stream(
-        bytes,
-        |line| matches!(parse_line(line), Parsed::Event(event) if KNOWN_ACTIONS.contains(&event.action.as_str())),
-    )
+    is_event_stream(bytes, is_go_test_event, crate::libtest::is_libtest_event)
+}
+
+/// Whether `line` is a test2json event with a known action.
+pub(crate) fn is_go_test_event(line: &str) -> bool {
+    matches!(parse_line(line), Parsed::Event(event) if KNOWN_ACTIONS.contains(&event.action.as_str()))
 }
 
 /// Reads `go test -json` output. `source_name` names the file in errors and incomplete marks.

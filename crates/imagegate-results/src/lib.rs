@@ -87,6 +87,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn go_test_and_libtest_lines_half_and_half_are_claimed_by_neither() {
+        // Found by fuzzing `detected`: with the two formats' lines in equal numbers, each reader
+        // saw at most half of the lines as something else, and both claimed the file.
+        let go = r#"{"Time":"2026-01-01T00:00:00Z","Action":"pass","Package":"p","Test":"TestA","Elapsed":0}"#;
+        let libtest = r#"{ "type": "test", "name": "a", "event": "ok" }"#;
+        let both = r#"{"Action":"pass","Package":"p","Test":"TestB","type":"test","name":"b","event":"ok"}"#;
+        let mixed = format!("{go}\n{libtest}\n{go}\n{libtest}\n");
+        let claims = |text: &str| {
+            [gotest::looks_like_go_test_json(text.as_bytes()), libtest::looks_like_libtest_json(text.as_bytes())]
+        };
+        assert_eq!(claims(&mixed), [false, false]);
+        assert_eq!(parse_detected("mixed.json", mixed.as_bytes()), Ok(None));
+        // One line more of either format decides; a line both formats read decides nothing.
+        assert_eq!(claims(&format!("{mixed}{go}\n")), [true, false]);
+        assert_eq!(claims(&format!("{mixed}{libtest}\n")), [false, true]);
+        assert_eq!(claims(&format!("{both}\n{both}\n")), [false, false]);
+        // A stream of one format with as many lines of other text is still that format.
+        assert_eq!(claims(&format!("{go}\nok  \tp\t0.01s\n")), [true, false]);
+    }
+
+    #[test]
     fn parse_detected_reads_junit_and_passes_over_other_files() {
         let junit = parse_detected("junit.xml", br#"<testsuite><testcase classname="t" name="a"/></testsuite>"#);
         assert_eq!(junit.expect("parses").map(|results| results.len()), Some(1));

@@ -111,10 +111,12 @@ fn parse_line(line: &str) -> Parsed {
 /// (a `"type"` and an `"event"`), and no more than half of the non-blank lines are anything
 /// else. A file that opens like an XML document is never one, whatever its text holds.
 pub fn looks_like_libtest_json(bytes: &[u8]) -> bool {
-    is_event_stream(
-        bytes,
-        |line| matches!(parse_line(line), Parsed::Event(event) if event.event.is_some() || event.kind == "bench"),
-    )
+    is_event_stream(bytes, is_libtest_event, crate::gotest::is_go_test_event)
+}
+
+/// Whether `line` is a libtest `suite` or `test` event (or a `bench` line).
+pub(crate) fn is_libtest_event(line: &str) -> bool {
+    matches!(parse_line(line), Parsed::Event(event) if event.event.is_some() || event.kind == "bench")
 }
 
 /// Reads libtest or nextest JSON. `source_name` names the file in errors and incomplete marks.

@@ -16,9 +16,16 @@ fn starts_with_markup(bytes: &[u8]) -> bool {
 }
 
 /// True when, in the detection window of `bytes`, at least one non-blank line is an event and no
-/// more than half of them are anything else. Subunit (first byte 0xB3) and anything that opens
-/// like an XML document are never event streams.
-pub(crate) fn is_event_stream(bytes: &[u8], is_event: impl Fn(&str) -> bool) -> bool {
+/// more than half of them are anything else, and fewer of them are events of the rival JSON
+/// format (`is_rival_event`) than of this one: go test -json and libtest JSON lines mixed half
+/// and half would otherwise be claimed by both readers (a line both would read counts as
+/// neither's event). Subunit (first byte 0xB3) and anything
+/// that opens like an XML document are never event streams.
+pub(crate) fn is_event_stream(
+    bytes: &[u8],
+    is_event: impl Fn(&str) -> bool,
+    is_rival_event: impl Fn(&str) -> bool,
+) -> bool {
     if bytes.first() == Some(&0xB3) || starts_with_markup(bytes) {
         return false;
     }
@@ -30,15 +37,17 @@ pub(crate) fn is_event_stream(bytes: &[u8], is_event: impl Fn(&str) -> bool) -> 
         lines.pop();
     }
     let mut events = 0usize;
+    let mut rivals = 0usize;
     let mut others = 0usize;
     for line in lines.iter().filter(|line| !line.trim().is_empty()) {
-        if is_event(line) {
-            events += 1;
-        } else {
-            others += 1;
+        // A line that both formats would read counts for neither.
+        match (is_event(line), is_rival_event(line)) {
+            (true, false) => events += 1,
+            (false, true) => rivals += 1,
+            _ => others += 1,
         }
     }
-    events > 0 && others <= events
+    events > 0 && rivals + others <= events && rivals < events
 }
 
 /// The character column of serde_json's byte column (both from 1) in `line`.
