@@ -41,14 +41,11 @@ impl TestId {
         }
     }
 
-    /// [`TestId::from_class_and_name`], with how much of the id the class takes up (all of
-    /// it, or none when the id does not begin with it): the prefix a [`ResultSetBuilder`]
-    /// groups the id by.
+    /// [`TestId::from_class_and_name`], with how much of the id the class takes up: the prefix
+    /// a [`ResultSetBuilder`] groups the id by. Every id that function makes begins with the
+    /// trimmed class (a blank class being none), so that is its length.
     pub(crate) fn from_class_and_name_with_prefix(classname: Option<&str>, name: &str) -> (Self, usize) {
-        let id = TestId::from_class_and_name(classname, name);
-        let class = classname.map_or("", str::trim);
-        let prefix_length = if id.as_str().starts_with(class) { class.len() } else { 0 };
-        (id, prefix_length)
+        (TestId::from_class_and_name(classname, name), classname.map_or(0, |class| class.trim().len()))
     }
 
     pub fn as_str(&self) -> &str {
