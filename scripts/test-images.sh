@@ -19,6 +19,10 @@
 #   apk:latest              busybox with a hand-written lib/apk/db/installed
 #   rpm:latest              busybox with a real var/lib/rpm/rpmdb.sqlite made by rpm(8) from
 #                           packages built by rpmbuild
+#   trial:latest            debian:base + Twisted's trial and the subunitv2-file reporter (Debian's
+#                           python3-twisted and python3-subunit, subunitreporter from PyPI): the
+#                           runner and reporter of Tahoe-LAFS's suite, which does not make its
+#                           output folder
 #   debian-large:latest     (--large) debian-py:b + compilers and big Python wheels, over 500 MB
 # The images of the podman tests (debian-py:b, layers:latest) are copied into podman as well.
 #
@@ -43,7 +47,7 @@ readonly RECIPE_LABEL="io.imagegate.test.recipe"
 readonly BUSYBOX_BASE="imagegate-test/busybox:base"
 readonly DEBIAN_BASE="imagegate-test/debian:base"
 readonly SUITE="bookworm"
-readonly PODMAN_IMAGES=("imagegate-test/debian-py:b" "imagegate-test/layers:latest")
+readonly PODMAN_IMAGES=("imagegate-test/debian-py:b" "imagegate-test/layers:latest" "imagegate-test/trial:latest")
 readonly ALL_IMAGES=(
   "$DEBIAN_BASE"
   "imagegate-test/debian-py:a"
@@ -51,6 +55,7 @@ readonly ALL_IMAGES=(
   "imagegate-test/debian-py:whiteouts"
   "imagegate-test/layers:latest"
   "imagegate-test/npm:latest"
+  "imagegate-test/trial:latest"
   "imagegate-test/apk:latest"
   "imagegate-test/rpm:latest"
 )
@@ -244,6 +249,20 @@ RUN pip uninstall -y --break-system-packages werkzeug
 RUN rm -rf /opt/venv && python3 -m venv /opt/venv && /opt/venv/bin/pip install idna==3.7
 EOF
   build_image imagegate-test/debian-py:whiteouts "$context" imagegate-test/debian-py:a host
+}
+
+ensure_trial_image() {
+  local context
+  context=$(python_context trial)
+  {
+    python_preamble
+    cat <<'EOF'
+RUN apt-get update && apt-get install -y --no-install-recommends python3-twisted python3-subunit \
+ && rm -rf /var/lib/apt/lists/*
+RUN pip install --break-system-packages --no-deps subunitreporter==23.8.0
+EOF
+  } >"$context/Dockerfile"
+  build_image imagegate-test/trial:latest "$context" "$DEBIAN_BASE" host
 }
 
 ensure_large_image() {
@@ -480,6 +499,7 @@ main() {
   ensure_apk_image
   ensure_rpm_image
   ensure_npm_image
+  ensure_trial_image
   if ((large == 1)); then
     ensure_large_image
   fi

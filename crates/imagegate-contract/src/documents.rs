@@ -176,6 +176,10 @@ pub struct RunSummary {
     pub tests: usize,
     /// The run's output, on the machine that ran it.
     pub log: String,
+    /// The last lines of that output (bounded), kept when the run gave no usable results:
+    /// the reason is usually there, and the log file stays on the machine that ran it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_tail: Option<String>,
 }
 
 /// What happened to the stable pointer.

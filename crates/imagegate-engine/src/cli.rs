@@ -356,6 +356,24 @@ impl Client {
         packed
     }
 
+    pub(crate) fn create_folders(&self, container: &str, folders: &[&str]) -> Result<(), EngineError> {
+        let target = format!("{container}:/");
+        let mut command = self.command();
+        command.args(["cp", "-", &target]).stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::piped());
+        let mut child =
+            command.spawn().map_err(|source| EngineError::Spawn { program: self.program.clone(), source })?;
+        let packed = match child.stdin.take() {
+            Some(stdin) => transfer::write_folders(stdin, folders),
+            None => Ok(()),
+        };
+        let output =
+            child.wait_with_output().map_err(|source| EngineError::Spawn { program: self.program.clone(), source })?;
+        if !output.status.success() {
+            return Err(self.failure(&format!("create {} in {container}", folders.join(", ")), &output));
+        }
+        packed
+    }
+
     pub(crate) fn start_and_wait(
         &self,
         container: &str,

@@ -15,7 +15,7 @@ mod transfer;
 mod types;
 
 pub use cleanup::remove_live_containers;
-pub use detect::{connect, detect};
+pub use detect::{Detected, connect, detect, detect_explained};
 pub use docker::Docker;
 pub use error::EngineError;
 pub use podman::Podman;
@@ -68,6 +68,9 @@ macro_rules! delegate_engine {
                 exclude: &[PathBuf],
             ) -> Result<(), EngineError> {
                 self.client.copy_into(container, source, destination, exclude)
+            }
+            fn create_folders(&self, container: &str, folders: &[&str]) -> Result<(), EngineError> {
+                self.client.create_folders(container, folders)
             }
             fn start_and_wait(
                 &self,

@@ -66,6 +66,40 @@ pub(crate) fn write_tree<W: Write>(
     Ok(())
 }
 
+/// Writes a tar stream that holds only the folders `folders` (absolute container paths), each
+/// with mode 0777 so that a suite running as any user can write into it. Missing parents are
+/// created by the engine when it unpacks; parents are deliberately not listed, so that an
+/// existing parent such as `/tmp` keeps its own mode.
+pub(crate) fn write_folders<W: Write>(writer: W, folders: &[&str]) -> Result<(), EngineError> {
+    let io_error = |source: io::Error, folder: &str| EngineError::Io {
+        operation: "pack the folder".into(),
+        path: PathBuf::from(folder),
+        source,
+    };
+    let mut builder = tar::Builder::new(writer);
+    for folder in folders {
+        let relative = folder.trim_start_matches('/');
+        if relative.is_empty() {
+            continue;
+        }
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(tar::EntryType::Directory);
+        header.set_mode(0o777);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_size(0);
+        builder
+            .append_data(&mut header, format!("{relative}/"), io::empty())
+            .map_err(|error| io_error(error, folder))?;
+    }
+    builder
+        .into_inner()
+        .map_err(|error| io_error(error, folders.first().copied().unwrap_or("/")))?
+        .flush()
+        .map_err(|error| io_error(error, folders.first().copied().unwrap_or("/")))?;
+    Ok(())
+}
+
 /// Unpacks a tar stream of one folder (entries `NAME/...`) into `destination`, dropping the
 /// leading folder name. Only regular files and folders are written.
 pub(crate) fn unpack_results<R: Read>(reader: R, source: &str, destination: &Path) -> Result<usize, EngineError> {

@@ -134,6 +134,10 @@ pub trait Engine: Send + Sync {
         exclude: &[PathBuf],
     ) -> Result<(), EngineError>;
 
+    /// Creates the folders `folders` (absolute paths) in the created container, writable by
+    /// every user, with any missing parents; folders that exist keep their content.
+    fn create_folders(&self, container: &str, folders: &[&str]) -> Result<(), EngineError>;
+
     /// Starts the container, streams its output to `log_file`, waits at most `timeout`; on
     /// expiry kills it.
     fn start_and_wait(&self, container: &str, timeout: Duration, log_file: &Path) -> Result<RunOutcome, EngineError>;

@@ -79,6 +79,11 @@ pub(crate) fn run_container(
     let guard = ContainerGuard { engine: context.engine, id: container };
     let exclude: Vec<PathBuf> = vec![context.state_dir.clone()];
     context.engine.copy_into(&guard.id, &context.config.root, &suite.workdir, &exclude)?;
+    // Most reporters open their output file without making its folder (trial's subunit
+    // reporter dies with FileNotFoundError): the folder exists, writable by any user, before
+    // the command starts.
+    context.engine.create_folders(&guard.id, &[copy_out])?;
+    refuse_preexisting_files(context, image, &guard.id, copy_out, folder)?;
     let outcome = context.engine.start_and_wait(&guard.id, suite.timeout, &log_file)?;
     let found = context.engine.copy_out(&guard.id, copy_out, &out_folder)?;
     drop(guard);
@@ -119,6 +124,8 @@ pub fn run_suite(
         results.mark_incomplete("suite", format!("timed out after {} and was killed", humanize(suite.timeout)));
     }
     let counts = results.counts();
+    // Without usable results the reason is in the output: keep its last lines with the run.
+    let output_tail = if results.is_complete() && counts.tests > 0 { None } else { output_tail(&log_file) };
     context.progress.finish(
         &image.name,
         &format!(
@@ -132,6 +139,16 @@ pub fn run_suite(
             if outcome.timed_out { " (timed out)" } else { "" }
         ),
     );
+    if let Some(tail) = &output_tail {
+        context.progress.note(
+            &image.name,
+            &format!(
+                "{which}: {purpose} run gave no usable results (exit {}); its last output lines:\n{}",
+                outcome.exit_code.map_or_else(|| "none".to_owned(), |code| code.to_string()),
+                indent(tail)
+            ),
+        );
+    }
     Ok(SuiteRun {
         summary: RunSummary {
             image: which.to_owned(),
@@ -141,10 +158,100 @@ pub fn run_suite(
             duration_seconds: (outcome.elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
             tests: counts.tests,
             log: log_file.display().to_string(),
+            output_tail,
         },
         results,
     })
 }
+
+/// Files already in the results folder before the command runs (from the image, or from the
+/// checkout when the folder lies inside the workdir) would be read as this run's results:
+/// refuse, naming them, rather than judge on stale data.
+fn refuse_preexisting_files(
+    context: &Context<'_>,
+    image: &ImageConfig,
+    container: &str,
+    results: &str,
+    folder: &Path,
+) -> Result<(), GateError> {
+    let probe = folder.join("results-before-run");
+    let found = context.engine.copy_out(container, results, &probe)?;
+    let mut files: Vec<String> = if found {
+        walkdir::WalkDir::new(&probe)
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter(|entry| entry.file_type().is_file())
+            .map(|entry| entry.path().strip_prefix(&probe).unwrap_or(entry.path()).display().to_string())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let _ = fs::remove_dir_all(&probe);
+    if files.is_empty() {
+        return Ok(());
+    }
+    files.sort();
+    let total = files.len();
+    files.truncate(3);
+    Err(GateError::Usage {
+        message: format!(
+            "image `{}`: the results folder `{results}` already holds {total} file(s) before the suite runs ({}{}): they would be read as this run's results",
+            image.name,
+            files.join(", "),
+            if total > files.len() { ", …" } else { "" }
+        ),
+        hint: format!(
+            "set `results` in [images.{}.suite] to a folder that neither the image nor the checkout has, e.g. \"/results\"",
+            image.name
+        ),
+    })
+}
+
+/// The last lines of a run's output (at most [`TAIL_LINES`] lines and [`TAIL_BYTES`] bytes),
+/// for errors and reports when a run yields no usable results: the reason is usually there
+/// (a traceback, a missing command), and the log file exists only on the machine that ran it.
+pub(crate) fn output_tail(log_file: &Path) -> Option<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = fs::File::open(log_file).ok()?;
+    let length = file.metadata().ok()?.len();
+    let start = length.saturating_sub(TAIL_READ_BYTES);
+    file.seek(SeekFrom::Start(start)).ok()?;
+    let mut bytes = Vec::new();
+    file.take(TAIL_READ_BYTES).read_to_end(&mut bytes).ok()?;
+    let text = String::from_utf8_lossy(&bytes);
+    let mut lines: Vec<&str> = text.lines().collect();
+    // A read that starts mid-file starts mid-line: drop that partial line.
+    if start > 0 && lines.len() > 1 {
+        lines.remove(0);
+    }
+    while lines.last().is_some_and(|line| line.trim().is_empty()) {
+        lines.pop();
+    }
+    let mut kept: Vec<&str> = Vec::new();
+    let mut bytes_kept = 0;
+    for line in lines.iter().rev().take(TAIL_LINES) {
+        let line = line.trim_end();
+        if bytes_kept + line.len() + 1 > TAIL_BYTES && !kept.is_empty() {
+            break;
+        }
+        bytes_kept += line.len() + 1;
+        kept.push(line);
+    }
+    kept.reverse();
+    let tail = kept.join("\n");
+    let tail = if tail.len() > TAIL_BYTES {
+        let cut = tail.char_indices().map(|(index, _)| index).find(|&index| index >= tail.len() - TAIL_BYTES);
+        format!("…{}", &tail[cut.unwrap_or(0)..])
+    } else {
+        tail
+    };
+    (!tail.trim().is_empty()).then_some(tail)
+}
+
+/// How many lines and bytes of output [`output_tail`] keeps, and how much of the file it reads.
+pub(crate) const TAIL_LINES: usize = 25;
+pub(crate) const TAIL_BYTES: usize = 4096;
+const TAIL_READ_BYTES: u64 = 64 * 1024;
 
 pub(crate) fn unique_folder(run_dir: &Path, name: &str) -> PathBuf {
     let mut candidate = run_dir.join(name);
@@ -154,6 +261,10 @@ pub(crate) fn unique_folder(run_dir: &Path, name: &str) -> PathBuf {
         index += 1;
     }
     candidate
+}
+
+fn indent(text: &str) -> String {
+    text.lines().map(|line| format!("  | {line}")).collect::<Vec<_>>().join("\n")
 }
 
 fn one_line(command: &str) -> String {

@@ -73,6 +73,7 @@ fn run(image: &str, purpose: &str, exit_code: Option<i32>, seconds: f64, tests: 
         duration_seconds: seconds,
         tests,
         log: format!("/work/.imagegate/runs/{name}.log"),
+        output_tail: None,
     }
 }
 
@@ -253,10 +254,14 @@ pub fn error() -> GateReport {
     );
     report.errors = vec![problem.to_owned()];
     report.counts = counts(37, 36, 0, 1, 0);
-    report.runs = vec![
-        run("candidate", "suite", None, 2700.0, 37, "docs/22/candidate-suite"),
-        run("incumbent", "suite", Some(0), 1312.4, 140, "docs/22/incumbent-suite"),
-    ];
+    let mut candidate_run = run("candidate", "suite", None, 2700.0, 37, "docs/22/candidate-suite");
+    candidate_run.output_tail = Some(
+        "tests/test_pdf.py::test_build_pdf\n\u{1b}[33mRunaway argument?\u{1b}[0m\n\
+         ! File ended while scanning use of \\@xdblarg.\n\
+         Latexmk: Waiting for input (press RETURN or type X to abort)"
+            .to_owned(),
+    );
+    report.runs = vec![candidate_run, run("incumbent", "suite", Some(0), 1312.4, 140, "docs/22/incumbent-suite")];
     report.warnings = vec![
         "the candidate's suite exited with status 137 although no test in its results failed; \
          imagegate judges by the results, not the exit status (output: /work/.imagegate/runs/docs/22/candidate-suite.log)"

@@ -180,7 +180,11 @@ fn image_section(out: &mut String, report: &GateReport, anchor: &str) {
         for error in &report.errors {
             let _ = writeln!(out, "<li>{}</li>", prose(error));
         }
-        out.push_str("</ul>\n</div>\n");
+        out.push_str("</ul>\n");
+        for (label, tail, _) in crate::text::output_tails(report) {
+            let _ = writeln!(out, "<p>Last lines of the {}:</p>\n<pre>{}</pre>", escape(&label), escape(&tail));
+        }
+        out.push_str("</div>\n");
     }
 
     tests_table(out, report);

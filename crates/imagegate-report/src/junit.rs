@@ -139,6 +139,9 @@ fn verdict_case(out: &mut String, report: &GateReport, classname: &str) {
             for error in &report.errors {
                 let _ = write!(details, "\n  {error}");
             }
+            for (label, tail, _) in crate::text::output_tails(report) {
+                let _ = write!(details, "\n\nlast lines of the {label}:\n{tail}");
+            }
             let _ = write!(
                 out,
                 "\n      <error type=\"error\" message=\"{}\">{}</error>\n    ",

@@ -256,6 +256,13 @@ fn image_body(out: &mut String, report: &GateReport, limits: Limits, heading_lev
     if report.errors.len() > errors_shown {
         let _ = writeln!(out, "\n> … and {} more errors", report.errors.len() - errors_shown);
     }
+    if !report.errors.is_empty() {
+        for (label, tail, _) in crate::text::output_tails(report) {
+            let _ = writeln!(out, "\n<details><summary>Last lines of the {label}</summary>\n");
+            let _ = writeln!(out, "{}", fenced(&tail, ""));
+            let _ = writeln!(out, "\n</details>");
+        }
+    }
 
     if !report.regressions.is_empty() {
         let _ = writeln!(out, "\n{heading} Regressions ({})\n", report.regressions.len());

@@ -172,6 +172,7 @@ pub fn gate_text(report: &GateReport) -> String {
         report.commit,
         report.branch.as_deref().map(|branch| format!(" on {branch}")).unwrap_or_default()
     );
+    let _ = writeln!(out, "  engine     {}", report.engine);
     if !report.runs.is_empty() {
         let counts = &report.counts;
         let _ = writeln!(
@@ -193,8 +194,15 @@ pub fn gate_text(report: &GateReport) -> String {
         for error in &report.errors {
             let _ = writeln!(out, "  {}", one_line(error));
         }
-        if let Some(run) = report.runs.first() {
+        let tails = crate::text::output_tails(report);
+        if let (true, Some(run)) = (tails.is_empty(), report.runs.first()) {
             let _ = writeln!(out, "  (suite output: {})", run.log);
+        }
+        for (label, tail, log) in tails {
+            let _ = writeln!(out, "\n  Last lines of the {label} (all of it: {log}):");
+            for line in tail.lines() {
+                let _ = writeln!(out, "    | {line}");
+            }
         }
     }
     sections(&mut out, &report.regressions, &report.flaky, &report.preexisting, &report.fixed);

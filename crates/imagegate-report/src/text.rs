@@ -172,6 +172,20 @@ pub(crate) fn prose_parts(text: &str) -> Vec<(bool, &str)> {
     parts
 }
 
+/// The runs that kept the last lines of their output (runs that gave no usable results), as
+/// a label ("candidate suite run"), the cleaned lines and the full log's path.
+pub(crate) fn output_tails(report: &imagegate_contract::GateReport) -> Vec<(String, String, String)> {
+    report
+        .runs
+        .iter()
+        .filter_map(|run| {
+            let tail = clean(run.output_tail.as_deref()?);
+            let tail = tail.trim_matches('\n').to_owned();
+            (!tail.trim().is_empty()).then(|| (format!("{} {} run", run.image, run.purpose), tail, clean(&run.log)))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -267,6 +267,20 @@ impl Store {
             .map_err(self.query_error("read a verdict"))
     }
 
+    /// The local engine (`docker` or `podman`) of the newest verdict on `image` made with the
+    /// embedded store, if any: where that image's stable tag and candidates live. Verdicts of
+    /// the registry store are left out, since their pointers live in the registry.
+    pub fn latest_local_engine(&self, image: &str) -> Result<Option<String>, StoreError> {
+        self.connection
+            .query_row(
+                "SELECT engine FROM verdicts WHERE image = ?1 AND engine NOT LIKE 'registry:%' ORDER BY id DESC LIMIT 1",
+                params![image],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(self.query_error("read verdicts"))
+    }
+
     /// The newest verdict on `candidate`, whatever its decision.
     pub fn latest_verdict(
         &self,
@@ -461,6 +475,22 @@ mod tests {
         let against = store.latest_verdict_against("docker", "debian", "sha256:c", Some("sha256:i")).unwrap().unwrap();
         assert_eq!(against.decision, "regression");
         assert!(store.latest_verdict_against("podman", "debian", "sha256:c", None).unwrap().is_none());
+    }
+
+    #[test]
+    fn the_latest_local_engine_of_an_image_ignores_registry_verdicts() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.latest_local_engine("debian").unwrap(), None);
+        store.record_verdict(&verdict("sha256:c", None, "pass")).unwrap();
+        let mut in_podman = verdict("sha256:d", None, "regression");
+        in_podman.engine = "podman";
+        store.record_verdict(&in_podman).unwrap();
+        let mut in_registry = verdict("sha256:e", None, "pass");
+        in_registry.engine = "registry:127.0.0.1:5000/acme";
+        store.record_verdict(&in_registry).unwrap();
+        assert_eq!(store.latest_local_engine("debian").unwrap().as_deref(), Some("podman"));
+        assert_eq!(store.latest_local_engine("ubuntu").unwrap(), None);
     }
 
     #[test]

@@ -20,6 +20,10 @@ pub enum CliError {
     Auth(#[from] imagegate_registry::auth::AuthError),
     #[error("{message}\n  hint: {hint}")]
     Usage { message: String, hint: String },
+    /// The environment cannot give what the command needs (e.g. the engine that holds the
+    /// images does not answer): no verdict, nothing changed.
+    #[error("{message}\n  hint: {hint}")]
+    Infrastructure { message: String, hint: String },
     #[error(transparent)]
     Ci(#[from] imagegate_ci::CiError),
     #[error(transparent)]
@@ -36,7 +40,7 @@ impl CliError {
     pub fn exit_status(&self) -> ExitStatus {
         match self {
             CliError::Config(_) | CliError::Usage { .. } | CliError::Ci(_) | CliError::Auth(_) => ExitStatus::Usage,
-            CliError::Registry(_) => ExitStatus::Infrastructure,
+            CliError::Registry(_) | CliError::Infrastructure { .. } => ExitStatus::Infrastructure,
             CliError::CiOutput(_) => ExitStatus::Infrastructure,
             CliError::Gate(error) => error.exit_status(),
             CliError::Engine(_) | CliError::Store(_) | CliError::Digest(_) | CliError::Io { .. } => {

@@ -84,7 +84,7 @@ pub(crate) fn render(error: &CliError) -> String {
                 | GateError::Io { .. }
                 | GateError::VerifyFailed { .. }
         ),
-        CliError::Config(_) | CliError::Usage { .. } | CliError::Auth(_) => false,
+        CliError::Config(_) | CliError::Usage { .. } | CliError::Infrastructure { .. } | CliError::Auth(_) => false,
     };
     if operation { format!("failed to {error}") } else { error.to_string() }
 }

@@ -22,8 +22,12 @@ pub struct Runtime {
 
 impl Runtime {
     pub fn open(settings: Settings) -> Result<Runtime, CliError> {
-        let engine = imagegate_engine::detect(settings.engine)?;
+        let detected = imagegate_engine::detect_explained(settings.engine)?;
+        let engine = detected.engine;
         let store = Store::open(&settings.state_dir)?;
+        if settings.engine.is_none() && settings.config.store.registry.is_none() {
+            refuse_engine_switch(&settings, &store, engine.kind(), &detected.passed_over)?;
+        }
         let progress = StderrProgress::new(settings.quiet);
         let (registry, registry_access, cert_dir) = match &settings.config.store.registry {
             Some(config) => open_registry(config)?,
@@ -66,6 +70,37 @@ impl Runtime {
             registry_read_only: false,
         }
     }
+}
+
+/// With no engine configured, the one that answered must be the one the embedded store's
+/// newest verdicts were made in: the stable tags and candidates of the embedded store live in
+/// that engine, and gating in another would bootstrap from nothing and report a pass.
+fn refuse_engine_switch(
+    settings: &Settings,
+    store: &Store,
+    found: imagegate_config::EngineKind,
+    passed_over: &[(imagegate_config::EngineKind, String)],
+) -> Result<(), CliError> {
+    for image in settings.config.images.keys() {
+        let Some(previous) = store.latest_local_engine(image)? else { continue };
+        if previous == found.as_str() {
+            continue;
+        }
+        let why = passed_over
+            .iter()
+            .find(|(kind, _)| kind.as_str() == previous)
+            .map(|(_, error)| format!("{previous} does not answer ({error})"))
+            .unwrap_or_else(|| format!("{found} answered first"));
+        return Err(CliError::Infrastructure {
+            message: format!(
+                "no engine is configured and {why}; the last verdict on image `{image}` was made in {previous}, where its stable tag and candidates live"
+            ),
+            hint: format!(
+                "start {previous} again, or choose an engine: `--engine {found}` (or `[engine] kind = \"{found}\"` in imagegate.toml) to gate in {found} from its own stable tags"
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// Opens the registry store with the credentials users already configure (environment,
