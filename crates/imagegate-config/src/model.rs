@@ -140,6 +140,13 @@ pub struct RegistryStoreConfig {
 }
 
 impl RegistryStoreConfig {
+    /// Whether to speak plain HTTP: when `insecure` says so, or, as docker and
+    /// go-containerregistry do, for a registry on a loopback address (`127.0.0.0/8`,
+    /// `localhost`, `::1`) unless a `ca_file` says it serves TLS.
+    pub fn plain_http(&self) -> bool {
+        self.insecure || (self.ca_file.is_none() && is_loopback_host(&self.host))
+    }
+
     /// `HOST[:PORT]/NAMESPACE`.
     pub fn location(&self) -> String {
         format!("{}/{}", self.host, self.namespace)
@@ -189,4 +196,61 @@ pub struct SuiteConfig {
     /// Command that prints the suite's test ids, one per line; with `rerun`, lets
     /// `test --shard` split the suite by id when there is no `shard` command.
     pub list: Option<String>,
+}
+
+/// Whether `host` (`HOST[:PORT]`, IPv6 in brackets) names this machine: `localhost`, an
+/// address in `127.0.0.0/8`, or `::1`.
+pub fn is_loopback_host(host: &str) -> bool {
+    if let Ok(address) = host.parse::<std::net::IpAddr>() {
+        return address.is_loopback();
+    }
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        rest.split(']').next().unwrap_or_default()
+    } else {
+        host.rsplit_once(':').map_or(host, |(name, port)| {
+            if port.chars().all(|character| character.is_ascii_digit()) { name } else { host }
+        })
+    };
+    if name.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    name.parse::<std::net::IpAddr>().is_ok_and(|address| address.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store(host: &str, insecure: bool, ca_file: Option<&str>) -> RegistryStoreConfig {
+        RegistryStoreConfig {
+            host: host.to_owned(),
+            namespace: "acme".to_owned(),
+            candidates: None,
+            insecure,
+            ca_file: ca_file.map(PathBuf::from),
+        }
+    }
+
+    #[test]
+    fn loopback_hosts_are_recognised_with_and_without_ports() {
+        for host in
+            ["localhost", "LOCALHOST:5000", "127.0.0.1", "127.0.0.1:5000", "127.8.9.10:443", "[::1]:5000", "::1"]
+        {
+            assert!(is_loopback_host(host), "{host}");
+        }
+        for host in
+            ["ghcr.io", "registry.local:5000", "10.0.0.1:5000", "[fe80::1]:5000", "localhost.example.com", "128.0.0.1"]
+        {
+            assert!(!is_loopback_host(host), "{host}");
+        }
+    }
+
+    #[test]
+    fn a_loopback_registry_speaks_plain_http_unless_a_ca_file_says_it_serves_tls() {
+        assert!(store("127.0.0.1:5000", false, None).plain_http());
+        assert!(store("localhost:5000", false, None).plain_http());
+        assert!(!store("127.0.0.1:5000", false, Some("/ca.pem")).plain_http());
+        assert!(!store("ghcr.io", false, None).plain_http());
+        assert!(store("registry.local:5000", true, None).plain_http());
+    }
 }

@@ -10,6 +10,8 @@ pub const RESULTS_SCHEMA: &str = "imagegate.results/v1";
 pub const DIFF_SCHEMA: &str = "imagegate.diff/v1";
 pub const COMPARE_SCHEMA: &str = "imagegate.compare/v1";
 pub const PRUNE_SCHEMA: &str = "imagegate.prune/v1";
+pub const BUILD_SCHEMA: &str = "imagegate.build/v1";
+pub const POINTER_SCHEMA: &str = "imagegate.pointer/v1";
 
 /// The gate's decision on a candidate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -189,6 +191,44 @@ pub struct PromotionReport {
     pub message: String,
     pub from: Option<String>,
     pub to: Option<String>,
+}
+
+/// `imagegate build --json` (schema [`BUILD_SCHEMA`]): the candidate of each image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuildReport {
+    /// Always [`BUILD_SCHEMA`].
+    pub schema: String,
+    pub engine: String,
+    pub images: Vec<BuildEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuildEntry {
+    pub image: String,
+    pub candidate: CandidateRef,
+}
+
+/// `imagegate promote --json` and `imagegate rollback --json` (schema [`POINTER_SCHEMA`]):
+/// what happened to each image's stable pointer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PointerReport {
+    /// Always [`POINTER_SCHEMA`].
+    pub schema: String,
+    pub engine: String,
+    /// `promote` or `rollback`.
+    pub operation: String,
+    pub images: Vec<PointerEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PointerEntry {
+    pub image: String,
+    pub stable_tag: String,
+    /// `None` when the move failed; `error` then says why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promotion: Option<PromotionReport>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

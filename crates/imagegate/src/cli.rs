@@ -120,6 +120,9 @@ pub struct BuildArgs {
     /// Rebuild without cache even when the recipe is unchanged (picks up new upstream releases)
     #[arg(long)]
     pub refresh: bool,
+    /// Print JSON (schema imagegate.build/v1)
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -182,6 +185,9 @@ pub struct ProjectArgs {
 pub struct PromoteArgs {
     /// Images to promote [default: all]
     pub images: Vec<String>,
+    /// Print JSON (schema imagegate.pointer/v1)
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub project: ProjectArgs,
 }
@@ -190,6 +196,9 @@ pub struct PromoteArgs {
 pub struct RollbackArgs {
     /// The image whose stable tag goes back
     pub image: String,
+    /// Print JSON (schema imagegate.pointer/v1)
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -113,7 +113,7 @@ fn open_registry(
     let sources = auth::CredentialSources::from_environment();
     let resolved = auth::resolve_in_namespace(&config.host, &config.namespace, &sources)?;
     let mut connection = imagegate_registry::Connection::new(&config.host);
-    connection.plain_http = config.insecure;
+    connection.plain_http = config.plain_http();
     connection.ca_file = config.ca_file.clone();
     let location = imagegate_registry::StoreLocation {
         registry: config.host.clone(),
@@ -138,7 +138,7 @@ fn open_registry(
     };
     let access = RegistryAccess {
         auth_json: auth::engine_auth_json(&config.host, &resolved.credentials),
-        tls_verify: !config.insecure,
+        tls_verify: !config.plain_http(),
         cert_dir: cert_dir.as_ref().map(|dir| dir.path().to_path_buf()),
     };
     let store = RegistryStore::open(location, connection, resolved.credentials)?;

@@ -1,11 +1,11 @@
 //! `imagegate promote`: move the stable tag to the candidate of the current recipe, if its
 //! newest verdict passed against the image the tag names now.
 
-use imagegate_contract::ExitStatus;
+use imagegate_contract::{ExitStatus, POINTER_SCHEMA, PointerEntry, PointerReport};
 
 use crate::cli::{GlobalArgs, PromoteArgs};
 use crate::error::CliError;
-use crate::runtime::Runtime;
+use crate::runtime::{Runtime, print_json};
 use crate::settings::promotion_policy;
 
 pub fn run(global: &GlobalArgs, args: &PromoteArgs) -> Result<ExitStatus, CliError> {
@@ -20,20 +20,45 @@ pub fn run(global: &GlobalArgs, args: &PromoteArgs) -> Result<ExitStatus, CliErr
     }
     let context = runtime.context();
     let mut status = ExitStatus::Success;
+    let mut report = PointerReport {
+        schema: POINTER_SCHEMA.to_owned(),
+        engine: context.engine_name().to_owned(),
+        operation: "promote".to_owned(),
+        images: Vec::new(),
+    };
     for name in &images {
         let image = &config.images[name];
-        match imagegate_gate::promote(&context, image) {
-            Ok(report) => {
-                runtime.progress.clear();
-                println!("{name}: {}", report.message);
+        let outcome = imagegate_gate::promote(&context, image);
+        runtime.progress.clear();
+        let entry = match outcome {
+            Ok(promotion) => {
+                if !args.json {
+                    println!("{name}: {}", promotion.message);
+                }
+                PointerEntry {
+                    image: name.clone(),
+                    stable_tag: image.stable_tag.clone(),
+                    promotion: Some(promotion),
+                    error: None,
+                }
             }
             Err(error) => {
-                runtime.progress.clear();
                 let error = CliError::from(error);
-                eprintln!("error: {name}: {}", crate::render(&error));
+                let message = crate::render(&error);
+                eprintln!("error: {name}: {message}");
                 status = status.worst(error.exit_status());
+                PointerEntry {
+                    image: name.clone(),
+                    stable_tag: image.stable_tag.clone(),
+                    promotion: None,
+                    error: Some(message),
+                }
             }
-        }
+        };
+        report.images.push(entry);
+    }
+    if args.json {
+        print_json(&report);
     }
     Ok(status)
 }

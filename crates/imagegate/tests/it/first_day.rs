@@ -149,3 +149,65 @@ fn an_unreachable_engine_is_not_silently_replaced_by_another() {
     plan.expect_code(0);
     assert_eq!(plan.json()["engine"], "docker");
 }
+
+#[test]
+fn compare_refuses_a_gate_run_folder_that_holds_both_images() {
+    let context = TestContext::new(Engine::Docker, &["alpha", "beta"], "test_a needs:alpha\ntest_b needs:beta\n");
+    context.gate(&["--promote"]).0.expect_code(0);
+    context.set_features(&["alpha"]);
+    context.commit("image without beta");
+    let (run, report) = context.gate(&[]);
+    run.expect_code(1);
+    let log = std::path::PathBuf::from(report["runs"][0]["log"].as_str().unwrap());
+    let run_dir = log.parent().and_then(std::path::Path::parent).unwrap();
+    let run_dir = run_dir.to_str().unwrap();
+
+    // Read whole, the stable image's passing runs would look like retries of the candidate's
+    // failures: a flake, and a pass.
+    let compare = context.run(&["compare", run_dir, run_dir]);
+    compare.expect_code(2);
+    assert!(compare.stderr.contains("holds runs of two images"), "{compare}");
+    let incumbent = format!("{run_dir}/incumbent-suite");
+    let candidate = format!("{run_dir}/candidate-suite");
+    assert!(compare.stderr.contains(&format!("imagegate compare {incumbent} {candidate}")), "{compare}");
+
+    // What the hint says to run gives the gate's answer.
+    let compare = context.run(&["compare", "--json", &incumbent, &candidate]);
+    compare.expect_code(1);
+    assert_eq!(ids(&compare.json(), "regressions"), vec!["it.test_b"]);
+}
+
+#[test]
+fn build_promote_and_rollback_print_json() {
+    let context = TestContext::new(Engine::Docker, &["alpha"], "test_a pass\n");
+    context.gate(&["--promote"]).0.expect_code(0);
+    let first = context.stable_id().unwrap();
+    context.set_features(&["alpha", "beta"]);
+    context.commit("second image");
+
+    let build = context.run(&["build", "--json"]);
+    build.expect_code(0);
+    let build = build.json();
+    assert_eq!(build["schema"], "imagegate.build/v1");
+    assert_eq!(build["engine"], "docker");
+    assert_eq!(build["images"][0]["image"], context.image.as_str());
+    assert_eq!(build["images"][0]["candidate"]["source"], "built");
+    let candidate = build["images"][0]["candidate"]["digest"].as_str().unwrap().to_owned();
+
+    context.gate(&[]).0.expect_code(0);
+    let promote = context.run(&["promote", "--json"]);
+    promote.expect_code(0);
+    let promote = promote.json();
+    assert_eq!(promote["schema"], "imagegate.pointer/v1");
+    assert_eq!(promote["operation"], "promote");
+    assert_eq!(promote["images"][0]["promotion"]["status"], "promoted");
+    assert_eq!(promote["images"][0]["promotion"]["to"], candidate.as_str());
+    assert_eq!(context.stable_id().as_deref(), Some(candidate.as_str()));
+
+    let rollback = context.run(&["rollback", "--json", &context.image]);
+    rollback.expect_code(0);
+    let rollback = rollback.json();
+    assert_eq!(rollback["operation"], "rollback");
+    assert_eq!(rollback["images"][0]["promotion"]["to"], first.as_str());
+    assert_eq!(context.stable_id().as_deref(), Some(first.as_str()));
+}

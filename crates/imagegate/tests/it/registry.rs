@@ -238,6 +238,19 @@ fn a_fresh_machine_reuses_the_candidate_from_the_registry() {
     assert!(run.stderr.contains("pulling"), "{run}");
 }
 
+both_engines!(a_registry_on_a_loopback_address_is_spoken_to_over_plain_http_by_itself, |engine: Engine| {
+    let project = RegistryProject::anonymous(engine, &["alpha"], "test_a pass\n");
+    // As docker and go-containerregistry do: no `insecure = true` for a registry on this machine.
+    let path = project.context.path("imagegate.toml");
+    let config = std::fs::read_to_string(&path).unwrap().replace("insecure = true\n", "");
+    assert!(!config.contains("insecure"), "{config}");
+    std::fs::write(&path, config).unwrap();
+    let (run, report) = project.gate(&["--promote"]);
+    run.expect_code(0);
+    assert_eq!(report["promotion"]["status"], "promoted", "{run}");
+    assert_eq!(project.skopeo_digest(&project.stable_reference()).as_deref(), report["candidate"]["digest"].as_str());
+});
+
 #[test]
 fn basic_auth_credentials_come_from_the_environment_and_never_show() {
     let password = "s3cret-Pa55word-for-imagegate";
