@@ -33,7 +33,7 @@ pub fn run(global: &GlobalArgs, args: &PromoteArgs) -> Result<ExitStatus, CliErr
         let entry = match outcome {
             Ok(promotion) => {
                 if !args.json {
-                    println!("{name}: {}", promotion.message);
+                    println!("{name}: {} (in {})", promotion.message, report.engine);
                 }
                 PointerEntry {
                     image: name.clone(),

@@ -28,7 +28,7 @@ pub fn run(global: &GlobalArgs, args: &RollbackArgs) -> Result<ExitStatus, CliEr
             }],
         });
     } else {
-        println!("{name}: {}", promotion.message);
+        println!("{name}: {} (in {})", promotion.message, context.engine_name());
     }
     Ok(ExitStatus::Success)
 }
