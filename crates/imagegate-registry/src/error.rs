@@ -36,7 +36,7 @@ impl ErrorKind {
 
 /// A failed registry operation.
 #[derive(Debug, thiserror::Error)]
-#[error("{operation} on registry {registry}: {message}{}{}", attempts_note(*attempts), hint(*kind))]
+#[error("{operation} on registry {registry}: {message}{}{}", attempts_note(*attempts), hint(*kind, message))]
 pub struct RegistryError {
     pub registry: String,
     pub operation: String,
@@ -62,7 +62,13 @@ fn attempts_note(attempts: u32) -> String {
     if attempts > 1 { format!(" (after {attempts} attempts)") } else { String::new() }
 }
 
-fn hint(kind: ErrorKind) -> &'static str {
+fn hint(kind: ErrorKind, message: &str) -> &'static str {
+    // Go's HTTP servers (distribution among them) answer a plain HTTP request on a TLS port
+    // with this text and a 400: the store spoke plain HTTP, by `insecure` or because the
+    // registry is on a loopback address.
+    if message.contains("HTTP request to an HTTPS server") {
+        return "\n  hint: the registry serves HTTPS: set `[store] ca_file` to the CA that signed its certificate (a registry on a loopback address is spoken to over plain HTTP unless `ca_file` is set), and drop `insecure = true`";
+    }
     match kind {
         ErrorKind::Unauthorized => {
             "\n  hint: log in with `docker login`, or set IMAGEGATE_REGISTRY_USERNAME and IMAGEGATE_REGISTRY_PASSWORD"

@@ -337,6 +337,19 @@ fn an_untrusted_certificate_is_refused_with_a_clear_error() {
     let run = project.run(&["plan"]);
     run.expect_code(3);
     assert!(run.stderr.contains(&project.registry.address()), "{run}");
+    // On a loopback address the store speaks plain HTTP unless a CA is given, as docker does:
+    // the TLS registry says so, and the hint names the key that fixes it.
+    assert!(run.stderr.contains("hint: the registry serves HTTPS: set `[store] ca_file`"), "{run}");
+
+    // With a CA file the store speaks TLS; a certificate that CA did not sign is refused as such.
+    let other = Registry::start(RegistryOptions { auth: RegistryAuth::None, tls: true }).expect("start a registry");
+    let wrong_ca = other.ca_file().expect("the other registry's CA");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.replace("[store]\n", &format!("[store]\nca_file = \"{}\"\n", wrong_ca.display())))
+        .unwrap();
+    let run = project.run(&["plan"]);
+    run.expect_code(3);
+    assert!(run.stderr.contains(&project.registry.address()), "{run}");
     assert!(run.stderr.to_lowercase().contains("certificate"), "{run}");
 }
 
