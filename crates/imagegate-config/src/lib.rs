@@ -13,6 +13,7 @@
 //! hash build contexts; it knows nothing of engines, registries or the store.
 
 pub mod digest;
+pub mod dockerfile;
 pub mod dockerignore;
 mod error;
 mod load;
