@@ -24,7 +24,10 @@ mod schema;
 mod starter;
 mod warnings;
 
-pub use digest::{ContextEntry, DigestError, EntryKind, InputsDigest, context_files, inputs_digest};
+pub use digest::{
+    ContextEntry, DigestError, EntryKind, InputsDigest, InputsPatternError, context_files, inputs_digest,
+    unmatched_inputs,
+};
 pub use error::{ConfigError, ConfigErrorKind};
 pub use load::{find_config, load, load_str};
 pub use model::*;
