@@ -6,8 +6,8 @@
 //! - [`inputs_digest`] hashes everything that defines an image (Dockerfile, build context as
 //!   filtered by its `.dockerignore`, build args, target, platform); the scheme is a contract
 //!   documented in [`digest`].
-//! - [`starter_config`] and [`discover_dockerfiles`] write the file that `imagegate init`
-//!   proposes.
+//! - [`Project::read`], [`propose`] and [`starter_config`] write the file that `imagegate init`
+//!   proposes, from the project's Dockerfiles, CI configuration and test setup.
 //!
 //! This crate touches the filesystem only to read the config, check the paths it names and
 //! hash build contexts; it knows nothing of engines, registries or the store.
@@ -31,7 +31,10 @@ pub use digest::{
 pub use error::{ConfigError, ConfigErrorKind};
 pub use load::{find_config, load, load_str};
 pub use model::*;
-pub use starter::{discover_dockerfiles, starter_config};
+pub use starter::{
+    Authorship, Project, Proposal, ProposedArg, ProposedImage, ProposedSuite, authorship, discover_dockerfiles,
+    propose, starter_config, with_entries,
+};
 pub use warnings::ConfigWarning;
 
 /// The name imagegate looks for, from the working directory upwards.
