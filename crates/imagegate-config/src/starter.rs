@@ -70,6 +70,9 @@ pub fn starter_config(proposal: &Proposal) -> String {
 # once it passes. Each suite runs `command` with /bin/sh -c in `workdir` (where the project is
 # copied in) and must write per-test results (JUnit XML, TAP, subunit v2, go test -json,
 # libtest JSON) into `results`, which imagegate creates empty before the run.
+# An image whose context is the whole checkout (it copies the project in) lists in `inputs`
+# the files that define it: its Dockerfile's folder, what else it copies, the dependency
+# manifests. Without it every commit would be a new recipe to build and gate.
 # Lines marked `guessed` or `set me` are where init was not sure.
 
 [engine]
@@ -123,13 +126,7 @@ fn write_image(out: &mut String, image: &ProposedImage, suite: &ProposedSuite) {
     let _ = writeln!(out, "dockerfile = {}", quoted(&image.dockerfile));
     let _ = writeln!(out, "context = {}", quoted(&image.context));
     if !image.inputs.is_empty() {
-        let _ = writeln!(
-            out,
-            "# The context is the whole repository, so every commit would be a new recipe: `inputs` names
-# the files that define the image (its Dockerfile's folder, what it copies besides the checkout,
-# the dependency manifests); only these, the Dockerfile, build args, target and platform make
-# its inputs digest. List `.imagegate` and `.git` in .dockerignore."
-        );
+        let _ = writeln!(out, "# The context is the whole checkout: only the files `inputs` names define the image.");
         let patterns: Vec<String> = image.inputs.iter().map(|pattern| quoted(pattern)).collect();
         let _ = writeln!(out, "inputs = [{}]", patterns.join(", "));
     }

@@ -10,6 +10,7 @@
 mod ci;
 mod context;
 mod gate_rules;
+mod init;
 mod lifecycle;
 mod packages;
 mod registry;
