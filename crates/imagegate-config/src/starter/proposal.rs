@@ -40,16 +40,37 @@ pub struct Proposal {
     pub project: String,
     pub images: Vec<ProposedImage>,
     pub suite: ProposedSuite,
+    /// Lines the repository root's `.dockerignore` should hold (empty when no image is built
+    /// from the root).
+    pub dockerignore: Vec<String>,
     /// Things found that concern no one image (a CI file that could not be read).
     pub notes: Vec<String>,
 }
 
-impl Proposal {
-    /// Whether some image is built from the repository root: then `.imagegate` and `.git`
-    /// belong in the root's `.dockerignore`.
-    pub fn root_context(&self) -> bool {
-        self.images.iter().any(|image| image.enabled && image.context == ".")
+/// Markers of a Python project whose version is read from git at build time: its image
+/// build (`pip install .`, `pip wheel .`) needs `.git` in the context.
+const VERSION_FROM_GIT: &[&str] =
+    &["hatch-vcs", "setuptools_scm", "setuptools-scm", "versioneer", "poetry-dynamic-versioning", "dunamai", "pbr"];
+
+/// What the root's `.dockerignore` should hold when an image is built from the root: the
+/// state folder, and `.git` unless the project takes its version from git (then excluding it
+/// would break the build) — said in `notes`.
+fn dockerignore_entries(project: &Project, root_context: bool, notes: &mut Vec<String>) -> Vec<String> {
+    if !root_context {
+        return Vec::new();
     }
+    let mut entries = vec![crate::model::DEFAULT_STATE_DIR.to_owned()];
+    let marker = ["pyproject.toml", "setup.cfg", "setup.py"].iter().find_map(|file| {
+        let text = project.text(file)?;
+        VERSION_FROM_GIT.iter().find(|marker| text.contains(*marker)).map(|marker| (*file, *marker))
+    });
+    match marker {
+        Some((file, marker)) => notes.push(format!(
+            "`.git` is left in the build context: {file} takes the version from git ({marker}), which a build from the checkout needs"
+        )),
+        None => entries.push(".git".to_owned()),
+    }
+    entries
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -161,7 +182,9 @@ pub fn propose(project: &Project) -> Proposal {
         images.push(image);
     }
 
-    Proposal { project: project.name.clone(), images, suite: propose_suite(project), notes }
+    let root_context = images.iter().any(|image| image.enabled && image.context == ".");
+    let dockerignore = dockerignore_entries(project, root_context, &mut notes);
+    Proposal { project: project.name.clone(), images, suite: propose_suite(project), dockerignore, notes }
 }
 
 fn recipe_key(invocation: &BuildInvocation) -> String {
@@ -619,7 +642,22 @@ mod tests {
         let comment = image.build_args[0].comment.as_deref().unwrap_or_default();
         assert!(comment.contains("ARG TAG (line 1) has no default, used by FROM debian:${TAG} (line 2)"), "{comment}");
         assert!(image.enabled && image.stable_tag_guessed);
-        assert!(proposal.root_context());
+        assert_eq!(proposal.dockerignore, [".imagegate", ".git"]);
+    }
+
+    #[test]
+    fn git_stays_in_the_context_of_a_project_versioned_from_git() {
+        let files = [
+            ("ci/Dockerfile", "FROM debian:12\nCOPY . /src\nRUN pip wheel /src\n"),
+            ("pyproject.toml", "[build-system]\nrequires = [\"hatchling\", \"hatch-vcs\"]\n"),
+        ];
+        let proposal = propose(&project(&files));
+        assert_eq!(proposal.dockerignore, [".imagegate"]);
+        assert!(
+            proposal.notes[0].contains("pyproject.toml takes the version from git (hatch-vcs)"),
+            "{:?}",
+            proposal.notes
+        );
     }
 
     #[test]

@@ -95,14 +95,26 @@ fn from_tox(text: &str) -> Option<ProposedSuite> {
         })
         .unwrap_or_default();
     let commands = testenv.get("commands")?;
-    for line in commands.lines() {
-        let Some(line) = without_factor(line) else { continue };
-        let line = tox_substitute(line, &setenv);
+    for written in commands.lines() {
+        let Some(written) = without_factor(written) else { continue };
+        let line = tox_substitute(written, &setenv);
         let words = shlex::split(&line)?;
         let runner =
             words.iter().position(|word| word == "twisted.trial" || word == "trial" || word.ends_with("/trial"));
         if let Some(runner) = runner {
-            return Some(trial(&words, runner));
+            let mut suite = trial(&words, runner);
+            // Through tox the test dependencies are installed by tox itself; the reporter then
+            // goes in tox's positional arguments, which this command passes on to trial.
+            if let Some((_, default)) =
+                written.trim_end().strip_suffix('}').and_then(|rest| rest.rsplit_once("{posargs"))
+            {
+                let tests = tox_substitute(&format!("{{posargs{default}}}"), &setenv);
+                suite.guesses.push(format!(
+                    "or through tox, which installs them: `tox -e ENV -- --reporter=subunitv2-file {}`",
+                    tests.trim()
+                ));
+            }
+            return Some(suite);
         }
         if let Some(runner) = words.iter().position(|word| matches!(word.as_str(), "pytest" | "py.test")) {
             let mut suite =
@@ -348,6 +360,8 @@ mod tests {
         assert_eq!(suite.results, "/results");
         assert!(!suite.placeholder);
         assert!(!suite.command.contains("mkdir"));
+        let through_tox = "`tox -e ENV -- --reporter=subunitv2-file acme`";
+        assert!(suite.guesses.iter().any(|guess| guess.contains(through_tox)), "{:?}", suite.guesses);
     }
 
     #[test]

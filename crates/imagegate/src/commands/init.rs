@@ -1,6 +1,8 @@
 //! `imagegate init`: an imagegate.toml from what the repository already has (its Dockerfiles,
 //! the image builds of its CI configuration, its test setup), `.imagegate/` in `.gitignore`
-//! (and `.imagegate` and `.git` in `.dockerignore` when an image is built from the root), and
+//! (and `.imagegate` and `.git` in `.dockerignore` when an image is built from the root: the
+//! store changes on every run, the history is large and no image's input; `.git` stays when
+//! the project takes its version from git), and
 //! with `--ci` a workflow that runs `imagegate ci` on every branch and nightly.
 //!
 //! Nothing is overwritten without `--force`, and `--force` is only ever suggested for a file
@@ -17,9 +19,6 @@ use crate::error::CliError;
 
 /// What `init` adds to `.gitignore`: imagegate's store, which is per machine.
 const GITIGNORE_ENTRIES: &[&str] = &[".imagegate/"];
-/// What `init` adds to the root's `.dockerignore` when the root is a build context: the store
-/// (which changes on every run) and the repository's history (large, and no image's input).
-const DOCKERIGNORE_ENTRIES: &[&str] = &[".imagegate", ".git"];
 
 pub fn run(global: &GlobalArgs, args: &InitArgs) -> Result<ExitStatus, CliError> {
     let working = std::env::current_dir().map_err(|source| CliError::Io {
@@ -51,10 +50,9 @@ pub fn run(global: &GlobalArgs, args: &InitArgs) -> Result<ExitStatus, CliError>
         }
         write(&path, &imagegate_config::starter_config(&proposal))?;
         written.push(relative(&path, &root));
-        for (file, entries, wanted) in
-            [(".gitignore", GITIGNORE_ENTRIES, true), (".dockerignore", DOCKERIGNORE_ENTRIES, proposal.root_context())]
-        {
-            if wanted && append_entries(&root.join(file), entries)? {
+        let dockerignore: Vec<&str> = proposal.dockerignore.iter().map(String::as_str).collect();
+        for (file, entries) in [(".gitignore", GITIGNORE_ENTRIES), (".dockerignore", dockerignore.as_slice())] {
+            if !entries.is_empty() && append_entries(&root.join(file), entries)? {
                 written.push(file.to_owned());
             }
         }
