@@ -177,7 +177,14 @@ pub(crate) fn repository_path(path: &Resolved) -> Resolved {
             text = text[prefix.len()..].trim_start_matches(':').to_owned();
         }
     }
-    let parts: Vec<&str> = text.split('/').filter(|part| !part.is_empty() && *part != ".").collect();
+    let mut parts: Vec<&str> = Vec::new();
+    for part in text.split('/').filter(|part| !part.is_empty() && *part != ".") {
+        if part == ".." && parts.last().is_some_and(|last| *last != "..") {
+            parts.pop();
+        } else {
+            parts.push(part);
+        }
+    }
     let text = if parts.is_empty() { ".".to_owned() } else { parts.join("/") };
     Resolved { text, unknown: path.unknown.clone() }
 }
@@ -267,50 +274,76 @@ pub(crate) struct BuildCommand {
 
 /// Every image build command in a shell script, as words (not yet substituted). Lines ending
 /// in `\` continue on the next; `&&`, `||`, `;` and `|` separate commands; `$(…)` (whose
-/// output is unknown here) becomes the variable `command_output`.
+/// output is unknown here) becomes the variable `command_output`. A `cd` before a build moves
+/// the folder its relative paths start from, as in the shell.
 pub(crate) fn build_commands(script: &str) -> Vec<BuildCommand> {
     let joined = script.replace("\\\r\n", " ").replace("\\\n", " ");
     let joined = replace_command_substitutions(&joined);
     let mut found = Vec::new();
+    let mut folder = ".".to_owned();
     for line in joined.lines() {
-        if !line.contains("build") && !line.contains("bud") {
+        if !line.contains("build") && !line.contains("bud") && !line.contains("cd ") {
             continue;
         }
         // A line shlex cannot split (an unbalanced quote) is not a command we can read.
         let Some(words) = shlex::split(line) else { continue };
-        let mut command: Vec<String> = Vec::new();
-        let mut redirect_target = false;
-        for word in words {
-            // A redirection and its file are not arguments (`docker build - < Dockerfile`).
-            if redirect_target {
-                redirect_target = false;
-                continue;
-            }
-            if is_redirection(&word) {
-                redirect_target =
-                    !word.ends_with(|character: char| character.is_ascii_alphanumeric() || character == '/');
-                continue;
-            }
-            let (word, ends_command) = match word.strip_suffix(';') {
-                Some(stripped) => (stripped.to_owned(), true),
-                None => (word, false),
-            };
-            if matches!(word.as_str(), "&&" | "||" | ";" | "|" | "&") {
-                found.extend(read_build_command(&command));
-                command.clear();
-                continue;
-            }
-            if !word.is_empty() {
-                command.push(word);
-            }
-            if ends_command {
-                found.extend(read_build_command(&command));
-                command.clear();
+        for command in split_commands(words) {
+            match command.as_slice() {
+                [cd, target] if cd == "cd" => folder = within(&folder, target),
+                _ => found.extend(read_build_command(&command).map(|mut build| {
+                    build.dockerfile = build.dockerfile.map(|path| within(&folder, &path));
+                    build.context = build.context.map(|path| if path == "-" { path } else { within(&folder, &path) });
+                    build
+                })),
             }
         }
-        found.extend(read_build_command(&command));
     }
     found
+}
+
+/// A line's words as separate commands, without redirections.
+fn split_commands(words: Vec<String>) -> Vec<Vec<String>> {
+    let mut commands = Vec::new();
+    let mut command: Vec<String> = Vec::new();
+    let mut redirect_target = false;
+    for word in words {
+        // A redirection and its file are not arguments (`docker build - < Dockerfile`).
+        if redirect_target {
+            redirect_target = false;
+            continue;
+        }
+        if is_redirection(&word) {
+            redirect_target = !word.ends_with(|character: char| character.is_ascii_alphanumeric() || character == '/');
+            continue;
+        }
+        let (word, ends_command) = match word.strip_suffix(';') {
+            Some(stripped) => (stripped.to_owned(), true),
+            None => (word, false),
+        };
+        if matches!(word.as_str(), "&&" | "||" | ";" | "|" | "&") {
+            commands.push(std::mem::take(&mut command));
+            continue;
+        }
+        if !word.is_empty() {
+            command.push(word);
+        }
+        if ends_command {
+            commands.push(std::mem::take(&mut command));
+        }
+    }
+    commands.push(command);
+    commands.retain(|command| !command.is_empty());
+    commands
+}
+
+/// `path` as seen from `folder`: unchanged when it starts from somewhere of its own (`/`, `~`,
+/// a variable such as `$CI_PROJECT_DIR`), else joined to the folder.
+pub(crate) fn within(folder: &str, path: &str) -> String {
+    if folder == "." || folder.is_empty() || path.starts_with(['/', '~', '$']) {
+        path.to_owned()
+    } else {
+        format!("{}/{path}", folder.trim_end_matches('/'))
+    }
 }
 
 /// `<`, `>`, `>>`, `2>`, `2>&1`, `&>`, and the forms with the file attached (`>out.log`).
@@ -442,7 +475,25 @@ pub(crate) fn invocations_in_script(
     script: &str,
     variables: &Variables,
 ) -> Vec<BuildInvocation> {
-    build_commands(script)
+    invocations_in_folder(file, job, script, variables, ".")
+}
+
+/// [`invocations_in_script`] for a script that starts in `folder` (GitHub's
+/// `working-directory`), relative to the checkout.
+pub(crate) fn invocations_in_folder(
+    file: &str,
+    job: &str,
+    script: &str,
+    variables: &Variables,
+    folder: &str,
+) -> Vec<BuildInvocation> {
+    let script = if folder == "." {
+        script.to_owned()
+    } else {
+        let quoted = shlex::try_quote(folder).map_or_else(|_| folder.to_owned(), |quoted| quoted.into_owned());
+        format!("cd {quoted}\n{script}")
+    };
+    build_commands(&script)
         .into_iter()
         .filter(|command| command.context.as_deref().is_some_and(|context| context != "-"))
         .map(|command| {
@@ -596,6 +647,21 @@ mod tests {
     }
 
     #[test]
+    fn a_cd_moves_the_folder_relative_paths_start_from() {
+        let script = "cd docker/app && docker build -f ../Dockerfile.base -t a:1 .\ncd ..\ndocker build -t b:1 $CI_PROJECT_DIR/x\n";
+        let commands = build_commands(script);
+        assert_eq!(commands[0].context.as_deref(), Some("docker/app/."));
+        assert_eq!(commands[0].dockerfile.as_deref(), Some("docker/app/../Dockerfile.base"));
+        assert_eq!(commands[1].context.as_deref(), Some("$CI_PROJECT_DIR/x"));
+        let path = |text: &str| repository_path(&substitute(text, &Variables::new())).text;
+        assert_eq!(path("docker/app/../Dockerfile.base"), "docker/Dockerfile.base");
+        assert_eq!(path("docker/app/."), "docker/app");
+        let invocations = invocations_in_folder("w.yml", "j", "docker build -t c:1 .", &Variables::new(), "tools");
+        assert_eq!(invocations[0].context.text, "tools");
+        assert_eq!(invocations[0].dockerfile_path().text, "tools/Dockerfile");
+    }
+
+    #[test]
     fn finds_every_builder_and_separates_commands() {
         let script = "cd ci && docker buildx build --platform=linux/amd64 --push -t a:1 --target test . && echo done\n\
             sudo podman build --network host -f Containerfile -t b:$(git rev-parse HEAD) ctx; buildah bud -t c:2 other\n\
@@ -604,11 +670,12 @@ mod tests {
             echo 'docker build in a string'\n";
         let commands = build_commands(script);
         let contexts: Vec<Option<&str>> = commands.iter().map(|command| command.context.as_deref()).collect();
-        assert_eq!(contexts, [Some("."), Some("ctx"), Some("other"), Some("-")]);
+        // The `cd ci` holds for the rest of the script, as in the shell.
+        assert_eq!(contexts, [Some("ci/."), Some("ci/ctx"), Some("ci/other"), Some("-")]);
         assert_eq!(commands[0].platform.as_deref(), Some("linux/amd64"));
         assert_eq!(commands[0].target.as_deref(), Some("test"));
         assert_eq!(commands[1].tags, ["b:${command_output}"]);
-        assert_eq!(commands[1].dockerfile.as_deref(), Some("Containerfile"));
+        assert_eq!(commands[1].dockerfile.as_deref(), Some("ci/Containerfile"));
         assert_eq!(commands[3].build_args, [("FROM_ENV".into(), None)]);
     }
 

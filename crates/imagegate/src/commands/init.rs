@@ -240,7 +240,11 @@ fn summary(report: &InitReport) -> String {
             let _ = writeln!(out, "  {:width$}  from {}", image.name, image.origin);
         }
     }
-    let _ = writeln!(out, "suite: {}  (from {})", report.suite.command, report.suite.source);
+    if report.suite.placeholder {
+        let _ = writeln!(out, "suite: {}  (a placeholder: set the project's own command)", report.suite.command);
+    } else {
+        let _ = writeln!(out, "suite: {}  (from {})", report.suite.command, report.suite.source);
+    }
     let mut guesses = Vec::new();
     for image in report.images.iter().filter(|image| image.enabled) {
         for name in &image.unset_build_args {

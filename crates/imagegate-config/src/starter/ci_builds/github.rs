@@ -6,7 +6,7 @@
 use serde_norway::Value;
 
 use super::{
-    BuildInvocation, CiFileError, Resolved, Variables, combinations, invocations_in_script, job_label, repository_path,
+    BuildInvocation, CiFileError, Resolved, Variables, combinations, invocations_in_folder, job_label, repository_path,
     scalar_text, split_list, substitute, variables_of,
 };
 
@@ -39,12 +39,24 @@ pub(crate) fn github_builds(file: &str, text: &str) -> Result<Vec<BuildInvocatio
                     }
                 } else if let Some(script) = step.get("run").and_then(scalar_text) {
                     let script = expressions_substituted(&script, &step_variables);
-                    found.extend(invocations_in_script(file, &label, &script, &step_variables));
+                    let folder = step
+                        .get("working-directory")
+                        .or_else(|| run_default(job, "working-directory"))
+                        .or_else(|| run_default(&document, "working-directory"))
+                        .and_then(scalar_text)
+                        .map(|folder| expressions_substituted(&folder, &step_variables))
+                        .unwrap_or_else(|| ".".to_owned());
+                    found.extend(invocations_in_folder(file, &label, &script, &step_variables, &folder));
                 }
             }
         }
     }
     Ok(found)
+}
+
+/// `defaults: run: NAME` of a job or workflow.
+fn run_default<'a>(scope: &'a Value, name: &str) -> Option<&'a Value> {
+    scope.get("defaults")?.get("run")?.get(name)
 }
 
 /// A `run:` script with its `${{ … }}` expressions replaced, as GitHub does before the shell
@@ -217,11 +229,14 @@ jobs:
           push: true
   tools:
     runs-on: ubuntu-latest
+    defaults:
+      run:
+        working-directory: ci
     steps:
       - run: |
           docker build \
             -t acme/tools:latest \
-            -f tools/Dockerfile tools
+            -f ../tools/Dockerfile ../tools
 "#;
 
     #[test]
