@@ -9,8 +9,9 @@
 //! - [`Project::read`], [`propose`] and [`starter_config`] write the file that `imagegate init`
 //!   proposes, from the project's Dockerfiles, CI configuration and test setup.
 //!
-//! This crate touches the filesystem only to read the config, check the paths it names and
-//! hash build contexts; it knows nothing of engines, registries or the store.
+//! This crate touches the filesystem only to read the config, check the paths it names, hash
+//! build contexts and (for `init`, in [`Project::read`] alone) read the project's checkout; it
+//! knows nothing of engines, registries or the store.
 
 pub mod digest;
 pub mod dockerfile;

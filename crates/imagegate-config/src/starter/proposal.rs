@@ -661,6 +661,40 @@ mod tests {
     }
 
     #[test]
+    fn an_unreadable_ci_file_is_a_note_and_the_rest_still_counts() {
+        let files = [
+            ("ci/Dockerfile", "FROM alpine\n"),
+            (".github/workflows/broken.yml", "jobs: [unclosed\n"),
+            (".gitlab-ci.yml", "build:\n  script:\n    - docker build -t acme/ci:1 ci\n"),
+        ];
+        let proposal = propose(&project(&files));
+        assert_eq!(proposal.images.len(), 1);
+        assert_eq!(proposal.images[0].stable_tag, "acme/ci:1");
+        assert!(proposal.notes[0].starts_with("could not read .github/workflows/broken.yml: "), "{:?}", proposal.notes);
+    }
+
+    #[test]
+    fn a_build_of_a_dockerfile_that_is_not_there_is_left_out_and_said() {
+        let files = [
+            ("ci/Dockerfile", "FROM alpine\n"),
+            (
+                ".gitlab-ci.yml",
+                "build:\n  script:\n    - docker build -f ci/Dockerfile.$FLAVOUR ci\n    - docker build -f gone/Dockerfile gone\n",
+            ),
+        ];
+        let proposal = propose(&project(&files));
+        assert_eq!(proposal.notes.len(), 2, "{:?}", proposal.notes);
+        assert!(proposal.notes[0].contains("depends on `$FLAVOUR`, unknown here"), "{:?}", proposal.notes);
+        assert!(
+            proposal.notes[1].contains("builds `gone/Dockerfile`, which is not in the repository"),
+            "{:?}",
+            proposal.notes
+        );
+        // No CI build of ci/Dockerfile was read, so it is proposed from the Dockerfile itself.
+        assert!(proposal.images[0].enabled);
+    }
+
+    #[test]
     fn a_missing_source_is_a_noted_guess() {
         let files = [("ci/Dockerfile", "FROM alpine\nCOPY nowhere.txt /x\n")];
         let proposal = propose(&project(&files));

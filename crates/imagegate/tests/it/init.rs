@@ -217,6 +217,16 @@ fn a_tahoe_shaped_repository_gives_one_image_per_circleci_variant() {
 }
 
 #[test]
+fn a_repository_without_dockerfiles_is_refused_and_left_alone() {
+    let repository = Repository::new(&[("README.md", "hello\n".to_owned())]);
+    let run = repository.run(&["init"]);
+    run.expect_code(2);
+    assert!(run.stderr.contains("no Dockerfile or Containerfile found"), "{run}");
+    assert!(!repository.path("imagegate.toml").exists());
+    assert!(!repository.path(".gitignore").exists());
+}
+
+#[test]
 fn init_never_suggests_force_for_a_file_someone_wrote_or_edited() {
     let repository = Repository::new(&tahoe_shaped("base", "tahoelafsci"));
     repository.run(&["init"]).expect_code(0);
