@@ -159,7 +159,7 @@ pub fn propose(project: &Project) -> Proposal {
         let recipe = recipe_key(invocation);
         if let Some(&index) = recipes.get(&recipe) {
             let image: &mut ProposedImage = &mut images[index];
-            image.guesses.push(format!("also built by {origin}"));
+            image.origin.push_str(&format!(", and {origin}"));
             continue;
         }
         built.insert(dockerfile_path.text.clone());
@@ -692,6 +692,18 @@ mod tests {
         );
         // No CI build of ci/Dockerfile was read, so it is proposed from the Dockerfile itself.
         assert!(proposal.images[0].enabled);
+    }
+
+    #[test]
+    fn the_same_recipe_built_by_two_jobs_is_one_image() {
+        let workflow = "jobs:\n  pr:\n    steps:\n      - run: docker build -t acme/ci:1 ci\n  main:\n    steps:\n      - run: docker build -t acme/ci:1 -t acme/ci:latest ci\n";
+        let files = [("ci/Dockerfile", "FROM alpine\n"), (".github/workflows/images.yml", workflow)];
+        let proposal = propose(&project(&files));
+        assert_eq!(proposal.images.len(), 1, "{:?}", proposal.images);
+        assert_eq!(
+            proposal.images[0].origin,
+            ".github/workflows/images.yml job pr, and .github/workflows/images.yml job main"
+        );
     }
 
     #[test]
