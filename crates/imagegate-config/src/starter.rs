@@ -21,7 +21,7 @@ use std::fmt::Write as _;
 use sha2::{Digest as _, Sha256};
 
 pub use ignore_files::with_entries;
-pub use project::{Project, discover_dockerfiles};
+pub use project::Project;
 pub use proposal::{Proposal, ProposedArg, ProposedImage, propose};
 pub use suite::ProposedSuite;
 

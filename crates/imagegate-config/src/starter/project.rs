@@ -4,7 +4,7 @@
 //! so tests build one from strings with [`Project::from_files`].
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::model::DEFAULT_STATE_DIR;
 
@@ -164,13 +164,6 @@ pub(crate) fn is_dockerfile_name(name: &str) -> bool {
             || name.strip_prefix(base).is_some_and(|rest| rest.starts_with('.') && rest.len() > 1)
             || name.strip_suffix(base).is_some_and(|rest| rest.ends_with('.') && rest.len() > 1)
     })
-}
-
-/// The Dockerfiles of the project at `root` as absolute paths, sorted: see [`Project::dockerfiles`].
-pub fn discover_dockerfiles(root: &Path) -> Vec<PathBuf> {
-    Project::read(root)
-        .map(|project| project.dockerfiles().into_iter().map(|relative| root.join(relative)).collect())
-        .unwrap_or_default()
 }
 
 #[cfg(test)]
