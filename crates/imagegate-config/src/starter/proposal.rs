@@ -220,11 +220,11 @@ fn from_invocation(
                 ProposedArg {
                     name: name.clone(),
                     value: None,
-                    comment: Some(format!(
-                        "set me: CI passes `{}`, and {} is unknown here",
-                        value.text,
-                        dollar_list(&value.unknown)
-                    )),
+                    comment: Some(if dollar_list(&value.unknown) == format!("`{}`", value.text) {
+                        format!("set me: CI passes `{}`, unknown here", value.text)
+                    } else {
+                        format!("set me: CI passes `{}`; {} is unknown here", value.text, dollar_list(&value.unknown))
+                    }),
                 }
             }
         })
