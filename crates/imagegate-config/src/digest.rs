@@ -46,6 +46,29 @@
 //!       'd' u32be(mode & 0o777)                                        a folder
 //! ```
 //!
+//! # With `inputs`
+//!
+//! When the build context is wider than what defines the image — typically the repository
+//! root, copied in whole to prepare a wheelhouse or a cache — an image may name the files that
+//! define it: `inputs = ["ci/**", "setup.py"]`, glob patterns relative to the context (`*` and
+//! `?` stay within one folder, `**` crosses folders, `[…]` and `{a,b}` as in gitignore-style
+//! globs). Then only the context entries that a pattern matches, or that lie below a folder a
+//! pattern matches, are hashed; the `.dockerignore` still applies first. The Dockerfile, build
+//! args, target and platform are hashed as always, and so are the patterns themselves, so that
+//! changing them names a new recipe:
+//!
+//! ```text
+//!     … field("platform") optional(platform)
+//!     field("inputs")   u64be(count) { field(pattern) }                sorted, duplicates removed
+//!     field("context")  u64be(count) { entry }                         matched entries only
+//! ```
+//!
+//! The `inputs` section is written only when the key is given, so every digest of an image
+//! without `inputs` is the same as before the key existed, and no digest with `inputs` can equal
+//! one without. The image is still built from the whole context: a file outside `inputs` that
+//! the build copies may differ between two builds of one recipe, which is the point — a commit
+//! that changes only project source reuses the candidate.
+//!
 //! Lengths and counts are unsigned 64-bit big-endian, so no two different inputs frame to
 //! the same byte stream. Each file's content is hashed on its own and only its 32-byte
 //! digest enters the outer hash, which lets the size be framed before the content without
@@ -118,6 +141,11 @@ pub enum DigestError {
     /// The applicable `.dockerignore` has a pattern that Docker refuses too.
     #[error("use the ignore file `{path}`: {error}\n  hint: Docker refuses this pattern too: fix or remove the line")]
     IgnorePattern { path: PathBuf, error: PatternError },
+    /// An `inputs` pattern cannot be used (loading rejects these; a hand-built config may not).
+    #[error(
+        "use the `inputs` pattern `{pattern}`: {error}\n  hint: patterns are globs relative to the build context, e.g. \"ci/**\""
+    )]
+    InputsPattern { pattern: String, error: InputsPatternError },
     /// A folder of the build context could not be listed.
     #[error("list the build context folder `{path}`")]
     ListFolder {
@@ -134,11 +162,107 @@ pub enum DigestError {
     },
 }
 
+/// An `inputs` pattern that cannot be used.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum InputsPatternError {
+    /// The pattern is empty (or only `./` and `/`).
+    #[error("the pattern is empty")]
+    Empty,
+    /// The pattern starts with `/`: patterns are relative to the context.
+    #[error("the pattern is absolute; patterns are relative to the build context")]
+    Absolute,
+    /// A `..` component would leave the context.
+    #[error("`..` leads out of the build context")]
+    Parent,
+    /// Not a valid glob.
+    #[error("{0}")]
+    Glob(#[from] globset::Error),
+}
+
+/// The glob that an `inputs` pattern is matched as: relative to the context, `*` and `?` never
+/// cross a `/`, a leading `./` and a trailing `/` are dropped.
+pub fn inputs_glob(pattern: &str) -> Result<globset::Glob, InputsPatternError> {
+    if pattern.starts_with('/') {
+        return Err(InputsPatternError::Absolute);
+    }
+    let mut trimmed = pattern;
+    while let Some(rest) = trimmed.strip_prefix("./") {
+        trimmed = rest;
+    }
+    let trimmed = trimmed.trim_end_matches('/');
+    if trimmed.is_empty() || trimmed == "." {
+        return Err(InputsPatternError::Empty);
+    }
+    if trimmed.split('/').any(|part| part == "..") {
+        return Err(InputsPatternError::Parent);
+    }
+    Ok(globset::GlobBuilder::new(trimmed).literal_separator(true).backslash_escape(true).build()?)
+}
+
+/// The `inputs` patterns of an image, compiled, matching a context path or any folder above it.
+struct InputsMatcher {
+    set: globset::GlobSet,
+}
+
+impl InputsMatcher {
+    fn new(patterns: &[String]) -> Result<InputsMatcher, DigestError> {
+        let mut builder = globset::GlobSetBuilder::new();
+        for pattern in patterns {
+            let glob =
+                inputs_glob(pattern).map_err(|error| DigestError::InputsPattern { pattern: pattern.clone(), error })?;
+            builder.add(glob);
+        }
+        let set = builder.build().map_err(|error| DigestError::InputsPattern {
+            pattern: patterns.join(", "),
+            error: InputsPatternError::Glob(error),
+        })?;
+        Ok(InputsMatcher { set })
+    }
+
+    /// The indices of the patterns that match `path` or one of its folders.
+    fn matching(&self, path: &Path) -> Vec<usize> {
+        let mut found: Vec<usize> = path
+            .ancestors()
+            .filter(|ancestor| !ancestor.as_os_str().is_empty())
+            .flat_map(|ancestor| self.set.matches(ancestor))
+            .collect();
+        found.sort_unstable();
+        found.dedup();
+        found
+    }
+}
+
+/// The `inputs` patterns of `image` that select no entry of its context (after
+/// `.dockerignore`): most likely a typo, and the digest then misses what was meant.
+pub fn unmatched_inputs(image: &ImageConfig) -> Result<Vec<String>, DigestError> {
+    let Some(patterns) = &image.inputs else { return Ok(Vec::new()) };
+    let matcher = InputsMatcher::new(patterns)?;
+    let mut matched = vec![false; patterns.len()];
+    for entry in context_files(image)? {
+        for index in matcher.matching(&entry.path) {
+            matched[index] = true;
+        }
+    }
+    Ok(patterns.iter().zip(matched).filter(|(_, matched)| !matched).map(|(pattern, _)| pattern.clone()).collect())
+}
+
 /// Hashes everything that defines `image`; see the module documentation for the scheme.
 pub fn inputs_digest(image: &ImageConfig) -> Result<InputsDigest, DigestError> {
     let dockerfile = fs::read(&image.dockerfile)
         .map_err(|source| DigestError::ReadDockerfile { path: image.dockerfile.clone(), source })?;
-    let entries = context_files(image)?;
+    let mut entries = context_files(image)?;
+    let inputs = match &image.inputs {
+        Some(patterns) => {
+            let matcher = InputsMatcher::new(patterns)?;
+            entries.retain(|entry| !matcher.matching(&entry.path).is_empty());
+            let mut sorted: Vec<&str> = patterns.iter().map(String::as_str).collect();
+            sorted.sort_unstable();
+            sorted.dedup();
+            Some(sorted)
+        }
+        None => None,
+    };
 
     let mut hasher = Sha256::new();
     field(&mut hasher, SCHEME_VERSION.as_bytes());
@@ -155,6 +279,13 @@ pub fn inputs_digest(image: &ImageConfig) -> Result<InputsDigest, DigestError> {
     optional(&mut hasher, image.target.as_deref());
     field(&mut hasher, b"platform");
     optional(&mut hasher, image.platform.as_deref());
+    if let Some(patterns) = inputs {
+        field(&mut hasher, b"inputs");
+        count(&mut hasher, patterns.len());
+        for pattern in patterns {
+            field(&mut hasher, pattern.as_bytes());
+        }
+    }
 
     field(&mut hasher, b"context");
     count(&mut hasher, entries.len());

@@ -6,13 +6,15 @@
 //! - [`inputs_digest`] hashes everything that defines an image (Dockerfile, build context as
 //!   filtered by its `.dockerignore`, build args, target, platform); the scheme is a contract
 //!   documented in [`digest`].
-//! - [`starter_config`] and [`discover_dockerfiles`] write the file that `imagegate init`
-//!   proposes.
+//! - [`Project::read`], [`propose`] and [`starter_config`] write the file that `imagegate init`
+//!   proposes, from the project's Dockerfiles, CI configuration and test setup.
 //!
-//! This crate touches the filesystem only to read the config, check the paths it names and
-//! hash build contexts; it knows nothing of engines, registries or the store.
+//! This crate touches the filesystem only to read the config, check the paths it names, hash
+//! build contexts and (for `init`, in [`Project::read`] alone) read the project's checkout; it
+//! knows nothing of engines, registries or the store.
 
 pub mod digest;
+pub mod dockerfile;
 pub mod dockerignore;
 mod error;
 mod load;
@@ -23,11 +25,17 @@ mod schema;
 mod starter;
 mod warnings;
 
-pub use digest::{ContextEntry, DigestError, EntryKind, InputsDigest, context_files, inputs_digest};
+pub use digest::{
+    ContextEntry, DigestError, EntryKind, InputsDigest, InputsPatternError, context_files, inputs_digest,
+    unmatched_inputs,
+};
 pub use error::{ConfigError, ConfigErrorKind};
 pub use load::{find_config, load, load_str};
 pub use model::*;
-pub use starter::{discover_dockerfiles, starter_config};
+pub use starter::{
+    Authorship, Project, Proposal, ProposedArg, ProposedImage, ProposedSuite, authorship, propose, starter_config,
+    with_entries,
+};
 pub use warnings::ConfigWarning;
 
 /// The name imagegate looks for, from the working directory upwards.

@@ -23,8 +23,8 @@ use crate::CONFIG_FILE_NAME;
 use crate::error::{ConfigError, ConfigErrorKind, Location, SourceFile};
 use crate::model::{
     Config, DEFAULT_ATTEMPTS, DEFAULT_NETWORK, DEFAULT_PRUNE_AFTER, DEFAULT_STATE_DIR, DEFAULT_TIMEOUT,
-    DEFAULT_WORKDIR, EngineConfig, EngineKind, ImageConfig, MAX_ATTEMPTS, PromoteConfig, RegistryStoreConfig,
-    StoreConfig, SuiteConfig,
+    DEFAULT_WORKDIR, EngineConfig, EngineKind, ImageConfig, ImageLines, MAX_ATTEMPTS, PromoteConfig,
+    RegistryStoreConfig, StoreConfig, SuiteConfig,
 };
 use crate::raw::{RawConfig, RawEngine, RawImage, RawPromote, RawStore, RawSuite};
 use crate::reference::normalize_stable_tag;
@@ -429,6 +429,21 @@ impl Validator<'_> {
             (None, None) => None,
         };
 
+        let line_of = |span: Range<usize>| Some(Location::from_span(self.source.text, span).line);
+        let suite_keys = raw.suite.as_ref().map(Spanned::get_ref);
+        let lines = ImageLines {
+            table: line_of(image_span.clone()),
+            build_args: raw
+                .build_args
+                .as_ref()
+                .and_then(|args| args.keys().map(Spanned::span).min_by_key(|span| span.start))
+                .and_then(line_of),
+            inputs: raw.inputs.as_ref().and_then(|inputs| line_of(inputs.span())),
+            results: suite_keys.and_then(|suite| suite.results.as_ref()).and_then(|results| line_of(results.span())),
+            workdir: suite_keys.and_then(|suite| suite.workdir.as_ref()).and_then(|workdir| line_of(workdir.span())),
+        };
+        let inputs = raw.inputs.map(|inputs| self.inputs(&table, inputs));
+
         let build_args = raw
             .build_args
             .unwrap_or_default()
@@ -508,13 +523,42 @@ impl Validator<'_> {
             name: name.to_owned(),
             dockerfile: dockerfile.unwrap_or_default(),
             context,
+            inputs,
             build_args,
             target,
             platform,
             stable_tag,
             suite,
+            lines,
         };
         (image, stable_tag_span)
+    }
+
+    /// `inputs`: a non-empty list of glob patterns relative to the context.
+    fn inputs(&mut self, table: &str, inputs: Spanned<Vec<Spanned<String>>>) -> Vec<String> {
+        let example = r#"inputs = ["ci/**", "setup.py", "pyproject.toml"]"#;
+        if inputs.get_ref().is_empty() {
+            self.invalid(
+                inputs.span(),
+                format!("`inputs` in {table} is empty, so no file of the context would define the image"),
+                format!("list the files whose content defines the image, relative to the context, e.g. {example}; or remove `inputs` to hash the whole context"),
+            );
+        }
+        inputs
+            .into_inner()
+            .into_iter()
+            .map(|pattern| {
+                let written = pattern.get_ref();
+                if let Err(error) = crate::digest::inputs_glob(written) {
+                    self.invalid(
+                        pattern.span(),
+                        format!("invalid pattern {} in `inputs`: {}", quoted(written), error),
+                        format!("patterns are globs relative to the context (`*` within a folder, `**` across folders), e.g. {example}"),
+                    );
+                }
+                pattern.into_inner()
+            })
+            .collect()
     }
 
     /// `<context>/Dockerfile`, which must exist when `dockerfile` is not given.

@@ -160,6 +160,9 @@ pub struct ImageConfig {
     pub dockerfile: PathBuf,
     /// Absolute path of the build context folder.
     pub context: PathBuf,
+    /// `inputs`: glob patterns, relative to the context, of the files whose content defines
+    /// the image; `None` when every context file does (see [`crate::digest`]).
+    pub inputs: Option<Vec<String>>,
     pub build_args: BTreeMap<String, String>,
     /// `--target` stage, if any.
     pub target: Option<String>,
@@ -169,6 +172,20 @@ pub struct ImageConfig {
     /// gives none gets `:latest`, as Docker would.
     pub stable_tag: String,
     pub suite: SuiteConfig,
+    /// Where the image's keys are written in imagegate.toml, for messages that point there.
+    pub lines: ImageLines,
+}
+
+/// 1-based lines of an image's keys in imagegate.toml; `None` for a key not written (or a
+/// config built by hand), and then messages point at the image's table.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImageLines {
+    /// The `[images.NAME]` table.
+    pub table: Option<usize>,
+    pub build_args: Option<usize>,
+    pub inputs: Option<usize>,
+    pub results: Option<usize>,
+    pub workdir: Option<usize>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -47,6 +47,7 @@ pub(crate) struct RawStore {
 pub(crate) struct RawImage {
     pub dockerfile: Option<Spanned<String>>,
     pub context: Option<Spanned<String>>,
+    pub inputs: Option<Spanned<Vec<Spanned<String>>>>,
     pub build_args: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
     pub target: Option<Spanned<String>>,
     pub platform: Option<Spanned<String>>,

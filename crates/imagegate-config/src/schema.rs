@@ -71,6 +71,7 @@ pub(crate) const SUITE_KEYS: &[Key] = &[
 pub(crate) const IMAGE_KEYS: &[Key] = &[
     key("dockerfile", Shape::String, r#""ci/Dockerfile""#),
     key("context", Shape::String, r#""ci""#),
+    key("inputs", Shape::StringList, r#"["ci/**", "setup.py", "pyproject.toml"]"#),
     key("build_args", Shape::StringMap { what: "build arg" }, r#"{ PYTHON_VERSION = "3.12" }"#),
     key("target", Shape::String, r#""test""#),
     key("platform", Shape::String, r#""linux/amd64""#),

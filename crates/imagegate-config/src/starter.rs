@@ -1,72 +1,79 @@
-//! The starter `imagegate.toml` that `imagegate init` proposes: the project's Dockerfiles
-//! found on disk, one image each, with every key explained in a comment.
+//! The starter `imagegate.toml` that `imagegate init` writes, from what it learned of the
+//! project: [`Project::read`] lists the checkout and reads the files that matter (the only
+//! I/O here), [`propose`] turns that into images and a suite, and [`starter_config`] writes
+//! them as a commented file that loads as it is.
+//!
+//! - `ci_builds/`: the `docker build` / build-push-action invocations of the project's CI
+//!   (GitHub Actions, GitLab CI, CircleCI), with their variables substituted;
+//! - `suite.rs`: the suite from tox.ini, pytest, go, cargo or npm configuration;
+//! - `proposal.rs`: images from those invocations and from the Dockerfiles themselves
+//!   (required ARGs, the context that holds every COPY source, `inputs`);
+//! - `ignore_files.rs`: the lines added to `.gitignore` and `.dockerignore`.
 
-use std::collections::BTreeSet;
+mod ci_builds;
+mod ignore_files;
+mod project;
+mod proposal;
+mod suite;
+
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
 
-use crate::load::shown;
-use crate::model::{DEFAULT_ATTEMPTS, DEFAULT_NETWORK, DEFAULT_STATE_DIR, DEFAULT_WORKDIR};
+use sha2::{Digest as _, Sha256};
+
+pub use ignore_files::with_entries;
+pub use project::Project;
+pub use proposal::{Proposal, ProposedArg, ProposedImage, propose};
+pub use suite::ProposedSuite;
+
+use crate::model::{DEFAULT_ATTEMPTS, DEFAULT_NETWORK, DEFAULT_WORKDIR};
 use crate::schema::{bare_or_quoted, quoted};
 
-/// Folders never searched: version control, build output and dependencies, which hold
-/// other projects' Dockerfiles rather than this one's.
-const SKIPPED_FOLDERS: &[&str] = &[".git", "target", "node_modules", DEFAULT_STATE_DIR];
+/// The first words of the file `init` writes: what tells a later `init` that the file is its
+/// own, and so may be replaced with `--force` while unedited.
+const MARKER: &str = "# Written by `imagegate init`";
 
-/// How deep below `root` Dockerfiles are looked for: deep enough for `ci/images/debian/`,
-/// shallow enough to stay quick in a large checkout.
-const MAX_DEPTH: usize = 4;
-
-/// The Dockerfiles of the project at `root`, sorted: files named `Dockerfile`,
-/// `Dockerfile.*`, `*.Dockerfile`, `Containerfile`, `Containerfile.*` or `*.Containerfile`,
-/// up to four folders deep, outside `.git`, `target`, `node_modules` and the store folder.
-pub fn discover_dockerfiles(root: &Path) -> Vec<PathBuf> {
-    let mut found: Vec<PathBuf> = walkdir::WalkDir::new(root)
-        .max_depth(MAX_DEPTH + 1)
-        .into_iter()
-        .filter_entry(|entry| {
-            entry.depth() == 0
-                || !(entry.file_type().is_dir()
-                    && SKIPPED_FOLDERS.contains(&entry.file_name().to_string_lossy().as_ref()))
-        })
-        .filter_map(Result::ok)
-        .filter(|entry| entry.file_type().is_file() && is_dockerfile_name(&entry.file_name().to_string_lossy()))
-        .map(walkdir::DirEntry::into_path)
-        .collect();
-    found.sort();
-    found
+/// Who wrote an existing `imagegate.toml`, as far as `init` can tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Authorship {
+    /// `init` wrote it and it is unchanged since: replacing it loses nothing.
+    Unedited,
+    /// `init` wrote it and someone edited it since.
+    Edited,
+    /// Someone else wrote it.
+    User,
 }
 
-fn is_dockerfile_name(name: &str) -> bool {
-    // `Dockerfile.dockerignore` is the ignore file of a Dockerfile, not a Dockerfile.
-    if name.ends_with(".dockerignore") {
-        return false;
-    }
-    ["Dockerfile", "Containerfile"].iter().any(|base| {
-        name == *base
-            || name.strip_prefix(base).is_some_and(|rest| rest.starts_with('.') && rest.len() > 1)
-            || name.strip_suffix(base).is_some_and(|rest| rest.ends_with('.') && rest.len() > 1)
-    })
+/// Tells who wrote `text`, from its first line: the marker with the digest of the rest of
+/// the file as `init` wrote it.
+pub fn authorship(text: &str) -> Authorship {
+    let (first, rest) = text.split_once('\n').unwrap_or((text, ""));
+    let Some(written) = first.strip_prefix(MARKER) else { return Authorship::User };
+    if written.contains(&body_digest(rest)) { Authorship::Unedited } else { Authorship::Edited }
 }
 
-/// A commented `imagegate.toml` with one image per Dockerfile in `dockerfiles` (absolute, or
-/// relative to `project_root`). Each image builds with the Dockerfile's own folder as its
-/// context; the suite command is a placeholder for the project's own, which the comments
-/// say to replace. With the Dockerfiles in place the result loads as it is.
-pub fn starter_config(dockerfiles: &[PathBuf], project_root: &Path) -> String {
-    let project = tag_component(
-        &std::path::absolute(project_root)
-            .ok()
-            .and_then(|root| root.file_name().map(|name| name.to_string_lossy().into_owned()))
-            .unwrap_or_default(),
-    );
-    let project = if project.is_empty() { "project".to_owned() } else { project };
+fn body_digest(body: &str) -> String {
+    hex::encode(&Sha256::digest(body.as_bytes())[..6])
+}
 
+/// The `imagegate.toml` for `proposal`: every image (those `init` is unsure of commented
+/// out), each with the suite, and comments wherever `init` guessed.
+pub fn starter_config(proposal: &Proposal) -> String {
     let mut out = String::new();
     out.push_str(
         "# imagegate: build candidate CI images, run the project's test suite in each candidate and in
 # the current stable image, and promote a candidate to its stable tag only when it does at
-# least as well. Paths below are relative to the folder of this file.
+# least as well. Paths are relative to the folder of this file.
+#
+# Each image is built from `dockerfile` with `context` as the build context; its inputs digest
+# (Dockerfile, the files of the context or of `inputs`, build args, target, platform) tells
+# imagegate whether the recipe changed. `stable_tag` is the tag imagegate moves to a candidate
+# once it passes. Each suite runs `command` with /bin/sh -c in `workdir` (where the project is
+# copied in) and must write per-test results (JUnit XML, TAP, subunit v2, go test -json,
+# libtest JSON) into `results`, which imagegate creates empty before the run.
+# An image whose context is the whole checkout (it copies the project in) lists in `inputs`
+# the files that define it: its Dockerfile's folder, what else it copies, the dependency
+# manifests. Without it every commit would be a new recipe to build and gate.
+# Lines marked `guessed` or `set me` are where init was not sure.
 
 [engine]
 # The container engine: \"docker\" or \"podman\". Left out, imagegate uses whichever it finds.
@@ -83,339 +90,318 @@ branches = [\"main\", \"master\"]
 # state_dir = \".imagegate\"
 ",
     );
-
-    if dockerfiles.is_empty() {
-        out.push_str("\n# No Dockerfile was found in this project: write one, then describe it as below.\n");
-        let example = Path::new("ci/Dockerfile");
-        write_image(&mut out, "ci", example, &project);
-        return out;
+    if proposal.images.is_empty() {
+        out.push_str("\n# No Dockerfile was found in this project: write one, then describe it as [images.NAME].\n");
     }
-
-    let mut used_names = BTreeSet::new();
-    for dockerfile in dockerfiles {
-        let relative = dockerfile.strip_prefix(project_root).unwrap_or(dockerfile);
-        let name = unique_name(&image_name(relative, &project), relative, &mut used_names);
-        write_image(&mut out, &name, relative, &project);
+    for image in &proposal.images {
+        let mut block = String::new();
+        write_image(&mut block, image, &proposal.suite);
+        if image.enabled {
+            out.push_str(&block);
+        } else {
+            for line in block.lines() {
+                out.push_str(if line.is_empty() || line.starts_with('#') { "#" } else { "# " });
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
     }
-    out
+    format!("{MARKER} (unedited while this reads {}).\n{out}", body_digest(&out))
 }
 
-fn write_image(out: &mut String, name: &str, dockerfile: &Path, project: &str) {
-    let context =
-        dockerfile.parent().filter(|parent| !parent.as_os_str().is_empty()).map_or_else(|| ".".to_owned(), shown);
-    let header = format!("images.{}", bare_or_quoted(name));
-    let stable_tag = format!("{project}-ci/{}:stable", tag_component(name));
+fn write_image(out: &mut String, image: &ProposedImage, suite: &ProposedSuite) {
+    let header = format!("images.{}", bare_or_quoted(&image.name));
     // Writing into a String cannot fail.
-    let _ = write!(
-        out,
-        "
-[{header}]
-# The image is built from this Dockerfile, with `context` as the build context. Every file of
-# the context (less what its .dockerignore excludes) is part of the image's inputs digest,
-# which tells imagegate whether the recipe changed: keep the context small.
-dockerfile = {dockerfile}
-context = {context}
-# build_args = {{ PYTHON_VERSION = \"3.12\" }}
-# target = \"test\"
-# platform = \"linux/amd64\"
-# The tag imagegate moves to a candidate once it passes: point it at your registry.
-stable_tag = {stable_tag}
-",
-        dockerfile = quoted(&shown(dockerfile)),
-        context = quoted(&context),
-        stable_tag = quoted(&stable_tag),
-    );
-    if context == "." {
-        let _ = write!(
-            out,
-            "# The context is the whole project: list `{DEFAULT_STATE_DIR}` and `.git` in .dockerignore so that
-# imagegate's store and the repository's history are not sent to the engine.
-"
-        );
+    let _ = writeln!(out);
+    if !image.enabled {
+        let _ = writeln!(out, "# From {}: uncomment to gate it.", image.origin);
     }
-    let _ = write!(
-        out,
-        "
-[{header}.suite]
-# The command that runs the project's tests inside the image, with /bin/sh -c, in `workdir`
-# (where imagegate copies the project). Replace it with the project's own test command.
-command = \"./run-tests.sh\"
-# The folder in the container where the tests write their reports (JUnit XML or subunit v2);
-# imagegate copies it out after the run.
-results = \"/results\"
-# workdir = \"{DEFAULT_WORKDIR}\"
-# env = {{ CI = \"true\" }}
-# How long the suite may run before it is stopped.
-# timeout = \"1h\"
-# How many times in all a test that fails in the candidate is run, the first run included.
-# attempts = {DEFAULT_ATTEMPTS}
-# Reruns only the failed tests: {{tests}} becomes their ids. Left out, the whole suite reruns.
-# rerun = \"./run-tests.sh {{tests}}\"
-# The test container's network; \"none\" keeps tests from depending on it.
-# network = \"{DEFAULT_NETWORK}\"
-"
-    );
-}
-
-/// `Dockerfile.debian` and `debian.Dockerfile` → `debian`; `ci/Dockerfile` → `ci`; a
-/// `Dockerfile` at the root → the project's name.
-fn image_name(dockerfile: &Path, project: &str) -> String {
-    let file_name = dockerfile.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
-    let from_file = ["Dockerfile", "Containerfile"].iter().find_map(|base| {
-        file_name
-            .strip_prefix(&format!("{base}."))
-            .or_else(|| file_name.strip_suffix(&format!(".{base}")))
-            .map(str::to_owned)
-    });
-    let raw = from_file.unwrap_or_else(|| {
-        dockerfile
-            .parent()
-            .and_then(Path::file_name)
-            .map_or_else(|| project.to_owned(), |folder| folder.to_string_lossy().into_owned())
-    });
-    let name = sanitize_image_name(&raw);
-    if name.is_empty() { "ci".to_owned() } else { name }
-}
-
-/// Lowercase, with anything outside `[a-z0-9._-]` made `-`, starting with a letter or digit.
-fn sanitize_image_name(raw: &str) -> String {
-    let lowered: String =
-        raw.to_lowercase()
-            .chars()
-            .map(|character| {
-                if character.is_ascii_alphanumeric() || matches!(character, '.' | '_' | '-') { character } else { '-' }
-            })
-            .collect();
-    lowered.trim_start_matches(|character: char| !character.is_ascii_alphanumeric()).to_owned()
-}
-
-/// Two Dockerfiles with the same derived name are told apart by the nearest folder above
-/// them whose name is not already part of the image name, then by a number.
-fn unique_name(name: &str, dockerfile: &Path, used: &mut BTreeSet<String>) -> String {
-    let folder = dockerfile
-        .parent()
-        .into_iter()
-        .flat_map(Path::ancestors)
-        .filter_map(Path::file_name)
-        .map(|folder| sanitize_image_name(&folder.to_string_lossy()))
-        .find(|folder| !folder.is_empty() && folder != name);
-    let mut candidates = vec![name.to_owned()];
-    if let Some(folder) = folder {
-        candidates.push(format!("{folder}-{name}"));
+    let _ = writeln!(out, "[{header}]");
+    if image.enabled {
+        let _ = writeln!(out, "# From {}.", image.origin);
     }
-    let chosen = candidates.into_iter().find(|candidate| !used.contains(candidate)).unwrap_or_else(|| {
-        (2..)
-            .map(|number| format!("{name}-{number}"))
-            .find(|candidate| !used.contains(candidate))
-            .unwrap_or_else(|| name.to_owned())
-    });
-    used.insert(chosen.clone());
-    chosen
-}
+    for guess in &image.guesses {
+        let _ = writeln!(out, "# guessed: {guess}.");
+    }
+    let _ = writeln!(out, "dockerfile = {}", quoted(&image.dockerfile));
+    let _ = writeln!(out, "context = {}", quoted(&image.context));
+    if !image.inputs.is_empty() {
+        let _ = writeln!(out, "# The context is the whole checkout: only the files `inputs` names define the image.");
+        let patterns: Vec<String> = image.inputs.iter().map(|pattern| quoted(pattern)).collect();
+        let _ = writeln!(out, "inputs = [{}]", patterns.join(", "));
+    }
+    for arg in &image.build_args {
+        let key = format!("build_args.{}", bare_or_quoted(&arg.name));
+        let comment = arg.comment.as_deref().map(|comment| format!("  # {comment}")).unwrap_or_default();
+        match &arg.value {
+            Some(value) => {
+                let _ = writeln!(out, "{key} = {}{comment}", quoted(value));
+            }
+            None => {
+                let _ = writeln!(out, "# {key} = \"\"{comment}");
+            }
+        }
+    }
+    if let Some(target) = &image.target {
+        let _ = writeln!(out, "target = {}", quoted(target));
+    }
+    if let Some(platform) = &image.platform {
+        let _ = writeln!(out, "platform = {}", quoted(platform));
+    }
+    if image.stable_tag_guessed {
+        let _ = writeln!(out, "# guessed: made up; point it at the tag your CI jobs run in.");
+    }
+    let _ = writeln!(out, "stable_tag = {}", quoted(&image.stable_tag));
 
-/// A valid repository path component: lowercase letters and digits joined by single `-`.
-fn tag_component(raw: &str) -> String {
-    raw.to_lowercase()
-        .split(|character: char| !character.is_ascii_alphanumeric())
-        .filter(|part| !part.is_empty())
-        .collect::<Vec<_>>()
-        .join("-")
+    let _ = writeln!(out, "\n[{header}.suite]");
+    if suite.placeholder {
+        let _ = writeln!(out, "# set me: replace the command with the project's own test command.");
+    } else {
+        let _ = writeln!(out, "# From {}.", suite.source);
+    }
+    for guess in &suite.guesses {
+        let _ = writeln!(out, "# guessed: {guess}.");
+    }
+    let _ = writeln!(out, "command = {}", quoted(&suite.command));
+    let _ = writeln!(out, "results = {}", quoted(&suite.results));
+    if !suite.env.is_empty() {
+        let pairs: Vec<String> =
+            suite.env.iter().map(|(name, value)| format!("{} = {}", bare_or_quoted(name), quoted(value))).collect();
+        let _ = writeln!(out, "env = {{ {} }}", pairs.join(", "));
+    }
+    match &suite.rerun {
+        Some(rerun) => {
+            let _ = writeln!(out, "# Reruns only the failed tests: {{tests}} becomes their ids.");
+            let _ = writeln!(out, "rerun = {}", quoted(rerun));
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "# rerun = \"… {{tests}}\"   # rerun only the failed tests; left out, the whole suite reruns"
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# workdir = \"{DEFAULT_WORKDIR}\"\n# timeout = \"1h\"\n# attempts = {DEFAULT_ATTEMPTS}\n# network = \"{DEFAULT_NETWORK}\""
+    );
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn recognises_dockerfile_names() {
-        for name in [
-            "Dockerfile",
-            "Dockerfile.debian",
-            "debian.Dockerfile",
-            "Containerfile",
-            "Containerfile.alpine",
-            "alpine.Containerfile",
-        ] {
-            assert!(is_dockerfile_name(name), "{name}");
-        }
-        for name in
-            ["Dockerfile.dockerignore", "Dockerfile.", ".Dockerfile", "Dockerfiles", "MyDockerfile", "README.md"]
-        {
-            assert!(!is_dockerfile_name(name), "{name}");
-        }
-    }
+    /// A project in the shape of Tahoe-LAFS: five Dockerfiles in `.circleci/`, four of them
+    /// built by CircleCI jobs merged from one template (seven variants), each copying the
+    /// whole checkout; trial through tox.
+    pub(crate) const TAHOE_SHAPED: &[(&str, &str)] = &[
+        (
+            ".circleci/Dockerfile.debian",
+            "ARG TAG\nFROM debian:${TAG}\nARG PYTHON_VERSION\nCOPY .circleci/apt-list /etc/apt/sources.list.d/x.list\nCOPY . /tmp/project\nRUN /tmp/project/.circleci/prepare.sh python${PYTHON_VERSION}\n",
+        ),
+        (".circleci/Dockerfile.ubuntu", "ARG TAG\nFROM ubuntu:${TAG}\nARG PYTHON_VERSION\nCOPY . /tmp/project\n"),
+        (".circleci/Dockerfile.fedora", "ARG TAG\nFROM fedora:${TAG}\nARG PYTHON_VERSION\nCOPY . /tmp/project\n"),
+        (
+            ".circleci/Dockerfile.oraclelinux",
+            "ARG TAG\nFROM oraclelinux:${TAG}\nARG PYTHON_VERSION\nCOPY . /tmp/project\n",
+        ),
+        (".circleci/Dockerfile.pypy", "FROM pypy:2.7-buster\nCOPY . /tmp/project\n"),
+        (".circleci/apt-list", "deb x y\n"),
+        (".circleci/prepare.sh", "#!/bin/sh\n"),
+        (
+            ".circleci/config.yml",
+            r#"
+version: 2.1
+.images: &IMAGES
+  jobs:
+    - "build-image-debian-12"
+    - "build-image-ubuntu-20-04"
+    - "build-image-ubuntu-22-04"
+    - "build-image-ubuntu-24-04"
+    - "build-image-oraclelinux-8"
+    - "build-image-fedora-35"
+    - "build-image-fedora-40"
+workflows:
+  images:
+    <<: *IMAGES
+jobs:
+  build-image: &BUILD_IMAGE
+    environment:
+      DISTRO: "x"
+      TAG: "x"
+      PYTHON_VERSION: "x"
+    steps:
+      - "checkout"
+      - run:
+          name: "Build image"
+          command: |
+            docker \
+                build \
+                --build-arg TAG=${TAG} \
+                --build-arg PYTHON_VERSION=${PYTHON_VERSION} \
+                -t acmeci/${DISTRO}:${TAG}-py${PYTHON_VERSION} \
+                -f ~/project/.circleci/Dockerfile.${DISTRO} \
+                ~/project/
+  build-image-debian-12:
+    <<: *BUILD_IMAGE
+    environment: { DISTRO: "debian", TAG: "12", PYTHON_VERSION: "3.11" }
+  build-image-ubuntu-20-04:
+    <<: *BUILD_IMAGE
+    environment: { DISTRO: "ubuntu", TAG: "20.04", PYTHON_VERSION: "3.9" }
+  build-image-ubuntu-22-04:
+    <<: *BUILD_IMAGE
+    environment: { DISTRO: "ubuntu", TAG: "22.04", PYTHON_VERSION: "3.10" }
+  build-image-ubuntu-24-04:
+    <<: *BUILD_IMAGE
+    environment: { DISTRO: "ubuntu", TAG: "24.04", PYTHON_VERSION: "3.12" }
+  build-image-oraclelinux-8:
+    <<: *BUILD_IMAGE
+    environment: { DISTRO: "oraclelinux", TAG: "8", PYTHON_VERSION: "3.9" }
+  build-image-fedora-35:
+    <<: *BUILD_IMAGE
+    environment: { DISTRO: "fedora", TAG: "35", PYTHON_VERSION: "3" }
+  build-image-fedora-40:
+    <<: *BUILD_IMAGE
+    environment: { DISTRO: "fedora", TAG: "40", PYTHON_VERSION: "3" }
+"#,
+        ),
+        (
+            "tox.ini",
+            "[testenv]\nsetenv =\n    TEST_SUITE = acme\ncommands =\n    !coverage: python -b -m twisted.trial {env:ACME_TRIAL_ARGS:--rterrors} {posargs:{env:TEST_SUITE}}\n",
+        ),
+        ("setup.py", ""),
+        ("pyproject.toml", "[project]\nname = \"acme\"\n"),
+        ("src/acme/__init__.py", ""),
+    ];
 
     #[test]
-    fn derives_image_names() {
-        let name = |path: &str| image_name(Path::new(path), "acme");
-        assert_eq!(name("ci/Dockerfile.debian"), "debian");
-        assert_eq!(name("debian.Dockerfile"), "debian");
-        assert_eq!(name("ci/Dockerfile"), "ci");
-        assert_eq!(name("docker/python/Containerfile"), "python");
-        assert_eq!(name("Dockerfile"), "acme");
-        assert_eq!(name("Dockerfile.Py3.11"), "py3.11");
-        assert_eq!(name("Dockerfile._odd name"), "odd-name");
-    }
-
-    #[test]
-    fn names_are_made_unique() {
-        let mut used = BTreeSet::new();
-        let first = unique_name("debian", Path::new("ci/Dockerfile.debian"), &mut used);
-        let second = unique_name("debian", Path::new("docker/Dockerfile.debian"), &mut used);
-        let third = unique_name("debian", Path::new("docker/Dockerfile.debian"), &mut used);
-        assert_eq!((first.as_str(), second.as_str(), third.as_str()), ("debian", "docker-debian", "debian-2"));
-    }
-
-    #[test]
-    fn tag_components_are_valid_repository_parts() {
-        assert_eq!(tag_component("My Project_2"), "my-project-2");
-        assert_eq!(tag_component("py3.11"), "py3-11");
-        assert_eq!(tag_component("--"), "");
-    }
-
-    fn project() -> (tempfile::TempDir, PathBuf) {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let root = dir.path().join("acme");
-        for file in [
-            "Dockerfile",
-            "ci/Dockerfile.debian",
-            "ci/alpine.Containerfile",
-            "ci/Dockerfile.debian.dockerignore",
-            "docker/debian/Dockerfile",
-            "a/b/c/d/Dockerfile",
-            "a/b/c/d/e/Dockerfile",
-            ".git/Dockerfile",
-            "target/Dockerfile",
-            "node_modules/pkg/Dockerfile",
-            "README.md",
-        ] {
-            let path = root.join(file);
-            std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-            std::fs::write(path, "FROM scratch\n").expect("write");
-        }
-        (dir, root)
-    }
-
-    #[test]
-    fn discovers_dockerfiles_outside_skipped_folders_up_to_four_deep() {
-        let (_dir, root) = project();
-        let found: Vec<String> = discover_dockerfiles(&root)
+    fn a_tahoe_shaped_project_gives_one_image_per_ci_variant() {
+        let proposal = propose(&Project::from_files("acme", TAHOE_SHAPED.iter().copied()));
+        let enabled: Vec<(&str, &str, String)> = proposal
+            .images
             .iter()
-            .map(|path| shown(path.strip_prefix(&root).expect("inside the root")))
+            .filter(|image| image.enabled)
+            .map(|image| {
+                let args: Vec<String> = image
+                    .build_args
+                    .iter()
+                    .map(|arg| format!("{}={}", arg.name, arg.value.as_deref().unwrap_or("?")))
+                    .collect();
+                (image.name.as_str(), image.stable_tag.as_str(), args.join(" "))
+            })
             .collect();
         assert_eq!(
-            found,
+            enabled,
             [
-                "Dockerfile",
-                "a/b/c/d/Dockerfile",
-                "ci/Dockerfile.debian",
-                "ci/alpine.Containerfile",
-                "docker/debian/Dockerfile",
+                ("debian-12-py3.11", "acmeci/debian:12-py3.11", "PYTHON_VERSION=3.11 TAG=12".to_owned()),
+                ("ubuntu-20.04-py3.9", "acmeci/ubuntu:20.04-py3.9", "PYTHON_VERSION=3.9 TAG=20.04".to_owned()),
+                ("ubuntu-22.04-py3.10", "acmeci/ubuntu:22.04-py3.10", "PYTHON_VERSION=3.10 TAG=22.04".to_owned()),
+                ("ubuntu-24.04-py3.12", "acmeci/ubuntu:24.04-py3.12", "PYTHON_VERSION=3.12 TAG=24.04".to_owned()),
+                ("oraclelinux-8-py3.9", "acmeci/oraclelinux:8-py3.9", "PYTHON_VERSION=3.9 TAG=8".to_owned()),
+                ("fedora-35-py3", "acmeci/fedora:35-py3", "PYTHON_VERSION=3 TAG=35".to_owned()),
+                ("fedora-40-py3", "acmeci/fedora:40-py3", "PYTHON_VERSION=3 TAG=40".to_owned()),
             ]
         );
+        let debian = &proposal.images[0];
+        assert_eq!(debian.origin, ".circleci/config.yml job build-image-debian-12");
+        assert_eq!(debian.context, ".");
+        assert_eq!(debian.inputs, [".circleci/**", "setup.py", "pyproject.toml", "tox.ini"]);
+        assert!(debian.guesses.is_empty(), "{:?}", debian.guesses);
+        // The fifth Dockerfile, which no job builds, is proposed commented out.
+        let pypy = proposal.images.iter().find(|image| image.dockerfile.ends_with("pypy")).expect("pypy");
+        assert!(!pypy.enabled);
+        assert_eq!(pypy.context, ".");
+        assert!(proposal.notes.is_empty(), "{:?}", proposal.notes);
+        assert_eq!(proposal.suite.command, "python -b -m twisted.trial --reporter=subunitv2-file --rterrors acme");
     }
 
     #[test]
-    fn starter_config_loads() {
-        let (_dir, root) = project();
-        let dockerfiles = discover_dockerfiles(&root);
-        let text = starter_config(&dockerfiles, &root);
+    fn the_written_config_is_marked_and_names_its_guesses() {
+        let proposal = propose(&Project::from_files("acme", TAHOE_SHAPED.iter().copied()));
+        let text = starter_config(&proposal);
+        assert_eq!(authorship(&text), Authorship::Unedited);
+        assert_eq!(authorship(&text.replace("--rterrors", "--rterrors -j4")), Authorship::Edited);
+        assert_eq!(authorship("[engine]\n"), Authorship::User);
+        assert!(
+            text.contains("[images.\"debian-12-py3.11\"]\n# From .circleci/config.yml job build-image-debian-12.\n"),
+            "{text}"
+        );
+        assert!(text.contains("build_args.TAG = \"12\"\n"), "{text}");
+        assert!(text.contains("stable_tag = \"acmeci/debian:12-py3.11\"\n"), "{text}");
+        assert!(text.contains("env = { SUBUNITREPORTER_OUTPUT_PATH = \"/results/results.subunit2\" }"), "{text}");
+        assert!(text.contains("# [images.pypy]\n"), "{text}");
+        let parsed: toml::Table = toml::from_str(&text).expect("valid TOML");
+        let images = parsed["images"].as_table().expect("images");
+        assert_eq!(images.len(), 7);
+        assert!(!images.contains_key("pypy"));
+    }
+
+    fn write(root: &std::path::Path, files: &[(&str, &str)]) {
+        for (path, text) in files {
+            let path = root.join(path);
+            std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+            std::fs::write(path, text).expect("write");
+        }
+    }
+
+    #[test]
+    fn the_written_config_loads() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().join("acme");
+        write(&root, TAHOE_SHAPED);
+        let text = starter_config(&propose(&Project::read(&root).expect("read")));
         let path = root.join(crate::CONFIG_FILE_NAME);
         std::fs::write(&path, &text).expect("write");
         let config = crate::load(&path).unwrap_or_else(|error| panic!("{error}\n\n{text}"));
-        let names: Vec<&str> = config.images.keys().map(String::as_str).collect();
-        assert_eq!(names, ["acme", "alpine", "d", "debian", "docker-debian"]);
-        let debian = &config.images["debian"];
-        assert_eq!(debian.dockerfile, root.join("ci/Dockerfile.debian"));
-        assert_eq!(debian.context, root.join("ci"));
-        assert_eq!(debian.stable_tag, "acme-ci/debian:stable");
-        assert_eq!(config.images["acme"].context, root);
-        assert_eq!(config.images["docker-debian"].dockerfile, root.join("docker/debian/Dockerfile"));
+        assert_eq!(config.images.len(), 7);
+        let debian = &config.images["debian-12-py3.11"];
+        assert_eq!(debian.dockerfile, root.join(".circleci/Dockerfile.debian"));
+        assert_eq!(debian.context, root);
+        assert_eq!(debian.build_args["PYTHON_VERSION"], "3.11");
+        assert_eq!(debian.suite.env["SUBUNITREPORTER_OUTPUT_PATH"], "/results/results.subunit2");
     }
 
     #[test]
     fn starter_config_text() {
-        let (_dir, root) = project();
-        let text = starter_config(&[root.join("ci/Dockerfile.debian")], &root);
-        insta::assert_snapshot!(text, @r#"
-            # imagegate: build candidate CI images, run the project's test suite in each candidate and in
-            # the current stable image, and promote a candidate to its stable tag only when it does at
-            # least as well. Paths below are relative to the folder of this file.
+        let files = [
+            ("ci/Dockerfile", "ARG BASE\nFROM ${BASE}\nCOPY lib/ /opt/lib/\n"),
+            ("ci/lib/features", "alpha\n"),
+            ("go.mod", "module acme\n"),
+        ];
+        let text = starter_config(&propose(&Project::from_files("acme", files)));
+        let body = text.split_once("[store]").expect("store").1;
+        insta::assert_snapshot!(body, @r#"
+        # Where imagegate keeps its history and run artefacts.
+        # state_dir = ".imagegate"
 
-            [engine]
-            # The container engine: "docker" or "podman". Left out, imagegate uses whichever it finds.
-            # kind = "docker"
-            # The network of RUN steps while building; left out, the engine's default.
-            # build_network = "host"
+        [images.ci]
+        # From ci/Dockerfile.
+        dockerfile = "ci/Dockerfile"
+        context = "ci"
+        # build_args.BASE = ""  # set me: ARG BASE (line 1) has no default, used by FROM ${BASE} (line 2)
+        # guessed: made up; point it at the tag your CI jobs run in.
+        stable_tag = "acme-ci/ci:stable"
 
-            [promote]
-            # The branches whose CI runs may promote a candidate to its stable tag.
-            branches = ["main", "master"]
-
-            [store]
-            # Where imagegate keeps its history and run artefacts.
-            # state_dir = ".imagegate"
-
-            [images.debian]
-            # The image is built from this Dockerfile, with `context` as the build context. Every file of
-            # the context (less what its .dockerignore excludes) is part of the image's inputs digest,
-            # which tells imagegate whether the recipe changed: keep the context small.
-            dockerfile = "ci/Dockerfile.debian"
-            context = "ci"
-            # build_args = { PYTHON_VERSION = "3.12" }
-            # target = "test"
-            # platform = "linux/amd64"
-            # The tag imagegate moves to a candidate once it passes: point it at your registry.
-            stable_tag = "acme-ci/debian:stable"
-
-            [images.debian.suite]
-            # The command that runs the project's tests inside the image, with /bin/sh -c, in `workdir`
-            # (where imagegate copies the project). Replace it with the project's own test command.
-            command = "./run-tests.sh"
-            # The folder in the container where the tests write their reports (JUnit XML or subunit v2);
-            # imagegate copies it out after the run.
-            results = "/results"
-            # workdir = "/src"
-            # env = { CI = "true" }
-            # How long the suite may run before it is stopped.
-            # timeout = "1h"
-            # How many times in all a test that fails in the candidate is run, the first run included.
-            # attempts = 3
-            # Reruns only the failed tests: {tests} becomes their ids. Left out, the whole suite reruns.
-            # rerun = "./run-tests.sh {tests}"
-            # The test container's network; "none" keeps tests from depending on it.
-            # network = "none"
-            "#);
-    }
-
-    #[test]
-    fn starter_config_for_the_project_root_mentions_dockerignore() {
-        let (_dir, root) = project();
-        let text = starter_config(&[PathBuf::from("Dockerfile")], &root);
-        assert!(text.contains("[images.acme]"));
-        assert!(text.contains("context = \".\""));
-        assert!(text.contains("list `.imagegate` and `.git` in .dockerignore"));
-    }
-
-    #[test]
-    fn starter_config_without_dockerfiles_is_valid_toml() {
-        let (_dir, root) = project();
-        let text = starter_config(&[], &root);
-        assert!(text.contains("No Dockerfile was found"));
-        let error = crate::load_str(&root.join(crate::CONFIG_FILE_NAME), &text).expect_err("ci/Dockerfile is absent");
-        assert_eq!(error.kind(), crate::ConfigErrorKind::PathNotFound);
+        [images.ci.suite]
+        # From go.mod.
+        # guessed: every package's tests, as `go test ./...` runs them.
+        command = "go test -json ./... > /results/go-test.json"
+        results = "/results"
+        # rerun = "… {tests}"   # rerun only the failed tests; left out, the whole suite reruns
+        # workdir = "/src"
+        # timeout = "1h"
+        # attempts = 3
+        # network = "none"
+        "#);
     }
 
     #[test]
     fn quotes_image_names_that_are_not_bare_keys() {
-        let (_dir, root) = project();
-        std::fs::write(root.join("ci/Dockerfile.py3.12"), "FROM python:3.12\n").expect("write");
-        let text = starter_config(&[root.join("ci/Dockerfile.py3.12")], &root);
+        let files = [("ci/Dockerfile.py3.12", "FROM python:3.12\n")];
+        let text = starter_config(&propose(&Project::from_files("acme", files)));
         assert!(text.contains("[images.\"py3.12\"]"), "{text}");
         assert!(text.contains("[images.\"py3.12\".suite]"), "{text}");
         assert!(text.contains("stable_tag = \"acme-ci/py3-12:stable\""), "{text}");
-        let path = root.join(crate::CONFIG_FILE_NAME);
-        std::fs::write(&path, &text).expect("write");
-        crate::load(&path).unwrap_or_else(|error| panic!("{error}"));
+        toml::from_str::<toml::Table>(&text).expect("valid TOML");
     }
 }

@@ -22,13 +22,26 @@ impl fmt::Display for ConfigWarning {
 }
 
 impl Config {
-    /// Checks that need the filesystem beyond what loading checks. Today: the store folder
-    /// must not be part of a build context, or every run would change the image's inputs
-    /// digest (and send the store to the engine).
+    /// Checks that need the filesystem beyond what loading checks: the store folder must not
+    /// be part of a build context, or every run would change the image's inputs digest (and
+    /// send the store to the engine); and each `inputs` pattern should select some file.
     pub fn warnings(&self) -> Vec<ConfigWarning> {
         let state_dir = self.state_dir();
         let mut warnings = Vec::new();
         for image in self.images.values() {
+            // An unreadable context is reported when the digest is computed.
+            for pattern in crate::digest::unmatched_inputs(image).unwrap_or_default() {
+                let line = image.lines.inputs.map_or_else(String::new, |line| format!(":{line}"));
+                warnings.push(ConfigWarning {
+                    message: format!(
+                        "{}{line}: the `inputs` pattern `{pattern}` of image `{}` matches no file of its build context",
+                        self.path.file_name().map_or_else(|| self.path.display().to_string(), |name| name.to_string_lossy().into_owned()),
+                        image.name
+                    ),
+                    hint: "patterns are relative to the image's `context` folder and see only what its `.dockerignore` keeps; fix or remove the pattern".to_owned(),
+                });
+            }
+
             let Ok(inside_context) = state_dir.strip_prefix(&image.context) else {
                 continue;
             };
@@ -93,6 +106,23 @@ results = "/results"
 
         fs::write(dir.path().join(".dockerignore"), ".git\n.imagegate\n").expect("write");
         assert_eq!(config.warnings(), []);
+    }
+
+    #[test]
+    fn warns_when_an_inputs_pattern_matches_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        fs::create_dir(dir.path().join("ci")).expect("mkdir");
+        fs::write(dir.path().join("ci/Dockerfile"), "FROM scratch\n").expect("write");
+        let path = dir.path().join(CONFIG_FILE_NAME);
+        let text =
+            CONFIG.replace("[images.app]", "[images.app]\ncontext = \"ci\"\ninputs = [\"Dockerfile\", \"setup.py\"]");
+        fs::write(&path, text).expect("write");
+        let warnings = load(&path).expect("valid").warnings();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        insta::assert_snapshot!(warnings[0], @r#"
+            imagegate.toml:3: the `inputs` pattern `setup.py` of image `app` matches no file of its build context
+              hint: patterns are relative to the image's `context` folder and see only what its `.dockerignore` keeps; fix or remove the pattern
+        "#);
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub const COMPARE_SCHEMA: &str = "imagegate.compare/v1";
 pub const PRUNE_SCHEMA: &str = "imagegate.prune/v1";
 pub const BUILD_SCHEMA: &str = "imagegate.build/v1";
 pub const POINTER_SCHEMA: &str = "imagegate.pointer/v1";
+pub const INIT_SCHEMA: &str = "imagegate.init/v1";
 
 /// The gate's decision on a candidate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -392,4 +393,51 @@ pub struct ResultLine {
     pub outcome: Outcome,
     pub attempts: Vec<Outcome>,
     pub message: Option<String>,
+}
+
+/// `imagegate init --json`: what `init` found in the project, what it guessed, and the files
+/// it wrote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InitReport {
+    /// Always [`INIT_SCHEMA`].
+    pub schema: String,
+    /// The configuration file written.
+    pub config: String,
+    pub images: Vec<InitImage>,
+    pub suite: InitSuite,
+    /// Findings about no one image (a CI file that could not be read, a build left out).
+    pub notes: Vec<String>,
+    /// Every file written or appended to, relative to the configuration's folder.
+    pub written: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InitImage {
+    pub name: String,
+    pub dockerfile: String,
+    pub context: String,
+    /// Build args with a value; those `init` could not learn are in `unset_build_args`.
+    pub build_args: std::collections::BTreeMap<String, String>,
+    pub unset_build_args: Vec<String>,
+    pub target: Option<String>,
+    pub platform: Option<String>,
+    pub stable_tag: String,
+    pub stable_tag_guessed: bool,
+    pub inputs: Vec<String>,
+    /// Where it came from: `.circleci/config.yml job build-image-debian-12`, or a Dockerfile.
+    pub origin: String,
+    /// `false` when written commented out (a Dockerfile no CI job builds).
+    pub enabled: bool,
+    pub guesses: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InitSuite {
+    pub command: String,
+    pub results: String,
+    pub env: std::collections::BTreeMap<String, String>,
+    pub rerun: Option<String>,
+    pub source: String,
+    pub placeholder: bool,
+    pub guesses: Vec<String>,
 }

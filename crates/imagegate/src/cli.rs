@@ -43,7 +43,7 @@ pub enum EngineArg {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Write a starter imagegate.toml for the Dockerfiles found in this repository
+    /// Write imagegate.toml from this repository's Dockerfiles, CI image builds and test setup
     Init(InitArgs),
     /// Show what `gate` would do: the inputs digest, reuse or build, the stable image
     Plan(PlanArgs),
@@ -92,6 +92,9 @@ pub struct InitArgs {
     /// Overwrite existing files
     #[arg(long)]
     pub force: bool,
+    /// Print what was found and written as JSON (schema imagegate.init/v1)
+    #[arg(long)]
+    pub json: bool,
     /// Also write a CI workflow that runs `imagegate ci` on every branch and nightly
     #[arg(long, value_enum, value_name = "PROVIDER")]
     pub ci: Option<CiProviderArg>,

@@ -18,6 +18,7 @@ fn image(context: &Path) -> ImageConfig {
         name: "test".to_owned(),
         dockerfile: context.join("Dockerfile"),
         context: context.to_path_buf(),
+        inputs: None,
         build_args: BTreeMap::new(),
         target: None,
         platform: None,
@@ -34,6 +35,7 @@ fn image(context: &Path) -> ImageConfig {
             shard: None,
             list: None,
         },
+        lines: Default::default(),
     }
 }
 
@@ -383,6 +385,126 @@ fn digest_follows_the_documented_scheme() {
     let digest = inputs_digest(&config).expect("digest");
     assert_eq!(digest.digest, expected);
     assert_eq!((digest.files, digest.bytes), (2, 23));
+}
+
+/// The `inputs` section as documented: patterns sorted and deduplicated after `platform`, then
+/// only the matched context entries (a folder pattern selects what lies below it).
+#[cfg(unix)]
+#[test]
+fn digest_with_inputs_follows_the_documented_scheme() {
+    let tree = tempfile::tempdir().expect("tempdir");
+    let root = tree.path();
+    write(root, "Dockerfile", "FROM scratch\n");
+    write(root, "ci/apt.list", "deb x\n");
+    write(root, "src/app.py", "print(1)\n");
+    write(root, "setup.py", "setup()\n");
+    for path in ["Dockerfile", "ci/apt.list", "src/app.py", "setup.py"] {
+        set_mode(&root.join(path), 0o644);
+    }
+    set_mode(&root.join("ci"), 0o755);
+    let mut config = image(root);
+    config.inputs = Some(vec!["setup.py".to_owned(), "ci".to_owned(), "setup.py".to_owned()]);
+
+    fn field(out: &mut Vec<u8>, bytes: &[u8]) {
+        out.extend((bytes.len() as u64).to_be_bytes());
+        out.extend(bytes);
+    }
+    let mut stream = Vec::new();
+    field(&mut stream, b"imagegate-inputs-v1");
+    field(&mut stream, b"dockerfile");
+    field(&mut stream, b"FROM scratch\n");
+    field(&mut stream, b"build-args");
+    stream.extend(0u64.to_be_bytes());
+    field(&mut stream, b"target");
+    stream.push(0);
+    field(&mut stream, b"platform");
+    stream.push(0);
+    field(&mut stream, b"inputs");
+    stream.extend(2u64.to_be_bytes());
+    field(&mut stream, b"ci");
+    field(&mut stream, b"setup.py");
+    field(&mut stream, b"context");
+    stream.extend(3u64.to_be_bytes());
+    field(&mut stream, b"ci");
+    stream.push(b'd');
+    stream.extend(0o755u32.to_be_bytes());
+    for (path, content) in [("ci/apt.list", &b"deb x\n"[..]), ("setup.py", &b"setup()\n"[..])] {
+        field(&mut stream, path.as_bytes());
+        stream.push(b'f');
+        stream.extend(0o644u32.to_be_bytes());
+        stream.extend((content.len() as u64).to_be_bytes());
+        stream.extend(Sha256::digest(content));
+    }
+    let expected = format!("sha256:{}", hex::encode(Sha256::digest(&stream)));
+    let digest = inputs_digest(&config).expect("digest");
+    assert_eq!(digest.digest, expected);
+    assert_eq!(digest.files, 2);
+}
+
+#[test]
+fn with_inputs_only_matched_files_define_the_image() {
+    let tree = sample_tree();
+    let root = tree.path();
+    write(root, "ci/apt-tor-list", "deb tor\n");
+    write(root, "src/pkg/module.py", "x = 1\n");
+    let mut config = image(root);
+    config.inputs = Some(vec!["ci/**".to_owned(), "requirements/*.txt".to_owned()]);
+    let before = digest_of(&config);
+    assert_ne!(before, digest_of(&image(root)), "with and without `inputs` never share a digest");
+
+    // Project source outside `inputs` changes: same recipe.
+    write(root, "src/pkg/module.py", "x = 2\n");
+    write(root, "src/pkg/new.py", "y = 1\n");
+    write(root, "run-tests.sh", "#!/bin/sh\nexit 1\n");
+    assert_eq!(digest_of(&config), before);
+
+    // A matched file, the Dockerfile, or the patterns change: a new recipe.
+    write(root, "ci/apt-tor-list", "deb tor2\n");
+    let changed = digest_of(&config);
+    assert_ne!(changed, before);
+    write(root, "requirements/base.txt", "pytest==9\n");
+    assert_ne!(digest_of(&config), changed);
+    let mut narrower = config.clone();
+    narrower.inputs = Some(vec!["ci/**".to_owned()]);
+    assert_ne!(digest_of(&narrower), digest_of(&config));
+    let dockerfile_before = digest_of(&config);
+    write(root, "Dockerfile", "FROM debian:13\nCOPY . /src\n");
+    assert_ne!(digest_of(&config), dockerfile_before);
+}
+
+#[test]
+fn inputs_still_honour_the_dockerignore() {
+    let tree = sample_tree();
+    let root = tree.path();
+    write(root, "ci/keep", "a\n");
+    write(root, "ci/cache.tmp", "1\n");
+    write(root, ".dockerignore", "**/*.tmp\n");
+    let mut config = image(root);
+    config.inputs = Some(vec!["ci/**".to_owned()]);
+    let before = digest_of(&config);
+    write(root, "ci/cache.tmp", "2\n");
+    assert_eq!(digest_of(&config), before);
+    assert_eq!(inputs_digest(&config).expect("digest").files, 1);
+}
+
+#[test]
+fn unmatched_inputs_are_listed() {
+    let tree = sample_tree();
+    let mut config = image(tree.path());
+    config.inputs = Some(vec!["requirements".to_owned(), "setup.py".to_owned(), "*.sh".to_owned()]);
+    assert_eq!(unmatched_inputs(&config).expect("walk"), ["setup.py"]);
+}
+
+#[test]
+fn inputs_patterns_are_relative_globs() {
+    assert!(inputs_glob("ci/**").is_ok());
+    assert!(inputs_glob("./setup.py").is_ok());
+    assert!(matches!(inputs_glob("/etc/x"), Err(InputsPatternError::Absolute)));
+    assert!(matches!(inputs_glob("../x"), Err(InputsPatternError::Parent)));
+    assert!(matches!(inputs_glob("./"), Err(InputsPatternError::Empty)));
+    assert!(matches!(inputs_glob("ci/[a"), Err(InputsPatternError::Glob(_))));
+    let star = inputs_glob("ci/*").expect("valid").compile_matcher();
+    assert!(star.is_match("ci/a") && !star.is_match("ci/a/b"), "`*` stays within a folder");
 }
 
 #[test]

@@ -81,6 +81,7 @@ state_dir = ".imagegate"     # embedded store folder (relative to the config's f
 [images.debian]
 dockerfile = "ci/Dockerfile.debian"   # default: "<context>/Dockerfile"
 context = "ci"                        # default "."
+inputs = ["Dockerfile.*", "apt/**"]   # optional: the context files that define the image
 build_args = { PYTHON_VERSION = "3.11" }
 target = "test"                       # optional --target
 platform = "linux/amd64"              # optional --platform
@@ -113,6 +114,9 @@ fn loads_the_full_example() {
     assert_eq!(image.name, "debian");
     assert_eq!(image.dockerfile, root.join("ci/Dockerfile.debian"));
     assert_eq!(image.context, root.join("ci"));
+    assert_eq!(image.inputs.as_deref(), Some(&["Dockerfile.*".to_owned(), "apt/**".to_owned()][..]));
+    assert_eq!((image.lines.table, image.lines.inputs, image.lines.build_args), (Some(8), Some(11), Some(12)));
+    assert_eq!((image.lines.results, image.lines.workdir), (Some(18), Some(19)));
     assert_eq!(image.build_args.get("PYTHON_VERSION").map(String::as_str), Some("3.11"));
     assert_eq!(image.target.as_deref(), Some("test"));
     assert_eq!(image.platform.as_deref(), Some("linux/amd64"));
@@ -685,6 +689,40 @@ fn symbolic_links_may_not_leave_the_project() {
           |           ^^^^^^^^^^^
           hint: keep the files that define an image in the project checkout, so that its inputs digest covers them
         "#);
+}
+
+#[test]
+fn inputs_must_be_a_non_empty_list_of_relative_globs() {
+    let project = Project::new();
+    let with_inputs =
+        |inputs: &str| MINIMAL.replace("context = \"ci\"\n", &format!("context = \"ci\"\ninputs = {inputs}\n"));
+    let error = project.error(&with_inputs("[]"));
+    insta::assert_snapshot!(error, @r#"
+        [ROOT]/imagegate.toml:4:10: `inputs` in [images.debian] is empty, so no file of the context would define the image
+          |
+        4 | inputs = []
+          |          ^^
+          hint: list the files whose content defines the image, relative to the context, e.g. inputs = ["ci/**", "setup.py", "pyproject.toml"]; or remove `inputs` to hash the whole context
+    "#);
+    let error = project.error(&with_inputs(r#"["apt/**", "apt/[a-z"]"#));
+    insta::assert_snapshot!(error, @r#"
+        [ROOT]/imagegate.toml:4:21: invalid pattern "apt/[a-z" in `inputs`: error parsing glob 'apt/[a-z': unclosed character class; missing ']'
+          |
+        4 | inputs = ["apt/**", "apt/[a-z"]
+          |                     ^^^^^^^^^^
+          hint: patterns are globs relative to the context (`*` within a folder, `**` across folders), e.g. inputs = ["ci/**", "setup.py", "pyproject.toml"]
+    "#);
+    let error = project.error(&with_inputs(r#"["../setup.py"]"#));
+    insta::assert_snapshot!(error, @r#"
+        [ROOT]/imagegate.toml:4:11: invalid pattern "../setup.py" in `inputs`: `..` leads out of the build context
+          |
+        4 | inputs = ["../setup.py"]
+          |           ^^^^^^^^^^^^^
+          hint: patterns are globs relative to the context (`*` within a folder, `**` across folders), e.g. inputs = ["ci/**", "setup.py", "pyproject.toml"]
+    "#);
+    assert_eq!(project.error_kind(&with_inputs(r#""apt/**""#)), ConfigErrorKind::WrongType);
+    let config = project.load(&with_inputs(r#"["./apt/", "Dockerfile.*"]"#)).expect("valid");
+    assert_eq!(config.images["debian"].inputs.as_ref().map(Vec::len), Some(2));
 }
 
 #[test]

@@ -11,6 +11,7 @@ mod ci;
 mod context;
 mod first_day;
 mod gate_rules;
+mod init;
 mod lifecycle;
 mod packages;
 mod registry;
