@@ -36,7 +36,8 @@ const RESULTS: &str = "/results";
 /// `tests/mode` may say `no-results`, `empty` or `truncated` to break the results on purpose,
 /// `exit:N` to exit with status N whatever the tests do, or `needs-runner:F` for a suite that
 /// dies before writing results in an image without feature F. Like Twisted trial, the suite
-/// otherwise exits 0 whatever its tests do.
+/// otherwise exits 0 whatever its tests do, and does not make its results folder: the gate must
+/// have made it.
 pub fn run_cases(run: &Invocation<'_>) -> Execution {
     let mut words = run.command.split_whitespace();
     assert_eq!(words.next(), Some("run-tests"), "unexpected command `{}`", run.command);

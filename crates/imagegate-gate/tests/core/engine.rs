@@ -54,7 +54,8 @@ impl Invocation<'_> {
 /// What a run did, as the suite model says.
 #[derive(Debug, Default)]
 pub struct Execution {
-    /// Files written, by absolute path (their folders are made as needed, as `mkdir -p` would).
+    /// Files written, by absolute path. A file whose folder does not exist is not written (the
+    /// engine adds the error to the output), as most reporters do not make their folder.
     pub writes: Vec<(String, String)>,
     /// Folders removed with everything in them, before the writes.
     pub removes: Vec<String>,
@@ -396,7 +397,7 @@ impl Engine for MemoryEngine {
         };
         let invocation =
             Invocation { image, command: &found.spec.command, workdir: &found.spec.workdir, files: &found.files };
-        let execution = (self.suite)(&invocation);
+        let mut execution = (self.suite)(&invocation);
         // Killed at the timeout: what it wrote by then stays, and the engine reports no status.
         // Keeping whole files here is the harder case for the gate, which must not trust them.
         let timed_out = execution.duration > timeout;
@@ -405,10 +406,12 @@ impl Engine for MemoryEngine {
             found.folders.retain(|path| path != folder.trim_end_matches('/') && !is_under(path, folder));
         }
         for (path, text) in &execution.writes {
-            if let Some((parent, _)) = path.rsplit_once('/') {
-                found.folders.extend(with_parents(parent));
+            let parent = path.rsplit_once('/').map_or("/", |(parent, _)| if parent.is_empty() { "/" } else { parent });
+            if found.folders.contains(parent) {
+                found.files.insert(path.clone(), text.clone().into_bytes());
+            } else {
+                execution.output.push_str(&format!("FileNotFoundError: No such file or directory: '{path}'\n"));
             }
-            found.files.insert(path.clone(), text.clone().into_bytes());
         }
         state.runs.push((found.image_id.clone(), found.spec.command.clone()));
         if let Some(pending) = state.pending.take_if(|pending| pending.after_runs <= state.runs.len()) {
