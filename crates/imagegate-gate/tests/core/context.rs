@@ -5,7 +5,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use imagegate_config::ImageConfig;
@@ -234,23 +234,9 @@ timeout = "{timeout}"
         self.commit.set(self.commit.get() + 1);
     }
 
-    /// Runs `work` with the context and image the CLI would build from this project: the
-    /// config loaded from disk (so the inputs digest is real) and the embedded store opened.
+    /// Runs `work` with the context and image the CLI would build from this project.
     pub fn with_context<T>(&self, work: impl FnOnce(&Context<'_>, &ImageConfig) -> T) -> T {
-        let config = imagegate_config::load(&self.root.join("imagegate.toml")).expect("load imagegate.toml");
-        let state_dir = config.state_dir();
-        let store = Store::open(&state_dir).expect("open the store");
-        let context = Context {
-            config: &config,
-            engine: &self.engine,
-            store: &store,
-            progress: &SilentProgress,
-            state_dir,
-            registry: None,
-            registry_access: Default::default(),
-            registry_read_only: false,
-        };
-        work(&context, &config.images[IMAGE])
+        with_context_at(&self.root.join("imagegate.toml"), &self.engine, work)
     }
 
     /// Options as `gate` on the `main` branch gives them.
@@ -302,6 +288,30 @@ timeout = "{timeout}"
     pub fn stable_id(&self) -> Option<String> {
         self.engine.image_id(STABLE_TAG)
     }
+}
+
+/// Runs `work` with the context the CLI would build from the config file `config` and
+/// `engine`: the config loaded from disk (so the inputs digest is real) and the embedded store
+/// opened, as each imagegate process does.
+pub fn with_context_at<T>(
+    config: &Path,
+    engine: &MemoryEngine,
+    work: impl FnOnce(&Context<'_>, &ImageConfig) -> T,
+) -> T {
+    let config = imagegate_config::load(config).expect("load the config");
+    let state_dir = config.state_dir();
+    let store = Store::open(&state_dir).expect("open the store");
+    let context = Context {
+        config: &config,
+        engine,
+        store: &store,
+        progress: &SilentProgress,
+        state_dir,
+        registry: None,
+        registry_access: Default::default(),
+        registry_read_only: false,
+    };
+    work(&context, &config.images[IMAGE])
 }
 
 /// The ids of a report's list.

@@ -5,7 +5,7 @@
 use imagegate_contract::{CandidateSource, Decision, ExitStatus, PromotionStatus};
 use imagegate_gate::GateError;
 
-use crate::context::{STABLE_TAG, TestProject};
+use crate::context::{STABLE_TAG, TestProject, with_context_at};
 
 #[test]
 fn an_unchanged_recipe_reuses_its_candidate() {
@@ -232,4 +232,49 @@ fn an_unchanged_stable_candidate_is_up_to_date() {
     assert_eq!(report.promotion.as_ref().map(|promotion| promotion.status), Some(PromotionStatus::UpToDate));
     assert!(report.runs.is_empty() && report.regressions.is_empty());
     assert_eq!(project.engine.runs().len(), runs, "nothing ran");
+}
+
+#[test]
+fn of_concurrent_promoters_exactly_one_wins() {
+    // Four recipes, each judged against the same stable image; each promoter then runs as its
+    // own process would, with its own config file and store connection on one state folder.
+    let project = TestProject::new(&["alpha"], "test_a pass\n");
+    let stable = project.gate(true).candidate.digest;
+    let mut configs = Vec::new();
+    for feature in ["beta", "gamma", "delta", "epsilon"] {
+        project.set_features(&["alpha", feature]);
+        let report = project.gate(false);
+        assert_eq!(report.incumbent.as_ref().map(|incumbent| &incumbent.digest), Some(&stable));
+        let config = project.root.join(format!("imagegate-{feature}.toml"));
+        std::fs::copy(project.root.join("imagegate.toml"), &config).expect("copy config");
+        configs.push((config, report.candidate.digest));
+    }
+    let start = std::sync::Barrier::new(configs.len());
+    let outcomes: Vec<_> = std::thread::scope(|scope| {
+        let threads: Vec<_> = configs
+            .iter()
+            .map(|(config, _)| {
+                let (engine, start) = (&project.engine, &start);
+                scope.spawn(move || {
+                    start.wait();
+                    with_context_at(config, engine, imagegate_gate::promote)
+                })
+            })
+            .collect();
+        threads.into_iter().map(|thread| thread.join().expect("promoter")).collect()
+    });
+    let winners: Vec<&String> = outcomes
+        .iter()
+        .zip(&configs)
+        .filter_map(|(outcome, (_, candidate))| match outcome {
+            Ok(report) if report.status == PromotionStatus::Promoted => Some(candidate),
+            Ok(report) => panic!("unexpected {report:?}"),
+            Err(error) => {
+                assert_eq!(error.exit_status(), ExitStatus::PointerMoved, "{error}");
+                None
+            }
+        })
+        .collect();
+    assert_eq!(winners.len(), 1, "{outcomes:?}");
+    assert_eq!(project.stable_id().as_ref(), Some(winners[0]));
 }

@@ -242,3 +242,17 @@ fn a_stable_image_without_usable_results_makes_any_candidate_failure_an_error() 
     );
     assert_eq!(project.stable_id().as_deref(), Some(stable.as_str()));
 }
+
+#[test]
+fn a_stable_image_without_usable_results_still_lets_a_flaky_test_pass() {
+    // The README's table: "fails, then passes on a rerun | any | flaky | no". A test the
+    // candidate passed once is not a failure the stable image would have to clear.
+    let (project, _) = bootstrapped(&["alpha"], "test_a pass\n");
+    project.set_cases("test_a pass\ntest_flaky flaky\n");
+    project.set_mode("needs-runner:runner");
+    project.set_features(&["alpha", "runner"]);
+    let report = project.gate(true);
+    assert_eq!(report.decision, Decision::Pass, "{}: {:?}", report.summary, report.errors);
+    assert_eq!(ids(&report.flaky), ["it.test_flaky"]);
+    assert_eq!(report.promotion.as_ref().map(|promotion| promotion.status), Some(PromotionStatus::Promoted));
+}
