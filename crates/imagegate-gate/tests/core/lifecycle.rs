@@ -20,6 +20,17 @@ fn an_unchanged_recipe_reuses_its_candidate() {
 }
 
 #[test]
+fn a_fresh_state_folder_still_finds_the_candidate_by_its_label() {
+    let project = TestProject::new(&["alpha"], "test_a pass\n");
+    let first = project.gate(false);
+    std::fs::remove_dir_all(project.root.join(".imagegate")).expect("remove the state folder");
+    let second = project.gate(false);
+    assert_eq!(second.candidate.source, CandidateSource::Reused);
+    assert_eq!(second.candidate.digest, first.candidate.digest);
+    assert_eq!(project.engine.builds(), 1);
+}
+
+#[test]
 fn refresh_rebuilds_an_unchanged_recipe_without_cache() {
     let project = TestProject::new(&["alpha"], "test_a pass\n");
     let first = project.gate(true);
