@@ -1,0 +1,9 @@
+//! The gate's core in milliseconds: every comparison rule and every pointer move through the
+//! library's public API (`gate_image`, `promote`, `rollback`), with the real embedded store and
+//! an in-memory engine. The CLI's integration tests (`crates/imagegate/tests/it/`) check the
+//! same rules against real engines; tests here are named after the same rules.
+
+mod context;
+mod engine;
+mod lifecycle;
+mod rules;
