@@ -62,10 +62,11 @@ impl GateError {
 
 /// Every problem, then how many, so that all of them are fixed in one pass.
 fn preflight_message(problems: &[imagegate_contract::PreflightProblem]) -> String {
+    // The CLI writes `error: ` before the first line; every other problem gets its own.
     let mut message = String::new();
     for problem in problems {
         message.push_str(&problem.to_string());
-        message.push('\n');
+        message.push_str("\nerror: ");
     }
     let count = problems.len();
     message

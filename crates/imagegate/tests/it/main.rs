@@ -12,6 +12,7 @@ mod context;
 mod gate_rules;
 mod lifecycle;
 mod packages;
+mod preflight;
 mod registry;
 mod robustness;
 mod sharding;
