@@ -626,6 +626,8 @@ mod tests {
         );
         let podman = "Error: building at STEP \"COPY x /y\": checking on sources under \"/ctx\": copier: stat: \"/x\": no such file or directory\n";
         assert!(build_failure(podman, Path::new("b.log")).contains("hint: a COPY/ADD source"));
+        let legacy = "Step 2/2 : COPY nothere /x\nCOPY failed: file not found in build context or excluded by .dockerignore: stat nothere: file does not exist\n";
+        assert!(build_failure(legacy, Path::new("b.log")).contains("hint: a COPY/ADD source"));
         let other = build_failure("RUN false\nThe command returned a non-zero code: 1\n", Path::new("b.log"));
         assert!(!other.contains("hint:"), "{other}");
     }
