@@ -86,10 +86,23 @@ fn check_image(
     checker.suite_folders();
     checker.identity();
     let Some(dockerfile) = checker.dockerfile() else { return Ok(()) };
-    checker.required_args(&dockerfile);
-    checker.context_sources(&dockerfile);
+    // With `target`, stages after it are not built (the legacy builder stops there; BuildKit
+    // builds even less): what they need is not a problem.
+    let built = |line: usize| {
+        image.target.as_deref().and_then(|target| dockerfile.lines_built_before(target)).is_none_or(|end| line < end)
+    };
+    checker.required_args(&dockerfile, &built);
+    checker.context_sources(&dockerfile, &built);
     for base in dockerfile.base_images(&image.build_args) {
-        checker.base_image(&dockerfile, &base, in_engine, probe)?;
+        let line = match &base {
+            BaseImage::Image { line, .. }
+            | BaseImage::Stage { line, .. }
+            | BaseImage::Scratch { line }
+            | BaseImage::Unresolved { line, .. } => *line,
+        };
+        if built(line) {
+            checker.base_image(&dockerfile, &base, in_engine, probe)?;
+        }
     }
     Ok(())
 }
@@ -172,10 +185,10 @@ impl Checker<'_> {
         format!("add `{name} = \"…\"` to `build_args` of {table} in `{place}`, or give the ARG a default")
     }
 
-    fn required_args(&mut self, dockerfile: &Dockerfile) {
+    fn required_args(&mut self, dockerfile: &Dockerfile, built: &dyn Fn(usize) -> bool) {
         let file = self.shown(&self.image.dockerfile);
         for arg in dockerfile.required_args() {
-            if self.image.build_args.contains_key(&arg.name) {
+            if self.image.build_args.contains_key(&arg.name) || !built(arg.line) {
                 continue;
             }
             let hint = self.build_args_hint(&arg.name);
@@ -191,8 +204,8 @@ impl Checker<'_> {
         }
     }
 
-    fn context_sources(&mut self, dockerfile: &Dockerfile) {
-        let sources = dockerfile.context_sources();
+    fn context_sources(&mut self, dockerfile: &Dockerfile, built: &dyn Fn(usize) -> bool) {
+        let sources: Vec<_> = dockerfile.context_sources().into_iter().filter(|source| built(source.line)).collect();
         if sources.is_empty() {
             return;
         }

@@ -202,6 +202,19 @@ fn a_loopback_registry_is_asked() {
 }
 
 #[test]
+fn stages_after_the_target_are_not_checked() {
+    let project = Project::new();
+    project.write(
+        ".circleci/Dockerfile.debian",
+        "FROM debian:12 AS test\nCOPY setup.py /src/\nFROM absent:1 AS release\nARG NEEDED\nRUN echo $NEEDED\nCOPY missing /x\n",
+    );
+    let targeted = project.config(&CONFIG.replace("stable_tag =", "target = \"test\"\nstable_tag ="));
+    assert_eq!(run(&targeted, &["debian:12"], &OFFLINE), Preflight::default());
+    let whole = project.config(CONFIG);
+    assert_eq!(run(&whole, &["debian:12"], &OFFLINE).problems.len(), 3, "without a target every stage counts");
+}
+
+#[test]
 fn stages_and_scratch_need_no_image() {
     let project = Project::new();
     project.write(".circleci/Dockerfile.debian", "FROM scratch AS base\nFROM base\n");
