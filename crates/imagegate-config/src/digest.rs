@@ -233,6 +233,16 @@ impl InputsMatcher {
     }
 }
 
+/// Whether the digest of `image` covers the context path `relative` (and so changes with it):
+/// always without `inputs`, else when a pattern selects it. `.dockerignore` is not consulted.
+pub fn inputs_cover(image: &ImageConfig, relative: &Path) -> bool {
+    match &image.inputs {
+        None => true,
+        // Patterns that do not compile were refused at load; they cover nothing.
+        Some(patterns) => InputsMatcher::new(patterns).is_ok_and(|matcher| !matcher.matching(relative).is_empty()),
+    }
+}
+
 /// The `inputs` patterns of `image` that select no entry of its context (after
 /// `.dockerignore`): most likely a typo, and the digest then misses what was meant.
 pub fn unmatched_inputs(image: &ImageConfig) -> Result<Vec<String>, DigestError> {

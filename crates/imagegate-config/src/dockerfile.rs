@@ -173,6 +173,16 @@ impl Dockerfile {
         })
     }
 
+    /// With `--target STAGE`, the first line that is not built: the `FROM` of the stage after
+    /// `STAGE`. `None` when the target is the last stage or is not found (then every line counts).
+    pub fn lines_built_before(&self, target: &str) -> Option<usize> {
+        let index = self
+            .froms
+            .iter()
+            .position(|from| from.alias.as_deref().is_some_and(|alias| alias.eq_ignore_ascii_case(target)))?;
+        self.froms.get(index + 1).map(|from| from.line)
+    }
+
     /// `COPY`/`ADD` sources read from the build context: not those of `--from=`, not URLs or git
     /// repositories (`ADD https://…`), not heredocs.
     pub fn context_sources(&self) -> Vec<CopySource> {

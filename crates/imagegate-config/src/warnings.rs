@@ -45,6 +45,10 @@ impl Config {
             let Ok(inside_context) = state_dir.strip_prefix(&image.context) else {
                 continue;
             };
+            if !crate::digest::inputs_cover(image, inside_context) {
+                // The build is still sent the store, but the identity does not change with it.
+                continue;
+            }
             let ignore_file = ignore_file_for(&image.dockerfile, &image.context);
             let ignore = match &ignore_file {
                 // An unreadable or malformed ignore file is reported when the digest is
@@ -119,10 +123,31 @@ results = "/results"
         fs::write(&path, text).expect("write");
         let warnings = load(&path).expect("valid").warnings();
         assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].message.contains("`setup.py`"), "{warnings:?}");
         insta::assert_snapshot!(warnings[0], @r#"
             imagegate.toml:3: the `inputs` pattern `setup.py` of image `app` matches no file of its build context
               hint: patterns are relative to the image's `context` folder and see only what its `.dockerignore` keeps; fix or remove the pattern
         "#);
+    }
+
+    #[test]
+    fn no_store_warning_when_inputs_leave_the_store_out() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        fs::create_dir(dir.path().join("ci")).expect("mkdir");
+        fs::write(dir.path().join("ci/Dockerfile"), "FROM scratch\n").expect("write");
+        let path = dir.path().join(CONFIG_FILE_NAME);
+        fs::write(
+            &path,
+            CONFIG.replace("[images.app]", "[images.app]\ndockerfile = \"ci/Dockerfile\"\ninputs = [\"ci/**\"]"),
+        )
+        .expect("write");
+        assert_eq!(load(&path).expect("valid").warnings(), []);
+        fs::write(
+            &path,
+            CONFIG.replace("[images.app]", "[images.app]\ndockerfile = \"ci/Dockerfile\"\ninputs = [\"**\"]"),
+        )
+        .expect("write");
+        assert_eq!(load(&path).expect("valid").warnings().len(), 1, "`**` selects the store too");
     }
 
     #[test]

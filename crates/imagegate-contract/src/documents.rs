@@ -260,6 +260,39 @@ pub struct PlanReport {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub store: Option<String>,
     pub images: Vec<PlanEntry>,
+    /// What the preflight found that would make a build or a gate fail; `plan` exits 2 when
+    /// there is any, and nothing is built.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<PreflightProblem>,
+    /// What the preflight found worth fixing that does not stop a build.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<PreflightProblem>,
+}
+
+/// One finding of the preflight, pointing at the line that causes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreflightProblem {
+    /// The image's name in imagegate.toml.
+    pub image: String,
+    /// The file at fault, relative to the folder of imagegate.toml when inside it: a
+    /// Dockerfile or imagegate.toml itself.
+    pub file: String,
+    /// 1-based line in `file`, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    pub message: String,
+    /// What to do about it, without the `hint: ` prefix.
+    pub hint: String,
+}
+
+impl std::fmt::Display for PreflightProblem {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.line {
+            Some(line) => write!(formatter, "`{}:{line}`: {}", self.file, self.message)?,
+            None => write!(formatter, "`{}`: {}", self.file, self.message)?,
+        }
+        write!(formatter, "\n  hint: {}", self.hint)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

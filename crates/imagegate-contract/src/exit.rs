@@ -8,7 +8,8 @@ pub enum ExitStatus {
     /// The candidate regressed: it is blocked and the stable pointer was not moved. Also a
     /// promotion refused for want of a passing verdict.
     Regression = 1,
-    /// Bad usage or configuration; nothing was done.
+    /// Bad usage or configuration, or a preflight problem (a build arg, COPY source or base
+    /// image that would make the build fail); nothing was built.
     Usage = 2,
     /// The engine, the store or the suite's infrastructure failed (including a suite that
     /// produced no usable results): no verdict could be reached.

@@ -154,7 +154,7 @@ impl Client {
                 program: self.program.clone(),
                 operation: "build the image".into(),
                 status: status.code().map_or_else(|| "signal".to_owned(), |code| code.to_string()),
-                stderr: format!("{}\n  (build log: {})", log_tail(&request.log_file, 15), request.log_file.display()),
+                stderr: build_failure(&fs::read_to_string(&request.log_file).unwrap_or_default(), &request.log_file),
             });
         }
         let id = normalize_id(id.trim());
@@ -546,10 +546,75 @@ fn tempfile_path(purpose: &str) -> PathBuf {
 }
 
 /// The last `lines` lines of a log file, for error messages.
-pub(crate) fn log_tail(path: &Path, lines: usize) -> String {
-    let text = fs::read_to_string(path).unwrap_or_default();
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
+/// The end of a failed build's log as the error shows it: without docker's legacy-builder
+/// deprecation banner (it says nothing about the failure and pushes the cause out of view),
+/// and with a hint when the cause is a common one.
+pub(crate) fn build_failure(log: &str, log_file: &Path) -> String {
+    let mut kept: Vec<&str> = Vec::new();
+    let mut in_banner = false;
+    for line in log.lines() {
+        if line.starts_with("DEPRECATED: The legacy builder is deprecated") {
+            in_banner = true;
+            continue;
+        }
+        if in_banner {
+            // The banner's paragraph: indented lines, then one empty line.
+            if line.starts_with(char::is_whitespace) && !line.trim().is_empty() {
+                continue;
+            }
+            in_banner = false;
+            if line.trim().is_empty() {
+                continue;
+            }
+        }
+        kept.push(line);
+    }
+    let tail = kept[kept.len().saturating_sub(15)..].join("\n");
+    let mut message = format!("{tail}\n  (build log: {})", log_file.display());
+    if let Some(hint) = build_hint(&kept) {
+        message.push_str("\n  hint: ");
+        message.push_str(hint);
+    }
+    message
+}
+
+/// A hint for the causes of a failed build that people meet first.
+fn build_hint(lines: &[&str]) -> Option<&'static str> {
+    let lower: Vec<String> = lines.iter().map(|line| line.to_lowercase()).collect();
+    let any = |needles: &[&str]| lower.iter().any(|line| needles.iter().any(|needle| line.contains(needle)));
+    if any(&["invalid reference format"]) {
+        return Some(
+            "a FROM line names an invalid image, most often because an ARG it uses has no value: set the ARG in the image's `build_args` (`imagegate plan` names it)",
+        );
+    }
+    if any(&[
+        "pull access denied",
+        "manifest unknown",
+        "repository does not exist",
+        "failed to resolve reference",
+        "error pinging",
+        "pinging container registry",
+        "connection refused",
+        "no such host",
+        "i/o timeout",
+        "unable to find image",
+    ]) {
+        return Some(
+            "the base image could not be found or pulled: pull it, or import/tag a local image under the name the FROM line uses; `imagegate plan` checks base images before building",
+        );
+    }
+    let copy_source_missing = lower.iter().any(|line| {
+        (line.contains("no such file or directory") || line.contains("not found"))
+            && ["copy", "copier", "add ", "compute cache key", "calculate checksum", "lstat"]
+                .iter()
+                .any(|needle| line.contains(needle))
+    });
+    if copy_source_missing {
+        return Some(
+            "a COPY/ADD source is not in the build context, or its .dockerignore excludes it: check the image's `context` and `.dockerignore`; `imagegate plan` names the line",
+        );
+    }
+    None
 }
 
 #[cfg(test)]
@@ -557,6 +622,33 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     use super::*;
+
+    #[test]
+    fn build_failure_drops_the_legacy_banner_and_hints_at_the_base_image() {
+        let log = "DEPRECATED: The legacy builder is deprecated and will be removed in a future release.\n            Install the buildx component to build images with BuildKit:\n            https://docs.docker.com/go/buildx/\n\nSending build context to Docker daemon  3.072kB\nStep 1/2 : FROM 127.0.0.1:9/base:1\nGet \"http://127.0.0.1:9/v2/\": dial tcp 127.0.0.1:9: connect: connection refused\n";
+        let message = build_failure(log, Path::new("/logs/build.log"));
+        assert!(!message.contains("DEPRECATED") && !message.contains("buildx"), "{message}");
+        assert!(message.starts_with("Sending build context"), "{message}");
+        assert!(message.contains("(build log: /logs/build.log)"));
+        assert!(message.ends_with("`imagegate plan` checks base images before building"), "{message}");
+    }
+
+    #[test]
+    fn build_failure_hints_at_unset_args_and_missing_copy_sources() {
+        let unset = build_failure("Step 1/3 : FROM debian:\ninvalid reference format\n", Path::new("b.log"));
+        assert!(unset.contains("hint: a FROM line names an invalid image"), "{unset}");
+        let buildkit =
+            "#7 ERROR: failed to calculate checksum of ref abc::def: \"/.circleci/apt-tor-list\": not found\n";
+        assert!(
+            build_failure(buildkit, Path::new("b.log")).contains("hint: a COPY/ADD source is not in the build context")
+        );
+        let podman = "Error: building at STEP \"COPY x /y\": checking on sources under \"/ctx\": copier: stat: \"/x\": no such file or directory\n";
+        assert!(build_failure(podman, Path::new("b.log")).contains("hint: a COPY/ADD source"));
+        let legacy = "Step 2/2 : COPY nothere /x\nCOPY failed: file not found in build context or excluded by .dockerignore: stat nothere: file does not exist\n";
+        assert!(build_failure(legacy, Path::new("b.log")).contains("hint: a COPY/ADD source"));
+        let other = build_failure("RUN false\nThe command returned a non-zero code: 1\n", Path::new("b.log"));
+        assert!(!other.contains("hint:"), "{other}");
+    }
 
     /// A script standing in for the client: it fails its first `failures` runs with `stderr`,
     /// then lists one image id; it counts its runs in `runs`.

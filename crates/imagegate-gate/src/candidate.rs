@@ -185,6 +185,8 @@ pub fn plan(context: &Context<'_>, images: &[&ImageConfig]) -> Result<PlanReport
         engine: context.engine_name().to_owned(),
         store: context.registry.map(|registry| registry.location().display()),
         images: entries,
+        problems: Vec::new(),
+        warnings: Vec::new(),
     })
 }
 

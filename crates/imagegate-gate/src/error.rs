@@ -31,6 +31,10 @@ pub enum GateError {
     Io { operation: &'static str, path: std::path::PathBuf, source: std::io::Error },
     #[error("interrupted")]
     Interrupted,
+    /// The preflight found problems that would make the build or the suite fail; nothing was
+    /// built.
+    #[error("{}", preflight_message(problems))]
+    Preflight { problems: Vec<imagegate_contract::PreflightProblem> },
     /// Shard results that cannot be merged into a verdict.
     #[error(
         "{message}\n  hint: run every shard with the same candidate and commit, then pass all their folders to `gate --results`"
@@ -41,7 +45,7 @@ pub enum GateError {
 impl GateError {
     pub fn exit_status(&self) -> ExitStatus {
         match self {
-            GateError::Usage { .. } => ExitStatus::Usage,
+            GateError::Usage { .. } | GateError::Preflight { .. } => ExitStatus::Usage,
             GateError::Refused { .. } => ExitStatus::Regression,
             GateError::PointerMoved { .. } => ExitStatus::PointerMoved,
             GateError::Engine(_)
@@ -54,4 +58,18 @@ impl GateError {
             | GateError::Shards { .. } => ExitStatus::Infrastructure,
         }
     }
+}
+
+/// Every problem, then how many, so that all of them are fixed in one pass.
+fn preflight_message(problems: &[imagegate_contract::PreflightProblem]) -> String {
+    // The CLI writes `error: ` before the first line; every other problem gets its own.
+    let mut message = String::new();
+    for problem in problems {
+        message.push_str(&problem.to_string());
+        message.push_str("\nerror: ");
+    }
+    let count = problems.len();
+    message
+        .push_str(&format!("preflight found {count} problem{}; nothing was built", if count == 1 { "" } else { "s" }));
+    message
 }

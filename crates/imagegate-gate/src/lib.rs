@@ -11,6 +11,7 @@ mod error;
 mod gate;
 mod history;
 mod packages;
+mod preflight;
 mod progress;
 mod project;
 mod promote;
@@ -27,6 +28,7 @@ pub use gate::{
 };
 pub use history::history;
 pub use packages::{image_inventory, package_diff};
+pub use preflight::{Preflight, preflight};
 pub use progress::{Progress, SilentProgress};
 pub use project::{Project, detect_project};
 pub use promote::{promote, rollback};

@@ -121,6 +121,14 @@ fn multi_stage_names_stages_and_skips_copy_from() {
 }
 
 #[test]
+fn a_target_stage_ends_at_the_next_from() {
+    let dockerfile = parse("FROM alpine AS base\nRUN true\nFROM base AS test\nCOPY x /x\nFROM base AS release\n");
+    assert_eq!(dockerfile.lines_built_before("TEST"), Some(5));
+    assert_eq!(dockerfile.lines_built_before("release"), None);
+    assert_eq!(dockerfile.lines_built_before("nope"), None);
+}
+
+#[test]
 fn continuations_keep_the_first_line_and_drop_inner_comments() {
     let dockerfile =
         parse("FROM alpine\nCOPY \\\n# a comment in the middle\n\n   a.txt \\\n   b.txt \\\n  /dest/\nARG X\n");

@@ -11,6 +11,7 @@ pub fn run(global: &GlobalArgs, args: &BuildArgs) -> Result<ExitStatus, CliError
     let runtime = Runtime::open(resolve(global)?)?;
     let images = select_images(&runtime.settings.config, &args.images)?;
     let context = runtime.context();
+    imagegate_gate::preflight(&runtime.settings.config, context.engine, &images)?.into_result()?;
     let mut report =
         BuildReport { schema: BUILD_SCHEMA.to_owned(), engine: context.engine_name().to_owned(), images: Vec::new() };
     for image in images {

@@ -71,6 +71,8 @@ pub fn run(global: &GlobalArgs, args: &CiArgs) -> Result<ExitStatus, CliError> {
     let mut status = ExitStatus::Success;
     let mut reports = Vec::new();
     let mut references = Vec::new();
+    let selected: Vec<&imagegate_config::ImageConfig> = images.iter().map(|name| &config.images[name]).collect();
+    imagegate_gate::preflight(config, context.engine, &selected)?.into_result()?;
     for name in &images {
         let image = &config.images[name];
         match imagegate_gate::gate_image(&context, image, &options) {

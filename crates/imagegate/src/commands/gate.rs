@@ -51,6 +51,12 @@ pub fn run(global: &GlobalArgs, args: &GateArgs) -> Result<ExitStatus, CliError>
         }
         _ => images,
     };
+    if shards.is_none() {
+        // Judging shards builds nothing; everything else stops here on what would fail later.
+        let selected: Vec<&imagegate_config::ImageConfig> =
+            images.iter().filter_map(|name| config.images.get(name)).collect();
+        imagegate_gate::preflight(config, context.engine, &selected)?.into_result()?;
+    }
     let mut status = ExitStatus::Success;
     let mut reports = Vec::new();
     for name in &images {

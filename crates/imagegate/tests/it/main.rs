@@ -14,6 +14,7 @@ mod gate_rules;
 mod init;
 mod lifecycle;
 mod packages;
+mod preflight;
 mod registry;
 mod robustness;
 mod sharding;
