@@ -257,7 +257,7 @@ ensure_trial_image() {
   {
     python_preamble
     cat <<'EOF'
-RUN apt-get update && apt-get install -y --no-install-recommends python3-twisted python3-subunit \
+RUN apt-get update && apt-get install -y --no-install-recommends python3-twisted python3-subunit python-is-python3 \
  && rm -rf /var/lib/apt/lists/*
 RUN pip install --break-system-packages --no-deps subunitreporter==23.8.0
 EOF

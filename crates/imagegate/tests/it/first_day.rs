@@ -211,3 +211,156 @@ fn build_promote_and_rollback_print_json() {
     assert_eq!(rollback["images"][0]["promotion"]["to"], first.as_str());
     assert_eq!(context.stable_id().as_deref(), Some(first.as_str()));
 }
+
+/// Files of a repository shaped like Tahoe-LAFS's: a Dockerfile in `.circleci/` built with the
+/// checkout as context (`ARG TAG` in `FROM`, a COPY of a `.circleci/` file and of `.`), a
+/// CircleCI `build-image-*` job through a YAML anchor, and trial run by tox. `base` is the
+/// repository of the base image, `tags` that of the images CI pushes.
+fn tahoe_shaped(base: &str, tags: &str) -> Vec<(&'static str, String)> {
+    let dockerfile = format!(
+        "ARG TAG\nFROM {base}/debian:${{TAG}}\nARG PYTHON_VERSION\nENV BUILD_SRC_ROOT /tmp/project\n\
+         COPY .circleci/features /etc/acme-features\n# Get the project source.\nCOPY . ${{BUILD_SRC_ROOT}}\n\
+         RUN echo python${{PYTHON_VERSION}} > /etc/python-version\n"
+    );
+    let circleci = format!(
+        r#"version: 2.1
+workflows:
+  images:
+    jobs:
+      - "build-image-debian-12"
+jobs:
+  build-image: &BUILD_IMAGE
+    docker:
+      - image: "cimg/base:2022.09"
+    steps:
+      - "checkout"
+      - run:
+          name: "Build image"
+          command: |
+            docker \
+                build \
+                --build-arg TAG=${{TAG}} \
+                --build-arg PYTHON_VERSION=${{PYTHON_VERSION}} \
+                -t {tags}/${{DISTRO}}:${{TAG}}-py${{PYTHON_VERSION}} \
+                -f ~/project/.circleci/Dockerfile.${{DISTRO}} \
+                ~/project/
+  build-image-debian-12:
+    <<: *BUILD_IMAGE
+    environment:
+      DISTRO: "debian"
+      TAG: "12"
+      PYTHON_VERSION: "3.11"
+"#
+    );
+    let tox = "[tox]\nenvlist = py311\n\n[testenv]\npassenv = SUBUNITREPORTER_*\nsetenv =\n    TEST_SUITE = acme\n\
+               commands =\n    python -b -m twisted.trial {env:ACME_TRIAL_ARGS:--rterrors} {posargs:{env:TEST_SUITE}}\n";
+    let tests = "from twisted.trial import unittest\n\n\ndef features():\n    with open(\"/etc/acme-features\") as handle:\n        \
+                 return {line.strip() for line in handle if line.strip()}\n\n\nclass Features(unittest.TestCase):\n    \
+                 def test_alpha(self):\n        self.assertIn(\"alpha\", features())\n\n    \
+                 def test_beta(self):\n        self.assertIn(\"beta\", features())\n";
+    vec![
+        (".circleci/Dockerfile.debian", dockerfile),
+        (".circleci/features", "alpha\nbeta\n".to_owned()),
+        (".circleci/config.yml", circleci),
+        ("tox.ini", tox.to_owned()),
+        ("pyproject.toml", "[project]\nname = \"acme\"\n".to_owned()),
+        ("acme/__init__.py", "VERSION = 1\n".to_owned()),
+        ("acme/test/__init__.py", String::new()),
+        ("acme/test/test_features.py", tests.to_owned()),
+    ]
+}
+
+/// Removes every image whose repository starts with one of the prefixes, however the test ends.
+struct RemoveImages(Engine, Vec<String>);
+
+impl Drop for RemoveImages {
+    fn drop(&mut self) {
+        let output = std::process::Command::new(self.0.name())
+            .args(["images", "--format", "{{.Repository}}:{{.Tag}}"])
+            .output()
+            .unwrap();
+        let tags: Vec<String> = String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter(|line| {
+                self.1.iter().any(|prefix| line.trim_start_matches("localhost/").starts_with(prefix.as_str()))
+            })
+            .map(str::to_owned)
+            .collect();
+        crate::context::remove_images(self.0, &tags);
+    }
+}
+
+both_engines!(a_tahoe_shaped_repository_gates_with_the_config_init_wrote, |engine: Engine| {
+    let context = TestContext::new(engine, &[], "");
+    let unique = context.image.clone();
+    let (base, tags) = (format!("imagegate-it-base-{unique}"), format!("imagegate-it-ci-{unique}"));
+    let _cleanup = RemoveImages(engine, vec![base.clone(), tags.clone()]);
+    let root = context.scratch.join("tahoe-shaped");
+    for (path, text) in tahoe_shaped(&base, &tags) {
+        let path = root.join(path);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, text).unwrap();
+    }
+    let git = |args: &[&str]| {
+        let output = std::process::Command::new("git")
+            .args(["-c", "user.email=it@example.invalid", "-c", "user.name=it"])
+            .args(args)
+            .current_dir(&root)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    };
+    git(&["init", "-q", "-b", "main"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "project"]);
+    let imagegate = |args: &[&str]| {
+        let mut command = context.command();
+        command.current_dir(&root).args(["--engine", engine.name()]).args(args);
+        crate::context::Run::from(command.output().unwrap())
+    };
+
+    imagegate(&["init"]).expect_code(0);
+    let config = fs::read_to_string(root.join("imagegate.toml")).unwrap();
+    assert!(config.contains(&format!("stable_tag = \"{tags}/debian:12-py3.11\"")), "{config}");
+    assert!(fs::read_to_string(root.join(".gitignore")).unwrap().contains(".imagegate"));
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "imagegate"]);
+
+    // The base image `FROM {base}/debian:${TAG}` names is not there yet: the preflight says so.
+    let plan = imagegate(&["plan"]);
+    plan.expect_code(2);
+    assert!(plan.stderr.contains(&format!("`.circleci/Dockerfile.debian:2`: base image `{base}/debian:12`")), "{plan}");
+    assert!(plan.stderr.contains("hint:"), "{plan}");
+
+    // With it, the config init wrote gates as it is: trial's subunit reporter, no mkdir.
+    let tagged = std::process::Command::new(engine.name())
+        .args(["tag", TRIAL_IMAGE, &format!("{base}/debian:12")])
+        .status()
+        .unwrap();
+    assert!(tagged.success());
+    imagegate(&["plan"]).expect_code(0);
+    let run = imagegate(&["gate", "--json", "--promote"]);
+    run.expect_code(0);
+    let bootstrap = run.json();
+    assert_eq!(bootstrap["counts"]["tests"], 2, "{run}");
+    assert_eq!(bootstrap["promotion"]["status"], "promoted", "{run}");
+
+    // A commit that touches only the project keeps the recipe.
+    fs::write(root.join("acme/__init__.py"), "VERSION = 2\n").unwrap();
+    git(&["commit", "-q", "-a", "-m", "project change"]);
+    let plan = imagegate(&["plan", "--json"]);
+    plan.expect_code(0);
+    let plan = plan.json();
+    assert_eq!(plan["images"][0]["action"], "current", "{plan}");
+    assert_eq!(plan["images"][0]["inputs_digest"], bootstrap["candidate"]["inputs_digest"]);
+
+    // A change to a file the image copies from `.circleci/` is a new recipe, and its regression
+    // is named.
+    fs::write(root.join(".circleci/features"), "alpha\n").unwrap();
+    git(&["commit", "-q", "-a", "-m", "image without beta"]);
+    let run = imagegate(&["gate", "--json", "--promote"]);
+    run.expect_code(1);
+    let blocked = run.json();
+    assert_eq!(blocked["candidate"]["source"], "built");
+    assert_eq!(ids(&blocked, "regressions"), vec!["acme.test.test_features.Features.test_beta"], "{run}");
+});

@@ -353,7 +353,10 @@ build-image:
     assert_eq!(image["inputs"], serde_json::json!(["docker/**", "go.mod", "go.sum"]));
     assert_eq!(report["suite"]["command"], "go test -json ./... > /results/go-test.json");
     let text = repository.read("imagegate.toml");
-    assert!(text.contains("# build_args.REVISION = \"\"  # set me: CI passes `$CI_COMMIT_SHA`, unknown here\n"), "{text}");
+    assert!(
+        text.contains("# build_args.REVISION = \"\"  # set me: CI passes `$CI_COMMIT_SHA`, unknown here\n"),
+        "{text}"
+    );
     let human = repository.run(&["init", "--force"]);
     human.expect_code(0);
     assert!(
