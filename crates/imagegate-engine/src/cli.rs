@@ -550,6 +550,9 @@ fn tempfile_path(purpose: &str) -> PathBuf {
 /// deprecation banner (it says nothing about the failure and pushes the cause out of view),
 /// and with a hint when the cause is a common one.
 pub(crate) fn build_failure(log: &str, log_file: &Path) -> String {
+    // The legacy builder colours a RUN step's stderr; the message goes to logs and terminals
+    // that show escape sequences as text.
+    let log = strip_escape_sequences(log);
     let mut kept: Vec<&str> = Vec::new();
     let mut in_banner = false;
     for line in log.lines() {
@@ -578,6 +581,38 @@ pub(crate) fn build_failure(log: &str, log_file: &Path) -> String {
     message
 }
 
+/// `text` without terminal escape sequences (CSI and OSC), which builders use for colour.
+fn strip_escape_sequences(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut characters = text.chars().peekable();
+    while let Some(character) = characters.next() {
+        if character != '\u{1b}' {
+            out.push(character);
+            continue;
+        }
+        match characters.next() {
+            // CSI: parameters and intermediates, then one final byte in @..~.
+            Some('[') => {
+                for next in characters.by_ref() {
+                    if ('@'..='~').contains(&next) {
+                        break;
+                    }
+                }
+            }
+            // OSC: up to BEL or ST (ESC \\).
+            Some(']') => {
+                while let Some(next) = characters.next() {
+                    if next == '\u{7}' || (next == '\u{1b}' && characters.next_if_eq(&'\\').is_some()) {
+                        break;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
 /// A hint for the causes of a failed build that people meet first.
 fn build_hint(lines: &[&str]) -> Option<&'static str> {
     let lower: Vec<String> = lines.iter().map(|line| line.to_lowercase()).collect();
@@ -585,6 +620,28 @@ fn build_hint(lines: &[&str]) -> Option<&'static str> {
     if any(&["invalid reference format"]) {
         return Some(
             "a FROM line names an invalid image, most often because an ARG it uses has no value: set the ARG in the image's `build_args` (`imagegate plan` names it)",
+        );
+    }
+    // A RUN step that failed (legacy builder, BuildKit, buildah) while reaching the network:
+    // the same words as a base image that cannot be pulled, but another cause.
+    let run_step_failed =
+        any(&["returned a non-zero code", "did not complete successfully", "error building at step \"run"]);
+    if run_step_failed
+        && any(&[
+            "could not resolve",
+            "temporary failure resolving",
+            "temporary failure in name resolution",
+            "name or service not known",
+            "failed to fetch",
+            "network is unreachable",
+            "connection refused",
+            "connection timed out",
+            "no such host",
+            "i/o timeout",
+        ])
+    {
+        return Some(
+            "a RUN step could not reach a host it downloads from: RUN steps use the engine's default network unless `[engine] build_network` says otherwise (e.g. \"host\" where the default network has no route); check that those hosts are reachable from this machine",
         );
     }
     if any(&[
@@ -631,6 +688,24 @@ mod tests {
         assert!(message.starts_with("Sending build context"), "{message}");
         assert!(message.contains("(build log: /logs/build.log)"));
         assert!(message.ends_with("`imagegate plan` checks base images before building"), "{message}");
+    }
+
+    #[test]
+    fn build_failure_drops_colour_and_hints_at_a_run_step_without_network() {
+        let log = "Step 10/15 : RUN wget -qO- https://deb.example.org/key.asc && apt-get update\n\
+                   \u{1b}[91mW: Failed to fetch https://deb.example.org/dists/stable/InRelease  Could not resolve 'deb.example.org'\n\
+                   \u{1b}[0mThe command '/bin/sh -c apt-get install -y tor' returned a non-zero code: 100\n";
+        let message = build_failure(log, Path::new("b.log"));
+        assert!(!message.contains('\u{1b}') && !message.contains("[91m"), "{message}");
+        assert!(message.contains("W: Failed to fetch"), "{message}");
+        assert!(message.contains("hint: a RUN step could not reach a host it downloads from"), "{message}");
+        assert!(!message.contains("base image"), "{message}");
+    }
+
+    #[test]
+    fn escape_sequences_of_both_kinds_are_removed() {
+        assert_eq!(strip_escape_sequences("\u{1b}[1;31mred\u{1b}[0m \u{1b}]0;title\u{7}plain"), "red plain");
+        assert_eq!(strip_escape_sequences("a\u{1b}]8;;http://x\u{1b}\\link\u{1b}]8;;\u{1b}\\b"), "alinkb");
     }
 
     #[test]
