@@ -137,6 +137,9 @@ fn relative(path: &Path, root: &Path) -> String {
     path.strip_prefix(root).unwrap_or(path).display().to_string()
 }
 
+/// How every workflow `init --ci` writes begins.
+const WORKFLOW_FIRST_LINE: &str = "# imagegate gates this project's CI images";
+
 /// The `--ci` workflow for the images of the config at `path`; returns where it was written.
 fn write_workflow(path: &Path, provider: CiProviderArg, force: bool) -> Result<PathBuf, CliError> {
     // The workflow names the configured images; read them from the file just written or
@@ -152,10 +155,21 @@ fn write_workflow(path: &Path, provider: CiProviderArg, force: bool) -> Result<P
         .map_err(|error| CliError::usage(format!("write the {provider} workflow: {error}"), "check the image names"))?;
     let target = config.root.join(workflow.path);
     if target.exists() && !force {
-        return Err(CliError::usage(
-            format!("`{}` already exists", target.display()),
-            "pass `--force` to overwrite it",
-        ));
+        // Only a workflow imagegate wrote may be replaced on a hint: a provider's one config
+        // file (CircleCI, GitLab) usually holds every job of the project.
+        let written_by_init = std::fs::read_to_string(&target)
+            .is_ok_and(|text| text.lines().next().is_some_and(|line| line.starts_with(WORKFLOW_FIRST_LINE)));
+        return Err(if written_by_init {
+            CliError::usage(
+                format!("`{}` already exists, as `imagegate init --ci` wrote it", target.display()),
+                "pass `--force` to write it anew",
+            )
+        } else {
+            CliError::usage(
+                format!("`{}` already exists and holds the project's own CI configuration", target.display()),
+                "imagegate does not replace it: add a job that runs `imagegate ci` to it (the README's \"In CI\" section shows one)",
+            )
+        });
     }
     if let Some(parent) = target.parent() {
         std::fs::create_dir_all(parent).map_err(|source| CliError::Io {

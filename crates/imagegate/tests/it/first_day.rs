@@ -364,3 +364,24 @@ both_engines!(a_tahoe_shaped_repository_gates_with_the_config_init_wrote, |engin
     assert_eq!(blocked["candidate"]["source"], "built");
     assert_eq!(ids(&blocked, "regressions"), vec!["acme.test.test_features.Features.test_beta"], "{run}");
 });
+
+#[test]
+fn init_ci_never_suggests_force_for_a_ci_configuration_the_project_wrote() {
+    let context = TestContext::new(Engine::Docker, &["alpha"], "test_a pass\n");
+    let existing =
+        "version: 2.1\njobs:\n  test:\n    docker: [{image: \"cimg/base:2022.09\"}]\n    steps: [checkout]\n";
+    fs::create_dir_all(context.path(".circleci")).unwrap();
+    fs::write(context.path(".circleci/config.yml"), existing).unwrap();
+    let run = context.run(&["init", "--ci", "circleci"]);
+    run.expect_code(2);
+    assert!(run.stderr.contains("holds the project's own CI configuration"), "{run}");
+    assert!(!run.stderr.contains("--force"), "{run}");
+    assert_eq!(fs::read_to_string(context.path(".circleci/config.yml")).unwrap(), existing);
+
+    // A workflow init wrote itself may be written anew, and the hint says how.
+    let run = context.run(&["init", "--ci", "github"]);
+    run.expect_code(0);
+    let again = context.run(&["init", "--ci", "github"]);
+    again.expect_code(2);
+    assert!(again.stderr.contains("hint: pass `--force` to write it anew"), "{again}");
+}
