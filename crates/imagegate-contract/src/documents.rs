@@ -71,6 +71,9 @@ pub struct PackageDiff {
     /// Present only in `imagegate diff --json`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<String>,
+    /// The engine the images were read from; present only in `imagegate diff --json`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<String>,
     /// The image the diff starts from (the stable image in a gate report).
     pub from_image: String,
     /// The image it goes to (the candidate).
@@ -415,6 +418,9 @@ pub enum HistoryEvent {
 pub struct ResultsReport {
     /// Always [`RESULTS_SCHEMA`].
     pub schema: String,
+    /// The engine the suite ran in (`test --json`); absent for `results`, which reads files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<String>,
     pub counts: Counts,
     pub incomplete: Vec<String>,
     pub tests: Vec<ResultLine>,

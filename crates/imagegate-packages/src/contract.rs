@@ -21,6 +21,7 @@ impl PackageDiff {
             .collect();
         contract::PackageDiff {
             schema: None,
+            engine: None,
             from_image: from_image.to_owned(),
             to_image: to_image.to_owned(),
             changed: convert(&self.changed),

@@ -183,6 +183,7 @@ pub fn regression() -> GateReport {
     });
     report.packages = Some(PackageDiff {
         schema: None,
+        engine: None,
         from_image: STABLE_DIGEST.to_owned(),
         to_image: CANDIDATE_DIGEST.to_owned(),
         changed: vec![

@@ -250,6 +250,8 @@ pub fn history_text(report: &HistoryReport) -> String {
     let mut out = String::new();
     if report.events.is_empty() {
         let _ = writeln!(out, "no verdicts or promotions recorded for the {} engine", report.engine);
+    } else {
+        let _ = writeln!(out, "engine: {}", report.engine);
     }
     for event in &report.events {
         let line = match event {

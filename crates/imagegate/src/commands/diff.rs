@@ -36,9 +36,11 @@ pub fn run(global: &GlobalArgs, args: &DiffArgs) -> Result<ExitStatus, CliError>
     let mut document = diff.to_contract(&args.from, &args.to);
     if args.json {
         document.schema = Some(DIFF_SCHEMA.to_owned());
+        document.engine = Some(engine.kind().as_str().to_owned());
         print_json(&document);
     } else {
         print!("{}", imagegate_report::diff_text(&document));
+        println!("(images read from {})", engine.kind());
     }
     Ok(ExitStatus::Success)
 }

@@ -47,6 +47,7 @@ fn read_file(path: &Path) -> Result<ResultSet, CliError> {
 pub fn report(results: &ResultSet) -> ResultsReport {
     ResultsReport {
         schema: RESULTS_SCHEMA.to_owned(),
+        engine: None,
         counts: results.counts(),
         incomplete: results
             .incomplete

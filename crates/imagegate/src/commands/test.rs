@@ -47,11 +47,13 @@ pub fn run(global: &GlobalArgs, args: &TestArgs) -> Result<ExitStatus, CliError>
     let run = imagegate_gate::run_suite(&context, image, &reference, which, "suite", &image.suite.command, &run_dir)?;
     runtime.progress.clear();
     let results = run.results;
-    let report = crate::commands::results::report(&results);
+    let mut report = crate::commands::results::report(&results);
+    report.engine = Some(context.engine_name().to_owned());
     if args.json {
         print_json(&report);
     } else {
         print!("{}", imagegate_report::results_text(&report));
+        println!("(ran in the {} {} image, with {})", image.name, which, context.engine_name());
     }
     Ok(crate::commands::results::status(&results))
 }

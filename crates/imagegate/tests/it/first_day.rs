@@ -210,6 +210,19 @@ fn build_promote_and_rollback_print_json() {
     assert_eq!(rollback["operation"], "rollback");
     assert_eq!(rollback["images"][0]["promotion"]["to"], first.as_str());
     assert_eq!(context.stable_id().as_deref(), Some(first.as_str()));
+
+    // Every other document and report says which engine it speaks of, too.
+    let test = context.run(&["test", "--json"]);
+    test.expect_code(0);
+    assert_eq!(test.json()["engine"], "docker");
+    let test = context.run(&["test"]);
+    assert!(test.stdout.contains("with docker"), "{test}");
+    let diff = context.run(&["diff", "--json", &first, &candidate]);
+    diff.expect_code(0);
+    assert_eq!(diff.json()["engine"], "docker");
+    let history = context.run(&["history"]);
+    assert!(history.stdout.starts_with("engine: docker\n"), "{history}");
+    assert!(context.run(&["plan"]).stdout.starts_with("engine: docker\n"));
 }
 
 /// Files of a repository shaped like Tahoe-LAFS's: a Dockerfile in `.circleci/` built with the
