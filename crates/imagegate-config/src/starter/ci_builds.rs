@@ -517,10 +517,14 @@ pub(crate) fn invocations_in_folder(
                 context,
                 build_args,
                 target: command.target.as_deref().map(|target| substitute(target, variables)),
+                // A platform unknown here is left to the engine's default rather than written
+                // as text no engine accepts.
                 platforms: command
                     .platform
                     .as_deref()
-                    .map(|platform| split_list(&substitute(platform, variables).text))
+                    .map(|platform| substitute(platform, variables))
+                    .filter(Resolved::is_known)
+                    .map(|platform| split_list(&platform.text))
                     .unwrap_or_default(),
                 tags: command.tags.iter().map(|tag| substitute(tag, variables)).collect(),
             }
@@ -586,12 +590,24 @@ pub(crate) fn combinations(axes: &[(String, Vec<String>)]) -> Vec<Vec<(String, S
     all
 }
 
+/// How many matrix values a job's label shows.
+const MAX_LABEL_VALUES: usize = 3;
+
 /// `build (python=3.11, distro=debian)`: a job's name with its matrix values.
 pub(crate) fn job_label(job: &str, combination: &[(String, String)]) -> String {
     if combination.is_empty() {
         return job.to_owned();
     }
-    let values: Vec<String> = combination.iter().map(|(name, value)| format!("{name}={value}")).collect();
+    // A value may span lines (a matrix entry's list of build args); a label is one line, and
+    // names its combination by its first values (an entry of objects sets many).
+    let mut values: Vec<String> = combination
+        .iter()
+        .take(MAX_LABEL_VALUES)
+        .map(|(name, value)| format!("{name}={}", value.split_whitespace().collect::<Vec<_>>().join(" ")))
+        .collect();
+    if combination.len() > MAX_LABEL_VALUES {
+        values.push("…".to_owned());
+    }
     format!("{job} ({})", values.join(", "))
 }
 

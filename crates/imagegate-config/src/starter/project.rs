@@ -152,8 +152,8 @@ fn relative_text(path: &Path) -> String {
     path.components().map(|component| component.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
 }
 
-/// Files named `Dockerfile`, `Dockerfile.*`, `*.Dockerfile`, `Containerfile`,
-/// `Containerfile.*` or `*.Containerfile`.
+/// Files named `Dockerfile`, `Containerfile`, or either with a suffix or prefix joined by `.`,
+/// `-` or `_` (`Dockerfile.debian`, `Dockerfile-test`, `ci.Dockerfile`, `test_Containerfile`).
 pub(crate) fn is_dockerfile_name(name: &str) -> bool {
     // `Dockerfile.dockerignore` is the ignore file of a Dockerfile, not a Dockerfile.
     if name.ends_with(".dockerignore") {
@@ -161,8 +161,8 @@ pub(crate) fn is_dockerfile_name(name: &str) -> bool {
     }
     ["Dockerfile", "Containerfile"].iter().any(|base| {
         name == *base
-            || name.strip_prefix(base).is_some_and(|rest| rest.starts_with('.') && rest.len() > 1)
-            || name.strip_suffix(base).is_some_and(|rest| rest.ends_with('.') && rest.len() > 1)
+            || name.strip_prefix(base).is_some_and(|rest| rest.starts_with(['.', '-', '_']) && rest.len() > 1)
+            || name.strip_suffix(base).is_some_and(|rest| rest.ends_with(['.', '-', '_']) && rest.len() > 1)
     })
 }
 
@@ -179,12 +179,21 @@ mod tests {
             "Containerfile",
             "Containerfile.alpine",
             "alpine.Containerfile",
+            "Dockerfile-test",
+            "Dockerfile_ci",
+            "ci-Dockerfile",
         ] {
             assert!(is_dockerfile_name(name), "{name}");
         }
-        for name in
-            ["Dockerfile.dockerignore", "Dockerfile.", ".Dockerfile", "Dockerfiles", "MyDockerfile", "README.md"]
-        {
+        for name in [
+            "Dockerfile.dockerignore",
+            "Dockerfile.",
+            ".Dockerfile",
+            "Dockerfile-",
+            "Dockerfiles",
+            "MyDockerfile",
+            "README.md",
+        ] {
             assert!(!is_dockerfile_name(name), "{name}");
         }
     }

@@ -6,8 +6,8 @@
 use serde_norway::Value;
 
 use super::{
-    BuildInvocation, CiFileError, Resolved, Variables, combinations, invocations_in_folder, job_label, repository_path,
-    scalar_text, split_list, substitute, variables_of,
+    BuildInvocation, CiFileError, Resolved, Variables, invocations_in_folder, job_label, repository_path, scalar_text,
+    split_list, substitute, variables_of,
 };
 
 pub(crate) fn github_builds(file: &str, text: &str) -> Result<Vec<BuildInvocation>, CiFileError> {
@@ -94,9 +94,17 @@ fn build_push_action(file: &str, job: &str, with: Option<&Value>, variables: &Va
         }
     };
     let context = repository_path(&substitute(&input("context").unwrap_or_else(|| ".".to_owned()), variables));
+    // Expressions are replaced before the lines are split: one (`${{ matrix.IMAGE.BUILD_ARGS }}`)
+    // may hold several `NAME=value` lines.
     let build_args = match with.and_then(|with| with.get("build-args")) {
-        Some(Value::Sequence(items)) => items.iter().filter_map(scalar_text).collect::<Vec<_>>(),
-        Some(other) => scalar_text(other).map(|text| text.lines().map(str::to_owned).collect()).unwrap_or_default(),
+        Some(Value::Sequence(items)) => items
+            .iter()
+            .filter_map(scalar_text)
+            .flat_map(|item| expressions_substituted(&item, variables).lines().map(str::to_owned).collect::<Vec<_>>())
+            .collect::<Vec<_>>(),
+        Some(other) => scalar_text(other)
+            .map(|text| expressions_substituted(&text, variables).lines().map(str::to_owned).collect())
+            .unwrap_or_default(),
         None => Vec::new(),
     };
     BuildInvocation {
@@ -110,9 +118,13 @@ fn build_push_action(file: &str, job: &str, with: Option<&Value>, variables: &Va
             .map(|(name, value)| (name.trim().to_owned(), substitute(value.trim(), variables)))
             .collect(),
         target: input("target").map(|target| substitute(&target, variables)),
+        // A platform unknown here (an object of the matrix without that key) is left to the
+        // engine's default rather than written as text no engine accepts.
         platforms: list("platforms")
             .iter()
-            .flat_map(|platform| split_list(&substitute(platform, variables).text))
+            .map(|platform| substitute(platform, variables))
+            .filter(Resolved::is_known)
+            .flat_map(|platform| split_list(&platform.text))
             .collect(),
         tags: list("tags")
             .iter()
@@ -122,20 +134,46 @@ fn build_push_action(file: &str, job: &str, with: Option<&Value>, variables: &Va
     }
 }
 
+/// A matrix value as the variables it sets: `NAME` for a scalar, and `NAME.KEY` for each
+/// scalar of an object value (`IMAGE: [{TAG: …, PATH: …}]` sets `matrix.IMAGE.TAG`, …).
+fn matrix_value(name: &str, value: &Value) -> Option<Vec<(String, String)>> {
+    match value {
+        Value::Mapping(mapping) => Some(
+            mapping
+                .iter()
+                .filter_map(|(key, value)| {
+                    let key = scalar_text(key)?;
+                    Some(matrix_value(&format!("{name}.{key}"), value)?)
+                })
+                .flatten()
+                .collect(),
+        ),
+        other => Some(vec![(name.to_owned(), scalar_text(other)?)]),
+    }
+}
+
 /// The combinations of a job's matrix, as GitHub forms them: every combination of its
 /// literal lists, less those matching an `exclude` entry; an `include` entry extends the
 /// combinations it agrees with, or is a combination of its own when it agrees with none.
-/// No matrix gives one empty combination; a matrix computed at run time (`fromJSON(…)`) too.
+/// Object values set one variable per key. No matrix gives one empty combination; a matrix
+/// computed at run time (`fromJSON(…)`) too.
 fn matrix(matrix: Option<&Value>) -> Vec<Vec<(String, String)>> {
     let Some(Value::Mapping(matrix)) = matrix else { return vec![Vec::new()] };
-    let mut axes = Vec::new();
+    // Each axis: its alternatives, each the variables one value sets.
+    let mut axes: Vec<Vec<Vec<(String, String)>>> = Vec::new();
+    let mut axis_keys: Vec<String> = Vec::new();
     for (key, value) in matrix {
         let Some(key) = scalar_text(key) else { continue };
         if key == "include" || key == "exclude" {
             continue;
         }
         if let Value::Sequence(values) = value {
-            axes.push((key, values.iter().filter_map(scalar_text).collect::<Vec<_>>()));
+            let alternatives: Vec<Vec<(String, String)>> =
+                values.iter().filter_map(|value| matrix_value(&key, value)).collect();
+            axis_keys.extend(alternatives.iter().flatten().map(|(name, _)| name.clone()));
+            if !alternatives.is_empty() {
+                axes.push(alternatives);
+            }
         }
     }
     let entries = |name: &str| -> Vec<Vec<(String, String)>> {
@@ -146,7 +184,8 @@ fn matrix(matrix: Option<&Value>) -> Vec<Vec<(String, String)>> {
                     Value::Mapping(mapping) => Some(
                         mapping
                             .iter()
-                            .filter_map(|(key, value)| Some((scalar_text(key)?, scalar_text(value)?)))
+                            .filter_map(|(key, value)| matrix_value(&scalar_text(key)?, value))
+                            .flatten()
                             .collect::<Vec<_>>(),
                     ),
                     _ => None,
@@ -158,16 +197,28 @@ fn matrix(matrix: Option<&Value>) -> Vec<Vec<(String, String)>> {
     let agrees = |combination: &[(String, String)], entry: &[(String, String)]| {
         entry.iter().all(|(key, value)| combination.iter().all(|(name, existing)| name != key || existing == value))
     };
-    let mut all: Vec<Vec<(String, String)>> = if axes.is_empty() { Vec::new() } else { combinations(&axes) };
+    let mut all: Vec<Vec<(String, String)>> = if axes.is_empty() {
+        Vec::new()
+    } else {
+        axes.iter().fold(vec![Vec::new()], |all, alternatives| {
+            all.iter()
+                .flat_map(|combination| {
+                    alternatives.iter().map(move |alternative| {
+                        let mut next = combination.clone();
+                        next.extend(alternative.iter().cloned());
+                        next
+                    })
+                })
+                .collect()
+        })
+    };
     let excludes = entries("exclude");
     all.retain(|combination| !excludes.iter().any(|exclude| exclude.iter().all(|pair| combination.contains(pair))));
     for include in entries("include") {
         let mut extended = false;
         for combination in &mut all {
-            let original_keys_agree = include
-                .iter()
-                .filter(|(key, _)| axes.iter().any(|(axis, _)| axis == key))
-                .all(|pair| combination.contains(pair));
+            let original_keys_agree =
+                include.iter().filter(|(key, _)| axis_keys.contains(key)).all(|pair| combination.contains(pair));
             if original_keys_agree && agrees(combination, &include) {
                 for pair in &include {
                     if !combination.iter().any(|(name, _)| *name == pair.0) {
@@ -273,6 +324,48 @@ jobs:
         let builds = github_builds("w.yml", text).expect("valid");
         assert_eq!(builds[0].dockerfile_path().text, "Dockerfile");
         assert_eq!(builds[0].tags.len(), 2);
+    }
+
+    /// One job builds many images from a list of objects, each naming its folder, tag and
+    /// build args (several lines in one value), as projects that keep a repository of CI
+    /// images do.
+    const MATRIX_OF_OBJECTS: &str = r#"
+jobs:
+  build:
+    strategy:
+      matrix:
+        IMAGE:
+          - {TAG_NAME: "runner-bookworm", DOCKERFILE_PATH: "runners/debian", BUILD_ARGS: "RELEASE=bookworm"}
+          - {TAG_NAME: "runner-stream9-fips", DOCKERFILE_PATH: "runners/rhel", BUILD_ARGS: "FIPS=1\nRELEASE=quay.io/centos/centos:stream9"}
+          - {TAG_NAME: "runner-alpine", DOCKERFILE_PATH: "runners/alpine", DOCKER_PLATFORM: "linux/arm/v7"}
+    steps:
+      - uses: docker/build-push-action@v6
+        with:
+          context: ${{ matrix.IMAGE.DOCKERFILE_PATH }}
+          platforms: ${{ matrix.IMAGE.DOCKER_PLATFORM }}
+          tags: ghcr.io/acme/${{ matrix.IMAGE.TAG_NAME }}
+          build-args: |
+            TOOL_RELEASE=${{ env.TOOL_RELEASE }}
+            ${{ matrix.IMAGE.BUILD_ARGS }}
+"#;
+
+    #[test]
+    fn a_matrix_of_objects_gives_one_build_per_object_with_its_keys() {
+        let builds = github_builds(".github/workflows/images.yml", MATRIX_OF_OBJECTS).unwrap();
+        assert_eq!(builds.len(), 3);
+        assert_eq!(builds[0].context.text, "runners/debian");
+        assert_eq!(builds[0].tags[0].text, "ghcr.io/acme/runner-bookworm");
+        assert_eq!(builds[0].build_args["RELEASE"].text, "bookworm");
+        assert_eq!(builds[1].context.text, "runners/rhel");
+        assert_eq!(builds[1].build_args["FIPS"].text, "1");
+        assert_eq!(builds[1].build_args["RELEASE"].text, "quay.io/centos/centos:stream9");
+        assert!(!builds[2].build_args.contains_key("RELEASE"));
+        // An object without the key sets no platform: nothing unknown is written.
+        assert!(builds[0].platforms.is_empty(), "{:?}", builds[0].platforms);
+        assert_eq!(builds[2].platforms, ["linux/arm/v7"]);
+        // Written to $GITHUB_ENV by an earlier step: not known here, and said so.
+        assert_eq!(builds[0].build_args["TOOL_RELEASE"].unknown, ["env.TOOL_RELEASE"]);
+        assert!(!builds[1].job.contains('\n'), "{}", builds[1].job);
     }
 
     #[test]
