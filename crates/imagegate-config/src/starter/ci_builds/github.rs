@@ -143,7 +143,7 @@ fn matrix_value(name: &str, value: &Value) -> Option<Vec<(String, String)>> {
                 .iter()
                 .filter_map(|(key, value)| {
                     let key = scalar_text(key)?;
-                    Some(matrix_value(&format!("{name}.{key}"), value)?)
+                    matrix_value(&format!("{name}.{key}"), value)
                 })
                 .flatten()
                 .collect(),
