@@ -425,3 +425,48 @@ fn the_lockfile_path_is_taken_relative_to_the_folder_given_and_must_be_in_the_re
     assert_eq!(error.kind(), ErrorKind::Git, "{error}");
     assert!(error.to_string().contains("run imagegate in a clone"), "{error}");
 }
+
+/// Set for the child process of [`without_a_configured_identity_commits_use_the_fallback`].
+const IDENTITY_CHILD: &str = "IMAGEGATE_LOCKFILE_TEST_NO_IDENTITY_CLONE";
+
+#[test]
+fn without_a_configured_identity_commits_use_the_fallback() {
+    let remote = Remote::new();
+    let clone = remote.clone_as("anonymous");
+    git(&clone, &["config", "--unset", "user.name"]);
+    git(&clone, &["config", "--unset", "user.email"]);
+    // git may otherwise make up an identity from the host name, which depends on the machine.
+    git(&clone, &["config", "user.useConfigOnly", "true"]);
+    let home = tempfile::tempdir().expect("folder");
+    // The move runs in a child test process whose environment has no git identity at all:
+    // the machine's global configuration is hidden from it.
+    let status = Command::new(std::env::current_exe().expect("test binary"))
+        .args(["--exact", "identity_child_moves_the_pointer", "--ignored", "--nocapture"])
+        .env(IDENTITY_CHILD, &clone)
+        .env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", home.path())
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env_remove("EMAIL")
+        .env_remove("GIT_AUTHOR_NAME")
+        .env_remove("GIT_AUTHOR_EMAIL")
+        .env_remove("GIT_COMMITTER_NAME")
+        .env_remove("GIT_COMMITTER_EMAIL")
+        .status()
+        .expect("run the child test");
+    assert!(status.success(), "the move without an identity failed");
+    assert_eq!(
+        git(&remote.bare, &["log", "-1", "--format=%an <%ae>|%cn <%ce>", "main"]),
+        "imagegate <imagegate@localhost>|imagegate <imagegate@localhost>"
+    );
+    assert!(remote.lockfile().contains(&digest('a')));
+}
+
+#[test]
+#[ignore = "run by without_a_configured_identity_commits_use_the_fallback in a child process"]
+fn identity_child_moves_the_pointer() {
+    let clone = PathBuf::from(std::env::var_os(IDENTITY_CHILD).expect("run only as a child"));
+    let identity = Command::new("git").current_dir(&clone).args(["var", "GIT_AUTHOR_IDENT"]).output().expect("git var");
+    assert!(!identity.status.success(), "this environment still has a git identity");
+    lockfile_in(&clone).move_pointer("python", None, &entry('a'), "promote").expect("move");
+}
