@@ -15,7 +15,8 @@ pub enum ErrorKind {
     PushRefused,
     /// The tip kept moving under every attempt although the entry still matched.
     Contended,
-    /// git could not be started, or a git command failed.
+    /// git could not be started, a git command failed, or a temporary file for it could not
+    /// be made.
     Git,
     /// A lockfile is not valid TOML or not in imagegate's shape.
     Malformed,
@@ -56,6 +57,9 @@ pub enum LockfileError {
     /// git is not installed or could not be started.
     #[error("run git: {source}\n  hint: install git and make sure it is on PATH")]
     Spawn { source: std::io::Error },
+    /// A temporary file for git (its index) could not be made.
+    #[error("{operation}: {source}\n  hint: check that the temporary folder (TMPDIR) is writable")]
+    Io { operation: &'static str, source: std::io::Error },
     /// A git command exited with a failure.
     #[error("{operation}: git exited with {status}{}{}", stderr_text(stderr), hint.as_deref().map(|hint| format!("\n  hint: {hint}")).unwrap_or_default())]
     Git { operation: String, status: String, stderr: String, hint: Option<String> },
@@ -76,7 +80,7 @@ impl LockfileError {
             LockfileError::PointerMoved { .. } => ErrorKind::PointerMoved,
             LockfileError::PushRefused { .. } => ErrorKind::PushRefused,
             LockfileError::Contended { .. } => ErrorKind::Contended,
-            LockfileError::Spawn { .. } | LockfileError::Git { .. } => ErrorKind::Git,
+            LockfileError::Spawn { .. } | LockfileError::Git { .. } | LockfileError::Io { .. } => ErrorKind::Git,
             LockfileError::Malformed { .. } => ErrorKind::Malformed,
             LockfileError::Usage { .. } => ErrorKind::Usage,
         }

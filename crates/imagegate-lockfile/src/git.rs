@@ -65,7 +65,8 @@ impl Git {
         let mut child = command.spawn().map_err(|source| LockfileError::Spawn { source })?;
         if let (Some(bytes), Some(mut pipe)) = (stdin, child.stdin.take()) {
             // git reads all of its (small) input before it writes; dropping the pipe closes it.
-            pipe.write_all(bytes).map_err(|source| LockfileError::Spawn { source })?;
+            // A failed write means git exited early, and its exit status and stderr say why.
+            let _ = pipe.write_all(bytes);
         }
         let output = child.wait_with_output().map_err(|source| LockfileError::Spawn { source })?;
         Ok(Output {

@@ -12,8 +12,22 @@
 //!   compare-and-swap, its history, and the entry pinned in the checked-out commit.
 //! - `error.rs`: the errors and their kinds.
 //!
+//! How imagegate uses it, as the home of the stable pointer when `[store] lockfile` is set:
+//! - at the start of a gate, [`GitLockfile::read_remote`]: the incumbent is the tip's entry
+//!   (`None`: no stable image yet), and the tip's commit is recorded with the verdict;
+//! - on promotion, [`GitLockfile::move_pointer`] with the verdict's incumbent as `expected`;
+//!   [`ErrorKind::PointerMoved`] is exit 4, and an engine's stable tag is moved only after the
+//!   push succeeded, as a convenience copy;
+//! - rollback is a move back to an entry from [`GitLockfile::history`] with the current digest
+//!   as `expected`; `history` lists the same changes;
+//! - `imagegate ci` hands on [`GitLockfile::pinned`]: the image the checked-out commit names.
+//!
+//! Commits carry the author and committer of the user's git configuration (or `GIT_AUTHOR_*`
+//! and `GIT_COMMITTER_*`); only where git has none, `imagegate <imagegate@localhost>`.
+//!
 //! Architecture invariant: nothing here writes the user's working tree, index or HEAD, or any
-//! branch of the local repository; a move writes only objects and the remote branch.
+//! branch of the local repository; a move writes only objects and the remote branch (a fetch
+//! may update a remote-tracking branch, as every fetch does).
 
 mod error;
 mod format;

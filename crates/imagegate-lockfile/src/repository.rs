@@ -363,13 +363,10 @@ impl GitLockfile {
             &[],
             Some(text.as_bytes()),
         )?;
-        let index_dir =
-            tempfile::Builder::new().prefix("imagegate-index-").tempdir().map_err(|source| LockfileError::Git {
-                operation: "make a temporary index".to_owned(),
-                status: "an i/o error".to_owned(),
-                stderr: source.to_string(),
-                hint: None,
-            })?;
+        let index_dir = tempfile::Builder::new()
+            .prefix("imagegate-index-")
+            .tempdir()
+            .map_err(|source| LockfileError::Io { operation: "make a temporary index", source })?;
         let index = index_dir.path().join("index");
         let index = index.to_string_lossy();
         let with_index = [("GIT_INDEX_FILE", index.as_ref())];
