@@ -33,6 +33,11 @@ impl Git {
         Git { dir: dir.to_path_buf() }
     }
 
+    /// The folder git runs in.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// A git command in the repository, isolated from anything that could make it wait for a
     /// person or answer in another language than the one its output is parsed in.
     fn command(&self, args: &[&str], env: &[(&str, &str)]) -> Command {

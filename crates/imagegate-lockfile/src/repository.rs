@@ -238,6 +238,7 @@ impl GitLockfile {
             "list the lockfile's commits",
             &["log", "--format=%H%x1f%P%x1f%ct%x1f%an%x1f%s%x1e", &tip.commit, "--", &self.path],
         )?;
+        let shallow = self.shallow_commits()?;
         let mut changes = Vec::new();
         for record in log.split('\x1e').map(str::trim).filter(|record| !record.is_empty()) {
             if changes.len() >= limit {
@@ -251,6 +252,9 @@ impl GitLockfile {
                 Err(error) => return Err(error),
             };
             let before = match parents.split_whitespace().next() {
+                // A shallow clone's oldest commit shows no parent although it has one: what it
+                // changed is unknown, and the history known here ends.
+                None if shallow.iter().any(|cut| cut == commit) => break,
                 None => None,
                 Some(parent) => match self.lockfile_at(parent) {
                     Ok(lockfile) => lockfile.entry(image),
@@ -473,6 +477,13 @@ impl GitLockfile {
                 .map(ToOwned::to_owned)
                 .collect(),
         })
+    }
+
+    /// The commits where a shallow clone's history is cut (none in a full clone).
+    fn shallow_commits(&self) -> Result<Vec<String>, LockfileError> {
+        let path = self.git.run("find the shallow file", &["rev-parse", "--git-path", "shallow"])?;
+        let path = self.git.dir().join(path.trim());
+        Ok(std::fs::read_to_string(path).unwrap_or_default().lines().map(|line| line.trim().to_owned()).collect())
     }
 
     /// Where the remote's branch points now, without fetching.

@@ -471,3 +471,24 @@ fn identity_child_moves_the_pointer() {
     assert!(!identity.status.success(), "this environment still has a git identity");
     lockfile_in(&clone).move_pointer("python", None, &entry('a'), "promote").expect("move");
 }
+
+#[test]
+fn a_shallow_clone_as_ci_checks_out_reads_and_moves_the_pointer() {
+    let remote = Remote::new();
+    lockfile_in(&remote.clone_as("seed-lock")).move_pointer("python", None, &entry('a'), "promote").expect("bootstrap");
+    let url = format!("file://{}", remote.bare.display());
+    git(remote.root.path(), &["clone", "--quiet", "--depth=1", &url, "shallow"]);
+    let clone = remote.root.path().join("shallow");
+    assert_eq!(git(&clone, &["rev-parse", "--is-shallow-repository"]), "true");
+    let lockfile = lockfile_in(&clone);
+
+    assert_eq!(lockfile.pinned("python").expect("pinned"), Some(entry('a')));
+    let moved = lockfile.move_pointer("python", Some(&digest('a')), &entry('b'), "promote").expect("move");
+    assert_eq!(remote.tip(), moved.commit);
+    assert!(remote.lockfile().contains(&digest('b')));
+    // The history ends where the clone's does: the bootstrap commit is the clone's shallow
+    // boundary, whose parent is unknown here, so it is not shown as a move from no image.
+    let history = lockfile.history("python", 10).expect("history");
+    let steps: Vec<_> = history.iter().map(|change| (change.before.clone(), change.after.clone())).collect();
+    assert_eq!(steps, [(Some(entry('a')), Some(entry('b')))]);
+}
