@@ -492,3 +492,20 @@ fn a_shallow_clone_as_ci_checks_out_reads_and_moves_the_pointer() {
     let steps: Vec<_> = history.iter().map(|change| (change.before.clone(), change.after.clone())).collect();
     assert_eq!(steps, [(Some(entry('a')), Some(entry('b')))]);
 }
+
+#[test]
+fn a_remote_that_cannot_be_reached_names_no_credential() {
+    let remote = Remote::new();
+    let clone = remote.clone_as("ci");
+    // Nothing listens on port 1: the fetch fails at once, with the URL in git's message.
+    git(&clone, &["remote", "add", "mirror", "https://ci-bot:s3cr3t-token@127.0.0.1:1/acme/ci.git"]);
+    let lockfile = lockfile_in(&clone).remote("mirror").branch(Some("main".to_owned()));
+
+    let error = lockfile.read_remote().expect_err("unreachable");
+
+    assert_eq!(error.kind(), ErrorKind::Git, "{error}");
+    let text = error.to_string();
+    assert!(text.starts_with("fetch `main` from remote `mirror`: git exited with 128"), "{text}");
+    assert!(!text.contains("s3cr3t"), "{text}");
+    assert!(text.contains("hint: check that remote `mirror` exists"), "{text}");
+}
