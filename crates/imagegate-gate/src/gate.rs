@@ -11,9 +11,9 @@ use imagegate_results::{ResultSet, TestId};
 use imagegate_store::NewVerdict;
 use serde::{Deserialize, Serialize};
 
-use crate::candidate::{short, timestamp_for_files};
+use crate::candidate::timestamp_for_files;
 use crate::suite::shell_quote;
-use crate::{Context, GateError, Project, ensure_candidate, promote, run_suite};
+use crate::{Context, GateError, Project, ensure_candidate, promote, run_suite, short};
 
 /// How to gate.
 #[derive(Debug, Clone)]
@@ -103,7 +103,7 @@ fn empty_report(context: &Context<'_>, image: &ImageConfig, subjects: &Subjects,
         candidate: subjects.candidate.clone(),
         incumbent: subjects.incumbent.as_ref().map(|digest| ImageRef {
             digest: digest.clone(),
-            reference: stable_reference(context, image),
+            reference: context.backend.pointer().reference(image).unwrap_or_else(|_| image.stable_tag.clone()),
             counts: None,
         }),
         counts: Default::default(),
@@ -118,14 +118,6 @@ fn empty_report(context: &Context<'_>, image: &ImageConfig, subjects: &Subjects,
         promotion: None,
         packages: None,
     }
-}
-
-/// The stable tag as a person pulls it: its full name in the registry store, else the tag.
-fn stable_reference(context: &Context<'_>, image: &ImageConfig) -> String {
-    context
-        .registry
-        .and_then(|registry| registry.stable(&image.stable_tag).ok())
-        .map_or_else(|| image.stable_tag.clone(), |reference| reference.to_string())
 }
 
 /// The report when the candidate already is the stable image: nothing to run.
@@ -161,10 +153,10 @@ pub fn collect_evidence(
 ) -> Result<Evidence, GateError> {
     let suite = &image.suite;
     // What the engine runs: in registry mode, the local image pulled by digest.
-    let candidate_run = crate::registry::runnable(context, image, &subjects.candidate.digest)?;
+    let candidate_run = context.backend.runnable(context, image, &subjects.candidate.digest)?;
     let candidate_id = candidate_run.as_str();
     let incumbent_run = match &subjects.incumbent {
-        Some(digest) => Some(crate::registry::runnable(context, image, digest)?),
+        Some(digest) => Some(context.backend.runnable(context, image, digest)?),
         None => None,
     };
     let mut evidence = Evidence::default();
@@ -247,7 +239,7 @@ pub fn judge(
     let incumbent = subjects.incumbent.clone();
     report.runs = evidence.runs;
     report.warnings = evidence.warnings;
-    if context.registry.is_some() && context.registry_read_only {
+    if context.backend.read_only() {
         report.warnings.push(
             "the registry store is read only in this run (untrusted code): the candidate was not pushed, \
              and the verdict is kept on this machine only"
@@ -273,7 +265,9 @@ pub fn judge(
 
     if options.promote {
         report.promotion = Some(match (report.decision, &options.promotion_allowed) {
-            (Decision::Pass, Ok(())) => match crate::registry::sync_records(context, image)
+            (Decision::Pass, Ok(())) => match context
+                .backend
+                .sync(context, image)
                 .and_then(|()| promote::promote_verdict(context, image, verdict_id))
             {
                 Ok(promotion) => promotion,
@@ -327,21 +321,7 @@ fn record_verdict(
         decision: decision_str(report.decision),
         report_json,
     };
-    // A read-only run's verdict stays here, filed under the engine: it is never a registry
-    // record, so no other machine sees it, and no promotion can use it.
-    let Some(registry) = context.writable_registry() else {
-        return Ok(context.store.record_verdict(&verdict)?);
-    };
-    let mut body = crate::registry::body(imagegate_registry::records::RecordKind::Verdict, image);
-    body.engine = Some(context.engine_name().to_owned());
-    body.candidate = Some(subjects.candidate.digest.clone());
-    body.inputs_digest = Some(subjects.candidate.inputs_digest.clone());
-    body.incumbent = subjects.incumbent.clone();
-    body.commit = Some(options.project.commit.clone());
-    body.decision = Some(decision_str(report.decision).to_owned());
-    body.report = serde_json::from_str(report_json).ok();
-    let record = registry.write_record(&image.stable_tag, &subjects.candidate.digest, &body)?;
-    crate::registry::import(context.store, &crate::registry::scope(context), &record)
+    context.backend.record_verdict(context, image, &verdict, report)
 }
 
 /// Adds the package diff of the two images and, to each regression, the changed packages its
@@ -356,8 +336,10 @@ fn explain_with_packages(
     report: &mut GateReport,
 ) {
     context.progress.start(&image.name, "reading both images' packages");
-    let images = crate::registry::runnable(context, image, incumbent)
-        .and_then(|incumbent| Ok((incumbent, crate::registry::runnable(context, image, candidate)?)));
+    let images = context
+        .backend
+        .runnable(context, image, incumbent)
+        .and_then(|incumbent| Ok((incumbent, context.backend.runnable(context, image, candidate)?)));
     let diff =
         match images.and_then(|(incumbent, candidate)| crate::package_diff(context.engine, &incumbent, &candidate)) {
             Ok(diff) => diff,

@@ -7,14 +7,12 @@ use crate::candidate::decision_from_str;
 use crate::{Context, GateError};
 
 pub fn history(context: &Context<'_>, image: Option<&str>) -> Result<HistoryReport, GateError> {
-    if context.registry.is_some() {
-        for config in context.config.images.values().filter(|config| image.is_none_or(|name| name == config.name)) {
-            crate::registry::sync_records(context, config)?;
-        }
+    for config in context.config.images.values().filter(|config| image.is_none_or(|name| name == config.name)) {
+        context.backend.sync(context, config)?;
     }
     let events = context
         .store
-        .history(&crate::registry::scope(context), image)?
+        .history(&context.backend.scope(context), image)?
         .into_iter()
         .map(|event| match event {
             Event::Verdict(verdict) => {
@@ -56,7 +54,7 @@ pub fn history(context: &Context<'_>, image: Option<&str>) -> Result<HistoryRepo
     Ok(HistoryReport {
         schema: HISTORY_SCHEMA.to_owned(),
         engine: context.engine_name().to_owned(),
-        store: context.registry.map(|registry| registry.location().display()),
+        store: context.backend.location(),
         events,
     })
 }

@@ -138,9 +138,13 @@ pub fn run_shard(
             (None, Some(list), Some(_)) => {
                 // Both images list, so a test that one image fails to collect is still run in
                 // both (and shows up as missing where it is).
-                let mut ids = list_tests(context, image, &subjects.candidate.digest, list, &run_dir)?;
+                // The engine lists in what it can run: in a registry, the pulled image, not the
+                // manifest digest the subjects name.
+                let candidate = context.backend.runnable(context, image, &subjects.candidate.digest)?;
+                let mut ids = list_tests(context, image, &candidate, list, &run_dir)?;
                 if let Some(incumbent) = &subjects.incumbent {
-                    ids.extend(list_tests(context, image, incumbent, list, &run_dir)?);
+                    let incumbent = context.backend.runnable(context, image, incumbent)?;
+                    ids.extend(list_tests(context, image, &incumbent, list, &run_dir)?);
                 }
                 if ids.is_empty() {
                     return Err(GateError::Shards {
