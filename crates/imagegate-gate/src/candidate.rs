@@ -152,18 +152,10 @@ pub fn plan(context: &Context<'_>, images: &[&ImageConfig]) -> Result<PlanReport
     })
 }
 
-pub(crate) fn decision_from_str(decision: &str) -> Decision {
-    match decision {
-        "pass" => Decision::Pass,
-        "regression" => Decision::Regression,
-        _ => Decision::Error,
-    }
-}
-
 pub(crate) fn verdict_summary(record: &VerdictRecord) -> VerdictSummary {
     VerdictSummary {
         id: record.id,
-        decision: decision_from_str(&record.decision),
+        decision: Decision::from_stored(&record.decision),
         candidate: record.candidate.clone(),
         incumbent: record.incumbent.clone(),
         commit: record.commit.clone(),

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use imagegate_compare::{Class, Comparison, Decision as CompareDecision, Entry};
+use imagegate_compare::{Class, Comparison, Entry};
 use imagegate_config::ImageConfig;
 use imagegate_contract::{
     CandidateRef, Decision, GATE_SCHEMA, GateReport, ImageRef, PromotionReport, PromotionStatus, RunSummary, TestEntry,
@@ -318,7 +318,7 @@ fn record_verdict(
         inputs_digest: &subjects.candidate.inputs_digest,
         incumbent: subjects.incumbent.as_deref(),
         commit: &options.project.commit,
-        decision: decision_str(report.decision),
+        decision: report.decision.as_str(),
         report_json,
     };
     context.backend.record_verdict(context, image, &verdict, report)
@@ -421,11 +421,7 @@ pub fn test_entry(entry: &Entry) -> TestEntry {
 }
 
 fn fill_from_comparison(report: &mut GateReport, comparison: &Comparison) {
-    report.decision = match comparison.decision {
-        CompareDecision::Pass => Decision::Pass,
-        CompareDecision::Regression => Decision::Regression,
-        CompareDecision::Error => Decision::Error,
-    };
+    report.decision = comparison.decision;
     report.counts = comparison.candidate_counts;
     for entry in &comparison.entries {
         let list = match entry.class {
@@ -439,14 +435,6 @@ fn fill_from_comparison(report: &mut GateReport, comparison: &Comparison) {
     }
     report.errors.extend(comparison.errors.iter().cloned());
     report.warnings.extend(comparison.warnings.iter().cloned());
-}
-
-pub(crate) fn decision_str(decision: Decision) -> &'static str {
-    match decision {
-        Decision::Pass => "pass",
-        Decision::Regression => "regression",
-        Decision::Error => "error",
-    }
 }
 
 fn plural(count: usize, word: &str) -> String {

@@ -1,9 +1,8 @@
 //! `history`: verdicts and pointer moves, oldest first.
 
-use imagegate_contract::{GateReport, HISTORY_SCHEMA, HistoryEvent, HistoryReport};
+use imagegate_contract::{Decision, GateReport, HISTORY_SCHEMA, HistoryEvent, HistoryReport};
 use imagegate_store::{Event, PromotionKind};
 
-use crate::candidate::decision_from_str;
 use crate::{Context, GateError};
 
 pub fn history(context: &Context<'_>, image: Option<&str>) -> Result<HistoryReport, GateError> {
@@ -22,7 +21,7 @@ pub fn history(context: &Context<'_>, image: Option<&str>) -> Result<HistoryRepo
                 HistoryEvent::Verdict {
                     id: verdict.id,
                     image: verdict.image,
-                    decision: decision_from_str(&verdict.decision),
+                    decision: Decision::from_stored(&verdict.decision),
                     candidate: verdict.candidate,
                     incumbent: verdict.incumbent,
                     commit: verdict.commit,

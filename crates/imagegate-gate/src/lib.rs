@@ -78,8 +78,4 @@ pub fn runnable(
     context.backend.runnable(context, image, digest)
 }
 
-/// `sha256:0123456789ab…` → `0123456789ab`, for messages.
-pub fn short(digest: &str) -> &str {
-    let hex = digest.trim_start_matches("sha256:");
-    &hex[..hex.len().min(12)]
-}
+pub(crate) use imagegate_contract::short_digest as short;

@@ -8,7 +8,7 @@
 //! back.
 
 use imagegate_config::ImageConfig;
-use imagegate_contract::{PromotionReport, PromotionStatus};
+use imagegate_contract::{Decision, PromotionReport, PromotionStatus};
 use imagegate_store::{PromotionKind, Store, VerdictRecord};
 
 use crate::backend::{PointerLock, PointerMove};
@@ -197,7 +197,7 @@ pub fn rollback(context: &Context<'_>, image: &ImageConfig) -> Result<PromotionR
 /// rolled back by hand before.
 fn check_verdict(store: &Store, scope: &str, image: &ImageConfig, verdict: &VerdictRecord) -> Result<(), GateError> {
     let candidate = &verdict.candidate;
-    if verdict.decision != "pass" {
+    if Decision::from_stored(&verdict.decision) != Decision::Pass {
         return Err(GateError::Refused {
             message: format!(
                 "the newest verdict on candidate {} is `{}`, not `pass` (verdict {})",

@@ -333,7 +333,7 @@ impl Prunable for RegistryBackend {
 /// Stores one registry record in the local store; returns its row id.
 pub(crate) fn import(store: &Store, scope: &str, record: &Record) -> Result<i64, GateError> {
     let body = &record.body;
-    let missing = |field: &str| GateError::Usage {
+    let missing = |field: &str| GateError::DamagedRecord {
         message: format!("the registry record `{}` has no `{field}`", record.tag),
         hint: "it was not written by imagegate, or was damaged; delete that tag".to_owned(),
     };
@@ -358,13 +358,15 @@ pub(crate) fn import(store: &Store, scope: &str, record: &Record) -> Result<i64,
         }
         RecordKind::Promote | RecordKind::Rollback => {
             let verdict_id = match &body.verdict_record {
-                Some(verdict) => Some(store.verdict_id_of_record(verdict)?.ok_or_else(|| GateError::Usage {
-                    message: format!(
-                        "the registry record `{}` references verdict {verdict}, which the registry does not have",
-                        record.tag
-                    ),
-                    hint: "a verdict record was deleted by hand; history before it is incomplete".to_owned(),
-                })?),
+                Some(verdict) => {
+                    Some(store.verdict_id_of_record(verdict)?.ok_or_else(|| GateError::DamagedRecord {
+                        message: format!(
+                            "the registry record `{}` references verdict {verdict}, which the registry does not have",
+                            record.tag
+                        ),
+                        hint: "a verdict record was deleted by hand; history before it is incomplete".to_owned(),
+                    })?)
+                }
                 None => None,
             };
             Ok(store.import_promotion(
@@ -462,5 +464,18 @@ mod tests {
         promotion.verdict_record = Some("sha256:gone".to_owned());
         let error = import(&store, "registry:r/ns", &record("sha256:p", promotion)).unwrap_err();
         assert!(error.to_string().contains("sha256:gone"), "{error}");
+        // A broken store is infrastructure, not a usage mistake.
+        assert_eq!(error.exit_status(), imagegate_contract::ExitStatus::Infrastructure);
+    }
+
+    #[test]
+    fn a_verdict_record_without_a_decision_is_a_damaged_store_not_a_usage_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let mut verdict = body(RecordKind::Verdict, &image());
+        verdict.candidate = Some("sha256:c".to_owned());
+        let error = import(&store, "registry:r/ns", &record("sha256:v", verdict)).unwrap_err();
+        assert!(error.to_string().contains("no `decision`"), "{error}");
+        assert_eq!(error.exit_status(), imagegate_contract::ExitStatus::Infrastructure);
     }
 }

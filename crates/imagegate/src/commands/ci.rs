@@ -10,7 +10,7 @@ use imagegate_contract::{ExitStatus, GateReport, PromotionStatus};
 use imagegate_gate::{GateOptions, Project};
 
 use crate::cli::{CiArgs, GlobalArgs, ReportArgs};
-use crate::commands::gate::{exit_status, write_reports};
+use crate::commands::gate::write_reports;
 use crate::error::CliError;
 use crate::runtime::{Runtime, print_json};
 
@@ -77,7 +77,7 @@ pub fn run(global: &GlobalArgs, args: &CiArgs) -> Result<ExitStatus, CliError> {
         match imagegate_gate::gate_image(&context, image, &options) {
             Ok(report) => {
                 runtime.progress.clear();
-                status = status.worst(exit_status(&report));
+                status = status.worst(crate::error::report_status(&report));
                 let pointer = context.backend.pointer();
                 let stable_inputs = pointer.inputs(&context, image)?;
                 let mut reference = reference_for(&report, stable_inputs.as_deref());

@@ -53,7 +53,7 @@ pub fn run(global: &GlobalArgs, args: &TestArgs) -> Result<ExitStatus, CliError>
     } else {
         print!("{}", imagegate_report::results_text(&report));
     }
-    Ok(crate::commands::results::status(&results))
+    Ok(crate::error::results_status(&results))
 }
 
 /// `test --shard K/N --output DIR`: the evidence of one slice, saved for `gate --results`.
