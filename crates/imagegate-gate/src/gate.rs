@@ -291,7 +291,9 @@ fn record_verdict(
     options: &GateOptions,
 ) -> Result<i64, GateError> {
     let verdict = NewVerdict {
-        engine: context.engine_name(),
+        // Filed under the engine the runs were made in; a shared backend files it under its own
+        // scope (a read-only run's verdict stays here, under the engine).
+        scope: context.engine_name(),
         image: &image.name,
         stable_tag: &image.stable_tag,
         candidate: &subjects.candidate.digest,
