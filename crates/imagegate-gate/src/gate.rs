@@ -280,8 +280,8 @@ pub fn judge(
     Ok(report)
 }
 
-/// Stores the verdict: in registry mode as a record in the registry first (the local row is
-/// its cache), else in the local store. Returns the local row id.
+/// Stores the verdict through the backend (a shared one writes its record first, and the local
+/// row is its cache). Returns the local row id.
 fn record_verdict(
     context: &Context<'_>,
     image: &ImageConfig,
