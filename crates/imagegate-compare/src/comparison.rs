@@ -1,7 +1,6 @@
 //! The comparison as a whole: classifies every test, then decides pass, regression or error.
 
 use std::collections::BTreeSet;
-use std::fmt;
 
 use imagegate_results::{Counts, ResultSet, TestId};
 use serde::{Deserialize, Serialize};
@@ -11,33 +10,8 @@ use crate::entry::{Class, Entry, Evidence};
 use crate::reruns::needs_confirmation;
 use crate::standing::Standing;
 
-/// The gate's decision on a candidate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Decision {
-    /// At least as good as the incumbent, test by test.
-    Pass,
-    /// Some test does worse in the candidate: see the [`Class::Regression`] entries.
-    Regression,
-    /// No judgement could be reached: see [`Comparison::errors`]. Never a pass.
-    Error,
-}
-
-impl Decision {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Decision::Pass => "pass",
-            Decision::Regression => "regression",
-            Decision::Error => "error",
-        }
-    }
-}
-
-impl fmt::Display for Decision {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// The decision is the contract's own: one type from the comparison to every report.
+pub use imagegate_contract::Decision;
 
 /// The result of [`compare`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -14,8 +14,9 @@ pub const BUILD_SCHEMA: &str = "imagegate.build/v1";
 pub const POINTER_SCHEMA: &str = "imagegate.pointer/v1";
 pub const INIT_SCHEMA: &str = "imagegate.init/v1";
 
-/// The gate's decision on a candidate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// The gate's decision on a candidate: the one type for it, from the comparison to the store,
+/// the records and every report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Decision {
     /// At least as good as the incumbent, test by test.
@@ -24,6 +25,39 @@ pub enum Decision {
     Regression,
     /// No judgement could be reached (no results, truncated results, timeout, engine failure).
     Error,
+}
+
+impl Decision {
+    /// The decision as stored, recorded and printed: `pass`, `regression` or `error`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Pass => "pass",
+            Decision::Regression => "regression",
+            Decision::Error => "error",
+        }
+    }
+
+    /// A stored decision. Anything but the three words is `error`: an unreadable decision must
+    /// never count as a pass.
+    pub fn from_stored(text: &str) -> Decision {
+        match text {
+            "pass" => Decision::Pass,
+            "regression" => Decision::Regression,
+            _ => Decision::Error,
+        }
+    }
+}
+
+impl std::fmt::Display for Decision {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(self.as_str())
+    }
+}
+
+/// `sha256:0123456789abcdef…` → `0123456789ab`, for messages and names.
+pub fn short_digest(digest: &str) -> &str {
+    let hex = digest.trim_start_matches("sha256:");
+    &hex[..hex.char_indices().nth(12).map_or(hex.len(), |(index, _)| index)]
 }
 
 /// `imagegate gate --json`: one document per image, one per line.

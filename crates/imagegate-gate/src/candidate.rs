@@ -8,7 +8,7 @@ use imagegate_contract::{CandidateSource, Decision, PLAN_SCHEMA, PlanAction, Pla
 use imagegate_engine::BuildRequest;
 use imagegate_store::{NewBuild, VerdictRecord};
 
-use crate::{Context, GateError};
+use crate::{Context, GateError, short};
 
 /// Label carrying the inputs digest on every image imagegate builds.
 pub const LABEL_INPUTS: &str = "io.imagegate.inputs";
@@ -41,37 +41,18 @@ pub fn candidate_tag(image: &ImageConfig, inputs_digest: &str) -> String {
     format!("{}:candidate-{}", repository_of(&image.stable_tag), &hex[..hex.len().min(16)])
 }
 
-/// The newest existing image built from `inputs` for this image: in the registry (its
-/// manifest digest) in registry mode, else in the engine (its image id).
+/// The newest existing image built from `inputs` for this image, as the backend names it.
 pub(crate) fn find_existing(
     context: &Context<'_>,
     image: &ImageConfig,
     inputs: &InputsDigest,
 ) -> Result<Option<String>, GateError> {
-    if let Some(registry) = context.registry {
-        return Ok(registry.find_candidate(&image.stable_tag, &inputs.digest)?.map(|found| found.digest));
-    }
-    for build in context.store.builds_for(context.engine_name(), &image.name, &inputs.digest)? {
-        if context.engine.inspect_image(&build.image_id)?.is_some() {
-            return Ok(Some(build.image_id));
-        }
-    }
-    // The state folder may be new (a fresh clone) while the engine keeps images: the label
-    // says which recipe an image was built from.
-    let labelled = context.engine.images_with_label(LABEL_INPUTS, &inputs.digest)?;
-    Ok(labelled
-        .into_iter()
-        .find(|info| info.labels.get(LABEL_IMAGE).is_some_and(|name| name == &image.name))
-        .map(|info| info.id))
+    context.backend.find_candidate(context, image, &inputs.digest)
 }
 
-/// What the stable tag names now: a manifest digest in the registry, or an image id in the
-/// engine.
+/// What the stable pointer names now, as the backend names images.
 pub fn current_stable(context: &Context<'_>, image: &ImageConfig) -> Result<Option<String>, GateError> {
-    match context.registry {
-        Some(registry) => Ok(registry.resolve_stable(&image.stable_tag)?),
-        None => Ok(context.engine.inspect_image(&image.stable_tag)?.map(|info| info.id)),
-    }
+    context.backend.pointer().read(context, image)
 }
 
 /// Computes the inputs digest of an image's recipe.
@@ -89,17 +70,7 @@ pub fn ensure_candidate(context: &Context<'_>, image: &ImageConfig, refresh: boo
     let reference = candidate_tag(image, &inputs.digest);
     if !refresh && let Some(image_id) = find_existing(context, image, &inputs)? {
         context.progress.note(&image.name, &format!("reusing candidate {} (recipe unchanged)", short(&image_id)));
-        if let Some(registry) = context.registry {
-            let reference = registry.candidate_repository(&image.stable_tag)?.name();
-            return Ok(Candidate {
-                reference: format!("{reference}@{image_id}"),
-                image_id,
-                inputs,
-                source: CandidateSource::Reused,
-            });
-        }
-        // Keep the tag on the image we test, whatever happened to tags since.
-        context.engine.tag(&image_id, &reference)?;
+        let reference = context.backend.reuse_candidate(context, image, &image_id, &reference)?;
         return Ok(Candidate { image_id, reference, inputs, source: CandidateSource::Reused });
     }
     let logs = context.state_dir.join("logs");
@@ -135,26 +106,17 @@ pub fn ensure_candidate(context: &Context<'_>, image: &ImageConfig, refresh: boo
         image_id: &image_id,
         refreshed: refresh,
     })?;
-    // A run that may not write to the registry keeps its candidate in this engine.
-    if let Some(registry) = context.writable_registry() {
-        let digest = crate::registry::publish_candidate(context, registry, image, &inputs.digest, &image_id)?;
-        let repository = registry.candidate_repository(&image.stable_tag)?.name();
-        return Ok(Candidate {
-            reference: format!("{repository}@{digest}"),
-            image_id: digest,
-            inputs,
-            source: CandidateSource::Built,
-        });
-    }
+    let (image_id, reference) =
+        context.backend.publish_candidate(context, image, &inputs.digest, &image_id, &reference)?;
     Ok(Candidate { image_id, reference, inputs, source: CandidateSource::Built })
 }
 
 /// What `gate` would do for each image, without building or running anything.
 pub fn plan(context: &Context<'_>, images: &[&ImageConfig]) -> Result<PlanReport, GateError> {
     let mut entries = Vec::new();
-    let scope = crate::registry::scope(context);
+    let scope = context.backend.scope(context);
     for image in images {
-        crate::registry::sync_records(context, image)?;
+        context.backend.sync(context, image)?;
         let inputs = imagegate_config::inputs_digest(image)?;
         let existing = find_existing(context, image, &inputs)?;
         let stable = current_stable(context, image)?;
@@ -183,36 +145,22 @@ pub fn plan(context: &Context<'_>, images: &[&ImageConfig]) -> Result<PlanReport
     Ok(PlanReport {
         schema: PLAN_SCHEMA.to_owned(),
         engine: context.engine_name().to_owned(),
-        store: context.registry.map(|registry| registry.location().display()),
+        store: context.backend.location(),
         images: entries,
         problems: Vec::new(),
         warnings: Vec::new(),
     })
 }
 
-pub(crate) fn decision_from_str(decision: &str) -> Decision {
-    match decision {
-        "pass" => Decision::Pass,
-        "regression" => Decision::Regression,
-        _ => Decision::Error,
-    }
-}
-
 pub(crate) fn verdict_summary(record: &VerdictRecord) -> VerdictSummary {
     VerdictSummary {
         id: record.id,
-        decision: decision_from_str(&record.decision),
+        decision: Decision::from_stored(&record.decision),
         candidate: record.candidate.clone(),
         incumbent: record.incumbent.clone(),
         commit: record.commit.clone(),
         created_at: record.created_at.clone(),
     }
-}
-
-/// `sha256:0123456789ab…` → `0123456789ab`, for messages.
-pub(crate) fn short(digest: &str) -> &str {
-    let hex = digest.trim_start_matches("sha256:");
-    &hex[..hex.len().min(12)]
 }
 
 pub(crate) fn timestamp_for_files() -> String {

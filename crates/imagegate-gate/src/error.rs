@@ -35,6 +35,10 @@ pub enum GateError {
     /// built.
     #[error("{}", preflight_message(problems))]
     Preflight { problems: Vec<imagegate_contract::PreflightProblem> },
+    /// A record in a shared store that imagegate cannot read as one of its own: the store's
+    /// content is broken, not the command or its configuration.
+    #[error("{message}\n  hint: {hint}")]
+    DamagedRecord { message: String, hint: String },
     /// Shard results that cannot be merged into a verdict.
     #[error(
         "{message}\n  hint: run every shard with the same candidate and commit, then pass all their folders to `gate --results`"
@@ -55,7 +59,8 @@ impl GateError {
             | GateError::VerifyFailed { .. }
             | GateError::Io { .. }
             | GateError::Interrupted
-            | GateError::Shards { .. } => ExitStatus::Infrastructure,
+            | GateError::Shards { .. }
+            | GateError::DamagedRecord { .. } => ExitStatus::Infrastructure,
         }
     }
 }

@@ -1,20 +1,17 @@
 //! `history`: verdicts and pointer moves, oldest first.
 
-use imagegate_contract::{GateReport, HISTORY_SCHEMA, HistoryEvent, HistoryReport};
+use imagegate_contract::{Decision, GateReport, HISTORY_SCHEMA, HistoryEvent, HistoryReport};
 use imagegate_store::{Event, PromotionKind};
 
-use crate::candidate::decision_from_str;
 use crate::{Context, GateError};
 
 pub fn history(context: &Context<'_>, image: Option<&str>) -> Result<HistoryReport, GateError> {
-    if context.registry.is_some() {
-        for config in context.config.images.values().filter(|config| image.is_none_or(|name| name == config.name)) {
-            crate::registry::sync_records(context, config)?;
-        }
+    for config in context.config.images.values().filter(|config| image.is_none_or(|name| name == config.name)) {
+        context.backend.sync(context, config)?;
     }
     let events = context
         .store
-        .history(&crate::registry::scope(context), image)?
+        .history(&context.backend.scope(context), image)?
         .into_iter()
         .map(|event| match event {
             Event::Verdict(verdict) => {
@@ -24,7 +21,7 @@ pub fn history(context: &Context<'_>, image: Option<&str>) -> Result<HistoryRepo
                 HistoryEvent::Verdict {
                     id: verdict.id,
                     image: verdict.image,
-                    decision: decision_from_str(&verdict.decision),
+                    decision: Decision::from_stored(&verdict.decision),
                     candidate: verdict.candidate,
                     incumbent: verdict.incumbent,
                     commit: verdict.commit,
@@ -56,7 +53,7 @@ pub fn history(context: &Context<'_>, image: Option<&str>) -> Result<HistoryRepo
     Ok(HistoryReport {
         schema: HISTORY_SCHEMA.to_owned(),
         engine: context.engine_name().to_owned(),
-        store: context.registry.map(|registry| registry.location().display()),
+        store: context.backend.location(),
         events,
     })
 }

@@ -2,10 +2,14 @@
 //! the candidate, run the suite in the candidate and the incumbent at the same project commit,
 //! rerun failures, judge, record the verdict, and promote by compare-and-swap.
 //!
-//! Architecture invariant: `promote.rs` is the only module that writes a stable pointer, and it
-//! does so only inside the store's write lock, after checking a stored passing verdict against
-//! the pointer's current target.
+//! Where candidates, stable pointers and records live is one interface, [`Backend`]
+//! (`backend.rs`), chosen once by the caller; the workflow never asks which one it has.
+//!
+//! Architecture invariant: `promote.rs` is the only module that moves a stable pointer, and it
+//! does so only under the pointer's lock, after checking a stored passing verdict against the
+//! pointer's current target.
 
+mod backend;
 mod candidate;
 mod error;
 mod gate;
@@ -16,15 +20,18 @@ mod progress;
 mod project;
 mod promote;
 mod prune;
-mod registry;
+mod report;
 mod results_dir;
 mod shard;
 mod suite;
 
+pub use backend::{
+    Backend, LocalBackend, LockedWork, PointerLock, PointerMove, Prunable, RegistryBackend, StablePointer,
+};
 pub use candidate::{Candidate, LABEL_IMAGE, LABEL_INPUTS, candidate_tag, current_stable, ensure_candidate, plan};
 pub use error::GateError;
 pub use gate::{
-    Evidence, GateOptions, Selection, Subjects, collect_evidence, gate_image, judge, resolve_subjects, test_entry,
+    Evidence, GateOptions, Runnable, Selection, Subjects, collect_evidence, gate_image, judge, resolve_subjects,
 };
 pub use history::history;
 pub use packages::{image_inventory, package_diff};
@@ -33,7 +40,7 @@ pub use progress::{Progress, SilentProgress};
 pub use project::{Project, detect_project};
 pub use promote::{promote, rollback};
 pub use prune::{PruneReport, prune};
-pub use registry::runnable;
+pub use report::{test_entry, up_to_date};
 pub use results_dir::read_results_dir;
 pub use shard::{SHARD_SCHEMA, Shard, ShardRecord, judge_shards, run_shard, slice};
 pub use suite::LABEL_RUN;
@@ -42,8 +49,7 @@ pub use suite::{SuiteRun, run_suite};
 use std::path::PathBuf;
 
 use imagegate_config::Config;
-use imagegate_engine::{Engine, RegistryAccess};
-use imagegate_registry::RegistryStore;
+use imagegate_engine::Engine;
 use imagegate_store::Store;
 
 /// Everything a command works with, resolved once before any work starts.
@@ -54,24 +60,24 @@ pub struct Context<'a> {
     pub progress: &'a dyn Progress,
     /// Where run artefacts (logs, copied-out results) go.
     pub state_dir: PathBuf,
-    /// The registry store, when `[store] registry` is set: candidates, stable tags and records
-    /// live there, and `store` is a cache of its records.
-    pub registry: Option<&'a RegistryStore>,
-    /// How the engine reaches that registry.
-    pub registry_access: RegistryAccess,
-    /// Whether the registry store is only read (a run of untrusted code, such as a pull request
-    /// from a fork): candidates and incumbents are found and pulled there, but a candidate built
-    /// here stays in this engine and the verdict is kept in the local store only.
-    pub registry_read_only: bool,
+    /// Where candidates, stable pointers and records live. With a shared home (a registry),
+    /// `store` is a cache of its records.
+    pub backend: &'a dyn Backend,
 }
 
 impl Context<'_> {
     pub fn engine_name(&self) -> &'static str {
         self.engine.kind().as_str()
     }
-
-    /// The registry store when this run may write to it.
-    pub(crate) fn writable_registry(&self) -> Option<&RegistryStore> {
-        self.registry.filter(|_| !self.registry_read_only)
-    }
 }
+
+/// What the engine runs for image `digest` of the context's backend (pulled first when needed).
+pub fn runnable(
+    context: &Context<'_>,
+    image: &imagegate_config::ImageConfig,
+    digest: &str,
+) -> Result<String, GateError> {
+    context.backend.runnable(context, image, digest)
+}
+
+pub(crate) use imagegate_contract::short_digest as short;

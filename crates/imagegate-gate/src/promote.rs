@@ -1,33 +1,21 @@
-//! Moving a stable pointer: promotion by compare-and-swap, and rollback.
+//! Moving a stable pointer: promotion by compare-and-swap, and rollback — one algorithm each,
+//! whatever home the pointer has (`backend.rs`).
 //!
-//! Architecture invariant: this is the only module that writes a stable tag. Every write
-//! happens inside the store's write lock, after reading the tag's current target and checking
-//! it against the stored verdict (promotion) or the stored history (rollback), and is verified
-//! by reading the tag back. Within one state folder the lock makes the check and the write one
-//! step; against writers outside imagegate the window is the few milliseconds between the read
-//! and the `tag` call.
+//! Architecture invariant: this is the only module that moves a stable pointer. Every move
+//! happens under the pointer's lock (the store's write lock locally, the repository's lease in
+//! a registry), after reading the pointer's current target and checking it against the stored
+//! verdict (promotion) or the stored history (rollback), and is verified by reading the pointer
+//! back.
 
 use imagegate_config::ImageConfig;
-use imagegate_contract::{PromotionReport, PromotionStatus};
-use imagegate_registry::RegistryStore;
-use imagegate_registry::records::RecordKind;
-use imagegate_store::{NewPromotion, PromotionKind, Store, VerdictRecord};
+use imagegate_contract::{Decision, PromotionReport, PromotionStatus};
+use imagegate_store::{PromotionKind, Store, VerdictRecord};
 
-use crate::candidate::{repository_of, short};
-use crate::{Context, GateError};
+use crate::backend::{PointerLock, PointerMove};
+use crate::{Context, GateError, short};
 
-/// A tag that keeps a promoted image in the engine after the stable tag moves on, so that
-/// `rollback` can always return to it.
-fn keep_tag(stable_tag: &str, digest: &str) -> String {
-    format!("{}:promoted-{}", repository_of(stable_tag), short(digest))
-}
-
-fn current_target(context: &Context<'_>, image: &ImageConfig) -> Result<Option<String>, GateError> {
-    Ok(context.engine.inspect_image(&image.stable_tag)?.map(|info| info.id))
-}
-
-fn verify(context: &Context<'_>, image: &ImageConfig, expected: Option<&str>) -> Result<(), GateError> {
-    let found = current_target(context, image)?;
+fn verify(lock: &dyn PointerLock, image: &ImageConfig, expected: Option<&str>) -> Result<(), GateError> {
+    let found = lock.current()?;
     if found.as_deref() != expected {
         return Err(GateError::VerifyFailed {
             stable_tag: image.stable_tag.clone(),
@@ -38,9 +26,9 @@ fn verify(context: &Context<'_>, image: &ImageConfig, expected: Option<&str>) ->
     Ok(())
 }
 
-/// A run that may only read the registry store moves no pointer in it.
+/// A run that may only read its store moves no pointer in it.
 fn refuse_read_only(context: &Context<'_>) -> Result<(), GateError> {
-    if context.registry.is_some() && context.writable_registry().is_none() {
+    if context.backend.read_only() {
         return Err(GateError::Refused {
             message: "the registry store is read only in this run (code from a fork)".to_owned(),
             hint: "promote from a trusted run of the project's own branch".to_owned(),
@@ -51,18 +39,17 @@ fn refuse_read_only(context: &Context<'_>) -> Result<(), GateError> {
 
 /// Promotes the candidate of the recipe as it is now, on the strength of its newest verdict.
 pub fn promote(context: &Context<'_>, image: &ImageConfig) -> Result<PromotionReport, GateError> {
-    crate::registry::sync_records(context, image)?;
+    context.backend.sync(context, image)?;
     let inputs = imagegate_config::inputs_digest(image)?;
-    let scope = crate::registry::scope(context);
-    let engine = scope.as_str();
-    let candidate = crate::candidate::find_existing(context, image, &inputs)?;
+    let scope = context.backend.scope(context);
+    let candidate = context.backend.find_candidate(context, image, &inputs.digest)?;
     let Some(candidate) = candidate else {
         return Err(GateError::Refused {
             message: format!("no candidate of the current recipe of `{}` has been built here", image.name),
             hint: "run `imagegate gate --promote`".to_owned(),
         });
     };
-    let Some(verdict) = context.store.latest_verdict(engine, &image.name, &candidate)? else {
+    let Some(verdict) = context.store.latest_verdict(&scope, &image.name, &candidate)? else {
         return Err(GateError::Refused {
             message: format!("candidate {} of `{}` has no verdict", short(&candidate), image.name),
             hint: "run `imagegate gate` first; promotion needs a passing verdict".to_owned(),
@@ -72,142 +59,135 @@ pub fn promote(context: &Context<'_>, image: &ImageConfig) -> Result<PromotionRe
 }
 
 /// Promotes the candidate of verdict `verdict_id`, if that verdict passed and was reached
-/// against the image the stable tag names now.
+/// against the image the stable pointer names now. The callers (`promote`, `gate`) brought the
+/// local store up to date with the backend's records already.
+///
+/// The pointer is read before taking its lock (a loser learns at once that it lost) and again
+/// under it; the move is read back before it is recorded.
 pub(crate) fn promote_verdict(
     context: &Context<'_>,
     image: &ImageConfig,
     verdict_id: i64,
 ) -> Result<PromotionReport, GateError> {
     refuse_read_only(context)?;
-    if let Some(registry) = context.registry {
-        return registry_promote(context, registry, image, verdict_id);
+    let store = context.store;
+    let Some(verdict) = store.verdict(verdict_id)? else {
+        return Err(GateError::Refused {
+            message: format!("verdict {verdict_id} is not in the store"),
+            hint: "run `imagegate gate` again".to_owned(),
+        });
+    };
+    check_verdict(store, &context.backend.scope(context), image, &verdict)?;
+    let candidate = verdict.candidate.as_str();
+    let up_to_date = |current: Option<String>| PromotionReport {
+        status: PromotionStatus::UpToDate,
+        message: format!("`{}` already names {}", image.stable_tag, short(candidate)),
+        from: current.clone(),
+        to: current,
+    };
+    let pointer = context.backend.pointer();
+    let current = pointer.read(context, image)?;
+    if current.as_deref() == Some(candidate) {
+        return Ok(up_to_date(current));
     }
-    context.store.exclusive(|store: &Store| {
-        let engine = context.engine_name();
-        let Some(verdict) = store.verdict(verdict_id)? else {
-            return Err(GateError::Refused {
-                message: format!("verdict {verdict_id} is not in the store"),
-                hint: "run `imagegate gate` again".to_owned(),
-            });
-        };
-        check_verdict(store, engine, image, &verdict)?;
-        let candidate = verdict.candidate.clone();
-        let current = current_target(context, image)?;
-        if current.as_deref() == Some(candidate.as_str()) {
-            return Ok(PromotionReport {
-                status: PromotionStatus::UpToDate,
-                message: format!("`{}` already names {}", image.stable_tag, short(&candidate)),
-                from: current.clone(),
-                to: current,
-            });
+    if current != verdict.incumbent {
+        return Err(pointer_moved(image, verdict.incumbent.as_deref(), current.as_deref()));
+    }
+    let still_wanted = || {
+        let current = pointer.read(context, image)?;
+        if current != verdict.incumbent {
+            return Err(pointer_moved(image, verdict.incumbent.as_deref(), current.as_deref()));
+        }
+        Ok(())
+    };
+    pointer.exclusive(context, image, &still_wanted, &mut |lock| {
+        let current = lock.current()?;
+        if current.as_deref() == Some(candidate) {
+            return Ok(up_to_date(current));
         }
         if current != verdict.incumbent {
             return Err(pointer_moved(image, verdict.incumbent.as_deref(), current.as_deref()));
         }
-        if let Some(previous) = &current {
-            context.engine.tag(previous, &keep_tag(&image.stable_tag, previous))?;
-        }
-        context.engine.tag(&candidate, &keep_tag(&image.stable_tag, &candidate))?;
-        context.engine.tag(&candidate, &image.stable_tag)?;
-        verify(context, image, Some(&candidate))?;
-        store.record_promotion(&NewPromotion {
-            engine,
-            image: &image.name,
-            stable_tag: &image.stable_tag,
-            kind: PromotionKind::Promote,
-            from_digest: current.as_deref(),
-            to_digest: Some(&candidate),
-            verdict_id: Some(verdict.id),
-        })?;
-        context.progress.note(&image.name, &format!("promoted {} to `{}`", short(&candidate), image.stable_tag));
+        lock.move_to(PromotionKind::Promote, current.as_deref(), Some(candidate))?;
+        verify(lock, image, Some(candidate))?;
+        context.backend.record_move(
+            context,
+            image,
+            &PointerMove {
+                kind: PromotionKind::Promote,
+                from: current.as_deref(),
+                to: Some(candidate),
+                verdict_id: Some(verdict.id),
+            },
+        )?;
+        context.progress.note(&image.name, &format!("promoted {} to `{}`", short(candidate), image.stable_tag));
         Ok(PromotionReport {
             status: PromotionStatus::Promoted,
             message: format!(
                 "`{}` moved from {} to {}",
                 image.stable_tag,
                 current.as_deref().map_or("nothing", short),
-                short(&candidate)
+                short(candidate)
             ),
             from: current,
-            to: Some(candidate),
+            to: Some(candidate.to_owned()),
         })
     })
 }
 
-/// Points the stable tag back at the image it named before the promotion that put the current
-/// image there. Refused when the tag does not name what the history says it should.
+/// Points the stable pointer back at the image it named before the promotion that put the
+/// current image there. Refused when the pointer does not name what the history says it should.
 pub fn rollback(context: &Context<'_>, image: &ImageConfig) -> Result<PromotionReport, GateError> {
     refuse_read_only(context)?;
-    if let Some(registry) = context.registry {
-        return registry_rollback(context, registry, image);
-    }
-    context.store.exclusive(|store: &Store| {
-        let engine = context.engine_name();
-        let current = current_target(context, image)?;
-        let Some(current_digest) = current.clone() else {
+    context.backend.sync(context, image)?;
+    let scope = context.backend.scope(context);
+    let no_wait_check = || Ok(());
+    context.backend.pointer().exclusive(context, image, &no_wait_check, &mut |lock| {
+        let Some(current) = lock.current()? else {
             return Err(GateError::Usage {
                 message: format!("stable tag `{}` names no image; there is nothing to roll back", image.stable_tag),
                 hint: "see `imagegate history` for what was promoted".to_owned(),
             });
         };
-        let history = store.promotions(engine, &image.name)?;
+        let history = context.store.promotions(&scope, &image.name)?;
         let Some(promotion) = history.iter().find(|record| {
-            record.kind == PromotionKind::Promote && record.to_digest.as_deref() == Some(current_digest.as_str())
+            record.kind == PromotionKind::Promote && record.to_digest.as_deref() == Some(current.as_str())
         }) else {
             return Err(GateError::Usage {
                 message: format!(
                     "no recorded promotion put {} under `{}`, so there is no previous image to restore",
-                    short(&current_digest),
+                    short(&current),
                     image.stable_tag
                 ),
                 hint: "the tag was moved outside imagegate, or by another state folder; see `imagegate history`"
                     .to_owned(),
             });
         };
+        // `None`: the promotion being undone was the first one, and before it there was no
+        // stable image.
         let target = promotion.from_digest.clone();
-        match &target {
-            Some(previous) => {
-                if context.engine.inspect_image(previous)?.is_none() {
-                    return Err(GateError::Usage {
-                        message: format!(
-                            "the previous stable image {} is no longer in the {engine} engine",
-                            short(previous)
-                        ),
-                        hint: format!(
-                            "it was kept as `{}`; restore it from a backup or registry",
-                            keep_tag(&image.stable_tag, previous)
-                        ),
-                    });
-                }
-                context.engine.tag(&current_digest, &keep_tag(&image.stable_tag, &current_digest))?;
-                context.engine.tag(previous, &image.stable_tag)?;
-            }
-            None => {
-                // The promotion being undone was the first one: before it there was no stable
-                // image, so the tag goes away (the image stays under its keep tag).
-                context.engine.tag(&current_digest, &keep_tag(&image.stable_tag, &current_digest))?;
-                context.engine.untag(&image.stable_tag)?;
-            }
-        }
-        verify(context, image, target.as_deref())?;
-        store.record_promotion(&NewPromotion {
-            engine,
-            image: &image.name,
-            stable_tag: &image.stable_tag,
-            kind: PromotionKind::Rollback,
-            from_digest: Some(&current_digest),
-            to_digest: target.as_deref(),
-            verdict_id: None,
-        })?;
+        lock.check_restorable(&current, target.as_deref())?;
+        lock.move_to(PromotionKind::Rollback, Some(&current), target.as_deref())?;
+        verify(lock, image, target.as_deref())?;
+        context.backend.record_move(
+            context,
+            image,
+            &PointerMove {
+                kind: PromotionKind::Rollback,
+                from: Some(&current),
+                to: target.as_deref(),
+                verdict_id: None,
+            },
+        )?;
         Ok(PromotionReport {
             status: PromotionStatus::Promoted,
             message: format!(
                 "`{}` rolled back from {} to {}",
                 image.stable_tag,
-                short(&current_digest),
+                short(&current),
                 target.as_deref().map_or("no image (before the first promotion)", short)
             ),
-            from: Some(current_digest),
+            from: Some(current),
             to: target,
         })
     })
@@ -217,7 +197,7 @@ pub fn rollback(context: &Context<'_>, image: &ImageConfig) -> Result<PromotionR
 /// rolled back by hand before.
 fn check_verdict(store: &Store, scope: &str, image: &ImageConfig, verdict: &VerdictRecord) -> Result<(), GateError> {
     let candidate = &verdict.candidate;
-    if verdict.decision != "pass" {
+    if Decision::from_stored(&verdict.decision) != Decision::Pass {
         return Err(GateError::Refused {
             message: format!(
                 "the newest verdict on candidate {} is `{}`, not `pass` (verdict {})",
@@ -246,184 +226,4 @@ fn pointer_moved(image: &ImageConfig, expected: Option<&str>, found: Option<&str
         expected: expected.map_or_else(|| "absent".to_owned(), |digest| short(digest).to_owned()),
         found: found.map_or_else(|| "absent".to_owned(), |digest| short(digest).to_owned()),
     }
-}
-
-/// Moves the stable tag to `digest` while `lease` is ours (confirmed right before the write),
-/// and reads it back.
-fn move_under_lease(
-    registry: &RegistryStore,
-    lease: &imagegate_registry::lease::Lease,
-    image: &ImageConfig,
-    digest: &str,
-) -> Result<(), GateError> {
-    lease.confirm(registry.client())?;
-    registry.move_stable(&image.stable_tag, digest)?;
-    let found = registry.resolve_stable(&image.stable_tag)?;
-    if found.as_deref() != Some(digest) {
-        return Err(GateError::VerifyFailed {
-            stable_tag: image.stable_tag.clone(),
-            expected: digest.to_owned(),
-            found: found.unwrap_or_else(|| "no image".to_owned()),
-        });
-    }
-    Ok(())
-}
-
-/// Gives the lease up; failing that, it expires by itself, so that is only worth a warning.
-fn release(
-    context: &Context<'_>,
-    registry: &RegistryStore,
-    image: &ImageConfig,
-    lease: imagegate_registry::lease::Lease,
-) {
-    if let Err(error) = lease.release(registry.client()) {
-        context
-            .progress
-            .note(&image.name, &format!("warning: the lease was not released (it expires by itself): {error}"));
-    }
-}
-
-/// Promotion in a registry: compare-and-swap emulated under the repository's lease.
-///
-/// The stable tag is read before taking the lease (a loser learns at once that it lost) and
-/// again under it; the lease is confirmed right before the tag moves, and the tag is read
-/// back after. The move itself is one manifest PUT, so an interrupted promotion leaves the
-/// tag on the old or the new digest. The promotion record is written after the move: an
-/// interruption between the two leaves a moved tag without its record, which `history` and
-/// `rollback` then report as a move made outside imagegate.
-fn registry_promote(
-    context: &Context<'_>,
-    registry: &RegistryStore,
-    image: &ImageConfig,
-    verdict_id: i64,
-) -> Result<PromotionReport, GateError> {
-    // The callers (`promote`, `gate`) imported the registry's records already.
-    let scope = crate::registry::scope(context);
-    let store = context.store;
-    let Some(verdict) = store.verdict(verdict_id)? else {
-        return Err(GateError::Refused {
-            message: format!("verdict {verdict_id} is not in the store"),
-            hint: "run `imagegate gate` again".to_owned(),
-        });
-    };
-    check_verdict(store, &scope, image, &verdict)?;
-    let candidate = verdict.candidate.clone();
-    let up_to_date = |current: Option<String>| PromotionReport {
-        status: PromotionStatus::UpToDate,
-        message: format!("`{}` already names {}", image.stable_tag, short(&candidate)),
-        from: current.clone(),
-        to: current,
-    };
-    let current = registry.resolve_stable(&image.stable_tag)?;
-    if current.as_deref() == Some(candidate.as_str()) {
-        return Ok(up_to_date(current));
-    }
-    if current != verdict.incumbent {
-        return Err(pointer_moved(image, verdict.incumbent.as_deref(), current.as_deref()));
-    }
-    context.progress.start(&image.name, &format!("taking the promotion lease of `{}`", image.stable_tag));
-    let lease = registry.lease(&image.stable_tag, |state| {
-        context.progress.note(&image.name, &format!("waiting for {} to finish promoting", state.holder));
-        // Once the other promoter has moved the tag, this promotion has lost: no need to wait.
-        let current = registry.resolve_stable(&image.stable_tag)?;
-        if current != verdict.incumbent {
-            return Err(pointer_moved(image, verdict.incumbent.as_deref(), current.as_deref()));
-        }
-        Ok(())
-    })?;
-    context.progress.finish(&image.name, "lease taken");
-    let outcome = (|| {
-        let current = registry.resolve_stable(&image.stable_tag)?;
-        if current.as_deref() == Some(candidate.as_str()) {
-            return Ok(up_to_date(current));
-        }
-        if current != verdict.incumbent {
-            return Err(pointer_moved(image, verdict.incumbent.as_deref(), current.as_deref()));
-        }
-        if let Some(previous) = &current {
-            registry.keep(&image.stable_tag, previous)?;
-        }
-        move_under_lease(registry, &lease, image, &candidate)?;
-        let mut body = crate::registry::body(RecordKind::Promote, image);
-        body.from = current.clone();
-        body.to = Some(candidate.clone());
-        body.verdict_record = store.record_of_verdict(verdict.id)?;
-        let record = registry.write_record(&image.stable_tag, &candidate, &body)?;
-        crate::registry::import(store, &scope, &record)?;
-        context.progress.note(&image.name, &format!("promoted {} to `{}`", short(&candidate), image.stable_tag));
-        Ok(PromotionReport {
-            status: PromotionStatus::Promoted,
-            message: format!(
-                "`{}` moved from {} to {}",
-                image.stable_tag,
-                current.as_deref().map_or("nothing", short),
-                short(&candidate)
-            ),
-            from: current,
-            to: Some(candidate.clone()),
-        })
-    })();
-    release(context, registry, image, lease);
-    outcome
-}
-
-/// Rollback in a registry: the stable tag goes back to the image the last promotion replaced,
-/// under the lease, and a rollback record says so.
-fn registry_rollback(
-    context: &Context<'_>,
-    registry: &RegistryStore,
-    image: &ImageConfig,
-) -> Result<PromotionReport, GateError> {
-    let scope = crate::registry::scope(context);
-    let store = context.store;
-    crate::registry::sync_records(context, image)?;
-    let lease = registry.lease(&image.stable_tag, |state| {
-        context.progress.note(&image.name, &format!("waiting for {} to finish promoting", state.holder));
-        Ok::<(), GateError>(())
-    })?;
-    let outcome = (|| {
-        let Some(current) = registry.resolve_stable(&image.stable_tag)? else {
-            return Err(GateError::Usage {
-                message: format!("stable tag `{}` names no image; there is nothing to roll back", image.stable_tag),
-                hint: "see `imagegate history` for what was promoted".to_owned(),
-            });
-        };
-        let history = store.promotions(&scope, &image.name)?;
-        let Some(promotion) = history.iter().find(|record| {
-            record.kind == PromotionKind::Promote && record.to_digest.as_deref() == Some(current.as_str())
-        }) else {
-            return Err(GateError::Usage {
-                message: format!(
-                    "no recorded promotion put {} under `{}`, so there is no previous image to restore",
-                    short(&current),
-                    image.stable_tag
-                ),
-                hint: "the tag was moved outside imagegate; see `imagegate history`".to_owned(),
-            });
-        };
-        let Some(previous) = promotion.from_digest.clone() else {
-            return Err(GateError::Usage {
-                message: format!(
-                    "{} was the first image promoted to `{}`; before it the tag did not exist",
-                    short(&current),
-                    image.stable_tag
-                ),
-                hint: "a registry cannot remove one tag of an image; promote another candidate instead".to_owned(),
-            });
-        };
-        move_under_lease(registry, &lease, image, &previous)?;
-        let mut body = crate::registry::body(RecordKind::Rollback, image);
-        body.from = Some(current.clone());
-        body.to = Some(previous.clone());
-        let record = registry.write_record(&image.stable_tag, &previous, &body)?;
-        crate::registry::import(store, &scope, &record)?;
-        Ok(PromotionReport {
-            status: PromotionStatus::Promoted,
-            message: format!("`{}` rolled back from {} to {}", image.stable_tag, short(&current), short(&previous)),
-            from: Some(current),
-            to: Some(previous),
-        })
-    })();
-    release(context, registry, image, lease);
-    outcome
 }

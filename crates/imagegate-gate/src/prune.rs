@@ -20,7 +20,7 @@ pub fn prune(
     older_than: Duration,
     dry_run: bool,
 ) -> Result<PruneReport, GateError> {
-    let Some(registry) = context.registry else {
+    let Some(registry) = context.backend.prunable() else {
         return Err(GateError::Usage {
             message: "`prune` removes candidates from a registry store, and none is configured".to_owned(),
             hint: "set `[store] registry = \"HOST[:PORT]/NAMESPACE\"`; local candidates are removed with `docker image prune`"
@@ -35,10 +35,10 @@ pub fn prune(
         message: format!("the age {older_than:?} is out of range: {error}"),
         hint: "give an age such as 30d".to_owned(),
     })?;
-    let scope = crate::registry::scope(context);
+    let scope = context.backend.scope(context);
     let mut candidates = Vec::new();
     for image in images {
-        crate::registry::sync_records(context, image)?;
+        context.backend.sync(context, image)?;
         // Every image a recorded pointer move touched may be needed by a rollback.
         let protected: BTreeSet<String> = context
             .store
@@ -47,10 +47,10 @@ pub fn prune(
             .flat_map(|record| [record.from_digest, record.to_digest])
             .flatten()
             .collect();
-        for entry in registry.prune_plan(&image.stable_tag, cutoff, &protected)? {
+        for entry in registry.prune_plan(image, cutoff, &protected)? {
             let action = if entry.kept.is_some() { PruneAction::Kept } else { PruneAction::Removed };
             if action == PruneAction::Removed && !dry_run {
-                registry.delete_candidate(&image.stable_tag, &entry.digest)?;
+                registry.delete_candidate(image, &entry.digest)?;
                 context.progress.note(&image.name, &format!("removed candidate `{}`", entry.tag));
             }
             candidates.push(PruneCandidate {
@@ -65,7 +65,7 @@ pub fn prune(
     }
     Ok(PruneReport {
         schema: PRUNE_SCHEMA.to_owned(),
-        store: registry.location().display(),
+        store: registry.location(),
         dry_run,
         cutoff: cutoff.to_string(),
         candidates,

@@ -87,11 +87,7 @@ fn naming_error(client: &Client, error: impl std::fmt::Display) -> RegistryError
     RegistryError::new(client.registry(), "name an image", ErrorKind::Protocol, error.to_string())
 }
 
-/// `sha256:0123…` → `0123456789ab` (12 hex digits).
-fn short(digest: &str) -> &str {
-    let hex = digest.trim_start_matches("sha256:");
-    &hex[..hex.len().min(12)]
-}
+use imagegate_contract::short_digest as short;
 
 fn inputs_part(inputs_digest: &str) -> &str {
     let hex = inputs_digest.trim_start_matches("sha256:");

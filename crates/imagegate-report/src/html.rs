@@ -13,7 +13,7 @@ use imagegate_contract::{CandidateSource, Decision, GateReport, PackageChange, P
 use imagegate_results::Counts;
 
 use crate::text::{clean, message_excerpt, prose_parts};
-use crate::{attempts, decision_tally, decision_word, direction_mark, overall_decision, plural, promotion_word, short};
+use crate::{attempts, decision_tally, direction_mark, overall_decision, plural, promotion_word, short};
 
 /// Lines and characters of a failure message shown in the tests table.
 const MESSAGE_LINES: usize = 14;
@@ -104,7 +104,7 @@ pub fn gate_html(reports: &[GateReport]) -> String {
     let title = match overall {
         Some(decision) => format!(
             "imagegate: {} ({})",
-            decision_word(decision),
+            decision.as_str(),
             reports.iter().map(|report| report.image.as_str()).collect::<Vec<_>>().join(", ")
         ),
         None => "imagegate: no images gated".to_owned(),
@@ -466,7 +466,7 @@ fn runs_table(out: &mut String, report: &GateReport) {
 }
 
 fn badge(decision: Decision) -> String {
-    let word = decision_word(decision);
+    let word = decision.as_str();
     format!("<span class=\"badge {word}\">{word}</span>")
 }
 

@@ -15,7 +15,7 @@ use std::fmt::Write;
 use imagegate_contract::{Decision, GateReport, TestEntry};
 
 use crate::text::{clean, one_line, shorten};
-use crate::{attempts, decision_word, promotion_word, version_change};
+use crate::{attempts, promotion_word, version_change};
 
 /// The most characters of a `message` attribute: CIs show it on one line.
 const MESSAGE_ATTRIBUTE_CHARACTERS: usize = 500;
@@ -84,7 +84,7 @@ impl Suite {
 /// What the suite is about, for CIs that show properties: the images, the commit, the outcome.
 fn properties(out: &mut String, report: &GateReport) {
     let mut properties: Vec<(&str, String)> = vec![
-        ("decision", decision_word(report.decision).to_owned()),
+        ("decision", report.decision.as_str().to_owned()),
         ("candidate", report.candidate.digest.clone()),
         ("candidate.reference", report.candidate.reference.clone()),
         ("stable_tag", report.stable_tag.clone()),

@@ -26,11 +26,7 @@ pub use terminal::{compare_text, diff_text, gate_text, history_text, plan_text, 
 
 use imagegate_contract::{Decision, GateReport, PromotionStatus};
 
-/// `sha256:0123456789abcdef…` → `0123456789ab`.
-pub(crate) fn short(digest: &str) -> &str {
-    let hex = digest.trim_start_matches("sha256:");
-    &hex[..hex.char_indices().nth(12).map_or(hex.len(), |(index, _)| index)]
-}
+pub(crate) use imagegate_contract::short_digest as short;
 
 /// Outcomes of successive attempts, as `fail → fail → pass`.
 pub(crate) fn attempts(outcomes: &[imagegate_results::Outcome]) -> String {
@@ -50,14 +46,6 @@ pub(crate) fn excerpt(message: &str, max_lines: usize, indent: &str) -> String {
         lines.push(format!("{indent}… ({} more lines)", total - max_lines));
     }
     lines.join("\n")
-}
-
-pub(crate) fn decision_word(decision: Decision) -> &'static str {
-    match decision {
-        Decision::Pass => "pass",
-        Decision::Regression => "regression",
-        Decision::Error => "error",
-    }
 }
 
 /// The decision of a whole run: an error anywhere outweighs a regression, which outweighs a

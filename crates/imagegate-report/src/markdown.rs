@@ -18,7 +18,7 @@ use std::fmt::Write;
 use imagegate_contract::{CandidateSource, Decision, GateReport, PackageChange, PackageDiff, TestEntry};
 
 use crate::text::{clean, longest_run, message_excerpt, one_line, prose_parts, shorten};
-use crate::{attempts, decision_tally, decision_word, direction_mark, overall_decision, plural, promotion_word, short};
+use crate::{attempts, decision_tally, direction_mark, overall_decision, plural, promotion_word, short};
 
 /// The size a comment is kept under, in bytes (which are never fewer than characters), leaving
 /// room below GitHub's limit for text a caller adds around it.
@@ -112,7 +112,7 @@ fn mark(decision: Decision) -> &'static str {
 fn run_document(reports: &[GateReport], limits: Limits, budget: Option<usize>) -> String {
     let mut out = String::new();
     let headline = match overall_decision(reports) {
-        Some(decision) => format!("{} imagegate: {}", mark(decision), decision_word(decision)),
+        Some(decision) => format!("{} imagegate: {}", mark(decision), decision.as_str()),
         None => "imagegate: no images gated".to_owned(),
     };
     let _ = writeln!(out, "## {headline}\n");
@@ -130,7 +130,7 @@ fn run_document(reports: &[GateReport], limits: Limits, budget: Option<usize>) -
             "| {} | {} {} | {} | {} | {} | {} | {} | {} | {} |\n",
             md_text(&shorten(&one_line(&report.image), limits.text_characters)),
             mark(report.decision),
-            decision_word(report.decision),
+            report.decision.as_str(),
             md_code(short(&report.candidate.digest), true),
             report
                 .incumbent

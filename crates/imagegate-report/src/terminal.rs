@@ -229,11 +229,7 @@ pub fn plan_text(report: &PlanReport) -> String {
         let _ = writeln!(out, "  inputs   {} ({} context files)", short(&entry.inputs_digest), entry.context_files);
         let _ = writeln!(out, "  stable   {}  {}", entry.stable.as_deref().map_or("none", short), entry.stable_tag);
         if let Some(verdict) = &entry.last_verdict {
-            let decision = match verdict.decision {
-                Decision::Pass => "pass",
-                Decision::Regression => "regression",
-                Decision::Error => "error",
-            };
+            let decision = verdict.decision.as_str();
             let _ = writeln!(
                 out,
                 "  verdict  {decision} against {} at {} ({})",
@@ -256,11 +252,7 @@ pub fn history_text(report: &HistoryReport) -> String {
     for event in &report.events {
         let line = match event {
             HistoryEvent::Verdict { id, image, decision, candidate, incumbent, commit, regressions, at } => {
-                let decision = match decision {
-                    Decision::Pass => "pass",
-                    Decision::Regression => "regression",
-                    Decision::Error => "error",
-                };
+                let decision = decision.as_str();
                 let mut line = format!(
                     "{at}  {image}  verdict #{id} {decision}: {} against {} at {}",
                     short(candidate),

@@ -1,6 +1,40 @@
-//! The one place where errors become exit codes and messages.
+//! The one place where outcomes and errors become exit codes: a decision, a gate report, a
+//! results file, and every error (the workflow's own errors say theirs in
+//! `GateError::exit_status`, which the library's tests check).
 
-use imagegate_contract::ExitStatus;
+use imagegate_contract::{Decision, ExitStatus, GateReport, PromotionStatus};
+use imagegate_results::ResultSet;
+
+/// The exit status a decision stands for.
+pub fn decision_status(decision: Decision) -> ExitStatus {
+    match decision {
+        Decision::Pass => ExitStatus::Success,
+        Decision::Regression => ExitStatus::Regression,
+        Decision::Error => ExitStatus::Infrastructure,
+    }
+}
+
+/// The exit status a gate report stands for: its decision, or worse, its promotion's outcome.
+pub fn report_status(report: &GateReport) -> ExitStatus {
+    let promotion = match report.promotion.as_ref().map(|promotion| promotion.status) {
+        Some(PromotionStatus::PointerMoved) => ExitStatus::PointerMoved,
+        Some(PromotionStatus::Refused) => ExitStatus::Regression,
+        _ => ExitStatus::Success,
+    };
+    decision_status(report.decision).worst(promotion)
+}
+
+/// 0 when every test passed, 1 when some failed, 3 when the results are incomplete or empty.
+pub fn results_status(results: &ResultSet) -> ExitStatus {
+    let counts = results.counts();
+    if !results.is_complete() || results.is_empty() {
+        ExitStatus::Infrastructure
+    } else if counts.failed + counts.errors > 0 {
+        ExitStatus::Regression
+    } else {
+        ExitStatus::Success
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {

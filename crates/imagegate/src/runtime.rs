@@ -1,6 +1,7 @@
 //! Opening what commands work with: the engine and the store, for resolved settings.
 
 use imagegate_engine::{Engine, RegistryAccess};
+use imagegate_gate::{Backend, LocalBackend, RegistryBackend};
 use imagegate_registry::RegistryStore;
 use imagegate_store::Store;
 
@@ -13,15 +14,19 @@ pub struct Runtime {
     pub engine: Box<dyn Engine>,
     pub store: Store,
     pub progress: StderrProgress,
-    /// The registry store, when `[store] registry` is set.
-    pub registry: Option<RegistryStore>,
-    pub registry_access: RegistryAccess,
+    /// Where candidates, stable pointers and records live: chosen here, once.
+    pub backend: Box<dyn Backend>,
     /// Holds the CA certificate for podman's `--cert-dir` while the runtime lives.
     _cert_dir: Option<tempfile::TempDir>,
 }
 
 impl Runtime {
     pub fn open(settings: Settings) -> Result<Runtime, CliError> {
+        Runtime::open_as(settings, false)
+    }
+
+    /// Opens for a run that may only read a shared store (`read_only`: code from a fork).
+    pub fn open_as(settings: Settings, read_only: bool) -> Result<Runtime, CliError> {
         let detected = imagegate_engine::detect_explained(settings.engine)?;
         let engine = detected.engine;
         let store = Store::open(&settings.state_dir)?;
@@ -29,11 +34,14 @@ impl Runtime {
             refuse_engine_switch(&settings, &store, engine.kind(), &detected.passed_over)?;
         }
         let progress = StderrProgress::new(settings.quiet);
-        let (registry, registry_access, cert_dir) = match &settings.config.store.registry {
-            Some(config) => open_registry(config)?,
-            None => (None, RegistryAccess::default(), None),
+        let (backend, cert_dir): (Box<dyn Backend>, _) = match &settings.config.store.registry {
+            Some(config) => {
+                let (registry, access, cert_dir) = open_registry(config)?;
+                (Box::new(RegistryBackend::new(registry, access, read_only)), cert_dir)
+            }
+            None => (Box::new(LocalBackend), None),
         };
-        Ok(Runtime { settings, engine, store, progress, registry, registry_access, _cert_dir: cert_dir })
+        Ok(Runtime { settings, engine, store, progress, backend, _cert_dir: cert_dir })
     }
 
     /// The project under test, as the flags name it, else as its git checkout says.
@@ -52,10 +60,19 @@ impl Runtime {
         global: &crate::cli::GlobalArgs,
         names: &[String],
     ) -> Result<(Runtime, Vec<String>), CliError> {
+        Runtime::open_for_images_as(global, names, false)
+    }
+
+    /// [`Runtime::open_for_images`] for a run that may only read a shared store.
+    pub fn open_for_images_as(
+        global: &crate::cli::GlobalArgs,
+        names: &[String],
+        read_only: bool,
+    ) -> Result<(Runtime, Vec<String>), CliError> {
         let settings = crate::settings::resolve(global)?;
         let images =
             crate::settings::select_images(&settings.config, names)?.iter().map(|image| image.name.clone()).collect();
-        Ok((Runtime::open(settings)?, images))
+        Ok((Runtime::open_as(settings, read_only)?, images))
     }
 
     pub fn context(&self) -> imagegate_gate::Context<'_> {
@@ -65,9 +82,7 @@ impl Runtime {
             store: &self.store,
             progress: &self.progress,
             state_dir: self.settings.state_dir.clone(),
-            registry: self.registry.as_ref(),
-            registry_access: self.registry_access.clone(),
-            registry_read_only: false,
+            backend: self.backend.as_ref(),
         }
     }
 }
@@ -108,7 +123,7 @@ fn refuse_engine_switch(
 /// access to the engine for pushes and pulls.
 fn open_registry(
     config: &imagegate_config::RegistryStoreConfig,
-) -> Result<(Option<RegistryStore>, RegistryAccess, Option<tempfile::TempDir>), CliError> {
+) -> Result<(RegistryStore, RegistryAccess, Option<tempfile::TempDir>), CliError> {
     use imagegate_registry::auth;
     let sources = auth::CredentialSources::from_environment();
     let resolved = auth::resolve_in_namespace(&config.host, &config.namespace, &sources)?;
@@ -142,7 +157,7 @@ fn open_registry(
         cert_dir: cert_dir.as_ref().map(|dir| dir.path().to_path_buf()),
     };
     let store = RegistryStore::open(location, connection, resolved.credentials)?;
-    Ok((Some(store), access, cert_dir))
+    Ok((store, access, cert_dir))
 }
 
 /// Prints a JSON document on one line of stdout.

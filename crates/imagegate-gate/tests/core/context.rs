@@ -10,11 +10,12 @@ use std::time::Duration;
 
 use imagegate_config::ImageConfig;
 use imagegate_contract::{GateReport, HistoryEvent, PromotionReport, TestEntry};
-use imagegate_gate::{Context, GateError, GateOptions, Project, SilentProgress};
+use imagegate_gate::{Backend, Context, GateError, GateOptions, LocalBackend, Project, SilentProgress};
 use imagegate_results::Outcome;
 use imagegate_store::Store;
 
 use crate::engine::{Execution, Invocation, MemoryEngine};
+use crate::home::MemoryHome;
 
 /// The image's name in imagegate.toml.
 pub const IMAGE: &str = "ci";
@@ -145,6 +146,8 @@ pub struct TestProject {
     settings: RefCell<Settings>,
     /// Counts changes of the checkout, which name the commit both images are tested at.
     commit: Cell<u32>,
+    /// Where pointers and records live when not in the local store.
+    pub home: Option<MemoryHome>,
 }
 
 impl TestProject {
@@ -169,9 +172,23 @@ impl TestProject {
             engine: MemoryEngine::new(run_cases),
             settings: RefCell::new(settings),
             commit: Cell::new(1),
+            home: None,
         };
         project.write_config();
         project
+    }
+
+    /// Like [`TestProject::new`], with the stable pointer and records in `home`.
+    pub fn in_home(features: &[&str], cases: &str, home: MemoryHome) -> TestProject {
+        TestProject { home: Some(home), ..TestProject::new(features, cases) }
+    }
+
+    /// The backend every run of this project uses.
+    pub fn backend(&self) -> &dyn Backend {
+        match &self.home {
+            Some(home) => home,
+            None => &LocalBackend,
+        }
     }
 
     fn write_config(&self) {
@@ -236,7 +253,7 @@ timeout = "{timeout}"
 
     /// Runs `work` with the context and image the CLI would build from this project.
     pub fn with_context<T>(&self, work: impl FnOnce(&Context<'_>, &ImageConfig) -> T) -> T {
-        with_context_at(&self.root.join("imagegate.toml"), &self.engine, work)
+        with_context_in(&self.root.join("imagegate.toml"), &self.engine, self.backend(), work)
     }
 
     /// Options as `gate` on the `main` branch gives them.
@@ -298,19 +315,20 @@ pub fn with_context_at<T>(
     engine: &MemoryEngine,
     work: impl FnOnce(&Context<'_>, &ImageConfig) -> T,
 ) -> T {
+    with_context_in(config, engine, &LocalBackend, work)
+}
+
+/// [`with_context_at`] with the pointer and records in `backend`.
+pub fn with_context_in<T>(
+    config: &Path,
+    engine: &MemoryEngine,
+    backend: &dyn Backend,
+    work: impl FnOnce(&Context<'_>, &ImageConfig) -> T,
+) -> T {
     let config = imagegate_config::load(config).expect("load the config");
     let state_dir = config.state_dir();
     let store = Store::open(&state_dir).expect("open the store");
-    let context = Context {
-        config: &config,
-        engine,
-        store: &store,
-        progress: &SilentProgress,
-        state_dir,
-        registry: None,
-        registry_access: Default::default(),
-        registry_read_only: false,
-    };
+    let context = Context { config: &config, engine, store: &store, progress: &SilentProgress, state_dir, backend };
     work(&context, &config.images[IMAGE])
 }
 

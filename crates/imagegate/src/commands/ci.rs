@@ -10,7 +10,7 @@ use imagegate_contract::{ExitStatus, GateReport, PromotionStatus};
 use imagegate_gate::{GateOptions, Project};
 
 use crate::cli::{CiArgs, GlobalArgs, ReportArgs};
-use crate::commands::gate::{exit_status, write_reports};
+use crate::commands::gate::write_reports;
 use crate::error::CliError;
 use crate::runtime::{Runtime, print_json};
 
@@ -41,7 +41,9 @@ pub fn run(global: &GlobalArgs, args: &CiArgs) -> Result<ExitStatus, CliError> {
     for warning in &ci.warnings {
         eprintln!("warning: {warning}");
     }
-    let (runtime, images) = Runtime::open_for_images(global, &args.images)?;
+    // Code from a fork never writes to a shared store: it may read candidates and the stable
+    // images there, and gates what it builds in this engine.
+    let (runtime, images) = Runtime::open_for_images_as(global, &args.images, ci.event == Event::ForkPullRequest)?;
     let config = &runtime.settings.config;
     let promotion_allowed = ci.may_promote(&config.promote.branches);
     let refresh = ci.event == Event::Schedule;
@@ -61,11 +63,8 @@ pub fn run(global: &GlobalArgs, args: &CiArgs) -> Result<ExitStatus, CliError> {
     let project = Project { commit: ci.commit.clone().unwrap_or(git.commit), branch: ci.branch.clone() };
     let options = GateOptions { refresh, promote: true, promotion_allowed, project, packages: false };
 
-    let mut context = runtime.context();
-    // Code from a fork never writes to the shared registry: it may read candidates and the
-    // stable images there, and gates what it builds in this engine.
-    context.registry_read_only = ci.event == Event::ForkPullRequest;
-    if context.registry_read_only && context.registry.is_some() {
+    let context = runtime.context();
+    if context.backend.read_only() {
         eprintln!("imagegate ci: a pull request from a fork: the registry store is only read in this run");
     }
     let mut status = ExitStatus::Success;
@@ -78,26 +77,14 @@ pub fn run(global: &GlobalArgs, args: &CiArgs) -> Result<ExitStatus, CliError> {
         match imagegate_gate::gate_image(&context, image, &options) {
             Ok(report) => {
                 runtime.progress.clear();
-                status = status.worst(exit_status(&report));
-                let reference = match &runtime.registry {
-                    Some(registry) => {
-                        let stable_inputs = registry.stable_inputs(&image.stable_tag)?;
-                        let reference = reference_for(&report, stable_inputs.as_deref());
-                        // The stable tag is published by its full name in the registry.
-                        if reference == report.stable_tag {
-                            registry.stable(&image.stable_tag)?.to_string()
-                        } else {
-                            reference
-                        }
-                    }
-                    None => {
-                        let stable_inputs = runtime
-                            .engine
-                            .inspect_image(&image.stable_tag)?
-                            .and_then(|info| info.labels.get(imagegate_gate::LABEL_INPUTS).cloned());
-                        reference_for(&report, stable_inputs.as_deref())
-                    }
-                };
+                status = status.worst(crate::error::report_status(&report));
+                let pointer = context.backend.pointer();
+                let stable_inputs = pointer.inputs(&context, image)?;
+                let mut reference = reference_for(&report, stable_inputs.as_deref());
+                // The stable tag is handed on by its full name where it lives.
+                if reference == report.stable_tag {
+                    reference = pointer.reference(image)?;
+                }
                 references.push(ImageReference { image: name.clone(), reference });
                 if args.json {
                     print_json(&report);

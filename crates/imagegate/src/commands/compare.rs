@@ -116,11 +116,7 @@ pub fn run(args: &CompareArgs) -> Result<ExitStatus, CliError> {
         );
         println!(
             "{}: {} tests in NEW, {} regressed, {} flaky, {} pre-existing, {} fixed",
-            match decision {
-                Decision::Pass => "pass",
-                Decision::Regression => "regression",
-                Decision::Error => "error",
-            },
+            decision.as_str(),
             report.counts.tests,
             report.regressions.len(),
             report.flaky.len(),
@@ -128,9 +124,5 @@ pub fn run(args: &CompareArgs) -> Result<ExitStatus, CliError> {
             report.fixed.len()
         );
     }
-    Ok(match decision {
-        Decision::Pass => ExitStatus::Success,
-        Decision::Regression => ExitStatus::Regression,
-        Decision::Error => ExitStatus::Infrastructure,
-    })
+    Ok(crate::error::decision_status(decision))
 }

@@ -1,28 +1,13 @@
 //! `imagegate gate`: judge each image's candidate against its stable image, record the
 //! verdict, and promote when asked and allowed.
 
-use imagegate_contract::{Decision, ExitStatus, GateReport, PromotionStatus};
+use imagegate_contract::{ExitStatus, GateReport};
 use imagegate_gate::GateOptions;
 
 use crate::cli::{GateArgs, GlobalArgs};
 use crate::error::CliError;
 use crate::runtime::{Runtime, print_json};
 use crate::settings::promotion_policy;
-
-/// The exit status a gate report stands for.
-pub fn exit_status(report: &GateReport) -> ExitStatus {
-    let promotion = match report.promotion.as_ref().map(|promotion| promotion.status) {
-        Some(PromotionStatus::PointerMoved) => ExitStatus::PointerMoved,
-        Some(PromotionStatus::Refused) => ExitStatus::Regression,
-        _ => ExitStatus::Success,
-    };
-    let decision = match report.decision {
-        Decision::Pass => ExitStatus::Success,
-        Decision::Regression => ExitStatus::Regression,
-        Decision::Error => ExitStatus::Infrastructure,
-    };
-    decision.worst(promotion)
-}
 
 pub fn run(global: &GlobalArgs, args: &GateArgs) -> Result<ExitStatus, CliError> {
     let (runtime, images) = Runtime::open_for_images(global, &args.images)?;
@@ -78,7 +63,7 @@ pub fn run(global: &GlobalArgs, args: &GateArgs) -> Result<ExitStatus, CliError>
         match outcome {
             Ok(report) => {
                 runtime.progress.clear();
-                status = status.worst(exit_status(&report));
+                status = status.worst(crate::error::report_status(&report));
                 if args.json {
                     print_json(&report);
                 } else {

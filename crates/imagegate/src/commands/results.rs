@@ -66,18 +66,6 @@ pub fn report(results: &ResultSet) -> ResultsReport {
     }
 }
 
-/// 0 when every test passed, 1 when some failed, 3 when the results are incomplete or empty.
-pub fn status(results: &ResultSet) -> ExitStatus {
-    let counts = results.counts();
-    if !results.is_complete() || results.is_empty() {
-        ExitStatus::Infrastructure
-    } else if counts.failed + counts.errors > 0 {
-        ExitStatus::Regression
-    } else {
-        ExitStatus::Success
-    }
-}
-
 pub fn run(args: &ResultsArgs) -> Result<ExitStatus, CliError> {
     let results = read_paths(&args.paths)?;
     let report = report(&results);
@@ -86,5 +74,5 @@ pub fn run(args: &ResultsArgs) -> Result<ExitStatus, CliError> {
     } else {
         print!("{}", imagegate_report::results_text(&report));
     }
-    Ok(status(&results))
+    Ok(crate::error::results_status(&results))
 }

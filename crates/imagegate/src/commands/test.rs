@@ -55,7 +55,7 @@ pub fn run(global: &GlobalArgs, args: &TestArgs) -> Result<ExitStatus, CliError>
         print!("{}", imagegate_report::results_text(&report));
         println!("(ran in the {} {} image, with {})", image.name, which, context.engine_name());
     }
-    Ok(crate::commands::results::status(&results))
+    Ok(crate::error::results_status(&results))
 }
 
 /// `test --shard K/N --output DIR`: the evidence of one slice, saved for `gate --results`.

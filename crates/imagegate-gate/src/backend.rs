@@ -1,0 +1,174 @@
+//! Where an image's candidates, stable pointer and records live: one interface, chosen once (by
+//! `runtime.rs` of the CLI), so the workflow never asks which home it has.
+//!
+//! The interface is split in two, along what varies independently:
+//! - [`Backend`]: where candidates are found, published and made runnable, and where verdicts and
+//!   pointer moves are recorded (the local engine and SQLite store, or a registry store whose
+//!   records the local store caches);
+//! - [`StablePointer`]: where the stable pointer is read and moved, under that home's lock. It is
+//!   its own trait because the pointer may live somewhere else than the images: an engine tag, a
+//!   registry tag, or a file in git whose refused non-fast-forward push is a true compare-and-swap.
+//!   A backend hands out its pointer ([`Backend::pointer`]); a pointer kept elsewhere is a
+//!   backend that wraps another and hands out a different pointer.
+//!
+//! What stays out of both: the decisions. Which verdict allows a move, what the pointer must name
+//! before it, and what a rollback returns to are decided once, in `promote.rs`, the only module
+//! that calls [`PointerLock::move_to`]. Backends only say *how* to read, lock, move and record.
+
+mod local;
+mod registry;
+
+pub use local::LocalBackend;
+pub use registry::RegistryBackend;
+
+use imagegate_config::ImageConfig;
+use imagegate_contract::{GateReport, PromotionReport};
+use imagegate_registry::PruneEntry;
+use imagegate_store::{NewVerdict, PromotionKind};
+
+use crate::{Context, GateError};
+
+/// The home of an image's candidates and records. Methods take the run's [`Context`] for the
+/// engine, the local store and progress, which every home uses.
+pub trait Backend {
+    /// The key the local store files this home's verdicts and pointer moves under: the engine
+    /// for the local home; the registry's location for a registry store (whose records every
+    /// engine and machine shares).
+    fn scope(&self, context: &Context<'_>) -> String;
+
+    /// Where a shared store is, as reports name it; `None` for the local home.
+    fn location(&self) -> Option<String>;
+
+    /// Whether this run may only read this home (code from a fork): candidates built here stay
+    /// in the engine, verdicts stay in the local store, and no pointer moves.
+    fn read_only(&self) -> bool {
+        false
+    }
+
+    /// Brings the local store up to date with the home's records, before anything reads them.
+    fn sync(&self, context: &Context<'_>, image: &ImageConfig) -> Result<(), GateError>;
+
+    /// The newest existing candidate built from the recipe with inputs digest `inputs`, by the
+    /// digest this home names images by (an image id locally, a manifest digest in a registry).
+    fn find_candidate(
+        &self,
+        context: &Context<'_>,
+        image: &ImageConfig,
+        inputs: &str,
+    ) -> Result<Option<String>, GateError>;
+
+    /// The reference a reused candidate `digest` is handed on by; it may tag it first.
+    fn reuse_candidate(
+        &self,
+        context: &Context<'_>,
+        image: &ImageConfig,
+        digest: &str,
+        local_tag: &str,
+    ) -> Result<String, GateError>;
+
+    /// Publishes a candidate just built here (image id `image_id`, tagged `local_tag`). Returns
+    /// its digest in this home and the reference it is handed on by.
+    fn publish_candidate(
+        &self,
+        context: &Context<'_>,
+        image: &ImageConfig,
+        inputs: &str,
+        image_id: &str,
+        local_tag: &str,
+    ) -> Result<(String, String), GateError>;
+
+    /// What the engine runs for image `digest` of this home (pulling it first when needed).
+    fn runnable(&self, context: &Context<'_>, image: &ImageConfig, digest: &str) -> Result<String, GateError>;
+
+    /// Records a verdict (with its whole report); returns its row id in the local store.
+    fn record_verdict(
+        &self,
+        context: &Context<'_>,
+        image: &ImageConfig,
+        verdict: &NewVerdict<'_>,
+        report: &GateReport,
+    ) -> Result<i64, GateError>;
+
+    /// Records a pointer move. Called by `promote.rs` under the pointer's lock, right after the
+    /// move was read back.
+    fn record_move(
+        &self,
+        context: &Context<'_>,
+        image: &ImageConfig,
+        movement: &PointerMove<'_>,
+    ) -> Result<(), GateError>;
+
+    /// Where this home's stable pointers live.
+    fn pointer(&self) -> &dyn StablePointer;
+
+    /// The candidates `prune` may remove, when this home keeps them apart from the engine.
+    fn prunable(&self) -> Option<&dyn Prunable> {
+        None
+    }
+}
+
+/// One move of a stable pointer, as it is recorded.
+#[derive(Debug, Clone, Copy)]
+pub struct PointerMove<'a> {
+    pub kind: PromotionKind,
+    pub from: Option<&'a str>,
+    pub to: Option<&'a str>,
+    /// The verdict that allowed a promotion; `None` for a rollback.
+    pub verdict_id: Option<i64>,
+}
+
+/// The work done under a pointer's lock.
+pub type LockedWork<'w> = dyn FnMut(&dyn PointerLock) -> Result<PromotionReport, GateError> + 'w;
+
+/// Where an image's stable pointer lives, and how it is locked for a compare-and-swap.
+pub trait StablePointer {
+    /// The digest the pointer names now, in its home's terms; `None` when it names nothing.
+    fn read(&self, context: &Context<'_>, image: &ImageConfig) -> Result<Option<String>, GateError>;
+
+    /// The pointer as a person or a later CI job pulls it.
+    fn reference(&self, image: &ImageConfig) -> Result<String, GateError>;
+
+    /// The inputs digest of the recipe of the image the pointer names, when it says.
+    fn inputs(&self, context: &Context<'_>, image: &ImageConfig) -> Result<Option<String>, GateError>;
+
+    /// Runs `work` holding the pointer's lock: no other imagegate moves it meanwhile. While
+    /// waiting for the lock, `still_wanted` is asked whether waiting still makes sense (its error
+    /// ends the wait).
+    fn exclusive(
+        &self,
+        context: &Context<'_>,
+        image: &ImageConfig,
+        still_wanted: &dyn Fn() -> Result<(), GateError>,
+        work: &mut LockedWork<'_>,
+    ) -> Result<PromotionReport, GateError>;
+}
+
+/// A held pointer lock: what `promote.rs` reads and moves under it.
+pub trait PointerLock {
+    /// The digest the pointer names now, read under the lock.
+    fn current(&self) -> Result<Option<String>, GateError>;
+
+    /// Refuses, before anything moves, a rollback from `current` to `target` this home cannot
+    /// make (the previous image is gone, or the pointer cannot be removed).
+    fn check_restorable(&self, current: &str, target: Option<&str>) -> Result<(), GateError>;
+
+    /// Moves the pointer from `from` to `to` (`None`: removes it), keeping what rollback may
+    /// need. The caller reads it back with [`PointerLock::current`].
+    fn move_to(&self, kind: PromotionKind, from: Option<&str>, to: Option<&str>) -> Result<(), GateError>;
+}
+
+/// Candidates kept apart from the engine, which `prune` removes.
+pub trait Prunable {
+    /// Where they are, as the prune report names it.
+    fn location(&self) -> String;
+
+    /// The image's candidates and whether each goes (see `RegistryStore::prune_plan`).
+    fn prune_plan(
+        &self,
+        image: &ImageConfig,
+        cutoff: jiff::Timestamp,
+        protected: &std::collections::BTreeSet<String>,
+    ) -> Result<Vec<PruneEntry>, GateError>;
+
+    fn delete_candidate(&self, image: &ImageConfig, digest: &str) -> Result<(), GateError>;
+}
