@@ -31,7 +31,8 @@
 set -euo pipefail
 
 readonly ALL_TARGETS=(junit subunit tap gotest libtest detected)
-readonly ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+readonly ROOT
 readonly FUZZ_DIR="$ROOT/crates/imagegate-results/fuzz"
 readonly FIXTURES="$ROOT/crates/imagegate-results/tests/fixtures"
 readonly SANITIZER="${FUZZ_SANITIZER:-none}"
