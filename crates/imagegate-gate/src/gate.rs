@@ -2,18 +2,16 @@
 
 use std::collections::BTreeSet;
 
-use imagegate_compare::{Class, Comparison, Entry};
 use imagegate_config::ImageConfig;
-use imagegate_contract::{
-    CandidateRef, Decision, GATE_SCHEMA, GateReport, ImageRef, PromotionReport, PromotionStatus, RunSummary, TestEntry,
-};
+use imagegate_contract::{CandidateRef, Decision, GateReport, RunSummary};
 use imagegate_results::{ResultSet, TestId};
 use imagegate_store::NewVerdict;
 use serde::{Deserialize, Serialize};
 
 use crate::candidate::timestamp_for_files;
+use crate::report::up_to_date;
 use crate::suite::shell_quote;
-use crate::{Context, GateError, Project, ensure_candidate, promote, run_suite, short};
+use crate::{Context, GateError, Project, ensure_candidate, promote, run_suite};
 
 /// How to gate.
 #[derive(Debug, Clone)]
@@ -55,19 +53,63 @@ pub enum Selection {
     Ids(Vec<TestId>),
 }
 
-/// The candidate and incumbent a verdict is about.
+/// The candidate and incumbent a verdict is about: as the backend stores them (the digests a
+/// verdict names), and as the engine runs them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Subjects {
     pub candidate: CandidateRef,
-    /// The image id the stable tag named when the runs started.
+    /// The digest the stable pointer named when the runs started.
     pub incumbent: Option<String>,
+    /// What the engine runs for each, resolved once (a registry's images are pulled then).
+    /// `None` when nothing is to run (the candidate is the stable image) and in shard evidence
+    /// read from disk: it names images of one machine's engine, so it is never saved.
+    #[serde(skip)]
+    pub runnable: Option<Runnable>,
+}
+
+/// The references the engine runs a verdict's images by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Runnable {
+    pub candidate: String,
+    pub incumbent: Option<String>,
+}
+
+impl Subjects {
+    /// Whether the candidate already is the stable image.
+    pub fn up_to_date(&self) -> bool {
+        self.incumbent.as_deref() == Some(self.candidate.digest.as_str())
+    }
+
+    /// What the engine runs: the references resolved with the subjects, or (for subjects read
+    /// from disk) resolved now.
+    pub fn runnable(&self, context: &Context<'_>, image: &ImageConfig) -> Result<Runnable, GateError> {
+        match &self.runnable {
+            Some(runnable) => Ok(runnable.clone()),
+            None => resolve_runnable(context, image, &self.candidate.digest, self.incumbent.as_deref()),
+        }
+    }
+}
+
+fn resolve_runnable(
+    context: &Context<'_>,
+    image: &ImageConfig,
+    candidate: &str,
+    incumbent: Option<&str>,
+) -> Result<Runnable, GateError> {
+    Ok(Runnable {
+        candidate: context.backend.runnable(context, image, candidate)?,
+        incumbent: match incumbent {
+            Some(digest) => Some(context.backend.runnable(context, image, digest)?),
+            None => None,
+        },
+    })
 }
 
 /// Gates one image: candidate, suite runs, reruns, comparison, stored verdict, and (when asked
 /// and allowed) promotion.
 pub fn gate_image(context: &Context<'_>, image: &ImageConfig, options: &GateOptions) -> Result<GateReport, GateError> {
     let subjects = resolve_subjects(context, image, options.refresh)?;
-    if subjects.incumbent.as_deref() == Some(subjects.candidate.digest.as_str()) {
+    if subjects.up_to_date() {
         return Ok(up_to_date(context, image, &subjects, options));
     }
     let run_dir = context.state_dir.join("runs").join(&image.name).join(timestamp_for_files());
@@ -75,11 +117,12 @@ pub fn gate_image(context: &Context<'_>, image: &ImageConfig, options: &GateOpti
     judge(context, image, &subjects, evidence, options)
 }
 
-/// Finds (or builds) the candidate and reads what the stable tag names now.
+/// Finds (or builds) the candidate, reads what the stable pointer names now, and, when there is
+/// something to run, makes both runnable in the engine.
 pub fn resolve_subjects(context: &Context<'_>, image: &ImageConfig, refresh: bool) -> Result<Subjects, GateError> {
     let candidate = ensure_candidate(context, image, refresh)?;
     let incumbent = crate::candidate::current_stable(context, image)?;
-    Ok(Subjects {
+    let mut subjects = Subjects {
         candidate: CandidateRef {
             digest: candidate.image_id,
             reference: candidate.reference,
@@ -87,58 +130,13 @@ pub fn resolve_subjects(context: &Context<'_>, image: &ImageConfig, refresh: boo
             source: candidate.source,
         },
         incumbent,
-    })
-}
-
-fn empty_report(context: &Context<'_>, image: &ImageConfig, subjects: &Subjects, options: &GateOptions) -> GateReport {
-    GateReport {
-        schema: GATE_SCHEMA.to_owned(),
-        image: image.name.clone(),
-        stable_tag: image.stable_tag.clone(),
-        engine: context.engine_name().to_owned(),
-        commit: options.project.commit.clone(),
-        branch: options.project.branch.clone(),
-        decision: Decision::Pass,
-        summary: String::new(),
-        candidate: subjects.candidate.clone(),
-        incumbent: subjects.incumbent.as_ref().map(|digest| ImageRef {
-            digest: digest.clone(),
-            reference: context.backend.pointer().reference(image).unwrap_or_else(|_| image.stable_tag.clone()),
-            counts: None,
-        }),
-        counts: Default::default(),
-        regressions: Vec::new(),
-        flaky: Vec::new(),
-        preexisting: Vec::new(),
-        fixed: Vec::new(),
-        errors: Vec::new(),
-        warnings: Vec::new(),
-        runs: Vec::new(),
-        verdict_id: None,
-        promotion: None,
-        packages: None,
+        runnable: None,
+    };
+    if !subjects.up_to_date() {
+        subjects.runnable =
+            Some(resolve_runnable(context, image, &subjects.candidate.digest, subjects.incumbent.as_deref())?);
     }
-}
-
-/// The report when the candidate already is the stable image: nothing to run.
-pub fn up_to_date(
-    context: &Context<'_>,
-    image: &ImageConfig,
-    subjects: &Subjects,
-    options: &GateOptions,
-) -> GateReport {
-    let mut report = empty_report(context, image, subjects, options);
-    let digest = &subjects.candidate.digest;
-    report.summary = format!("{}: the candidate {} is already the stable image", image.name, short(digest));
-    if options.promote {
-        report.promotion = Some(PromotionReport {
-            status: PromotionStatus::UpToDate,
-            message: format!("`{}` already names {}", image.stable_tag, short(digest)),
-            from: subjects.incumbent.clone(),
-            to: subjects.incumbent.clone(),
-        });
-    }
-    report
+    Ok(subjects)
 }
 
 /// Runs the selected tests in the candidate and the incumbent (same checkout, same command),
@@ -152,13 +150,8 @@ pub fn collect_evidence(
     run_dir: &std::path::Path,
 ) -> Result<Evidence, GateError> {
     let suite = &image.suite;
-    // What the engine runs: in registry mode, the local image pulled by digest.
-    let candidate_run = context.backend.runnable(context, image, &subjects.candidate.digest)?;
+    let Runnable { candidate: candidate_run, incumbent: incumbent_run } = subjects.runnable(context, image)?;
     let candidate_id = candidate_run.as_str();
-    let incumbent_run = match &subjects.incumbent {
-        Some(digest) => Some(context.backend.runnable(context, image, digest)?),
-        None => None,
-    };
     let mut evidence = Evidence::default();
     let first_command = match selection {
         Selection::Whole => Some(suite.command.clone()),
@@ -235,7 +228,7 @@ pub fn judge(
     evidence: Evidence,
     options: &GateOptions,
 ) -> Result<GateReport, GateError> {
-    let mut report = empty_report(context, image, subjects, options);
+    let mut report = crate::report::new_report(context, image, subjects, options);
     let incumbent = subjects.incumbent.clone();
     report.runs = evidence.runs;
     report.warnings = evidence.warnings;
@@ -248,60 +241,47 @@ pub fn judge(
     }
     let comparison =
         imagegate_compare::compare(&evidence.candidate, evidence.incumbent.as_ref(), evidence.confirmation.as_ref());
-    fill_from_comparison(&mut report, &comparison);
+    crate::report::fill_from_comparison(&mut report, &comparison);
     if let (Some(reference), Some(counts)) = (report.incumbent.as_mut(), comparison.incumbent_counts) {
         reference.counts = Some(counts);
     }
     if let Some(incumbent) = &incumbent
         && (report.decision == Decision::Regression || options.packages)
     {
-        explain_with_packages(context, image, incumbent, &subjects.candidate.digest, &evidence.candidate, &mut report);
+        explain_with_packages(
+            context,
+            image,
+            subjects,
+            incumbent,
+            &subjects.candidate.digest,
+            &evidence.candidate,
+            &mut report,
+        );
     }
-    report.summary = summarize(&report);
+    report.summary = crate::report::summarize(&report);
 
     let report_json = serde_json::to_string(&report).unwrap_or_default();
     let verdict_id = record_verdict(context, image, subjects, &report, &report_json, options)?;
     report.verdict_id = Some(verdict_id);
 
     if options.promote {
-        report.promotion = Some(match (report.decision, &options.promotion_allowed) {
-            (Decision::Pass, Ok(())) => match context
-                .backend
-                .sync(context, image)
-                .and_then(|()| promote::promote_verdict(context, image, verdict_id))
-            {
-                Ok(promotion) => promotion,
-                Err(GateError::PointerMoved { stable_tag, expected, found }) => PromotionReport {
-                    status: PromotionStatus::PointerMoved,
-                    message: format!("`{stable_tag}` moved since the verdict: it was {expected}, it is now {found}"),
-                    from: incumbent.clone(),
-                    to: None,
-                },
-                Err(GateError::Refused { message, .. }) => {
-                    PromotionReport { status: PromotionStatus::Refused, message, from: incumbent.clone(), to: None }
-                }
-                Err(other) => return Err(other),
-            },
-            (Decision::Pass, Err(reason)) => PromotionReport {
-                status: PromotionStatus::NotAllowed,
-                message: reason.clone(),
-                from: incumbent.clone(),
-                to: None,
-            },
-            _ => PromotionReport {
-                status: PromotionStatus::Blocked,
-                message: format!("`{}` left on {}", image.stable_tag, incumbent.as_deref().map_or("nothing", short)),
-                from: incumbent.clone(),
-                to: None,
-            },
-        });
-        report.summary = summarize(&report);
+        let attempt = match (report.decision, &options.promotion_allowed) {
+            (Decision::Pass, Ok(())) => Some(
+                context
+                    .backend
+                    .sync(context, image)
+                    .and_then(|()| promote::promote_verdict(context, image, verdict_id)),
+            ),
+            _ => None,
+        };
+        report.promotion = Some(crate::report::promotion_outcome(image, &report, options, attempt)?);
+        report.summary = crate::report::summarize(&report);
     }
     Ok(report)
 }
 
-/// Stores the verdict: in registry mode as a record in the registry first (the local row is
-/// its cache), else in the local store. Returns the local row id.
+/// Stores the verdict through the backend (a shared one writes its record first, and the local
+/// row is its cache). Returns the local row id.
 fn record_verdict(
     context: &Context<'_>,
     image: &ImageConfig,
@@ -311,7 +291,9 @@ fn record_verdict(
     options: &GateOptions,
 ) -> Result<i64, GateError> {
     let verdict = NewVerdict {
-        engine: context.engine_name(),
+        // Filed under the engine the runs were made in; a shared backend files it under its own
+        // scope (a read-only run's verdict stays here, under the engine).
+        scope: context.engine_name(),
         image: &image.name,
         stable_tag: &image.stable_tag,
         candidate: &subjects.candidate.digest,
@@ -330,16 +312,16 @@ fn record_verdict(
 fn explain_with_packages(
     context: &Context<'_>,
     image: &ImageConfig,
+    subjects: &Subjects,
     incumbent: &str,
     candidate: &str,
     candidate_results: &ResultSet,
     report: &mut GateReport,
 ) {
     context.progress.start(&image.name, "reading both images' packages");
-    let images = context
-        .backend
-        .runnable(context, image, incumbent)
-        .and_then(|incumbent| Ok((incumbent, context.backend.runnable(context, image, candidate)?)));
+    let images = subjects
+        .runnable(context, image)
+        .map(|runnable| (runnable.incumbent.unwrap_or_else(|| incumbent.to_owned()), runnable.candidate));
     let diff =
         match images.and_then(|(incumbent, candidate)| crate::package_diff(context.engine, &incumbent, &candidate)) {
             Ok(diff) => diff,
@@ -406,94 +388,4 @@ fn only(set: &ResultSet, targets: &[TestId]) -> ResultSet {
         }
     }
     selected
-}
-
-/// A comparison entry as the contract lists it.
-pub fn test_entry(entry: &Entry) -> TestEntry {
-    TestEntry {
-        id: entry.id.to_string(),
-        reason: entry.reason.clone(),
-        message: entry.message.clone(),
-        candidate: entry.candidate.as_ref().map(|evidence| evidence.outcomes.clone()).unwrap_or_default(),
-        incumbent: entry.incumbent_outcomes(),
-        suspects: Vec::new(),
-    }
-}
-
-fn fill_from_comparison(report: &mut GateReport, comparison: &Comparison) {
-    report.decision = comparison.decision;
-    report.counts = comparison.candidate_counts;
-    for entry in &comparison.entries {
-        let list = match entry.class {
-            Class::Regression => &mut report.regressions,
-            Class::Flaky => &mut report.flaky,
-            Class::Preexisting => &mut report.preexisting,
-            Class::Fixed => &mut report.fixed,
-            _ => continue,
-        };
-        list.push(test_entry(entry));
-    }
-    report.errors.extend(comparison.errors.iter().cloned());
-    report.warnings.extend(comparison.warnings.iter().cloned());
-}
-
-fn plural(count: usize, word: &str) -> String {
-    if count == 1 { format!("1 {word}") } else { format!("{count} {word}s") }
-}
-
-/// The one line a person reads first.
-pub(crate) fn summarize(report: &GateReport) -> String {
-    let candidate = short(&report.candidate.digest);
-    let against = match &report.incumbent {
-        Some(incumbent) => format!("against stable {}", short(&incumbent.digest)),
-        None => "with no stable image yet".to_owned(),
-    };
-    let mut line = match report.decision {
-        Decision::Pass => format!(
-            "{}: pass: candidate {candidate} does at least as well {against} ({} tests",
-            report.image, report.counts.tests
-        ),
-        Decision::Regression => format!(
-            "{}: regression: {} regressed in candidate {candidate} {against} ({} tests",
-            report.image,
-            plural(report.regressions.len(), "test"),
-            report.counts.tests
-        ),
-        Decision::Error => format!(
-            "{}: error: no verdict for candidate {candidate} {against}: {} (",
-            report.image,
-            report.errors.first().map(String::as_str).unwrap_or("unknown error")
-        ),
-    };
-    let mut extras = Vec::new();
-    if !report.flaky.is_empty() {
-        extras.push(format!("{} flaky", report.flaky.len()));
-    }
-    if !report.preexisting.is_empty() {
-        extras.push(format!("{} pre-existing", report.preexisting.len()));
-    }
-    if !report.fixed.is_empty() {
-        extras.push(format!("{} fixed", report.fixed.len()));
-    }
-    if report.decision == Decision::Error {
-        line.push_str(&format!("{} tests read", report.counts.tests));
-    }
-    for extra in extras {
-        line.push_str(", ");
-        line.push_str(&extra);
-    }
-    line.push(')');
-    if let Some(promotion) = &report.promotion {
-        let outcome = match promotion.status {
-            PromotionStatus::Promoted => format!("promoted to `{}`", report.stable_tag),
-            PromotionStatus::UpToDate => "stable already up to date".to_owned(),
-            PromotionStatus::Blocked => format!("`{}` unchanged", report.stable_tag),
-            PromotionStatus::NotAllowed => format!("not promoted: {}", promotion.message),
-            PromotionStatus::Refused => format!("promotion refused: {}", promotion.message),
-            PromotionStatus::PointerMoved => "promotion lost: the stable tag moved since the verdict".to_owned(),
-        };
-        line.push_str("; ");
-        line.push_str(&outcome);
-    }
-    line
 }

@@ -20,6 +20,7 @@ mod progress;
 mod project;
 mod promote;
 mod prune;
+mod report;
 mod results_dir;
 mod shard;
 mod suite;
@@ -30,7 +31,7 @@ pub use backend::{
 pub use candidate::{Candidate, LABEL_IMAGE, LABEL_INPUTS, candidate_tag, current_stable, ensure_candidate, plan};
 pub use error::GateError;
 pub use gate::{
-    Evidence, GateOptions, Selection, Subjects, collect_evidence, gate_image, judge, resolve_subjects, test_entry,
+    Evidence, GateOptions, Runnable, Selection, Subjects, collect_evidence, gate_image, judge, resolve_subjects,
 };
 pub use history::history;
 pub use packages::{image_inventory, package_diff};
@@ -39,6 +40,7 @@ pub use progress::{Progress, SilentProgress};
 pub use project::{Project, detect_project};
 pub use promote::{promote, rollback};
 pub use prune::{PruneReport, prune};
+pub use report::{test_entry, up_to_date};
 pub use results_dir::read_results_dir;
 pub use shard::{SHARD_SCHEMA, Shard, ShardRecord, judge_shards, run_shard, slice};
 pub use suite::LABEL_RUN;

@@ -17,7 +17,8 @@ use imagegate_results::{ResultSet, TestId};
 use serde::{Deserialize, Serialize};
 
 use crate::candidate::timestamp_for_files;
-use crate::gate::{Evidence, Selection, Subjects, collect_evidence, judge, resolve_subjects, up_to_date};
+use crate::gate::{Evidence, Selection, Subjects, collect_evidence, judge, resolve_subjects};
+use crate::report::up_to_date;
 use crate::suite::{run_container, unique_folder};
 use crate::{Context, GateError, GateOptions};
 
@@ -128,7 +129,7 @@ pub fn run_shard(
         shard.total
     ));
     let suite = &image.suite;
-    let evidence = if subjects.incumbent.as_deref() == Some(subjects.candidate.digest.as_str()) {
+    let evidence = if subjects.up_to_date() {
         Evidence::default()
     } else {
         let selection = match (&suite.shard, &suite.list, &suite.rerun) {
@@ -138,13 +139,12 @@ pub fn run_shard(
             (None, Some(list), Some(_)) => {
                 // Both images list, so a test that one image fails to collect is still run in
                 // both (and shows up as missing where it is).
-                // The engine lists in what it can run: in a registry, the pulled image, not the
-                // manifest digest the subjects name.
-                let candidate = context.backend.runnable(context, image, &subjects.candidate.digest)?;
-                let mut ids = list_tests(context, image, &candidate, list, &run_dir)?;
-                if let Some(incumbent) = &subjects.incumbent {
-                    let incumbent = context.backend.runnable(context, image, incumbent)?;
-                    ids.extend(list_tests(context, image, &incumbent, list, &run_dir)?);
+                // The engine lists in what it can run (in a registry, the pulled image), not in
+                // the digest a verdict names.
+                let runnable = subjects.runnable(context, image)?;
+                let mut ids = list_tests(context, image, &runnable.candidate, list, &run_dir)?;
+                if let Some(incumbent) = &runnable.incumbent {
+                    ids.extend(list_tests(context, image, incumbent, list, &run_dir)?);
                 }
                 if ids.is_empty() {
                     return Err(GateError::Shards {
@@ -236,7 +236,7 @@ pub fn judge_shards(
     let subjects = first.subjects.clone();
     let mut options = options.clone();
     options.project.commit = first.commit.clone();
-    if subjects.incumbent.as_deref() == Some(subjects.candidate.digest.as_str()) {
+    if subjects.up_to_date() {
         return Ok(up_to_date(context, image, &subjects, &options));
     }
     let mut merged =

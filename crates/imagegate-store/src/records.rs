@@ -29,7 +29,9 @@ pub struct NewBuild<'a> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VerdictRecord {
     pub id: i64,
-    pub engine: String,
+    /// Whose record it is: the engine (`docker`, `podman`) for the local store, or the shared
+    /// store it belongs to (`registry:HOST/NAMESPACE`).
+    pub scope: String,
     pub image: String,
     pub stable_tag: String,
     pub candidate: String,
@@ -46,7 +48,9 @@ pub struct VerdictRecord {
 
 #[derive(Debug, Clone)]
 pub struct NewVerdict<'a> {
-    pub engine: &'a str,
+    /// Whose record it is: the engine (`docker`, `podman`) for the local store, or the shared
+    /// store it belongs to (`registry:HOST/NAMESPACE`).
+    pub scope: &'a str,
     pub image: &'a str,
     pub stable_tag: &'a str,
     pub candidate: &'a str,
@@ -77,7 +81,9 @@ impl PromotionKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PromotionRecord {
     pub id: i64,
-    pub engine: String,
+    /// Whose record it is: the engine (`docker`, `podman`) for the local store, or the shared
+    /// store it belongs to (`registry:HOST/NAMESPACE`).
+    pub scope: String,
     pub image: String,
     pub stable_tag: String,
     pub kind: PromotionKind,
@@ -92,7 +98,9 @@ pub struct PromotionRecord {
 
 #[derive(Debug, Clone)]
 pub struct NewPromotion<'a> {
-    pub engine: &'a str,
+    /// Whose record it is: the engine (`docker`, `podman`) for the local store, or the shared
+    /// store it belongs to (`registry:HOST/NAMESPACE`).
+    pub scope: &'a str,
     pub image: &'a str,
     pub stable_tag: &'a str,
     pub kind: PromotionKind,

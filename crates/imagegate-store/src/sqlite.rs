@@ -60,6 +60,14 @@ ALTER TABLE promotions ADD COLUMN record TEXT;
 CREATE UNIQUE INDEX verdicts_by_record ON verdicts (record) WHERE record IS NOT NULL;
 CREATE UNIQUE INDEX promotions_by_record ON promotions (record) WHERE record IS NOT NULL;
 "#,
+    r#"
+-- Verdicts and promotions belong to a scope, not an engine: the engine in the local store, but
+-- `registry:HOST/NAMESPACE` for the cache of a registry store's records. (Builds keep `engine`:
+-- a build is always made in, and only found in, one engine.) SQLite renames the indexes' column
+-- with it.
+ALTER TABLE verdicts RENAME COLUMN engine TO scope;
+ALTER TABLE promotions RENAME COLUMN engine TO scope;
+"#,
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -185,10 +193,10 @@ impl Store {
     ) -> Result<i64, StoreError> {
         self.connection
             .execute(
-                "INSERT INTO verdicts (engine, image, stable_tag, candidate, inputs_digest, incumbent, commit_sha, decision, report_json, created_at, record)
+                "INSERT INTO verdicts (scope, image, stable_tag, candidate, inputs_digest, incumbent, commit_sha, decision, report_json, created_at, record)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                 params![
-                    verdict.engine,
+                    verdict.scope,
                     verdict.image,
                     verdict.stable_tag,
                     verdict.candidate,
@@ -273,7 +281,7 @@ impl Store {
     pub fn latest_local_engine(&self, image: &str) -> Result<Option<String>, StoreError> {
         self.connection
             .query_row(
-                "SELECT engine FROM verdicts WHERE image = ?1 AND engine NOT LIKE 'registry:%' ORDER BY id DESC LIMIT 1",
+                "SELECT scope FROM verdicts WHERE image = ?1 AND scope NOT LIKE 'registry:%' ORDER BY id DESC LIMIT 1",
                 params![image],
                 |row| row.get(0),
             )
@@ -284,16 +292,16 @@ impl Store {
     /// The newest verdict on `candidate`, whatever its decision.
     pub fn latest_verdict(
         &self,
-        engine: &str,
+        scope: &str,
         image: &str,
         candidate: &str,
     ) -> Result<Option<VerdictRecord>, StoreError> {
         self.connection
             .query_row(
                 &format!(
-                    "{VERDICT_COLUMNS} WHERE engine = ?1 AND image = ?2 AND candidate = ?3 ORDER BY id DESC LIMIT 1"
+                    "{VERDICT_COLUMNS} WHERE scope = ?1 AND image = ?2 AND candidate = ?3 ORDER BY id DESC LIMIT 1"
                 ),
-                params![engine, image, candidate],
+                params![scope, image, candidate],
                 verdict_from_row,
             )
             .optional()
@@ -303,7 +311,7 @@ impl Store {
     /// The newest verdict on `candidate` judged against exactly `incumbent`.
     pub fn latest_verdict_against(
         &self,
-        engine: &str,
+        scope: &str,
         image: &str,
         candidate: &str,
         incumbent: Option<&str>,
@@ -311,9 +319,9 @@ impl Store {
         self.connection
             .query_row(
                 &format!(
-                    "{VERDICT_COLUMNS} WHERE engine = ?1 AND image = ?2 AND candidate = ?3 AND incumbent IS ?4 ORDER BY id DESC LIMIT 1"
+                    "{VERDICT_COLUMNS} WHERE scope = ?1 AND image = ?2 AND candidate = ?3 AND incumbent IS ?4 ORDER BY id DESC LIMIT 1"
                 ),
-                params![engine, image, candidate, incumbent],
+                params![scope, image, candidate, incumbent],
                 verdict_from_row,
             )
             .optional()
@@ -332,10 +340,10 @@ impl Store {
     ) -> Result<i64, StoreError> {
         self.connection
             .execute(
-                "INSERT INTO promotions (engine, image, stable_tag, kind, from_digest, to_digest, verdict_id, created_at, record)
+                "INSERT INTO promotions (scope, image, stable_tag, kind, from_digest, to_digest, verdict_id, created_at, record)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 params![
-                    promotion.engine,
+                    promotion.scope,
                     promotion.image,
                     promotion.stable_tag,
                     promotion.kind.as_str(),
@@ -351,27 +359,27 @@ impl Store {
     }
 
     /// Pointer moves of one image, newest first.
-    pub fn promotions(&self, engine: &str, image: &str) -> Result<Vec<PromotionRecord>, StoreError> {
+    pub fn promotions(&self, scope: &str, image: &str) -> Result<Vec<PromotionRecord>, StoreError> {
         let mut statement = self
             .connection
-            .prepare(&format!("{PROMOTION_COLUMNS} WHERE engine = ?1 AND image = ?2 ORDER BY id DESC"))
+            .prepare(&format!("{PROMOTION_COLUMNS} WHERE scope = ?1 AND image = ?2 ORDER BY id DESC"))
             .map_err(self.query_error("read promotions"))?;
         let rows = statement
-            .query_map(params![engine, image], promotion_from_row)
+            .query_map(params![scope, image], promotion_from_row)
             .map_err(self.query_error("read promotions"))?;
         rows.collect::<Result<Vec<_>, _>>().map_err(self.query_error("read promotions"))
     }
 
     /// Verdicts and pointer moves, oldest first; all images when `image` is `None`.
-    pub fn history(&self, engine: &str, image: Option<&str>) -> Result<Vec<Event>, StoreError> {
+    pub fn history(&self, scope: &str, image: Option<&str>) -> Result<Vec<Event>, StoreError> {
         let mut events = Vec::new();
         {
             let mut statement = self
                 .connection
-                .prepare(&format!("{VERDICT_COLUMNS} WHERE engine = ?1 AND (?2 IS NULL OR image = ?2) ORDER BY id"))
+                .prepare(&format!("{VERDICT_COLUMNS} WHERE scope = ?1 AND (?2 IS NULL OR image = ?2) ORDER BY id"))
                 .map_err(self.query_error("read history"))?;
             let rows = statement
-                .query_map(params![engine, image], verdict_from_row)
+                .query_map(params![scope, image], verdict_from_row)
                 .map_err(self.query_error("read history"))?;
             for row in rows {
                 events.push(Event::Verdict(row.map_err(self.query_error("read history"))?));
@@ -380,10 +388,10 @@ impl Store {
         {
             let mut statement = self
                 .connection
-                .prepare(&format!("{PROMOTION_COLUMNS} WHERE engine = ?1 AND (?2 IS NULL OR image = ?2) ORDER BY id"))
+                .prepare(&format!("{PROMOTION_COLUMNS} WHERE scope = ?1 AND (?2 IS NULL OR image = ?2) ORDER BY id"))
                 .map_err(self.query_error("read history"))?;
             let rows = statement
-                .query_map(params![engine, image], promotion_from_row)
+                .query_map(params![scope, image], promotion_from_row)
                 .map_err(self.query_error("read history"))?;
             for row in rows {
                 events.push(Event::Promotion(row.map_err(self.query_error("read history"))?));
@@ -399,9 +407,9 @@ impl Store {
     }
 }
 
-const VERDICT_COLUMNS: &str = "SELECT id, engine, image, stable_tag, candidate, inputs_digest, incumbent, commit_sha, decision, report_json, created_at FROM verdicts";
+const VERDICT_COLUMNS: &str = "SELECT id, scope, image, stable_tag, candidate, inputs_digest, incumbent, commit_sha, decision, report_json, created_at FROM verdicts";
 const PROMOTION_COLUMNS: &str =
-    "SELECT id, engine, image, stable_tag, kind, from_digest, to_digest, verdict_id, created_at FROM promotions";
+    "SELECT id, scope, image, stable_tag, kind, from_digest, to_digest, verdict_id, created_at FROM promotions";
 
 fn build_from_row(row: &Row<'_>) -> rusqlite::Result<BuildRecord> {
     Ok(BuildRecord {
@@ -418,7 +426,7 @@ fn build_from_row(row: &Row<'_>) -> rusqlite::Result<BuildRecord> {
 fn verdict_from_row(row: &Row<'_>) -> rusqlite::Result<VerdictRecord> {
     Ok(VerdictRecord {
         id: row.get(0)?,
-        engine: row.get(1)?,
+        scope: row.get(1)?,
         image: row.get(2)?,
         stable_tag: row.get(3)?,
         candidate: row.get(4)?,
@@ -435,7 +443,7 @@ fn promotion_from_row(row: &Row<'_>) -> rusqlite::Result<PromotionRecord> {
     let kind: String = row.get(4)?;
     Ok(PromotionRecord {
         id: row.get(0)?,
-        engine: row.get(1)?,
+        scope: row.get(1)?,
         image: row.get(2)?,
         stable_tag: row.get(3)?,
         kind: if kind == "rollback" { PromotionKind::Rollback } else { PromotionKind::Promote },
@@ -452,7 +460,7 @@ mod tests {
 
     fn verdict<'a>(candidate: &'a str, incumbent: Option<&'a str>, decision: &'a str) -> NewVerdict<'a> {
         NewVerdict {
-            engine: "docker",
+            scope: "docker",
             image: "debian",
             stable_tag: "acme/debian:12",
             candidate,
@@ -484,10 +492,10 @@ mod tests {
         assert_eq!(store.latest_local_engine("debian").unwrap(), None);
         store.record_verdict(&verdict("sha256:c", None, "pass")).unwrap();
         let mut in_podman = verdict("sha256:d", None, "regression");
-        in_podman.engine = "podman";
+        in_podman.scope = "podman";
         store.record_verdict(&in_podman).unwrap();
         let mut in_registry = verdict("sha256:e", None, "pass");
-        in_registry.engine = "registry:127.0.0.1:5000/acme";
+        in_registry.scope = "registry:127.0.0.1:5000/acme";
         store.record_verdict(&in_registry).unwrap();
         assert_eq!(store.latest_local_engine("debian").unwrap().as_deref(), Some("podman"));
         assert_eq!(store.latest_local_engine("ubuntu").unwrap(), None);
@@ -498,7 +506,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let result = store.record_promotion(&NewPromotion {
-            engine: "docker",
+            scope: "docker",
             image: "debian",
             stable_tag: "acme/debian:12",
             kind: PromotionKind::Promote,
@@ -539,7 +547,7 @@ mod tests {
         assert_eq!(store.verdict_id_of_record("sha256:r1").unwrap(), Some(first));
         assert_eq!(store.record_of_verdict(first).unwrap().as_deref(), Some("sha256:r1"));
         let promotion = NewPromotion {
-            engine: "docker",
+            scope: "docker",
             image: "debian",
             stable_tag: "acme/debian:12",
             kind: PromotionKind::Promote,
@@ -552,6 +560,35 @@ mod tests {
         assert_eq!(store.history("docker", None).unwrap().len(), 2);
         let records = store.imported_records().unwrap();
         assert!(records.contains("sha256:r1") && records.contains("sha256:r2"));
+    }
+
+    #[test]
+    fn a_database_from_before_the_scope_column_keeps_its_records_under_their_scope() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            // A store as imagegate left it at schema version 2, with its `engine` column.
+            let connection = Connection::open(dir.path().join(DATABASE_FILE)).unwrap();
+            let batch = format!("{}; {}; PRAGMA user_version = 2;", MIGRATIONS[0], MIGRATIONS[1]);
+            connection.execute_batch(&batch).unwrap();
+            connection
+                .execute_batch(
+                    "INSERT INTO verdicts (engine, image, stable_tag, candidate, inputs_digest, incumbent, commit_sha, decision, report_json, created_at)
+                     VALUES ('registry:r/ns', 'debian', 'acme/debian:12', 'sha256:c', 'd', NULL, 'abc', 'pass', '{}', '2026-01-01T00:00:00Z');
+                     INSERT INTO promotions (engine, image, stable_tag, kind, from_digest, to_digest, verdict_id, created_at)
+                     VALUES ('registry:r/ns', 'debian', 'acme/debian:12', 'promote', NULL, 'sha256:c', 1, '2026-01-01T00:00:01Z');
+                     INSERT INTO verdicts (engine, image, stable_tag, candidate, inputs_digest, incumbent, commit_sha, decision, report_json, created_at)
+                     VALUES ('podman', 'debian', 'acme/debian:12', 'sha256:l', 'd', NULL, 'abc', 'pass', '{}', '2026-01-01T00:00:02Z');",
+                )
+                .unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        let version: i64 = store.connection.query_row("PRAGMA user_version", [], |row| row.get(0)).unwrap();
+        assert_eq!(version, MIGRATIONS.len() as i64);
+        let verdict = store.latest_verdict("registry:r/ns", "debian", "sha256:c").unwrap().expect("the old verdict");
+        assert_eq!(verdict.scope, "registry:r/ns");
+        assert_eq!(store.promotions("registry:r/ns", "debian").unwrap()[0].verdict_id, Some(verdict.id));
+        assert_eq!(store.history("registry:r/ns", None).unwrap().len(), 2);
+        assert_eq!(store.latest_local_engine("debian").unwrap().as_deref(), Some("podman"));
     }
 
     #[test]

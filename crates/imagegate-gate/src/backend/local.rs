@@ -115,7 +115,7 @@ pub(crate) fn record_locally(
     movement: &PointerMove<'_>,
 ) -> Result<(), GateError> {
     store.record_promotion(&NewPromotion {
-        engine: scope,
+        scope,
         image: &image.name,
         stable_tag: &image.stable_tag,
         kind: movement.kind,

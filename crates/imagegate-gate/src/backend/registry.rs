@@ -182,7 +182,9 @@ impl Backend for RegistryBackend {
             return Ok(context.store.record_verdict(verdict)?);
         }
         let mut body = body(RecordKind::Verdict, image);
-        body.engine = Some(verdict.engine.to_owned());
+        // The record names the engine the runs were made in; `gate` files a verdict under it
+        // until a backend files it elsewhere.
+        body.engine = Some(verdict.scope.to_owned());
         body.candidate = Some(verdict.candidate.to_owned());
         body.inputs_digest = Some(verdict.inputs_digest.to_owned());
         body.incumbent = verdict.incumbent.map(str::to_owned);
@@ -343,7 +345,7 @@ pub(crate) fn import(store: &Store, scope: &str, record: &Record) -> Result<i64,
             Ok(store.import_verdict(
                 &record.digest,
                 &NewVerdict {
-                    engine: scope,
+                    scope,
                     image: &body.image,
                     stable_tag: &body.stable_tag,
                     candidate: body.candidate.as_deref().ok_or_else(|| missing("candidate"))?,
@@ -372,7 +374,7 @@ pub(crate) fn import(store: &Store, scope: &str, record: &Record) -> Result<i64,
             Ok(store.import_promotion(
                 &record.digest,
                 &NewPromotion {
-                    engine: scope,
+                    scope,
                     image: &body.image,
                     stable_tag: &body.stable_tag,
                     kind: if body.kind == RecordKind::Rollback {

@@ -135,8 +135,8 @@ impl Backend for MemoryHome {
         _report: &GateReport,
     ) -> Result<i64, GateError> {
         // A read-only run's verdict is filed under the engine, where no promotion looks.
-        let scope = if self.read_only { verdict.engine } else { SCOPE };
-        Ok(context.store.record_verdict(&NewVerdict { engine: scope, ..verdict.clone() })?)
+        let scope = if self.read_only { verdict.scope } else { SCOPE };
+        Ok(context.store.record_verdict(&NewVerdict { scope, ..verdict.clone() })?)
     }
 
     fn record_move(
@@ -147,7 +147,7 @@ impl Backend for MemoryHome {
     ) -> Result<(), GateError> {
         assert!(!self.read_only, "a read-only home was asked to record a move");
         context.store.record_promotion(&imagegate_store::NewPromotion {
-            engine: SCOPE,
+            scope: SCOPE,
             image: &image.name,
             stable_tag: &image.stable_tag,
             kind: movement.kind,
