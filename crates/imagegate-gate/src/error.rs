@@ -13,6 +13,10 @@ pub enum GateError {
     Registry(#[from] imagegate_registry::RegistryError),
     #[error(transparent)]
     Digest(#[from] imagegate_config::DigestError),
+    /// The lockfile in git that holds the stable pointers (`[store] lockfile`). A lost
+    /// compare-and-swap is not this variant but [`GateError::PointerMoved`].
+    #[error(transparent)]
+    Lockfile(#[from] imagegate_lockfile::LockfileError),
     /// The command was asked for something the configuration does not have.
     #[error("{message}\n  hint: {hint}")]
     Usage { message: String, hint: String },
@@ -52,6 +56,11 @@ impl GateError {
             GateError::Usage { .. } | GateError::Preflight { .. } => ExitStatus::Usage,
             GateError::Refused { .. } => ExitStatus::Regression,
             GateError::PointerMoved { .. } => ExitStatus::PointerMoved,
+            GateError::Lockfile(error) => match error.kind() {
+                imagegate_lockfile::ErrorKind::PointerMoved => ExitStatus::PointerMoved,
+                imagegate_lockfile::ErrorKind::Malformed | imagegate_lockfile::ErrorKind::Usage => ExitStatus::Usage,
+                _ => ExitStatus::Infrastructure,
+            },
             GateError::Engine(_)
             | GateError::Store(_)
             | GateError::Registry(_)
