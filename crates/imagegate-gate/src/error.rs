@@ -87,3 +87,35 @@ fn preflight_message(problems: &[imagegate_contract::PreflightProblem]) -> Strin
         .push_str(&format!("preflight found {count} problem{}; nothing was built", if count == 1 { "" } else { "s" }));
     message
 }
+
+#[cfg(test)]
+mod tests {
+    use imagegate_lockfile::LockfileError;
+
+    use super::*;
+
+    #[test]
+    fn lockfile_errors_keep_their_exit_codes() {
+        let refused = LockfileError::PushRefused {
+            remote: "origin".into(),
+            branch: "main".into(),
+            reason: "protected branch".into(),
+            remote_messages: Vec::new(),
+        };
+        assert_eq!(GateError::from(refused).exit_status(), ExitStatus::Infrastructure);
+        let contended = LockfileError::Contended { remote: "origin".into(), branch: "main".into(), attempts: 5 };
+        assert_eq!(GateError::from(contended).exit_status(), ExitStatus::Infrastructure);
+        let malformed = LockfileError::Malformed { location: "ci/images.lock".into(), line: 3, message: "x".into() };
+        assert_eq!(GateError::from(malformed).exit_status(), ExitStatus::Usage);
+        let usage = LockfileError::Usage { message: "outside".into(), hint: "inside".into() };
+        assert_eq!(GateError::from(usage).exit_status(), ExitStatus::Usage);
+        let moved = LockfileError::PointerMoved {
+            lockfile: "ci/images.lock".into(),
+            commit: "0".repeat(40),
+            image: "ci".into(),
+            expected: None,
+            found: None,
+        };
+        assert_eq!(GateError::from(moved).exit_status(), ExitStatus::PointerMoved);
+    }
+}

@@ -30,7 +30,7 @@ fn verify(lock: &dyn PointerLock, image: &ImageConfig, expected: Option<&str>) -
 fn refuse_read_only(context: &Context<'_>) -> Result<(), GateError> {
     if context.backend.read_only() {
         return Err(GateError::Refused {
-            message: "the registry store is read only in this run (code from a fork)".to_owned(),
+            message: "the store is read only in this run (code from a fork)".to_owned(),
             hint: "promote from a trusted run of the project's own branch".to_owned(),
         });
     }

@@ -48,7 +48,7 @@ impl Runtime {
                     .map_err(imagegate_gate::GateError::from)?
                     .remote(config.remote.clone())
                     .branch(config.branch.clone());
-                Box::new(LockfileBackend::new(backend, lockfile))
+                Box::new(LockfileBackend::new(backend, lockfile, read_only))
             }
             None => backend,
         };

@@ -34,12 +34,15 @@ pub struct LockfileBackend {
     /// Images whose pointer this run moved: their reference for later jobs is the new entry,
     /// not the one the checked-out commit pins.
     moved: Mutex<Vec<String>>,
+    /// This run only reads the lockfile (code from a fork): nothing is pushed.
+    read_only: bool,
 }
 
 impl LockfileBackend {
-    /// Keeps candidates and records in `inner`, and the stable pointers in `lockfile`.
-    pub fn new(inner: Box<dyn Backend>, lockfile: GitLockfile) -> LockfileBackend {
-        LockfileBackend { inner, lockfile, tip: Mutex::new(None), moved: Mutex::new(Vec::new()) }
+    /// Keeps candidates and records in `inner`, and the stable pointers in `lockfile`;
+    /// `read_only`: this run may only read it (code from a fork), whatever `inner` allows.
+    pub fn new(inner: Box<dyn Backend>, lockfile: GitLockfile, read_only: bool) -> LockfileBackend {
+        LockfileBackend { inner, lockfile, tip: Mutex::new(None), moved: Mutex::new(Vec::new()), read_only }
     }
 
     /// The remote tip, fetched on the first call of the run.
@@ -120,7 +123,7 @@ impl Backend for LockfileBackend {
     }
 
     fn read_only(&self) -> bool {
-        self.inner.read_only()
+        self.read_only || self.inner.read_only()
     }
 
     fn sync(&self, context: &Context<'_>, image: &ImageConfig) -> Result<(), GateError> {

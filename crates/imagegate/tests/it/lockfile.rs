@@ -6,6 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use imagegate_testkit::{Registry, RegistryAuth, RegistryOptions};
+
 use crate::ci::{github_environment, run_ci};
 use crate::context::{Engine, Run, TestContext};
 
@@ -28,10 +30,18 @@ struct LockfileProject {
 
 impl LockfileProject {
     fn new() -> LockfileProject {
+        LockfileProject::with_store("")
+    }
+
+    /// With `store` as further lines of `[store]` (a registry, say).
+    fn with_store(store: &str) -> LockfileProject {
         let context = TestContext::new(Engine::Docker, &["alpha"], "test_a pass\n");
         let config = std::fs::read_to_string(context.path("imagegate.toml")).unwrap();
-        std::fs::write(context.path("imagegate.toml"), format!("{config}\n[store]\nlockfile = \"{LOCKFILE}\"\n"))
-            .unwrap();
+        std::fs::write(
+            context.path("imagegate.toml"),
+            format!("{config}\n[store]\nlockfile = \"{LOCKFILE}\"\n{store}"),
+        )
+        .unwrap();
         // The state folder is this clone's own, never committed.
         std::fs::write(context.path(".gitignore"), ".imagegate/\n").unwrap();
         git(&context.root, &["add", "-A"]);
@@ -285,4 +295,51 @@ fn ci_hands_on_the_reference_pinned_in_the_checked_out_commit() {
     run.expect_code(0);
     let last = std::fs::read_to_string(&output).unwrap().lines().last().unwrap().to_owned();
     assert_eq!(last, format!("image-{}={}", project.context.image, report["candidate"]["reference"].as_str().unwrap()));
+}
+
+#[test]
+fn a_push_the_remote_refuses_for_another_reason_exits_3_with_the_ways_out() {
+    let project = LockfileProject::new();
+    let hook = project.remote.join("hooks/pre-receive");
+    std::fs::write(&hook, "#!/bin/sh\necho 'main is a protected branch' >&2\nexit 1\n").unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let tip = project.remote_tip();
+    let run = project.context.run(&["gate", "--promote"]);
+    run.expect_code(3);
+    assert!(run.stderr.contains("main is a protected branch"), "{run}");
+    assert!(run.stderr.contains("hint:") && run.stderr.contains("lockfile_branch"), "{run}");
+    assert_eq!(project.remote_tip(), tip);
+    assert_eq!(project.context.stable_id(), None, "the engine's tag moved without the lockfile");
+}
+
+#[test]
+fn a_fork_pull_request_pushes_nothing() {
+    let project = LockfileProject::new();
+    project.promote_recipe(&["alpha"]);
+    project.context.set_features(&["alpha", "beta"]);
+    let tip = project.remote_tip();
+    let output = project.context.scratch.join("github-output");
+    let summary = project.context.scratch.join("summary");
+    let (run, report) = run_ci(&project.context, &github_environment("pull_request_fork", &output, &summary));
+    run.expect_code(0);
+    assert_eq!(report["decision"], "pass", "{report}");
+    assert_eq!(report["promotion"]["status"], "not-allowed", "{report}");
+    assert_eq!(project.remote_tip(), tip, "a fork's run pushed");
+}
+
+#[test]
+fn with_a_registry_store_the_lockfile_pins_the_manifest_digest_by_a_pullable_reference() {
+    let registry = Registry::start(RegistryOptions { auth: RegistryAuth::None, tls: false }).expect("start a registry");
+    let project = LockfileProject::with_store(&format!("registry = \"{}/it\"\ninsecure = true\n", registry.address()));
+    let candidate = project.promote_recipe(&["alpha"]);
+    let text = project.remote_lockfile().expect("the remote has the lockfile");
+    assert_eq!(project.remote_digest().as_deref(), Some(candidate.as_str()), "{text}");
+    let table: toml::Table = text.parse().unwrap();
+    let reference = table["images"][&project.context.image]["reference"].as_str().unwrap().to_owned();
+    assert!(reference.starts_with(&registry.address()) && reference.ends_with(&format!("@{candidate}")), "{reference}");
+    let pulled = Command::new("docker").args(["pull", "-q", &reference]).output().unwrap();
+    assert!(pulled.status.success(), "pull {reference}: {}", String::from_utf8_lossy(&pulled.stderr));
 }
