@@ -570,3 +570,29 @@ fn ci_runs_publish_pullable_registry_references_and_promote_only_where_trusted()
     assert!(reference.contains("@sha256:"), "{published}");
     assert_eq!(project.skopeo_digest(reference), Some(digest(&report, "/candidate/digest")));
 }
+
+#[test]
+fn sharded_runs_list_their_tests_in_the_images_pulled_from_the_registry() {
+    // `suite.list` runs in both images: in registry mode the engine must be handed the pulled
+    // image, not the manifest digest the registry names it by (which the engine does not know).
+    let project = RegistryProject::anonymous(Engine::Docker, &["alpha", "beta"], "test_a pass\n");
+    project.gate(&["--promote"]).0.expect_code(0);
+    project.context.set_cases("test_a needs:alpha\ntest_b needs:beta\ntest_c pass\ntest_d fail\n");
+    project.context.set_features(&["alpha"]);
+    project.context.commit("the new image drops beta");
+    let (run, whole) = project.gate(&[]);
+    run.expect_code(1);
+
+    let evidence = project.context.scratch.join("shards");
+    let evidence = evidence.to_str().unwrap();
+    for shard in ["1/2", "2/2"] {
+        let run = project.run(&["test", &project.context.image, "--shard", shard, "--output", evidence]);
+        run.expect_code(0);
+        assert!(run.stderr.contains("tests listed"), "{run}");
+    }
+    let (run, merged) = project.gate(&["--results", evidence]);
+    run.expect_code(1);
+    assert_eq!(merged["decision"], whole["decision"]);
+    assert_eq!(merged["regressions"], whole["regressions"]);
+    assert_eq!(merged["candidate"]["digest"], whole["candidate"]["digest"]);
+}
