@@ -23,7 +23,7 @@ use crate::CONFIG_FILE_NAME;
 use crate::error::{ConfigError, ConfigErrorKind, Location, SourceFile};
 use crate::model::{
     Config, DEFAULT_ATTEMPTS, DEFAULT_NETWORK, DEFAULT_PRUNE_AFTER, DEFAULT_STATE_DIR, DEFAULT_TIMEOUT,
-    DEFAULT_WORKDIR, EngineConfig, EngineKind, ImageConfig, ImageLines, MAX_ATTEMPTS, PromoteConfig,
+    DEFAULT_WORKDIR, EngineConfig, EngineKind, ImageConfig, ImageLines, LockfileConfig, MAX_ATTEMPTS, PromoteConfig,
     RegistryStoreConfig, StoreConfig, SuiteConfig,
 };
 use crate::raw::{RawConfig, RawEngine, RawImage, RawPromote, RawStore, RawSuite};
@@ -232,9 +232,10 @@ impl Validator<'_> {
     }
 
     fn store(&mut self, raw: Option<RawStore>) -> StoreConfig {
-        let (state_dir, registry, prune_after) = match raw {
+        let (state_dir, registry, prune_after, lockfile) = match raw {
             Some(raw) => {
                 let registry = self.registry_store(raw.registry, raw.candidates, raw.insecure, raw.ca_file);
+                let lockfile = self.lockfile(raw.lockfile, raw.lockfile_remote, raw.lockfile_branch);
                 let prune_after = match raw.prune_after {
                     Some(text) => match humantime::parse_duration(text.get_ref()) {
                         Ok(duration) if !duration.is_zero() => duration,
@@ -257,9 +258,9 @@ impl Validator<'_> {
                     },
                     None => DEFAULT_PRUNE_AFTER,
                 };
-                (raw.state_dir, registry, prune_after)
+                (raw.state_dir, registry, prune_after, lockfile)
             }
-            None => (None, None, DEFAULT_PRUNE_AFTER),
+            None => (None, None, DEFAULT_PRUNE_AFTER, None),
         };
         let state_dir = match state_dir {
             Some(state_dir) => {
@@ -269,7 +270,102 @@ impl Validator<'_> {
             None => PathBuf::from(DEFAULT_STATE_DIR),
         };
         // An absolute state_dir replaces the root in `join`: the store may live anywhere.
-        StoreConfig { state_dir: Some(lexically_normal(&self.root.join(state_dir))), registry, prune_after }
+        StoreConfig { state_dir: Some(lexically_normal(&self.root.join(state_dir))), registry, prune_after, lockfile }
+    }
+
+    /// `lockfile`, `lockfile_remote` and `lockfile_branch` of [store]. The lockfile must stay
+    /// inside the git repository that holds imagegate.toml: git only versions files there.
+    fn lockfile(
+        &mut self,
+        lockfile: Option<Spanned<String>>,
+        remote: Option<Spanned<String>>,
+        branch: Option<Spanned<String>>,
+    ) -> Option<LockfileConfig> {
+        let Some(lockfile) = lockfile else {
+            for (name, span) in [
+                ("lockfile_remote", remote.map(|value| value.span())),
+                ("lockfile_branch", branch.map(|value| value.span())),
+            ] {
+                if let Some(span) = span {
+                    self.invalid(
+                        span,
+                        format!("`{name}` in [store] applies only to a lockfile, and no `lockfile` is given"),
+                        "add lockfile = \"ci/images.lock\" to [store], or remove this key",
+                    );
+                }
+            }
+            return None;
+        };
+        let text = lockfile.get_ref().trim();
+        let example = "for example: lockfile = \"ci/images.lock\"";
+        if text.is_empty() || text.ends_with('/') || text.ends_with('\\') {
+            self.invalid(
+                lockfile.span(),
+                format!("`lockfile` in [store] must name a file, found `{text}`"),
+                format!("give a file path relative to imagegate.toml; {example}"),
+            );
+            return None;
+        }
+        if Path::new(text).is_absolute() {
+            self.invalid(
+                lockfile.span(),
+                format!("`lockfile` in [store] is the absolute path `{text}`"),
+                format!("give a path relative to imagegate.toml, inside its git repository; {example}"),
+            );
+            return None;
+        }
+        let path = lexically_normal(&self.root.join(text));
+        let repository = self.root.ancestors().find(|folder| folder.join(".git").exists()).map(Path::to_path_buf);
+        let Some(repository) = repository else {
+            self.invalid(
+                lockfile.span(),
+                format!("`lockfile` in [store] needs a git repository, and `{}` is not in one", self.root.display()),
+                "run `git init` (and add the remote that holds the truth), or remove `lockfile`",
+            );
+            return None;
+        };
+        if !path.starts_with(&repository) || path == repository {
+            self.invalid(
+                lockfile.span(),
+                format!("`lockfile` `{text}` leaves the git repository `{}`", repository.display()),
+                format!("keep the lockfile inside the repository that holds imagegate.toml; {example}"),
+            );
+            return None;
+        }
+        if path.is_dir() {
+            self.invalid(
+                lockfile.span(),
+                format!("`lockfile` `{text}` is a folder"),
+                format!("name the file inside it; {example}"),
+            );
+            return None;
+        }
+        let remote = match remote {
+            Some(remote) => {
+                let value = remote.get_ref().trim().to_owned();
+                if value.is_empty() || value.starts_with('-') || value.contains(char::is_whitespace) {
+                    self.invalid(
+                        remote.span(),
+                        format!("invalid git remote `{value}` in `lockfile_remote`"),
+                        "name a remote of the repository (see `git remote`), e.g. lockfile_remote = \"origin\"",
+                    );
+                }
+                value
+            }
+            None => "origin".to_owned(),
+        };
+        let branch = branch.map(|branch| {
+            let value = branch.get_ref().trim().to_owned();
+            if value.is_empty() || value.starts_with('-') || value.contains(char::is_whitespace) {
+                self.invalid(
+                    branch.span(),
+                    format!("invalid branch `{value}` in `lockfile_branch`"),
+                    "name a branch, e.g. lockfile_branch = \"imagegate-lock\"; leave it out to use the remote's default branch",
+                );
+            }
+            value
+        });
+        Some(LockfileConfig { path, remote, branch })
     }
 
     fn registry_store(

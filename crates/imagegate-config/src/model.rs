@@ -116,12 +116,27 @@ pub struct StoreConfig {
     pub registry: Option<RegistryStoreConfig>,
     /// `[store] prune_after`: age past which `prune` removes candidates never promoted.
     pub prune_after: Duration,
+    /// `[store] lockfile`: keep the stable pointers in a file in git instead.
+    pub lockfile: Option<LockfileConfig>,
 }
 
 impl Default for StoreConfig {
     fn default() -> StoreConfig {
-        StoreConfig { state_dir: None, registry: None, prune_after: DEFAULT_PRUNE_AFTER }
+        StoreConfig { state_dir: None, registry: None, prune_after: DEFAULT_PRUNE_AFTER, lockfile: None }
     }
+}
+
+/// Where the stable pointers live when they live in git: a lockfile whose truth is the file on
+/// a branch of a remote. Candidates and records stay where the rest of `[store]` says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockfileConfig {
+    /// The lockfile, absolute (`[store] lockfile` resolved against [`Config::root`]).
+    pub path: PathBuf,
+    /// `[store] lockfile_remote`: the remote whose branch holds the truth (`origin`).
+    pub remote: String,
+    /// `[store] lockfile_branch`: the branch that holds the truth; `None`: the remote's default
+    /// branch.
+    pub branch: Option<String>,
 }
 
 /// The registry store's settings.

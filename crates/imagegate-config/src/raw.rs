@@ -40,6 +40,9 @@ pub(crate) struct RawStore {
     pub insecure: Option<Spanned<bool>>,
     pub ca_file: Option<Spanned<String>>,
     pub prune_after: Option<Spanned<String>>,
+    pub lockfile: Option<Spanned<String>>,
+    pub lockfile_remote: Option<Spanned<String>>,
+    pub lockfile_branch: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -53,6 +53,9 @@ pub(crate) const STORE_KEYS: &[Key] = &[
     key("insecure", Shape::Boolean, "true"),
     key("ca_file", Shape::String, r#""ci/registry-ca.pem""#),
     key("prune_after", Shape::String, r#""30d""#),
+    key("lockfile", Shape::String, r#""ci/images.lock""#),
+    key("lockfile_remote", Shape::String, r#""origin""#),
+    key("lockfile_branch", Shape::String, r#""imagegate-lock""#),
 ];
 
 pub(crate) const SUITE_KEYS: &[Key] = &[

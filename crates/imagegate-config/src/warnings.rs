@@ -22,9 +22,10 @@ impl fmt::Display for ConfigWarning {
 }
 
 impl Config {
-    /// Checks that need the filesystem beyond what loading checks: the store folder must not
-    /// be part of a build context, or every run would change the image's inputs digest (and
-    /// send the store to the engine); and each `inputs` pattern should select some file.
+    /// Checks that need the filesystem beyond what loading checks: the store folder and the
+    /// lockfile must not be part of a build context, or every run (promotion) would change the
+    /// image's inputs digest (and send the store to the engine); and each `inputs` pattern should
+    /// select some file.
     pub fn warnings(&self) -> Vec<ConfigWarning> {
         let state_dir = self.state_dir();
         let mut warnings = Vec::new();
@@ -42,42 +43,53 @@ impl Config {
                 });
             }
 
-            let Ok(inside_context) = state_dir.strip_prefix(&image.context) else {
-                continue;
-            };
-            if !crate::digest::inputs_cover(image, inside_context) {
-                // The build is still sent the store, but the identity does not change with it.
-                continue;
+            warnings.extend(self.inside_context(image, &state_dir, "the store folder", "run"));
+            if let Some(lockfile) = &self.store.lockfile {
+                warnings.extend(self.inside_context(image, &lockfile.path, "the lockfile", "promotion"));
             }
-            let ignore_file = ignore_file_for(&image.dockerfile, &image.context);
-            let ignore = match &ignore_file {
-                // An unreadable or malformed ignore file is reported when the digest is
-                // computed; here it counts as excluding nothing.
-                Some(path) => std::fs::read_to_string(path)
-                    .ok()
-                    .and_then(|text| DockerIgnore::parse(&text).ok())
-                    .unwrap_or_default(),
-                None => DockerIgnore::default(),
-            };
-            let pattern = shown(inside_context);
-            if ignore.is_excluded(&pattern) {
-                continue;
-            }
-            let relative = |path: &std::path::Path| {
-                path.strip_prefix(&self.root).map_or_else(|_| path.display().to_string(), shown)
-            };
-            let ignore_file_shown =
-                ignore_file.as_deref().map_or_else(|| relative(&image.context.join(".dockerignore")), relative);
-            warnings.push(ConfigWarning {
-                message: format!(
-                    "the store folder `{}` is inside the build context of image `{}`, so every run changes the image's inputs digest",
-                    relative(&state_dir),
-                    image.name
-                ),
-                hint: format!("add the line `{pattern}` to `{ignore_file_shown}`"),
-            });
         }
         warnings
+    }
+
+    /// A warning when `path` (the store folder, the lockfile) is part of `image`'s recipe: it
+    /// changes on every `event`, and so would the image's inputs digest.
+    fn inside_context(
+        &self,
+        image: &crate::ImageConfig,
+        path: &std::path::Path,
+        what: &str,
+        event: &str,
+    ) -> Option<ConfigWarning> {
+        let inside_context = path.strip_prefix(&image.context).ok()?;
+        if !crate::digest::inputs_cover(image, inside_context) {
+            // The build is still sent the file, but the identity does not change with it.
+            return None;
+        }
+        let ignore_file = ignore_file_for(&image.dockerfile, &image.context);
+        let ignore = match &ignore_file {
+            // An unreadable or malformed ignore file is reported when the digest is
+            // computed; here it counts as excluding nothing.
+            Some(path) => {
+                std::fs::read_to_string(path).ok().and_then(|text| DockerIgnore::parse(&text).ok()).unwrap_or_default()
+            }
+            None => DockerIgnore::default(),
+        };
+        let pattern = shown(inside_context);
+        if ignore.is_excluded(&pattern) {
+            return None;
+        }
+        let relative =
+            |path: &std::path::Path| path.strip_prefix(&self.root).map_or_else(|_| path.display().to_string(), shown);
+        let ignore_file_shown =
+            ignore_file.as_deref().map_or_else(|| relative(&image.context.join(".dockerignore")), relative);
+        Some(ConfigWarning {
+            message: format!(
+                "{what} `{}` is inside the build context of image `{}`, so every {event} changes the image's inputs digest",
+                relative(path),
+                image.name
+            ),
+            hint: format!("add the line `{pattern}` to `{ignore_file_shown}`"),
+        })
     }
 }
 
@@ -109,6 +121,26 @@ results = "/results"
         ");
 
         fs::write(dir.path().join(".dockerignore"), ".git\n.imagegate\n").expect("write");
+        assert_eq!(config.warnings(), []);
+    }
+
+    #[test]
+    fn warns_when_the_lockfile_is_in_a_build_context() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        fs::create_dir(dir.path().join(".git")).expect("mark the folder as a repository");
+        fs::write(dir.path().join("Dockerfile"), "FROM scratch\n").expect("write");
+        fs::write(dir.path().join(".dockerignore"), ".imagegate\n").expect("write");
+        let path = dir.path().join(CONFIG_FILE_NAME);
+        fs::write(&path, format!("[store]\nlockfile = \"ci/images.lock\"\n{CONFIG}")).expect("write");
+        let config = load(&path).expect("valid");
+        let warnings = config.warnings();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        insta::assert_snapshot!(warnings[0], @r"
+        the lockfile `ci/images.lock` is inside the build context of image `app`, so every promotion changes the image's inputs digest
+          hint: add the line `ci/images.lock` to `.dockerignore`
+        ");
+
+        fs::write(dir.path().join(".dockerignore"), ".imagegate\nci/images.lock\n").expect("write");
         assert_eq!(config.warnings(), []);
     }
 

@@ -436,6 +436,10 @@ pub enum HistoryEvent {
         to: Option<String>,
         verdict_id: Option<i64>,
         at: String,
+        /// With `[store] lockfile`: the lockfile's commit that made this move. A move known
+        /// only from the lockfile (made from another clone, or by hand) has `id` 0.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        lockfile_commit: Option<String>,
     },
     Rollback {
         id: i64,
@@ -444,6 +448,9 @@ pub enum HistoryEvent {
         from: Option<String>,
         to: Option<String>,
         at: String,
+        /// As for `promote`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        lockfile_commit: Option<String>,
     },
 }
 

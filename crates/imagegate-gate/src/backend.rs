@@ -16,9 +16,11 @@
 //! that calls [`PointerLock::move_to`]. Backends only say *how* to read, lock, move and record.
 
 mod local;
+mod lockfile;
 mod registry;
 
 pub use local::LocalBackend;
+pub use lockfile::LockfileBackend;
 pub use registry::RegistryBackend;
 
 use imagegate_config::ImageConfig;
@@ -80,6 +82,12 @@ pub trait Backend {
     /// What the engine runs for image `digest` of this home (pulling it first when needed).
     fn runnable(&self, context: &Context<'_>, image: &ImageConfig, digest: &str) -> Result<String, GateError>;
 
+    /// The reference that names image `digest` of this home for as long as it is kept, as a
+    /// pointer kept elsewhere (a lockfile) pins it for later jobs. By default the digest itself.
+    fn reference_of(&self, _context: &Context<'_>, _image: &ImageConfig, digest: &str) -> Result<String, GateError> {
+        Ok(digest.to_owned())
+    }
+
     /// Records a verdict (with its whole report); returns its row id in the local store.
     fn record_verdict(
         &self,
@@ -117,6 +125,17 @@ pub struct PointerMove<'a> {
     pub verdict_id: Option<i64>,
 }
 
+/// A pointer move as the pointer's own home keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeptMove {
+    pub kind: PromotionKind,
+    /// The commit (or other id) the home knows the move by.
+    pub id: String,
+    pub at: jiff::Timestamp,
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
 /// The work done under a pointer's lock.
 pub type LockedWork<'w> = dyn FnMut(&dyn PointerLock) -> Result<PromotionReport, GateError> + 'w;
 
@@ -130,6 +149,30 @@ pub trait StablePointer {
 
     /// The inputs digest of the recipe of the image the pointer names, when it says.
     fn inputs(&self, context: &Context<'_>, image: &ImageConfig) -> Result<Option<String>, GateError>;
+
+    /// The reference the checked-out commit pins for its own later jobs, when the pointer lives
+    /// in the repository (a lockfile); `None` for pointers kept outside it.
+    fn pinned(&self, _context: &Context<'_>, _image: &ImageConfig) -> Result<Option<String>, GateError> {
+        Ok(None)
+    }
+
+    /// The pointer's moves as its own home keeps them (a lockfile's commits), newest first; empty
+    /// for homes whose moves only the store records.
+    fn kept_moves(&self, _context: &Context<'_>, _image: &ImageConfig) -> Result<Vec<KeptMove>, GateError> {
+        Ok(Vec::new())
+    }
+
+    /// What the pointer named before the move that made it name `current`, when the pointer's
+    /// home keeps its own history (a lockfile's commits): `Some(None)` when that move was the
+    /// first, `None` when this home keeps no history and the local store's record decides.
+    fn previous(
+        &self,
+        _context: &Context<'_>,
+        _image: &ImageConfig,
+        _current: &str,
+    ) -> Result<Option<Option<String>>, GateError> {
+        Ok(None)
+    }
 
     /// Runs `work` holding the pointer's lock: no other imagegate moves it meanwhile. While
     /// waiting for the lock, `still_wanted` is asked whether waiting still makes sense (its error

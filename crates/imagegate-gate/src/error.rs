@@ -13,6 +13,10 @@ pub enum GateError {
     Registry(#[from] imagegate_registry::RegistryError),
     #[error(transparent)]
     Digest(#[from] imagegate_config::DigestError),
+    /// The lockfile in git that holds the stable pointers (`[store] lockfile`). A lost
+    /// compare-and-swap is not this variant but [`GateError::PointerMoved`].
+    #[error(transparent)]
+    Lockfile(#[from] imagegate_lockfile::LockfileError),
     /// The command was asked for something the configuration does not have.
     #[error("{message}\n  hint: {hint}")]
     Usage { message: String, hint: String },
@@ -52,6 +56,11 @@ impl GateError {
             GateError::Usage { .. } | GateError::Preflight { .. } => ExitStatus::Usage,
             GateError::Refused { .. } => ExitStatus::Regression,
             GateError::PointerMoved { .. } => ExitStatus::PointerMoved,
+            GateError::Lockfile(error) => match error.kind() {
+                imagegate_lockfile::ErrorKind::PointerMoved => ExitStatus::PointerMoved,
+                imagegate_lockfile::ErrorKind::Malformed | imagegate_lockfile::ErrorKind::Usage => ExitStatus::Usage,
+                _ => ExitStatus::Infrastructure,
+            },
             GateError::Engine(_)
             | GateError::Store(_)
             | GateError::Registry(_)
@@ -77,4 +86,36 @@ fn preflight_message(problems: &[imagegate_contract::PreflightProblem]) -> Strin
     message
         .push_str(&format!("preflight found {count} problem{}; nothing was built", if count == 1 { "" } else { "s" }));
     message
+}
+
+#[cfg(test)]
+mod tests {
+    use imagegate_lockfile::LockfileError;
+
+    use super::*;
+
+    #[test]
+    fn lockfile_errors_keep_their_exit_codes() {
+        let refused = LockfileError::PushRefused {
+            remote: "origin".into(),
+            branch: "main".into(),
+            reason: "protected branch".into(),
+            remote_messages: Vec::new(),
+        };
+        assert_eq!(GateError::from(refused).exit_status(), ExitStatus::Infrastructure);
+        let contended = LockfileError::Contended { remote: "origin".into(), branch: "main".into(), attempts: 5 };
+        assert_eq!(GateError::from(contended).exit_status(), ExitStatus::Infrastructure);
+        let malformed = LockfileError::Malformed { location: "ci/images.lock".into(), line: 3, message: "x".into() };
+        assert_eq!(GateError::from(malformed).exit_status(), ExitStatus::Usage);
+        let usage = LockfileError::Usage { message: "outside".into(), hint: "inside".into() };
+        assert_eq!(GateError::from(usage).exit_status(), ExitStatus::Usage);
+        let moved = LockfileError::PointerMoved {
+            lockfile: "ci/images.lock".into(),
+            commit: "0".repeat(40),
+            image: "ci".into(),
+            expected: None,
+            found: None,
+        };
+        assert_eq!(GateError::from(moved).exit_status(), ExitStatus::PointerMoved);
+    }
 }

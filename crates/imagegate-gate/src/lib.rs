@@ -26,7 +26,8 @@ mod shard;
 mod suite;
 
 pub use backend::{
-    Backend, LocalBackend, LockedWork, PointerLock, PointerMove, Prunable, RegistryBackend, StablePointer,
+    Backend, KeptMove, LocalBackend, LockedWork, LockfileBackend, PointerLock, PointerMove, Prunable, RegistryBackend,
+    StablePointer,
 };
 pub use candidate::{Candidate, LABEL_IMAGE, LABEL_INPUTS, candidate_tag, current_stable, ensure_candidate, plan};
 pub use error::GateError;

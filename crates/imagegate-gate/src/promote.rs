@@ -30,7 +30,7 @@ fn verify(lock: &dyn PointerLock, image: &ImageConfig, expected: Option<&str>) -
 fn refuse_read_only(context: &Context<'_>) -> Result<(), GateError> {
     if context.backend.read_only() {
         return Err(GateError::Refused {
-            message: "the registry store is read only in this run (code from a fork)".to_owned(),
+            message: "the store is read only in this run (code from a fork)".to_owned(),
             hint: "promote from a trusted run of the project's own branch".to_owned(),
         });
     }
@@ -142,30 +142,38 @@ pub fn rollback(context: &Context<'_>, image: &ImageConfig) -> Result<PromotionR
     context.backend.sync(context, image)?;
     let scope = context.backend.scope(context);
     let no_wait_check = || Ok(());
-    context.backend.pointer().exclusive(context, image, &no_wait_check, &mut |lock| {
+    let pointer = context.backend.pointer();
+    pointer.exclusive(context, image, &no_wait_check, &mut |lock| {
         let Some(current) = lock.current()? else {
             return Err(GateError::Usage {
                 message: format!("stable tag `{}` names no image; there is nothing to roll back", image.stable_tag),
                 hint: "see `imagegate history` for what was promoted".to_owned(),
             });
         };
+        // A pointer with a history of its own (a lockfile's commits) says what it named before;
+        // any clone can roll back, not only the state folder that promoted.
+        let kept = pointer.previous(context, image, &current)?;
         let history = context.store.promotions(&scope, &image.name)?;
-        let Some(promotion) = history.iter().find(|record| {
+        let recorded = history.iter().find(|record| {
             record.kind == PromotionKind::Promote && record.to_digest.as_deref() == Some(current.as_str())
-        }) else {
-            return Err(GateError::Usage {
-                message: format!(
-                    "no recorded promotion put {} under `{}`, so there is no previous image to restore",
-                    short(&current),
-                    image.stable_tag
-                ),
-                hint: "the tag was moved outside imagegate, or by another state folder; see `imagegate history`"
-                    .to_owned(),
-            });
+        });
+        let target = match (kept, recorded) {
+            (Some(previous), _) => previous,
+            (None, Some(promotion)) => promotion.from_digest.clone(),
+            (None, None) => {
+                return Err(GateError::Usage {
+                    message: format!(
+                        "no recorded promotion put {} under `{}`, so there is no previous image to restore",
+                        short(&current),
+                        image.stable_tag
+                    ),
+                    hint: "the tag was moved outside imagegate, or by another state folder; see `imagegate history`"
+                        .to_owned(),
+                });
+            }
         };
         // `None`: the promotion being undone was the first one, and before it there was no
         // stable image.
-        let target = promotion.from_digest.clone();
         lock.check_restorable(&current, target.as_deref())?;
         lock.move_to(PromotionKind::Rollback, Some(&current), target.as_deref())?;
         verify(lock, image, target.as_deref())?;

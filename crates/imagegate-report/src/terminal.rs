@@ -264,21 +264,28 @@ pub fn history_text(report: &HistoryReport) -> String {
                 }
                 line
             }
-            HistoryEvent::Promote { image, stable_tag, from, to, verdict_id, at, .. } => format!(
-                "{at}  {image}  promote `{stable_tag}`: {} → {} (verdict #{})",
+            HistoryEvent::Promote { image, stable_tag, from, to, verdict_id, at, lockfile_commit, .. } => format!(
+                "{at}  {image}  promote `{stable_tag}`: {} → {} (verdict #{}){}",
                 from.as_deref().map_or("none", short),
                 to.as_deref().map_or("none", short),
-                verdict_id.map_or_else(|| "?".to_owned(), |id| id.to_string())
+                verdict_id.map_or_else(|| "?".to_owned(), |id| id.to_string()),
+                lockfile_commit_text(lockfile_commit.as_deref())
             ),
-            HistoryEvent::Rollback { image, stable_tag, from, to, at, .. } => format!(
-                "{at}  {image}  rollback `{stable_tag}`: {} → {}",
+            HistoryEvent::Rollback { image, stable_tag, from, to, at, lockfile_commit, .. } => format!(
+                "{at}  {image}  rollback `{stable_tag}`: {} → {}{}",
                 from.as_deref().map_or("none", short),
-                to.as_deref().map_or("none", short)
+                to.as_deref().map_or("none", short),
+                lockfile_commit_text(lockfile_commit.as_deref())
             ),
         };
         let _ = writeln!(out, "{line}");
     }
     out
+}
+
+/// The lockfile commit of a pointer move, when the pointer lives in git.
+fn lockfile_commit_text(commit: Option<&str>) -> String {
+    commit.map_or_else(String::new, |commit| format!(" in lockfile commit {}", commit.get(..12).unwrap_or(commit)))
 }
 
 pub fn results_text(report: &ResultsReport) -> String {

@@ -1,7 +1,7 @@
 //! Opening what commands work with: the engine and the store, for resolved settings.
 
 use imagegate_engine::{Engine, RegistryAccess};
-use imagegate_gate::{Backend, LocalBackend, RegistryBackend};
+use imagegate_gate::{Backend, LocalBackend, LockfileBackend, RegistryBackend};
 use imagegate_registry::RegistryStore;
 use imagegate_store::Store;
 
@@ -40,6 +40,17 @@ impl Runtime {
                 (Box::new(RegistryBackend::new(registry, access, read_only)), cert_dir)
             }
             None => (Box::new(LocalBackend), None),
+        };
+        // A lockfile keeps the stable pointers in git; candidates and records stay where they are.
+        let backend: Box<dyn Backend> = match &settings.config.store.lockfile {
+            Some(config) => {
+                let lockfile = imagegate_lockfile::GitLockfile::open(&settings.config.root, &config.path)
+                    .map_err(imagegate_gate::GateError::from)?
+                    .remote(config.remote.clone())
+                    .branch(config.branch.clone());
+                Box::new(LockfileBackend::new(backend, lockfile, read_only))
+            }
+            None => backend,
         };
         Ok(Runtime { settings, engine, store, progress, backend, _cert_dir: cert_dir })
     }

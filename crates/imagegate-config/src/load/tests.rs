@@ -1027,3 +1027,54 @@ fn invalid_prune_after_and_missing_ca_file() {
     let error = project.error(&format!("[store]\nregistry = \"ghcr.io/acme\"\nca_file = \"ca.pem\"\n{MINIMAL}"));
     assert!(error.contains("`ca_file` `ca.pem` is not a file"), "{error}");
 }
+
+#[test]
+fn a_lockfile_inside_the_repository_loads_with_its_remote_and_branch() {
+    let project = Project::new();
+    fs::create_dir_all(project.root().join(".git")).expect("mark the folder as a repository");
+    let config = project
+        .load(&format!(
+            "[store]\nlockfile = \"ci/../ci/images.lock\"\nlockfile_remote = \"upstream\"\nlockfile_branch = \"imagegate-lock\"\n{MINIMAL}"
+        ))
+        .expect("loads");
+    let lockfile = config.store.lockfile.expect("a lockfile");
+    assert_eq!(lockfile.path, project.root().join("ci/images.lock"));
+    assert_eq!(lockfile.remote, "upstream");
+    assert_eq!(lockfile.branch.as_deref(), Some("imagegate-lock"));
+
+    let config = project.load(&format!("[store]\nlockfile = \"images.lock\"\n{MINIMAL}")).expect("loads");
+    let lockfile = config.store.lockfile.expect("a lockfile");
+    assert_eq!((lockfile.remote.as_str(), lockfile.branch), ("origin", None));
+    assert_eq!(Project::new().load(MINIMAL).expect("loads").store.lockfile, None);
+}
+
+#[test]
+fn a_lockfile_outside_the_repository_or_without_one_is_refused_where_it_is_written() {
+    let project = Project::new();
+    let error = project.error(&format!("[store]\nlockfile = \"ci/images.lock\"\n{MINIMAL}"));
+    assert!(error.contains("needs a git repository"), "{error}");
+    assert!(error.contains("imagegate.toml:2"), "{error}");
+    assert!(error.contains("hint: run `git init`"), "{error}");
+
+    fs::create_dir_all(project.root().join(".git")).expect("mark the folder as a repository");
+    let error = project.error(&format!("[store]\nlockfile = \"../images.lock\"\n{MINIMAL}"));
+    assert!(error.contains("`lockfile` `../images.lock` leaves the git repository"), "{error}");
+    let error = project.error(&format!("[store]\nlockfile = \"/etc/images.lock\"\n{MINIMAL}"));
+    assert!(error.contains("is the absolute path `/etc/images.lock`"), "{error}");
+    let error = project.error(&format!("[store]\nlockfile = \"ci\"\n{MINIMAL}"));
+    assert!(error.contains("`lockfile` `ci` is a folder"), "{error}");
+    assert_eq!(project.error_kind(&format!("[store]\nlockfile = \"\"\n{MINIMAL}")), ConfigErrorKind::InvalidValue);
+}
+
+#[test]
+fn lockfile_remote_and_branch_need_a_lockfile_and_a_name() {
+    let project = Project::new();
+    fs::create_dir_all(project.root().join(".git")).expect("mark the folder as a repository");
+    let error = project.error(&format!("[store]\nlockfile_branch = \"lock\"\n{MINIMAL}"));
+    assert!(error.contains("`lockfile_branch` in [store] applies only to a lockfile"), "{error}");
+    let error =
+        project.error(&format!("[store]\nlockfile = \"images.lock\"\nlockfile_branch = \"my lock\"\n{MINIMAL}"));
+    assert!(error.contains("invalid branch `my lock`"), "{error}");
+    let error = project.error(&format!("[store]\nlockfile = \"images.lock\"\nlockfile_remote = \"\"\n{MINIMAL}"));
+    assert!(error.contains("invalid git remote"), "{error}");
+}

@@ -83,6 +83,11 @@ impl Backend for LocalBackend {
         Ok(digest.to_owned())
     }
 
+    /// The tag a promotion keeps on the image (see [`keep_tag`]), which `move_to` makes.
+    fn reference_of(&self, _context: &Context<'_>, image: &ImageConfig, digest: &str) -> Result<String, GateError> {
+        Ok(keep_tag(&image.stable_tag, digest))
+    }
+
     fn record_verdict(
         &self,
         context: &Context<'_>,

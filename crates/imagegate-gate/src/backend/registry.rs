@@ -220,6 +220,22 @@ impl Backend for RegistryBackend {
         Ok(())
     }
 
+    /// The image by digest in the repository that holds it (candidates' or stable images').
+    fn reference_of(&self, _context: &Context<'_>, image: &ImageConfig, digest: &str) -> Result<String, GateError> {
+        match self.registry.image_id(&image.stable_tag, digest)? {
+            Some((reference, _)) => Ok(reference.to_string()),
+            None => Ok(self
+                .registry
+                .stable(&image.stable_tag)?
+                .with_digest(digest)
+                .map_err(|error| GateError::Usage {
+                    message: format!("name image {} in the registry: {error}", short(digest)),
+                    hint: "check `stable_tag` of the image in imagegate.toml".to_owned(),
+                })?
+                .to_string()),
+        }
+    }
+
     fn pointer(&self) -> &dyn StablePointer {
         self
     }

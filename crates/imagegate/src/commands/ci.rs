@@ -81,9 +81,14 @@ pub fn run(global: &GlobalArgs, args: &CiArgs) -> Result<ExitStatus, CliError> {
                 let pointer = context.backend.pointer();
                 let stable_inputs = pointer.inputs(&context, image)?;
                 let mut reference = reference_for(&report, stable_inputs.as_deref());
-                // The stable tag is handed on by its full name where it lives.
+                // The stable tag is handed on by its full name where it lives; a lockfile hands on
+                // what the checked-out commit pins, so that every commit's jobs run in the image
+                // that commit names.
                 if reference == report.stable_tag {
-                    reference = pointer.reference(image)?;
+                    reference = match pointer.pinned(&context, image)? {
+                        Some(pinned) => pinned,
+                        None => pointer.reference(image)?,
+                    };
                 }
                 references.push(ImageReference { image: name.clone(), reference });
                 if args.json {

@@ -13,6 +13,7 @@ mod first_day;
 mod gate_rules;
 mod init;
 mod lifecycle;
+mod lockfile;
 mod packages;
 mod preflight;
 mod registry;
