@@ -105,6 +105,9 @@ impl Client {
     pub(crate) fn build(&self, request: &BuildRequest) -> Result<String, EngineError> {
         let id_file = tempfile_path("iid");
         let mut args: Vec<String> = vec!["build".into(), "--file".into(), path_arg(&request.dockerfile)];
+        // A failed RUN step leaves its container behind in docker's legacy builder unless told
+        // otherwise; every container imagegate causes is removed.
+        args.push("--force-rm".into());
         args.push("--iidfile".into());
         args.push(path_arg(&id_file));
         for (key, value) in &request.build_args {

@@ -398,3 +398,24 @@ fn init_ci_never_suggests_force_for_a_ci_configuration_the_project_wrote() {
     again.expect_code(2);
     assert!(again.stderr.contains("hint: pass `--force` to write it anew"), "{again}");
 }
+
+both_engines!(a_failed_build_leaves_no_container_behind, |engine: Engine| {
+    let context = TestContext::new(engine, &["alpha"], "test_a pass\n");
+    // A base of this test's own, so that only a container of this build can descend from it.
+    let base = format!("imagegate-it-failed-build-{}:base", context.image);
+    let _cleanup = RemoveImages(engine, vec![base.split(':').next().unwrap().to_owned()]);
+    let tagged =
+        std::process::Command::new(engine.name()).args(["tag", crate::context::BASE_IMAGE, &base]).status().unwrap();
+    assert!(tagged.success());
+    fs::write(context.path("ci/Dockerfile"), format!("FROM {base}\nRUN echo the step fails; false\n")).unwrap();
+    context.commit("a failing RUN step");
+    let run = context.run(&["build"]);
+    run.expect_code(3);
+    assert!(run.stderr.contains("the step fails"), "{run}");
+    let output = std::process::Command::new(engine.name())
+        .args(["ps", "-a", "-q", "--filter", &format!("ancestor={base}")])
+        .output()
+        .unwrap();
+    let left = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    assert!(left.is_empty(), "the failed build left container(s) {left}");
+});
