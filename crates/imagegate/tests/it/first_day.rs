@@ -401,12 +401,20 @@ fn init_ci_never_suggests_force_for_a_ci_configuration_the_project_wrote() {
 
 both_engines!(a_failed_build_leaves_no_container_behind, |engine: Engine| {
     let context = TestContext::new(engine, &["alpha"], "test_a pass\n");
-    // A base of this test's own, so that only a container of this build can descend from it.
+    // A base image of this test's own (a label makes its id unique; a second tag would not), so
+    // that only a container of this build can descend from it.
     let base = format!("imagegate-it-failed-build-{}:base", context.image);
     let _cleanup = RemoveImages(engine, vec![base.split(':').next().unwrap().to_owned()]);
-    let tagged =
-        std::process::Command::new(engine.name()).args(["tag", crate::context::BASE_IMAGE, &base]).status().unwrap();
-    assert!(tagged.success());
+    let recipe = context.scratch.join("unique-base");
+    fs::create_dir_all(&recipe).unwrap();
+    fs::write(
+        recipe.join("Dockerfile"),
+        format!("FROM {}\nLABEL io.imagegate.test.unique={}\n", crate::context::BASE_IMAGE, context.image),
+    )
+    .unwrap();
+    let built =
+        std::process::Command::new(engine.name()).args(["build", "-q", "-t", &base]).arg(&recipe).output().unwrap();
+    assert!(built.status.success(), "{}", String::from_utf8_lossy(&built.stderr));
     fs::write(context.path("ci/Dockerfile"), format!("FROM {base}\nRUN echo the step fails; false\n")).unwrap();
     context.commit("a failing RUN step");
     let run = context.run(&["build"]);
