@@ -386,7 +386,13 @@ impl Engine for MemoryEngine {
         })
     }
 
-    fn start_and_wait(&self, container: &str, timeout: Duration, log_file: &Path) -> Result<RunOutcome, EngineError> {
+    fn start_and_wait(
+        &self,
+        container: &str,
+        timeout: Duration,
+        log_file: &Path,
+        _log_limit: u64,
+    ) -> Result<RunOutcome, EngineError> {
         let mut state = self.state();
         let state = &mut *state;
         let Some(found) = state.containers.get_mut(container) else {
