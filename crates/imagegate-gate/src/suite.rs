@@ -1,8 +1,9 @@
 //! One run of the suite (or of a rerun command) in one image.
 //!
 //! The checkout is copied into a container created from the image (never bind-mounted), the
-//! command runs with the suite's workdir, environment, network and timeout, the results folder
-//! is copied out, and the container is removed whatever happened.
+//! command runs with the suite's workdir, environment, network, timeout and limits (its
+//! `Containment`, and a log bounded to `log_size`), the results folder is copied out, and the
+//! container is removed whatever happened.
 
 use std::collections::BTreeMap;
 use std::fs;
