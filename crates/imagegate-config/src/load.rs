@@ -22,11 +22,12 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 use crate::CONFIG_FILE_NAME;
 use crate::error::{ConfigError, ConfigErrorKind, Location, SourceFile};
 use crate::model::{
-    Config, DEFAULT_ATTEMPTS, DEFAULT_NETWORK, DEFAULT_PRUNE_AFTER, DEFAULT_STATE_DIR, DEFAULT_TIMEOUT,
-    DEFAULT_WORKDIR, EngineConfig, EngineKind, ImageConfig, ImageLines, LockfileConfig, MAX_ATTEMPTS, PromoteConfig,
-    RegistryStoreConfig, StoreConfig, SuiteConfig,
+    ALLOWED_CAPABILITIES, Config, DEFAULT_ATTEMPTS, DEFAULT_NETWORK, DEFAULT_PIDS, DEFAULT_PRUNE_AFTER,
+    DEFAULT_STATE_DIR, DEFAULT_TIMEOUT, DEFAULT_WORKDIR, EngineConfig, EngineKind, ImageConfig, ImageLines,
+    LOG_SIZE_RANGE, LockfileConfig, MAX_ATTEMPTS, MAX_CPUS, MIN_MEMORY, PIDS_RANGE, PromoteConfig, RegistryStoreConfig,
+    StoreConfig, SuiteConfig, SuiteLimits,
 };
-use crate::raw::{RawConfig, RawEngine, RawImage, RawPromote, RawStore, RawSuite};
+use crate::raw::{RawConfig, RawEngine, RawImage, RawLimits, RawPromote, RawStore, RawSuite};
 use crate::reference::normalize_stable_tag;
 use crate::schema::{quoted, table_name};
 
@@ -537,6 +538,7 @@ impl Validator<'_> {
             inputs: raw.inputs.as_ref().and_then(|inputs| line_of(inputs.span())),
             results: suite_keys.and_then(|suite| suite.results.as_ref()).and_then(|results| line_of(results.span())),
             workdir: suite_keys.and_then(|suite| suite.workdir.as_ref()).and_then(|workdir| line_of(workdir.span())),
+            network: suite_keys.and_then(|suite| suite.network.as_ref()).and_then(|network| line_of(network.span())),
         };
         let inputs = raw.inputs.map(|inputs| self.inputs(&table, inputs));
 
@@ -947,7 +949,129 @@ impl Validator<'_> {
             shard.into_inner()
         });
         let list = raw.list.map(|list| self.non_blank(list, "list", &table, r#""./run-tests.sh --list""#));
-        SuiteConfig { command, results, workdir, env, timeout, rerun, attempts, network, shard, list }
+        let limits = match raw.limits {
+            Some(limits) => self.limits(image, limits.into_inner()),
+            None => SuiteLimits::default(),
+        };
+        SuiteConfig { command, results, workdir, env, timeout, rerun, attempts, network, shard, list, limits }
+    }
+
+    /// `[images.NAME.suite.limits]`. Every limit stays finite whatever the file says.
+    fn limits(&mut self, image: &str, raw: RawLimits) -> SuiteLimits {
+        let table = table_name(&["images", image, "suite", "limits"]);
+        let defaults = SuiteLimits::default();
+        let pids = match raw.pids {
+            Some(pids) => match u32::try_from(*pids.get_ref()) {
+                Ok(count) if PIDS_RANGE.contains(&count) => count,
+                _ => {
+                    self.invalid(
+                        pids.span(),
+                        format!(
+                            "`pids` in {table} must be between {} and {}, found {}",
+                            PIDS_RANGE.start(),
+                            PIDS_RANGE.end(),
+                            pids.get_ref()
+                        ),
+                        format!(
+                            "pids bounds the processes and threads the suite runs at once; the default is {DEFAULT_PIDS}"
+                        ),
+                    );
+                    defaults.pids
+                }
+            },
+            None => defaults.pids,
+        };
+        let memory = match raw.memory {
+            Some(memory) => self.size(&memory, "memory", &table, MIN_MEMORY..=u64::MAX, r#""4GiB""#),
+            None => defaults.memory,
+        };
+        let cpus = raw.cpus.and_then(|cpus| {
+            let value = *cpus.get_ref();
+            if value.is_finite() && (0.01..=MAX_CPUS).contains(&value) {
+                Some(value)
+            } else {
+                self.invalid(
+                    cpus.span(),
+                    format!("`cpus` in {table} must be between 0.01 and {MAX_CPUS}, found {value}"),
+                    "cpus is CPU time as a number of CPUs, e.g. cpus = 2 or cpus = 1.5; leave it out to allow all the machine's CPUs",
+                );
+                None
+            }
+        });
+        let capabilities = match raw.capabilities {
+            Some(list) => list
+                .into_inner()
+                .into_iter()
+                .filter_map(|capability| {
+                    let written = capability.get_ref().trim();
+                    let name = written.to_ascii_uppercase();
+                    let name = name.strip_prefix("CAP_").unwrap_or(&name).to_owned();
+                    if ALLOWED_CAPABILITIES.contains(&name.as_str()) {
+                        return Some(name);
+                    }
+                    self.invalid(
+                        capability.span(),
+                        format!("capability {} in {table} is not one a test container may keep", quoted(written)),
+                        format!(
+                            "a suite may keep only capabilities of docker's default set: {}",
+                            ALLOWED_CAPABILITIES.join(", ")
+                        ),
+                    );
+                    None
+                })
+                .collect::<std::collections::BTreeSet<String>>()
+                .into_iter()
+                .collect(),
+            None => defaults.capabilities,
+        };
+        let no_new_privileges = raw.no_new_privileges.map_or(defaults.no_new_privileges, Spanned::into_inner);
+        let read_only = raw.read_only.map_or(defaults.read_only, Spanned::into_inner);
+        let log_size = match raw.log_size {
+            Some(size) => self.size(&size, "log_size", &table, LOG_SIZE_RANGE, r#""64MiB""#),
+            None => defaults.log_size,
+        };
+        SuiteLimits { pids, memory, cpus, capabilities, no_new_privileges, read_only, log_size }
+    }
+
+    /// A size such as "4GiB" or "512MB", within `range`.
+    fn size(
+        &mut self,
+        written: &Spanned<String>,
+        key: &str,
+        table: &str,
+        range: std::ops::RangeInclusive<u64>,
+        example: &str,
+    ) -> u64 {
+        let fallback = *range.start();
+        match written.get_ref().trim().parse::<bytesize::ByteSize>() {
+            Ok(size) if range.contains(&size.as_u64()) => size.as_u64(),
+            Ok(size) => {
+                let bound = |bytes: u64| bytesize::ByteSize::b(bytes).display().iec().to_string();
+                let within = if *range.end() == u64::MAX {
+                    format!("at least {}", bound(*range.start()))
+                } else {
+                    format!("between {} and {}", bound(*range.start()), bound(*range.end()))
+                };
+                self.invalid(
+                    written.span(),
+                    format!(
+                        "`{key}` in {table} must be {within}, found {} ({} bytes)",
+                        written.get_ref(),
+                        size.as_u64()
+                    ),
+                    format!("for example: {key} = {example}"),
+                );
+                fallback
+            }
+            Err(_) => {
+                self.invalid(
+                    written.span(),
+                    format!("invalid size {} for `{key}` in {table}", quoted(written.get_ref())),
+                    format!("write a number and a unit (KiB, MiB, GiB, or KB, MB, GB), e.g. {key} = {example}"),
+                );
+                fallback
+            }
+        }
     }
 }
 
@@ -963,6 +1087,7 @@ fn placeholder_suite() -> SuiteConfig {
         network: DEFAULT_NETWORK.to_owned(),
         shard: None,
         list: None,
+        limits: SuiteLimits::default(),
     }
 }
 

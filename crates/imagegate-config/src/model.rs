@@ -21,6 +21,47 @@ pub const DEFAULT_ATTEMPTS: u32 = 3;
 pub const MAX_ATTEMPTS: u32 = 10;
 /// The test container's network by default: tests that reach the network are flaky.
 pub const DEFAULT_NETWORK: &str = "none";
+/// The most processes and threads a test container may run at once by default: room for
+/// parallel test runners and their threads, none for a fork bomb.
+pub const DEFAULT_PIDS: u32 = 4096;
+/// The fewest and most processes `pids` may allow.
+pub const PIDS_RANGE: std::ops::RangeInclusive<u32> = 32..=1_048_576;
+/// The memory (swap included) a test container may use by default.
+pub const DEFAULT_MEMORY: u64 = 4 * 1024 * 1024 * 1024;
+/// The least memory `memory` may allow: below it no interpreter starts.
+pub const MIN_MEMORY: u64 = 64 * 1024 * 1024;
+/// The most CPUs `cpus` may name.
+pub const MAX_CPUS: f64 = 1024.0;
+/// The capabilities a test container keeps by default: what suites running as root use
+/// (file ownership and modes of fixtures, switching to a test user, signalling their own
+/// processes, binding low ports). docker's other defaults (`MKNOD`, `NET_RAW`, `AUDIT_WRITE`,
+/// `SETFCAP`, `SETPCAP`, `SYS_CHROOT`) are dropped: test suites rarely need them, and they
+/// make devices, raw packets and capability games possible.
+pub const DEFAULT_CAPABILITIES: &[&str] =
+    &["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "NET_BIND_SERVICE", "SETGID", "SETUID"];
+/// The capabilities `capabilities` may keep: docker's default set. Any other (`SYS_ADMIN`,
+/// `SYS_PTRACE`, `NET_ADMIN`, …) lets a suite reach out of its container, and a pull request
+/// controls the file that would ask for it.
+pub const ALLOWED_CAPABILITIES: &[&str] = &[
+    "AUDIT_WRITE",
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "MKNOD",
+    "NET_BIND_SERVICE",
+    "NET_RAW",
+    "SETFCAP",
+    "SETGID",
+    "SETPCAP",
+    "SETUID",
+    "SYS_CHROOT",
+];
+/// How much of a run's output its log keeps by default (the head and the tail, half each).
+pub const DEFAULT_LOG_SIZE: u64 = 64 * 1024 * 1024;
+/// The least and most `log_size` may keep: at least what reports quote from the tail.
+pub const LOG_SIZE_RANGE: std::ops::RangeInclusive<u64> = 64 * 1024..=1024 * 1024 * 1024;
 
 /// A loaded and validated `imagegate.toml`.
 #[derive(Debug, Clone, PartialEq)]
@@ -201,6 +242,7 @@ pub struct ImageLines {
     pub inputs: Option<usize>,
     pub results: Option<usize>,
     pub workdir: Option<usize>,
+    pub network: Option<usize>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -228,6 +270,58 @@ pub struct SuiteConfig {
     /// Command that prints the suite's test ids, one per line; with `rerun`, lets
     /// `test --shard` split the suite by id when there is no `shard` command.
     pub list: Option<String>,
+    /// `[images.NAME.suite.limits]`: what every container of this suite may use and do.
+    pub limits: SuiteLimits,
+}
+
+/// What a test container may use and do. Every value is finite: no key turns a limit off,
+/// because a pull request controls the file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SuiteLimits {
+    /// Most processes and threads at once. Default [`DEFAULT_PIDS`].
+    pub pids: u32,
+    /// Most memory in bytes, swap included. Default [`DEFAULT_MEMORY`].
+    pub memory: u64,
+    /// CPU time as a number of CPUs (1.5: one and a half); `None`: as many as the machine
+    /// imagegate runs on has.
+    pub cpus: Option<f64>,
+    /// The only capabilities kept, as the engines name them (`CHOWN`). Default
+    /// [`DEFAULT_CAPABILITIES`]; always within [`ALLOWED_CAPABILITIES`].
+    pub capabilities: Vec<String>,
+    /// Setuid programs gain nothing. Default `true`.
+    pub no_new_privileges: bool,
+    /// The image's files are read-only; only the workdir, the results folder and `/tmp` are
+    /// writable. Default `false`.
+    pub read_only: bool,
+    /// Most bytes of output a run's log keeps. Default [`DEFAULT_LOG_SIZE`].
+    pub log_size: u64,
+}
+
+impl Default for SuiteLimits {
+    fn default() -> SuiteLimits {
+        SuiteLimits {
+            pids: DEFAULT_PIDS,
+            memory: DEFAULT_MEMORY,
+            cpus: None,
+            capabilities: DEFAULT_CAPABILITIES.iter().map(|&capability| capability.to_owned()).collect(),
+            no_new_privileges: true,
+            read_only: false,
+            log_size: DEFAULT_LOG_SIZE,
+        }
+    }
+}
+
+/// Whether the network mode `network` (as `[images.NAME.suite] network` gives it) shares the
+/// network of the machine or of another container: `host`, `container:…`, podman's `ns:…`, and
+/// the user-mode networks set to reach the host's loopback. A suite on such a network reaches
+/// every service listening on the machine, registries and engine APIs included.
+pub fn network_reaches_host(network: &str) -> bool {
+    let network = network.trim().to_ascii_lowercase();
+    network == "host"
+        || network.starts_with("container:")
+        || network.starts_with("ns:")
+        || network.starts_with("pasta")
+        || network.contains("allow_host_loopback=true")
 }
 
 /// Whether `host` (`HOST[:PORT]`, IPv6 in brackets) names this machine: `localhost`, an
@@ -260,6 +354,25 @@ mod tests {
             candidates: None,
             insecure,
             ca_file: ca_file.map(PathBuf::from),
+        }
+    }
+
+    #[test]
+    fn networks_that_reach_the_host_are_recognised() {
+        for network in [
+            "host",
+            "HOST",
+            " host",
+            "container:db",
+            "ns:/proc/1/ns/net",
+            "pasta",
+            "pasta:--map-gw",
+            "slirp4netns:allow_host_loopback=true",
+        ] {
+            assert!(network_reaches_host(network), "{network}");
+        }
+        for network in ["none", "bridge", "slirp4netns", "my-net", "hostile"] {
+            assert!(!network_reaches_host(network), "{network}");
         }
     }
 

@@ -73,4 +73,20 @@ pub(crate) struct RawSuite {
     pub network: Option<Spanned<String>>,
     pub shard: Option<Spanned<String>>,
     pub list: Option<Spanned<String>>,
+    pub limits: Option<Spanned<RawLimits>>,
+}
+
+/// `[images.NAME.suite.limits]`: what the test container may use and do.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawLimits {
+    /// Wider than the model's `u32`, as `attempts`, so that validation reports the value.
+    pub pids: Option<Spanned<i64>>,
+    pub memory: Option<Spanned<String>>,
+    /// An integer or a float in the file.
+    pub cpus: Option<Spanned<f64>>,
+    pub capabilities: Option<Spanned<Vec<Spanned<String>>>>,
+    pub no_new_privileges: Option<Spanned<bool>>,
+    pub read_only: Option<Spanned<bool>>,
+    pub log_size: Option<Spanned<String>>,
 }

@@ -18,6 +18,8 @@ use crate::error::{ConfigError, ConfigErrorKind, SourceFile};
 pub(crate) enum Shape {
     String,
     Integer,
+    /// An integer or a float.
+    Number,
     Boolean,
     StringList,
     /// A table whose keys the user chooses, each with a string value. `what` names one
@@ -69,6 +71,17 @@ pub(crate) const SUITE_KEYS: &[Key] = &[
     key("network", Shape::String, r#""none""#),
     key("shard", Shape::String, r#""./run-tests.sh --shard {index}/{total}""#),
     key("list", Shape::String, r#""./run-tests.sh --list""#),
+    key("limits", Shape::Table(LIMITS_KEYS), ""),
+];
+
+pub(crate) const LIMITS_KEYS: &[Key] = &[
+    key("pids", Shape::Integer, "4096"),
+    key("memory", Shape::String, r#""4GiB""#),
+    key("cpus", Shape::Number, "2"),
+    key("capabilities", Shape::StringList, r#"["CHOWN", "DAC_OVERRIDE", "SETUID", "SETGID"]"#),
+    key("no_new_privileges", Shape::Boolean, "true"),
+    key("read_only", Shape::Boolean, "true"),
+    key("log_size", Shape::String, r#""64MiB""#),
 ];
 
 pub(crate) const IMAGE_KEYS: &[Key] = &[
@@ -120,6 +133,7 @@ impl Checker<'_> {
         match (&key.shape, value.get_ref()) {
             (Shape::String, DeValue::String(_))
             | (Shape::Integer, DeValue::Integer(_))
+            | (Shape::Number, DeValue::Integer(_) | DeValue::Float(_))
             | (Shape::Boolean, DeValue::Boolean(_)) => {}
             (Shape::StringList, DeValue::Array(items)) => {
                 for item in items.iter() {
@@ -193,6 +207,7 @@ impl Checker<'_> {
         let expected = match key.shape {
             Shape::String => "a string",
             Shape::Integer => "an integer",
+            Shape::Number => "a number",
             Shape::Boolean => "a boolean (true or false)",
             Shape::StringList => "a list of strings",
             Shape::StringMap { .. } | Shape::Table(_) | Shape::NamedTables(_) => "a table",
@@ -206,7 +221,13 @@ impl Checker<'_> {
             (Shape::String, _) if key.name == "timeout" && scalar => {
                 format!("write the duration as a string with its unit, e.g. timeout = \"{written}m\" or \"{written}s\"")
             }
+            (Shape::String, _) if (key.name == "memory" || key.name == "log_size") && scalar => {
+                format!("write the size as a string with its unit, e.g. {} = \"{written}MiB\"", key.name)
+            }
             (Shape::String, _) if scalar => format!("quote the value: {} = {}", key.name, quoted(written)),
+            (Shape::Number, DeValue::String(text)) if text.trim().parse::<f64>().is_ok() => {
+                format!("remove the quotes: {} = {}", key.name, text.trim())
+            }
             (Shape::Integer, DeValue::String(text)) if text.trim().parse::<i64>().is_ok() => {
                 format!("remove the quotes: {} = {}", key.name, text.trim())
             }
@@ -293,12 +314,13 @@ fn home_of(name: &str, table_path: &[&str]) -> Option<String> {
         ["images", image, ..] => *image,
         _ => "NAME",
     };
-    let tables: [(Vec<&str>, &[Key]); 5] = [
+    let tables: [(Vec<&str>, &[Key]); 6] = [
         (vec!["engine"], ENGINE_KEYS),
         (vec!["promote"], PROMOTE_KEYS),
         (vec!["store"], STORE_KEYS),
         (vec!["images", image], IMAGE_KEYS),
         (vec!["images", image, "suite"], SUITE_KEYS),
+        (vec!["images", image, "suite", "limits"], LIMITS_KEYS),
     ];
     tables
         .iter()

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use wait_timeout::ChildExt;
 
 use crate::transfer;
-use crate::{BuildRequest, ContainerSpec, EngineError, ImageInfo, RunOutcome};
+use crate::{BuildRequest, CPU_PERIOD_MICROS, ContainerSpec, Containment, EngineError, ImageInfo, RunOutcome};
 
 /// Differences between the docker and podman clients.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -308,7 +308,12 @@ impl Client {
             // The suite command is a shell line; the image's own entrypoint must not wrap it.
             "--entrypoint".into(),
             "/bin/sh".into(),
+            // imagegate keeps the output itself, bounded; the engine's own log of it would be a
+            // second, unbounded copy on the engine's disk. Attaching does not need it.
+            "--log-driver".into(),
+            "none".into(),
         ];
+        args.extend(containment_args(&spec.containment));
         for (key, value) in &spec.labels {
             args.push("--label".into());
             args.push(format!("{key}={value}"));
@@ -325,7 +330,12 @@ impl Client {
         // finds it.
         crate::cleanup::register(&self.program, &name);
         match self.run("create the test container", &arg_refs) {
-            Ok(_) => Ok(name),
+            Ok(_) => {
+                if spec.containment.read_only {
+                    read_only_containers().insert(name.clone());
+                }
+                Ok(name)
+            }
             Err(error) => {
                 crate::cleanup::unregister(&name);
                 Err(error)
@@ -340,8 +350,13 @@ impl Client {
         destination: &str,
         exclude: &[PathBuf],
     ) -> Result<(), EngineError> {
-        let prefix = PathBuf::from(destination.trim_start_matches('/'));
-        let target = format!("{container}:/");
+        // docker refuses any copy to `/` of a read-only container, even one whose files all
+        // land in a volume: copy into the destination itself, a volume there.
+        let (prefix, target) = if is_read_only(container) {
+            (PathBuf::from("."), format!("{container}:{destination}"))
+        } else {
+            (PathBuf::from(destination.trim_start_matches('/')), format!("{container}:/"))
+        };
         let mut command = self.command();
         command.args(["cp", "-", &target]).stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::piped());
         let mut child =
@@ -360,7 +375,20 @@ impl Client {
     }
 
     pub(crate) fn create_folders(&self, container: &str, folders: &[&str]) -> Result<(), EngineError> {
-        let target = format!("{container}:/");
+        if is_read_only(container) {
+            // The folders are the container's volumes already; make each writable by any user
+            // (podman applies the mode of `.`; docker keeps the volume's own).
+            for folder in folders {
+                self.send_folders(container, folder, &["."])?;
+            }
+            return Ok(());
+        }
+        self.send_folders(container, "/", folders)
+    }
+
+    /// Unpacks a tar of the `folders` (mode 0777) at `target` in the container.
+    fn send_folders(&self, container: &str, target: &str, folders: &[&str]) -> Result<(), EngineError> {
+        let target = format!("{container}:{target}");
         let mut command = self.command();
         command.args(["cp", "-", &target]).stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::piped());
         let mut child =
@@ -382,22 +410,24 @@ impl Client {
         container: &str,
         timeout: Duration,
         log_file: &Path,
+        log_limit: u64,
     ) -> Result<RunOutcome, EngineError> {
-        let log = OpenOptions::new().create(true).append(true).open(log_file).map_err(|source| EngineError::Io {
-            operation: "open the suite log".into(),
-            path: log_file.to_path_buf(),
-            source,
-        })?;
-        let log_err = log.try_clone().map_err(|source| EngineError::Io {
-            operation: "open the suite log".into(),
-            path: log_file.to_path_buf(),
-            source,
-        })?;
+        let io_error =
+            |source| EngineError::Io { operation: "write the suite log".into(), path: log_file.to_path_buf(), source };
+        let log = OpenOptions::new().create(true).append(true).open(log_file).map_err(io_error)?;
+        // One pipe for stdout and stderr keeps their lines in the order they were printed; a
+        // thread drains it into the bounded log so that the client never blocks on it.
+        let (reader, writer) = std::io::pipe().map_err(io_error)?;
+        let writer_err = writer.try_clone().map_err(io_error)?;
         let started = Instant::now();
         let mut command = self.command();
-        command.args(["start", "--attach", container]).stdout(log).stderr(log_err);
-        let mut child =
-            command.spawn().map_err(|source| EngineError::Spawn { program: self.program.clone(), source })?;
+        command.args(["start", "--attach", container]).stdout(writer).stderr(writer_err);
+        let spawned = command.spawn();
+        // The parent's ends of the pipe must be closed (they went into `command`) for the
+        // reader to see the end of the output.
+        drop(command);
+        let mut child = spawned.map_err(|source| EngineError::Spawn { program: self.program.clone(), source })?;
+        let drain = std::thread::spawn(move || drain_into(reader, crate::bounded_log::BoundedLog::new(log, log_limit)));
         let waited = child
             .wait_timeout(timeout)
             .map_err(|source| EngineError::Spawn { program: self.program.clone(), source })?;
@@ -411,6 +441,12 @@ impl Client {
             }
         }
         let elapsed = started.elapsed();
+        // The client has exited, so the pipe ends once any process it left behind (none,
+        // normally) lets go of it.
+        match drain.join() {
+            Ok(result) => result.map_err(io_error)?,
+            Err(_) => return Err(io_error(std::io::Error::other("the thread writing the suite log panicked"))),
+        };
         let state =
             self.run("read the container's exit code", &["inspect", "--format", "{{.State.ExitCode}}", container])?;
         let exit_code = if timed_out { None } else { state.trim().parse::<i32>().ok() };
@@ -503,6 +539,7 @@ impl Client {
     pub(crate) fn remove_container(&self, container: &str) -> Result<(), EngineError> {
         let result = self.run(&format!("remove container {container}"), &["rm", "--force", "--volumes", container]);
         crate::cleanup::unregister(container);
+        read_only_containers().remove(container);
         result.map(|_| ())
     }
 
@@ -511,6 +548,60 @@ impl Client {
         let listed = self.run("list containers", &["ps", "--all", "--quiet", "--no-trunc", "--filter", &filter])?;
         Ok(listed.lines().map(|line| line.trim().to_owned()).filter(|line| !line.is_empty()).collect())
     }
+}
+
+/// Reads the run's output to its end into `log`.
+fn drain_into(mut reader: std::io::PipeReader, mut log: crate::bounded_log::BoundedLog) -> std::io::Result<u64> {
+    let mut buffer = vec![0u8; 256 * 1024];
+    loop {
+        match reader.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(read) => log.push(&buffer[..read])?,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+    log.finish()
+}
+
+/// The engine flags that contain a test container: see [`Containment`].
+fn containment_args(containment: &Containment) -> Vec<String> {
+    let mut args = vec![
+        format!("--pids-limit={}", containment.pids),
+        format!("--memory={}", containment.memory_bytes),
+        // Equal to the memory limit: no swap on top of it.
+        format!("--memory-swap={}", containment.memory_bytes),
+        // The quota rather than `--cpus`, which docker checks against the CPUs its machine has:
+        // a config written on a larger machine still works, and means "at most the machine".
+        format!("--cpu-period={CPU_PERIOD_MICROS}"),
+        format!("--cpu-quota={}", containment.cpu_quota_micros),
+        "--cap-drop=ALL".to_owned(),
+    ];
+    args.extend(containment.capabilities.iter().map(|capability| format!("--cap-add={capability}")));
+    if containment.no_new_privileges {
+        args.push("--security-opt=no-new-privileges".to_owned());
+    }
+    if containment.read_only {
+        args.push("--read-only".to_owned());
+        // Programs expect a writable /tmp; a tmpfs is counted in the memory limit.
+        args.push("--tmpfs=/tmp:rw,nosuid,nodev,mode=1777".to_owned());
+        for folder in &containment.writable {
+            args.push(format!("--volume={folder}"));
+        }
+    }
+    args
+}
+
+/// Names of the read-only containers this process created and has not removed: copies into
+/// them must target their volumes.
+fn read_only_containers() -> std::sync::MutexGuard<'static, std::collections::BTreeSet<String>> {
+    static NAMES: std::sync::Mutex<std::collections::BTreeSet<String>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    NAMES.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn is_read_only(container: &str) -> bool {
+    read_only_containers().contains(container)
 }
 
 fn path_arg(path: &Path) -> String {
@@ -726,6 +817,47 @@ mod tests {
         assert!(build_failure(legacy, Path::new("b.log")).contains("hint: a COPY/ADD source"));
         let other = build_failure("RUN false\nThe command returned a non-zero code: 1\n", Path::new("b.log"));
         assert!(!other.contains("hint:"), "{other}");
+    }
+
+    #[test]
+    fn containment_becomes_the_flags_both_engines_take() {
+        let mut containment = Containment {
+            pids: 100,
+            memory_bytes: 256 * 1024 * 1024,
+            cpu_quota_micros: 150_000,
+            capabilities: vec!["CHOWN".into(), "KILL".into()],
+            no_new_privileges: true,
+            read_only: false,
+            writable: vec!["/src".into(), "/results".into()],
+        };
+        assert_eq!(
+            containment_args(&containment),
+            [
+                "--pids-limit=100",
+                "--memory=268435456",
+                "--memory-swap=268435456",
+                "--cpu-period=100000",
+                "--cpu-quota=150000",
+                "--cap-drop=ALL",
+                "--cap-add=CHOWN",
+                "--cap-add=KILL",
+                "--security-opt=no-new-privileges",
+            ]
+        );
+        containment.read_only = true;
+        containment.no_new_privileges = false;
+        containment.capabilities.clear();
+        let args = containment_args(&containment);
+        assert_eq!(
+            &args[5..],
+            [
+                "--cap-drop=ALL",
+                "--read-only",
+                "--tmpfs=/tmp:rw,nosuid,nodev,mode=1777",
+                "--volume=/src",
+                "--volume=/results"
+            ]
+        );
     }
 
     /// A script standing in for the client: it fails its first `failures` runs with `stderr`,

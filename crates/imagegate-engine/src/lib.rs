@@ -5,6 +5,7 @@
 //! podman and buildah share them. Each backend is a sibling file; what they share lives in
 //! `cli.rs`.
 
+mod bounded_log;
 mod cleanup;
 mod cli;
 mod detect;
@@ -19,7 +20,9 @@ pub use detect::{Detected, connect, detect, detect_explained};
 pub use docker::Docker;
 pub use error::EngineError;
 pub use podman::Podman;
-pub use types::{BuildRequest, ContainerSpec, Engine, ImageInfo, RegistryAccess, RunOutcome};
+pub use types::{
+    BuildRequest, CPU_PERIOD_MICROS, ContainerSpec, Containment, Engine, ImageInfo, RegistryAccess, RunOutcome,
+};
 
 /// Implements [`Engine`] for a backend that wraps a [`cli::Client`] in a field named `client`.
 #[macro_export]
@@ -77,8 +80,9 @@ macro_rules! delegate_engine {
                 container: &str,
                 timeout: Duration,
                 log_file: &Path,
+                log_limit: u64,
             ) -> Result<RunOutcome, EngineError> {
-                self.client.start_and_wait(container, timeout, log_file)
+                self.client.start_and_wait(container, timeout, log_file, log_limit)
             }
             fn copy_out(&self, container: &str, source: &str, destination: &Path) -> Result<bool, EngineError> {
                 self.client.copy_out(container, source, destination)

@@ -40,7 +40,39 @@ pub struct ContainerSpec {
     pub env: BTreeMap<String, String>,
     pub network: String,
     pub labels: BTreeMap<String, String>,
+    /// What the container may use and do.
+    pub containment: Containment,
 }
+
+/// What a test container may use and do: the limits the engine enforces on it.
+///
+/// Every test container gets all of them; there is no "unlimited", so that a suite (whose
+/// code a pull request controls) can neither exhaust the machine nor gain privileges.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Containment {
+    /// Most processes and threads at once (`--pids-limit`).
+    pub pids: u32,
+    /// Most memory in bytes, swap included (`--memory` and `--memory-swap`).
+    pub memory_bytes: u64,
+    /// CPU time per 100 ms period, in microseconds (`--cpu-quota`): 150 000 is one and a
+    /// half CPUs.
+    pub cpu_quota_micros: u64,
+    /// The only capabilities the container keeps (`--cap-drop ALL`, then `--cap-add` each),
+    /// as the engines name them (`CHOWN`).
+    pub capabilities: Vec<String>,
+    /// `--security-opt no-new-privileges`: setuid programs and file capabilities give nothing.
+    pub no_new_privileges: bool,
+    /// `--read-only`: the image's files cannot be changed; only `writable` folders and `/tmp`
+    /// (a tmpfs, counted in the memory limit) can.
+    pub read_only: bool,
+    /// With `read_only`, absolute folders kept writable as the container's own anonymous
+    /// volumes: they outlive the container's run until it is removed, so results can be
+    /// copied out.
+    pub writable: Vec<String>,
+}
+
+/// The CPU-quota period both engines use, in microseconds.
+pub const CPU_PERIOD_MICROS: u64 = 100_000;
 
 /// How a suite run ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,8 +171,15 @@ pub trait Engine: Send + Sync {
     fn create_folders(&self, container: &str, folders: &[&str]) -> Result<(), EngineError>;
 
     /// Starts the container, streams its output to `log_file`, waits at most `timeout`; on
-    /// expiry kills it.
-    fn start_and_wait(&self, container: &str, timeout: Duration, log_file: &Path) -> Result<RunOutcome, EngineError>;
+    /// expiry kills it. The log keeps at most `log_limit` bytes: the head and the tail of the
+    /// output, with a line in between that says what was cut.
+    fn start_and_wait(
+        &self,
+        container: &str,
+        timeout: Duration,
+        log_file: &Path,
+        log_limit: u64,
+    ) -> Result<RunOutcome, EngineError>;
 
     /// Copies the folder `source` out of the container into `destination` (created). Returns
     /// `Ok(false)` when the container has no such folder. Only regular files and folders are

@@ -1,16 +1,17 @@
 //! One run of the suite (or of a rerun command) in one image.
 //!
 //! The checkout is copied into a container created from the image (never bind-mounted), the
-//! command runs with the suite's workdir, environment, network and timeout, the results folder
-//! is copied out, and the container is removed whatever happened.
+//! command runs with the suite's workdir, environment, network, timeout and limits (its
+//! `Containment`, and a log bounded to `log_size`), the results folder is copied out, and the
+//! container is removed whatever happened.
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use imagegate_config::ImageConfig;
+use imagegate_config::{ImageConfig, SuiteLimits};
 use imagegate_contract::RunSummary;
-use imagegate_engine::{ContainerSpec, Engine};
+use imagegate_engine::{CPU_PERIOD_MICROS, ContainerSpec, Containment, Engine};
 use imagegate_results::ResultSet;
 
 use crate::{Context, GateError, read_results_dir};
@@ -74,6 +75,7 @@ pub(crate) fn run_container(
         env: suite.env.clone(),
         network: suite.network.clone(),
         labels,
+        containment: containment(&suite.limits, &suite.workdir, copy_out),
     };
     let container = context.engine.create_container(&spec)?;
     let guard = ContainerGuard { engine: context.engine, id: container };
@@ -84,10 +86,41 @@ pub(crate) fn run_container(
     // the command starts.
     context.engine.create_folders(&guard.id, &[copy_out])?;
     refuse_preexisting_files(context, image, &guard.id, copy_out, folder)?;
-    let outcome = context.engine.start_and_wait(&guard.id, suite.timeout, &log_file)?;
+    let outcome = context.engine.start_and_wait(&guard.id, suite.timeout, &log_file, suite.limits.log_size)?;
     let found = context.engine.copy_out(&guard.id, copy_out, &out_folder)?;
     drop(guard);
     Ok(ContainerRun { outcome, copied_out: found.then_some(out_folder), log_file })
+}
+
+/// The engine's containment for a suite's container: its limits, with the folders a
+/// read-only container must still write (the checkout, and the folder copied out).
+pub(crate) fn containment(limits: &SuiteLimits, workdir: &str, copy_out: &str) -> Containment {
+    let cpus = limits.cpus.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1.0, |count| f64::from(u32::try_from(count.get()).unwrap_or(1)))
+    });
+    // A folder inside another writable one needs no volume of its own.
+    let mut writable: Vec<String> = Vec::new();
+    for folder in [workdir, copy_out] {
+        let folder = folder.trim_end_matches('/');
+        if folder.is_empty() {
+            continue;
+        }
+        let inside = |outer: &String| folder == outer || folder.starts_with(&format!("{outer}/"));
+        if !writable.iter().any(inside) {
+            writable.retain(|inner| !(inner.starts_with(&format!("{folder}/"))));
+            writable.push(folder.to_owned());
+        }
+    }
+    Containment {
+        pids: limits.pids,
+        memory_bytes: limits.memory,
+        // Rounded to whole microseconds, at least the 1 ms both engines accept.
+        cpu_quota_micros: ((cpus * CPU_PERIOD_MICROS as f64).round() as u64).max(1000),
+        capabilities: limits.capabilities.clone(),
+        no_new_privileges: limits.no_new_privileges,
+        read_only: limits.read_only,
+        writable,
+    }
 }
 
 /// Runs `command` in `image_ref` with the checkout of the project at `context.config.root`.
@@ -299,6 +332,24 @@ pub(crate) fn shell_quote(word: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_read_only_container_writes_its_workdir_and_results_and_nothing_nested_twice() {
+        let limits = SuiteLimits { read_only: true, cpus: Some(1.5), ..SuiteLimits::default() };
+        let apart = containment(&limits, "/src", "/results/");
+        assert_eq!(apart.writable, ["/src", "/results"]);
+        assert_eq!(apart.cpu_quota_micros, 150_000);
+        assert!(apart.read_only && apart.no_new_privileges);
+        assert_eq!(containment(&limits, "/src", "/src/out").writable, ["/src"]);
+        assert_eq!(containment(&limits, "/src/project", "/src").writable, ["/src"]);
+        assert_eq!(containment(&limits, "/src", "/srcs").writable, ["/src", "/srcs"]);
+    }
+
+    #[test]
+    fn without_cpus_the_quota_is_the_whole_machine() {
+        let count = std::thread::available_parallelism().map(std::num::NonZero::get).unwrap_or(1) as u64;
+        assert_eq!(containment(&SuiteLimits::default(), "/src", "/results").cpu_quota_micros, count * 100_000);
+    }
 
     #[test]
     fn ids_with_shell_characters_are_quoted() {

@@ -109,3 +109,72 @@ pub fn promotion_policy(config: &Config, project: &Project) -> Result<(), String
         None => Err("no branch is checked out (detached head); pass `--branch` or set IMAGEGATE_BRANCH".to_owned()),
     }
 }
+
+/// Whose code and configuration a command runs, for the choices a pull request must not make.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunTrust {
+    /// No CI provider: someone runs imagegate on their own checkout.
+    Local,
+    /// A CI run the provider reports as trusted (a push, a schedule, a manual run).
+    Trusted,
+    /// A CI run that is not: a pull request, a fork, an unknown trigger, or a CI environment
+    /// imagegate could not read. Holds what it is, for messages.
+    Untrusted(String),
+}
+
+impl RunTrust {
+    /// The trust of the CI run `ci` (see `imagegate_ci::CiRun::trusted`).
+    pub fn of(ci: &imagegate_ci::CiRun) -> RunTrust {
+        if ci.trusted && ci.event.is_trusted() {
+            RunTrust::Trusted
+        } else {
+            RunTrust::Untrusted(format!("this {} {} run", ci.provider, ci.provider_event))
+        }
+    }
+
+    /// The trust of the run this process is part of, from its environment: local where no CI
+    /// provider is detected, untrusted where one is but its run cannot be read.
+    pub fn from_environment() -> RunTrust {
+        let environment = imagegate_ci::process_environment();
+        match imagegate_ci::detect(&environment, &|path| std::fs::read(path)) {
+            Ok(ci) => RunTrust::of(&ci),
+            Err(imagegate_ci::CiError::NoProvider) => RunTrust::Local,
+            Err(error) => RunTrust::Untrusted(format!("this CI run (not understood: {error})")),
+        }
+    }
+}
+
+/// Refuses, for a run that is not trusted, a suite network that reaches the machine's own
+/// services (`host`, `container:…`): a pull request controls imagegate.toml, and its suite
+/// would then reach the registries and engine APIs listening on the machine. Local runs and
+/// trusted CI runs may use such a network.
+pub fn refuse_host_network<'a>(
+    config: &Config,
+    images: impl IntoIterator<Item = &'a ImageConfig>,
+    trust: &RunTrust,
+) -> Result<(), CliError> {
+    let RunTrust::Untrusted(run) = trust else {
+        return Ok(());
+    };
+    for image in images {
+        let network = &image.suite.network;
+        if !imagegate_config::network_reaches_host(network) {
+            continue;
+        }
+        let place = match image.lines.network.or(image.lines.table) {
+            Some(line) => format!("{}:{line}", config.path.display()),
+            None => config.path.display().to_string(),
+        };
+        return Err(CliError::usage(
+            format!(
+                "{place}: image `{}`: the suite's network {network:?} shares the machine's network, and {run} is not trusted",
+                image.name
+            ),
+            format!(
+                "the configuration of a pull request cannot choose a network that reaches the machine's own services: use network = \"none\" (the default) in [images.{}.suite]; local runs and trusted runs (pushes, schedules, manual runs) may use {network:?}",
+                image.name
+            ),
+        ));
+    }
+    Ok(())
+}

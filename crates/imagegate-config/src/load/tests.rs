@@ -95,6 +95,14 @@ timeout = "45m"              # humantime; default 1h; must be > 0
 rerun = "python -m twisted.trial --reporter=subunitv2-file {tests}"   # optional; must contain {tests}
 attempts = 3                 # 1..=10, default 3: runs of a failing test in the candidate, first run included
 network = "none"             # test container network, default "none"
+[images.debian.suite.limits]
+pids = 512                   # processes and threads at once; default 4096
+memory = "2GiB"              # swap included; default 4GiB
+cpus = 1.5                   # CPU time in CPUs; default: all the machine's
+capabilities = ["CHOWN", "cap_setuid", "SETUID"]   # kept; default: CHOWN DAC_OVERRIDE FOWNER FSETID KILL NET_BIND_SERVICE SETGID SETUID
+no_new_privileges = false    # default true
+read_only = true             # default false
+log_size = "16MiB"           # output kept in the run's log; default 64MiB
 "#;
 
 #[test]
@@ -131,6 +139,19 @@ fn loads_the_full_example() {
     assert_eq!(suite.rerun.as_deref(), Some("python -m twisted.trial --reporter=subunitv2-file {tests}"));
     assert_eq!(suite.attempts, 3);
     assert_eq!(suite.network, "none");
+    assert_eq!(image.lines.network, Some(24));
+    assert_eq!(
+        suite.limits,
+        crate::SuiteLimits {
+            pids: 512,
+            memory: 2 * 1024 * 1024 * 1024,
+            cpus: Some(1.5),
+            capabilities: vec!["CHOWN".to_owned(), "SETUID".to_owned()],
+            no_new_privileges: false,
+            read_only: true,
+            log_size: 16 * 1024 * 1024,
+        }
+    );
 }
 
 #[test]
@@ -164,6 +185,71 @@ results = "/results"
     assert_eq!(suite.rerun, None);
     assert_eq!(suite.attempts, 3);
     assert_eq!(suite.network, "none");
+    let limits = &suite.limits;
+    assert_eq!((limits.pids, limits.memory, limits.cpus), (4096, 4 * 1024 * 1024 * 1024, None));
+    assert_eq!(
+        limits.capabilities,
+        ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "NET_BIND_SERVICE", "SETGID", "SETUID"]
+    );
+    assert!(limits.no_new_privileges && !limits.read_only);
+    assert_eq!(limits.log_size, 64 * 1024 * 1024);
+}
+
+#[test]
+fn limits_accept_an_integer_for_cpus_and_decimal_sizes() {
+    let config = Project::new()
+        .load(&format!("{MINIMAL}[images.debian.suite.limits]\ncpus = 2\nmemory = \"512 MB\"\ncapabilities = []\n"))
+        .expect("valid");
+    let limits = &config.images["debian"].suite.limits;
+    assert_eq!((limits.cpus, limits.memory), (Some(2.0), 512_000_000));
+    assert!(limits.capabilities.is_empty());
+}
+
+#[test]
+fn limits_that_would_turn_containment_off_are_refused() {
+    let project = Project::new();
+    let limits = |body: &str| project.error(&format!("{MINIMAL}[images.debian.suite.limits]\n{body}\n"));
+    assert_eq!(
+        limits("pids = 0"),
+        "[ROOT]/imagegate.toml:10:8: `pids` in [images.debian.suite.limits] must be between 32 and 1048576, found 0\n   |\n10 | pids = 0\n   |        ^\n  hint: pids bounds the processes and threads the suite runs at once; the default is 4096"
+    );
+    let error = limits("memory = \"1MiB\"");
+    assert!(
+        error
+            .contains("`memory` in [images.debian.suite.limits] must be at least 64.0 MiB, found 1MiB (1048576 bytes)"),
+        "{error}"
+    );
+    assert!(error.contains("hint: for example: memory = \"4GiB\""), "{error}");
+    let error = limits("memory = \"lots\"");
+    assert!(error.contains("invalid size \"lots\" for `memory`"), "{error}");
+    assert!(error.contains("hint: write a number and a unit (KiB, MiB, GiB, or KB, MB, GB)"), "{error}");
+    let error = limits("memory = 4096");
+    assert!(error.contains("`memory` in [images.debian.suite.limits] must be a string, found an integer"), "{error}");
+    assert!(error.contains("hint: write the size as a string with its unit, e.g. memory = \"4096MiB\""), "{error}");
+    let error = limits("cpus = 0");
+    assert!(error.contains("`cpus` in [images.debian.suite.limits] must be between 0.01 and 1024, found 0"), "{error}");
+    let error = limits("cpus = \"2\"");
+    assert!(error.contains("hint: remove the quotes: cpus = 2"), "{error}");
+    let error = limits("capabilities = [\"CHOWN\", \"SYS_ADMIN\"]");
+    assert!(
+        error.contains(
+            ":10:26: capability \"SYS_ADMIN\" in [images.debian.suite.limits] is not one a test container may keep"
+        ),
+        "{error}"
+    );
+    assert!(
+        error.contains("hint: a suite may keep only capabilities of docker's default set: AUDIT_WRITE, CHOWN,"),
+        "{error}"
+    );
+    let error = limits("log_size = \"1GB\"\nlog_size2 = 1");
+    assert!(error.contains("unknown key `log_size2` in [images.debian.suite.limits]"), "{error}");
+    let error = limits("log_size = \"2GiB\"");
+    assert!(
+        error.contains("`log_size` in [images.debian.suite.limits] must be between 64.0 KiB and 1.0 GiB, found 2GiB"),
+        "{error}"
+    );
+    let error = project.error(&format!("{MINIMAL}pids = 10\n"));
+    assert!(error.contains("hint: `pids` belongs in [images.debian.suite.limits]"), "{error}");
 }
 
 #[test]
@@ -281,7 +367,7 @@ fn unknown_key_far_from_all_lists_the_valid_ones() {
           |
         7 | flaky_retries = 2
           | ^^^^^^^^^^^^^
-          hint: valid keys in [images.debian.suite] are `command`, `results`, `workdir`, `env`, `timeout`, `rerun`, `attempts`, `network`, `shard` and `list`
+          hint: valid keys in [images.debian.suite] are `command`, `results`, `workdir`, `env`, `timeout`, `rerun`, `attempts`, `network`, `shard`, `list` and [images.debian.suite.limits]
         ");
 }
 

@@ -18,7 +18,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use imagegate_config::EngineKind;
-use imagegate_engine::{BuildRequest, ContainerSpec, Engine, EngineError, ImageInfo, RegistryAccess, RunOutcome};
+use imagegate_engine::{
+    BuildRequest, ContainerSpec, Containment, Engine, EngineError, ImageInfo, RegistryAccess, RunOutcome,
+};
 use sha2::{Digest as _, Sha256};
 
 /// An image in the engine.
@@ -94,6 +96,8 @@ struct State {
     builds: usize,
     /// `(image id, command)` of every container started, in order.
     runs: Vec<(String, String)>,
+    /// The containment and log limit of every container started, in order.
+    contained: Vec<(Containment, u64)>,
     pending: Option<PendingMove>,
 }
 
@@ -197,6 +201,11 @@ impl MemoryEngine {
     /// `(image id, command)` of every container run, in order.
     pub fn runs(&self) -> Vec<(String, String)> {
         self.state().runs.clone()
+    }
+
+    /// The containment and log limit of every container run, in order.
+    pub fn contained(&self) -> Vec<(Containment, u64)> {
+        self.state().contained.clone()
     }
 
     /// Containers not removed.
@@ -386,7 +395,13 @@ impl Engine for MemoryEngine {
         })
     }
 
-    fn start_and_wait(&self, container: &str, timeout: Duration, log_file: &Path) -> Result<RunOutcome, EngineError> {
+    fn start_and_wait(
+        &self,
+        container: &str,
+        timeout: Duration,
+        log_file: &Path,
+        log_limit: u64,
+    ) -> Result<RunOutcome, EngineError> {
         let mut state = self.state();
         let state = &mut *state;
         let Some(found) = state.containers.get_mut(container) else {
@@ -414,6 +429,7 @@ impl Engine for MemoryEngine {
             }
         }
         state.runs.push((found.image_id.clone(), found.spec.command.clone()));
+        state.contained.push((found.spec.containment.clone(), log_limit));
         if let Some(pending) = state.pending.take_if(|pending| pending.after_runs <= state.runs.len()) {
             state.tags.insert(pending.reference, pending.image_id);
         }

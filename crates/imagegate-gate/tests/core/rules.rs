@@ -137,6 +137,27 @@ fn a_test_failing_on_every_attempt_that_also_fails_when_rerun_in_the_stable_imag
 }
 
 #[test]
+fn every_container_of_a_gate_is_contained_suite_reruns_and_confirmation_alike() {
+    let (project, _) = bootstrapped(&["alpha"], "test_a pass\n");
+    project.set_cases("test_a pass\ntest_x alone-fails-needs:alpha\n");
+    project.set_features(&["other"]);
+    let report = project.gate(false);
+    assert_eq!(purposes(&report), ["suite", "suite", "rerun", "rerun", "confirm"]);
+    let contained = project.engine.contained();
+    assert_eq!(contained.len(), project.engine.runs().len());
+    for (containment, log_limit) in contained {
+        assert_eq!((containment.pids, containment.memory_bytes), (4096, 4 << 30));
+        assert!(containment.cpu_quota_micros >= 100_000);
+        assert_eq!(
+            containment.capabilities,
+            ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "NET_BIND_SERVICE", "SETGID", "SETUID"]
+        );
+        assert!(containment.no_new_privileges && !containment.read_only);
+        assert_eq!(log_limit, 64 << 20);
+    }
+}
+
+#[test]
 fn without_a_rerun_template_the_whole_suite_is_rerun() {
     let project = TestProject::new(&["alpha"], "test_a pass\ntest_b needs:beta\n");
     project.without_rerun_template();

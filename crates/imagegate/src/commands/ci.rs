@@ -45,6 +45,11 @@ pub fn run(global: &GlobalArgs, args: &CiArgs) -> Result<ExitStatus, CliError> {
     // images there, and gates what it builds in this engine.
     let (runtime, images) = Runtime::open_for_images_as(global, &args.images, ci.event == Event::ForkPullRequest)?;
     let config = &runtime.settings.config;
+    crate::settings::refuse_host_network(
+        config,
+        images.iter().map(|name| &config.images[name]),
+        &crate::settings::RunTrust::of(&ci),
+    )?;
     let promotion_allowed = ci.may_promote(&config.promote.branches);
     let refresh = ci.event == Event::Schedule;
     eprintln!(

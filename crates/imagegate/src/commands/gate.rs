@@ -12,6 +12,11 @@ use crate::settings::promotion_policy;
 pub fn run(global: &GlobalArgs, args: &GateArgs) -> Result<ExitStatus, CliError> {
     let (runtime, images) = Runtime::open_for_images(global, &args.images)?;
     let config = &runtime.settings.config;
+    crate::settings::refuse_host_network(
+        config,
+        images.iter().map(|name| &config.images[name]),
+        &crate::settings::RunTrust::from_environment(),
+    )?;
     let project = runtime.project(&args.project);
     let options = GateOptions {
         refresh: args.refresh,

@@ -25,6 +25,7 @@ pub fn run(global: &GlobalArgs, args: &TestArgs) -> Result<ExitStatus, CliError>
             ));
         }
     };
+    crate::settings::refuse_host_network(config, [image], &crate::settings::RunTrust::from_environment())?;
     let context = runtime.context();
     if let Some(shard) = args.shard {
         return run_shard(&runtime, image, shard, args);

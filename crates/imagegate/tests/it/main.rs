@@ -8,6 +8,7 @@
 #![expect(clippy::unwrap_used, reason = "test helpers stop the test at the first surprise, which is what a test wants")]
 
 mod ci;
+mod containment;
 mod context;
 mod first_day;
 mod gate_rules;
