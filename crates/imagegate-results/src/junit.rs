@@ -1542,12 +1542,28 @@ assertion failed: lock.try_acquire()
     }
 
     #[test]
-    fn records_the_same_test_twice_as_two_attempts() {
+    fn the_same_test_passing_and_failing_in_one_file_is_one_error_never_flaky() {
+        let failing = r#"<testcase classname="t" name="t03"><failure message="boom">trace</failure></testcase>"#;
+        let passing = r#"<testcase classname="t" name="t03"/>"#;
+        let other = r#"<testcase classname="t" name="t04"/>"#;
+        for cases in [[failing, passing, other], [passing, other, failing], [other, passing, failing]] {
+            let results = parse(&format!("<testsuite>{}</testsuite>", cases.concat()));
+            assert_eq!(results.len(), 2);
+            assert_eq!(outcomes(&results, "t.t03"), [Outcome::Error], "{cases:?}");
+            let t03 = results.get(&TestId::new("t.t03")).expect("read");
+            assert_eq!(t03.failure_message(), Some(crate::CONFLICT_IN_ONE_FILE));
+            assert_eq!(t03.attempts[0].output.as_deref(), Some("boom\ntrace"));
+        }
+    }
+
+    #[test]
+    fn the_same_test_with_the_same_outcome_twice_is_two_attempts() {
         let results = parse(
-            r#"<testsuite><testcase classname="t" name="again"><failure message="boom"/></testcase><testcase classname="t" name="again"/></testsuite>"#,
+            r#"<testsuite><testcase classname="t" name="p[1]"/><testcase classname="t" name="p[1]"/><testcase classname="t" name="f"><failure message="boom"/></testcase><testcase classname="t" name="f"><error message="crash"/></testcase></testsuite>"#,
         );
-        assert_eq!(results.len(), 1);
-        assert_eq!(outcomes(&results, "t.again"), [Outcome::Fail, Outcome::Pass]);
+        assert_eq!(results.len(), 2);
+        assert_eq!(outcomes(&results, "t.p[1]"), [Outcome::Pass, Outcome::Pass]);
+        assert_eq!(outcomes(&results, "t.f"), [Outcome::Fail, Outcome::Error]);
     }
 
     #[test]

@@ -16,7 +16,9 @@ pub mod tap;
 use std::io::{BufReader, Read};
 
 pub use junit::{looks_like_junit, parse_junit};
-pub use model::{Attempt, Counts, Incomplete, Outcome, ResultSet, TestId, TestResult};
+pub use model::{
+    Attempt, CONFLICT_IN_ONE_FILE, CONFLICT_IN_TWO_FILES, Counts, Incomplete, Outcome, ResultSet, TestId, TestResult,
+};
 
 /// An error that makes a results file unreadable as a whole. A file that merely ends early is
 /// not one: parsers return what they read and mark the set incomplete.

@@ -511,7 +511,7 @@ impl<'name> StreamReader<'name> {
         let key = (packet.route_code.unwrap_or_default().to_vec(), test_id.to_vec());
         if let Some(running) = self.running.remove(&key) {
             let id = TestId::new(String::from_utf8_lossy(test_id));
-            self.results.record(id, running.into_attempt(outcome, packet.status, packet.timestamp));
+            self.results.report(id, running.into_attempt(outcome, packet.status, packet.timestamp));
         }
     }
 
@@ -527,7 +527,7 @@ impl<'name> StreamReader<'name> {
         let unfinished = running.len();
         for ((_, test_id), test) in running {
             let id = TestId::new(String::from_utf8_lossy(&test_id));
-            self.results.record(id, test.into_unfinished_attempt());
+            self.results.report(id, test.into_unfinished_attempt());
         }
         if unfinished > 0 {
             let tests = if unfinished == 1 { "test" } else { "tests" };
@@ -723,7 +723,17 @@ mod tests {
     }
 
     #[test]
-    fn the_same_test_twice_is_two_attempts() {
+    fn the_same_test_twice_is_two_attempts_when_they_agree_and_one_error_when_not() {
+        let results = parse(&stream(&[
+            status("t.twice", STATUS_IN_PROGRESS, 1),
+            status("t.twice", STATUS_FAIL, 2),
+            status("t.twice", STATUS_IN_PROGRESS, 3),
+            status("t.twice", STATUS_FAIL, 5),
+        ]));
+        let twice = results.get(&TestId::new("t.twice")).expect("recorded");
+        assert_eq!(twice.outcomes().collect::<Vec<_>>(), [Outcome::Fail, Outcome::Fail]);
+        assert_eq!(twice.attempts[1].duration, Some(Duration::from_secs(2)));
+
         let results = parse(&stream(&[
             status("t.flaky", STATUS_IN_PROGRESS, 1),
             status("t.flaky", STATUS_FAIL, 2),
@@ -731,8 +741,8 @@ mod tests {
             status("t.flaky", STATUS_SUCCESS, 4),
         ]));
         let flaky = results.get(&TestId::new("t.flaky")).expect("recorded");
-        assert_eq!(flaky.outcomes().collect::<Vec<_>>(), [Outcome::Fail, Outcome::Pass]);
-        assert_eq!(flaky.attempts[1].duration, Some(Duration::from_secs(1)));
+        assert_eq!(flaky.outcomes().collect::<Vec<_>>(), [Outcome::Error]);
+        assert_eq!(flaky.failure_message(), Some(crate::CONFLICT_IN_ONE_FILE));
     }
 
     #[test]
@@ -744,11 +754,11 @@ mod tests {
             in_worker("0", STATUS_IN_PROGRESS, None),
             in_worker("1", STATUS_IN_PROGRESS, None),
             in_worker("0", 0, Some(("traceback", b"AssertionError: from worker 0\n"))),
-            in_worker("1", STATUS_SUCCESS, None),
+            in_worker("1", STATUS_SKIP, None),
             in_worker("0", STATUS_FAIL, None),
         ]));
         let shared = results.get(&TestId::new("t.shared")).expect("recorded");
-        assert_eq!(shared.outcomes().collect::<Vec<_>>(), [Outcome::Pass, Outcome::Fail]);
+        assert_eq!(shared.outcomes().collect::<Vec<_>>(), [Outcome::Skip, Outcome::Fail]);
         assert_eq!(shared.attempts[0].output, None);
         assert_eq!(shared.attempts[1].message.as_deref(), Some("AssertionError: from worker 0"));
     }

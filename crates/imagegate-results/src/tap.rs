@@ -784,7 +784,7 @@ impl<'source> TapParser<'source> {
             None => self.finish_stream(&mut top),
         }
         for (id, attempt) in top.results {
-            self.results.record(TestId::new(id), attempt);
+            self.results.report(TestId::new(id), attempt);
         }
         self.results
     }
@@ -1090,10 +1090,13 @@ mod tests {
     }
 
     #[test]
-    fn duplicate_descriptions_are_attempts() {
-        let results = parse("1..2\nnot ok 1 - flaky\nok 2 - flaky\n");
+    fn duplicate_descriptions_are_attempts_when_they_agree_and_one_error_when_not() {
+        let results = parse("1..4\nnot ok 1 - flaky\nok 2 - flaky\nok 3 - twice\nok 4 - twice\n");
         let flaky = results.get(&TestId::new("flaky")).expect("recorded");
-        assert_eq!(flaky.outcomes().collect::<Vec<_>>(), [Outcome::Fail, Outcome::Pass]);
+        assert_eq!(flaky.outcomes().collect::<Vec<_>>(), [Outcome::Error]);
+        assert_eq!(flaky.failure_message(), Some(crate::CONFLICT_IN_ONE_FILE));
+        let twice = results.get(&TestId::new("twice")).expect("recorded");
+        assert_eq!(twice.outcomes().collect::<Vec<_>>(), [Outcome::Pass, Outcome::Pass]);
     }
 
     #[test]
