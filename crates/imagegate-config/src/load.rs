@@ -24,7 +24,7 @@ use crate::error::{ConfigError, ConfigErrorKind, Location, SourceFile};
 use crate::model::{
     Config, DEFAULT_ATTEMPTS, DEFAULT_NETWORK, DEFAULT_PRUNE_AFTER, DEFAULT_STATE_DIR, DEFAULT_TIMEOUT,
     DEFAULT_WORKDIR, EngineConfig, EngineKind, ImageConfig, ImageLines, LockfileConfig, MAX_ATTEMPTS, PromoteConfig,
-    RegistryStoreConfig, StoreConfig, SuiteConfig,
+    RegistryStoreConfig, ResultsLimits, StoreConfig, SuiteConfig,
 };
 use crate::raw::{RawConfig, RawEngine, RawImage, RawPromote, RawStore, RawSuite};
 use crate::reference::normalize_stable_tag;
@@ -947,7 +947,43 @@ impl Validator<'_> {
             shard.into_inner()
         });
         let list = raw.list.map(|list| self.non_blank(list, "list", &table, r#""./run-tests.sh --list""#));
-        SuiteConfig { command, results, workdir, env, timeout, rerun, attempts, network, shard, list }
+        let results_limits = self.results_limits(raw.max_results_size, raw.max_results_files);
+        SuiteConfig { command, results, workdir, env, timeout, rerun, attempts, network, shard, list, results_limits }
+    }
+
+    /// `max_results_size` and `max_results_files`, or their defaults.
+    fn results_limits(&mut self, size: Option<Spanned<String>>, files: Option<Spanned<i64>>) -> ResultsLimits {
+        let mut limits = ResultsLimits::default();
+        if let Some(size) = size {
+            match size.get_ref().trim().parse::<bytesize::ByteSize>() {
+                Ok(parsed) if parsed.as_u64() > 0 => limits.max_bytes = parsed.as_u64(),
+                Ok(_) => self.invalid(
+                    size.span(),
+                    "`max_results_size` is zero",
+                    "give the results room, e.g. max_results_size = \"256MiB\" (the default)",
+                ),
+                Err(error) => self.invalid(
+                    size.span(),
+                    format!("invalid max_results_size `{}`: {error}", size.get_ref()),
+                    "write a size with its unit, e.g. max_results_size = \"256MiB\" or \"1GiB\"",
+                ),
+            }
+        }
+        if let Some(files) = files {
+            match usize::try_from(*files.get_ref()) {
+                Ok(count) if (1..=ResultsLimits::MOST_FILES).contains(&count) => limits.max_files = count,
+                _ => self.invalid(
+                    files.span(),
+                    format!(
+                        "`max_results_files` must be between 1 and {}, found {}",
+                        ResultsLimits::MOST_FILES,
+                        files.get_ref()
+                    ),
+                    format!("the default is max_results_files = {}", ResultsLimits::DEFAULT_MAX_FILES),
+                ),
+            }
+        }
+        limits
     }
 }
 
@@ -963,6 +999,7 @@ fn placeholder_suite() -> SuiteConfig {
         network: DEFAULT_NETWORK.to_owned(),
         shard: None,
         list: None,
+        results_limits: ResultsLimits::default(),
     }
 }
 

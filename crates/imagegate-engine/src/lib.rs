@@ -19,7 +19,10 @@ pub use detect::{Detected, connect, detect, detect_explained};
 pub use docker::Docker;
 pub use error::EngineError;
 pub use podman::Podman;
-pub use types::{BuildRequest, ContainerSpec, Engine, ImageInfo, RegistryAccess, RunOutcome};
+pub use types::{
+    BuildRequest, ContainerSpec, CopiedResults, Engine, ImageInfo, RegistryAccess, ResultsFilter, RunOutcome,
+    SkipReason, SkippedFile,
+};
 
 /// Implements [`Engine`] for a backend that wraps a [`cli::Client`] in a field named `client`.
 #[macro_export]
@@ -81,7 +84,16 @@ macro_rules! delegate_engine {
                 self.client.start_and_wait(container, timeout, log_file)
             }
             fn copy_out(&self, container: &str, source: &str, destination: &Path) -> Result<bool, EngineError> {
-                self.client.copy_out(container, source, destination)
+                self.client.copy_out(container, source, destination, None).map(|copied| copied.found)
+            }
+            fn copy_out_results(
+                &self,
+                container: &str,
+                source: &str,
+                destination: &Path,
+                filter: &$crate::ResultsFilter<'_>,
+            ) -> Result<$crate::CopiedResults, EngineError> {
+                self.client.copy_out(container, source, destination, Some(filter))
             }
             fn remove_container(&self, container: &str) -> Result<(), EngineError> {
                 self.client.remove_container(container)

@@ -18,5 +18,6 @@ mod lockfile;
 mod packages;
 mod preflight;
 mod registry;
+mod results_limits;
 mod robustness;
 mod sharding;
