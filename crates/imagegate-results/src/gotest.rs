@@ -131,7 +131,7 @@ pub(crate) fn is_go_test_event(line: &str) -> bool {
 ///
 /// See the module documentation for ids, outcomes, and how crashed and cut-off runs are read.
 pub fn parse_go_test_json(source_name: &str, bytes: &[u8]) -> Result<ResultSet, ParseError> {
-    let text = String::from_utf8_lossy(bytes);
+    let text = crate::lines::escape_invalid_utf8(bytes);
     let mut reader = GoTestReader::new(source_name);
     let mut lines = text.split('\n').enumerate().peekable();
     let mut events = 0usize;

@@ -57,9 +57,10 @@ pub fn parse_detected(source_name: &str, bytes: &[u8]) -> Result<Option<ResultSe
     Ok(None)
 }
 
-/// How many leading bytes of a file decide its format: every reader's detection looks at the
-/// first 64 KiB, and one byte more tells it whether the file goes on past them.
-pub const HEAD_BYTES: usize = 64 * 1024 + 1;
+/// How many leading bytes of a file decide its format: every reader's detection looks at most
+/// at the first 256 KiB (the line formats' window; JUnit's prolog and subunit's first packet
+/// need less), and one byte more tells it whether the file goes on past them.
+pub const HEAD_BYTES: usize = lines::DETECTION_WINDOW_BYTES + 1;
 
 /// Whether a file whose first [`HEAD_BYTES`] bytes (or all of it, when shorter) are `head` is in
 /// a results format imagegate reads: the answer [`parse_detected`] would give on the whole
@@ -148,14 +149,14 @@ mod tests {
         assert_eq!(parse_detected_reader("core", junk), Ok(None));
         assert_eq!(read.get(), HEAD_BYTES as u64, "a terabyte of zeros is not read past its head");
 
-        let log = "compiling...\n".repeat(20_000);
+        let log = "compiling...\n".repeat(30_000);
         assert!(!looks_like_results(&log.as_bytes()[..HEAD_BYTES]));
         assert_eq!(parse_detected_reader("build.log", log.as_bytes()), Ok(None));
     }
 
     #[test]
     fn the_head_decides_as_the_whole_file_would() {
-        let long_tap = format!("1..10000\n{}", (1..=10000).map(|n| format!("ok {n} - case {n}\n")).collect::<String>());
+        let long_tap = format!("1..20000\n{}", (1..=20000).map(|n| format!("ok {n} - case {n}\n")).collect::<String>());
         let go_line = r#"{"Action":"pass","Package":"p","Test":"TestA","Elapsed":0}"#;
         let long_go = format!("{go_line}\n").repeat(10_000);
         for whole in [long_tap.as_bytes(), long_go.as_bytes(), b"<testsuite/>".as_slice()] {

@@ -123,7 +123,7 @@ pub(crate) fn is_libtest_event(line: &str) -> bool {
 ///
 /// See the module documentation for ids, outcomes, retries and cut-off runs.
 pub fn parse_libtest_json(source_name: &str, bytes: &[u8]) -> Result<ResultSet, ParseError> {
-    let text = String::from_utf8_lossy(bytes);
+    let text = crate::lines::escape_invalid_utf8(bytes);
     let mut reader = LibtestReader { results: ResultSet::new(), running: BTreeMap::new(), open_suites: 0 };
     let mut lines = text.split('\n').enumerate().peekable();
     let mut events = 0usize;

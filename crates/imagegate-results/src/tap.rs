@@ -43,7 +43,7 @@
 //! parent's test line says it finished.
 //!
 //! Errors are located as `line:column`, both from 1, the column in characters. Bytes that are
-//! not UTF-8 are replaced with U+FFFD. Each attempt keeps at most [`MAX_OUTPUT_BYTES`] of output
+//! not UTF-8 are kept visibly as `\xHH` escapes. Each attempt keeps at most [`MAX_OUTPUT_BYTES`] of output
 //! and [`MAX_MESSAGE_BYTES`] of message, however long the stream.
 
 use std::time::Duration;
@@ -144,7 +144,7 @@ pub fn looks_like_tap(bytes: &[u8]) -> bool {
 /// See the module documentation for what is read, how subtests are named, and when the set is
 /// marked incomplete.
 pub fn parse_tap(source_name: &str, bytes: &[u8]) -> Result<ResultSet, ParseError> {
-    let text = String::from_utf8_lossy(bytes);
+    let text = crate::lines::escape_invalid_utf8(bytes);
     let mut parser = TapParser::new(source_name);
     let mut lines = text.split('\n').enumerate().peekable();
     while let Some((index, raw)) = lines.next() {
