@@ -432,7 +432,14 @@ impl Client {
             command.spawn().map_err(|error| EngineError::Spawn { program: self.program.clone(), source: error })?;
         let unpacked = match child.stdout.take() {
             Some(mut stdout) => {
-                let unpacked = transfer::unpack_results(&mut stdout, source, destination, filter);
+                let unpacked =
+                    transfer::unpack_results(&mut stdout, source, destination, filter, transfer::MAX_STREAMED_BYTES);
+                if unpacked.as_ref().is_ok_and(|copied| copied.stopped_at.is_some()) {
+                    // Stopped on purpose: the rest of the stream is not wanted.
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return unpacked.map(|copied| crate::CopiedResults { found: true, ..copied });
+                }
                 // The archive ends before the stream does (padding); read it all, or the client
                 // dies of SIGPIPE and the copy looks failed.
                 let _ = std::io::copy(&mut stdout, &mut std::io::sink());

@@ -19,6 +19,7 @@ pub use detect::{Detected, connect, detect, detect_explained};
 pub use docker::Docker;
 pub use error::EngineError;
 pub use podman::Podman;
+pub use transfer::MAX_STREAMED_BYTES;
 pub use types::{
     BuildRequest, ContainerSpec, CopiedResults, Engine, ImageInfo, RegistryAccess, ResultsFilter, RunOutcome,
     SkipReason, SkippedFile,

@@ -16,6 +16,11 @@ use crate::{CopiedResults, EngineError, ResultsFilter, SkipReason, SkippedFile};
 const MAX_RESULT_BYTES: u64 = 4 * 1024 * 1024 * 1024;
 const MAX_RESULT_FILES: usize = 200_000;
 
+/// However a filter passes files over, their bytes still stream through from the engine (about
+/// 150 MB/s): beyond this many bytes of files in all, a filtered copy stops rather than spend
+/// minutes on a suite's junk, and says where it stopped.
+pub const MAX_STREAMED_BYTES: u64 = 8 * 1024 * 1024 * 1024;
+
 /// Writes `source` as a tar stream whose entries sit under `prefix` (a relative path such as
 /// `src`), leaving out `exclude`. Links are stored as links, never followed.
 pub(crate) fn write_tree<W: Write>(
@@ -112,6 +117,7 @@ pub(crate) fn unpack_results<R: Read>(
     source: &str,
     destination: &Path,
     filter: Option<&ResultsFilter<'_>>,
+    max_streamed: u64,
 ) -> Result<CopiedResults, EngineError> {
     let unsafe_archive = |message: String| EngineError::UnsafeArchive { path: source.to_owned(), message };
     let io_error = |error: io::Error, path: &Path| EngineError::Io {
@@ -125,6 +131,7 @@ pub(crate) fn unpack_results<R: Read>(
     // Every file met, written or not: the hard bounds hold whatever the filter says.
     let mut files = 0usize;
     let mut total: u64 = 0;
+    let mut streamed: u64 = 0;
     let entries = archive.entries().map_err(|error| unsafe_archive(format!("read the archive: {error}")))?;
     for entry in entries {
         let mut entry = entry.map_err(|error| unsafe_archive(format!("read the archive: {error}")))?;
@@ -151,6 +158,12 @@ pub(crate) fn unpack_results<R: Read>(
                 return Err(unsafe_archive(format!("more than {MAX_RESULT_FILES} files")));
             }
             let mut head = Vec::new();
+            streamed = streamed.saturating_add(size);
+            if filter.is_some() && streamed > max_streamed {
+                copied.stopped_at =
+                    Some(SkippedFile { path: relative.display().to_string(), size, reason: SkipReason::OverLimits });
+                return Ok(copied);
+            }
             if let Some(filter) = filter {
                 (&mut entry)
                     .take(u64::try_from(filter.head_bytes).unwrap_or(u64::MAX))
@@ -202,7 +215,8 @@ mod tests {
         let mut bytes = Vec::new();
         write_tree(&mut bytes, source.path(), Path::new("results"), &[source.path().join(".imagegate")]).unwrap();
         let destination = tempfile::tempdir().unwrap();
-        let copied = unpack_results(bytes.as_slice(), "/results", destination.path(), None).unwrap();
+        let copied =
+            unpack_results(bytes.as_slice(), "/results", destination.path(), None, MAX_STREAMED_BYTES).unwrap();
         assert_eq!(copied.files, 1);
         assert_eq!(fs::read_to_string(destination.path().join("a/b/c.txt")).unwrap(), "hello");
         assert!(!destination.path().join(".imagegate").exists());
@@ -224,7 +238,8 @@ mod tests {
             builder.finish().unwrap();
         }
         let destination = tempfile::tempdir().unwrap();
-        let copied = unpack_results(bytes.as_slice(), "/results", destination.path(), None).unwrap();
+        let copied =
+            unpack_results(bytes.as_slice(), "/results", destination.path(), None, MAX_STREAMED_BYTES).unwrap();
         assert_eq!(copied.files, 1);
         assert!(destination.path().join("evil").symlink_metadata().is_err());
     }
@@ -254,7 +269,9 @@ mod tests {
         let wanted = |head: &[u8]| head.starts_with(b"<testsuite");
         let filter = ResultsFilter { wanted: &wanted, head_bytes: 16, max_bytes: 30, max_files: 2 };
         let destination = tempfile::tempdir().unwrap();
-        let copied = unpack_results(bytes.as_slice(), "/results", destination.path(), Some(&filter)).unwrap();
+        let copied =
+            unpack_results(bytes.as_slice(), "/results", destination.path(), Some(&filter), MAX_STREAMED_BYTES)
+                .unwrap();
         assert_eq!((copied.files, copied.bytes), (2, 24));
         let skipped: Vec<(&str, u64, SkipReason)> =
             copied.skipped.iter().map(|file| (file.path.as_str(), file.size, file.reason)).collect();
@@ -271,5 +288,19 @@ mod tests {
         for absent in ["big.xml", "core", "d.xml"] {
             assert!(!destination.path().join(absent).exists(), "{absent}");
         }
+    }
+
+    #[test]
+    fn a_filtered_copy_stops_where_the_stream_passes_its_bound() {
+        let junk = vec![0_u8; 5000];
+        let bytes = archive(&[("a.xml", b"<testsuite/>"), ("core", &junk), ("z.xml", b"<testsuite/>")]);
+        let wanted = |head: &[u8]| head.starts_with(b"<testsuite");
+        let filter = ResultsFilter { wanted: &wanted, head_bytes: 16, max_bytes: 1000, max_files: 10 };
+        let destination = tempfile::tempdir().unwrap();
+        let copied = unpack_results(bytes.as_slice(), "/results", destination.path(), Some(&filter), 4000).unwrap();
+        assert_eq!(copied.files, 1);
+        let stopped = copied.stopped_at.expect("stopped");
+        assert_eq!((stopped.path.as_str(), stopped.size), ("core", 5000));
+        assert!(!destination.path().join("z.xml").exists());
     }
 }

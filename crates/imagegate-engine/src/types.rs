@@ -201,6 +201,9 @@ pub struct CopiedResults {
     pub bytes: u64,
     /// Files not written, in the order met.
     pub skipped: Vec<SkippedFile>,
+    /// The file at which the copy stopped, the folder's files having streamed more bytes in all
+    /// than imagegate passes over (8 GiB); it and every file after it were not looked at.
+    pub stopped_at: Option<SkippedFile>,
 }
 
 /// A file of the folder that was not copied out.

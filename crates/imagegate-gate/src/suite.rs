@@ -44,6 +44,8 @@ pub(crate) struct ContainerRun {
     pub copied_out: Option<PathBuf>,
     /// The files of the folder not copied out, and why.
     pub skipped: Vec<SkippedFile>,
+    /// Where the copy stopped, the folder streaming more than imagegate passes over.
+    pub stopped_at: Option<SkippedFile>,
     pub log_file: PathBuf,
 }
 
@@ -121,10 +123,10 @@ pub(crate) fn run_container(
         max_bytes: limits.max_bytes,
         max_files: limits.max_files,
     };
-    let CopiedResults { found, skipped, .. } =
+    let CopiedResults { found, skipped, stopped_at, .. } =
         context.engine.copy_out_results(&guard.id, copy_out, &out_folder, &filter)?;
     drop(guard);
-    Ok(ContainerRun { outcome, copied_out: found.then_some(out_folder), skipped, log_file })
+    Ok(ContainerRun { outcome, copied_out: found.then_some(out_folder), skipped, stopped_at, log_file })
 }
 
 /// Runs `command` in `image_ref` with the checkout of the project at `context.config.root`.
@@ -157,7 +159,18 @@ pub fn run_suite(
             set
         }
     };
-    let skipped = skipped_files(image, &run.skipped, &mut results);
+    let mut skipped = skipped_files(image, &run.skipped, &mut results);
+    if let Some(file) = &run.stopped_at {
+        let path = format!("{}/{}", suite.results.trim_end_matches('/'), file.path);
+        let reason = format!(
+            "the results folder streamed more than {} of files by here ({} this one), so the copy stopped: this file and any after it were not read; hint: keep large files out of `{}`",
+            bytesize::ByteSize(imagegate_engine::MAX_STREAMED_BYTES).display().iec(),
+            bytesize::ByteSize(file.size).display().iec(),
+            suite.results
+        );
+        results.mark_incomplete(&path, &reason);
+        skipped.push(format!("`{path}`: {reason}"));
+    }
     for line in &skipped {
         context.progress.note(&image.name, &format!("{which}: {purpose}: {line}"));
     }
