@@ -1090,6 +1090,13 @@ mod tests {
     }
 
     #[test]
+    fn descriptions_that_are_not_utf8_stay_apart_and_show_their_bytes() {
+        let results = parse_tap("results.tap", b"1..2\nnot ok 1 - caf\xe9\nok 2 - caf\xe8\n").expect("parses");
+        let ids: Vec<&str> = results.ids().map(TestId::as_str).collect();
+        assert_eq!(ids, ["caf\\xe8", "caf\\xe9"]);
+    }
+
+    #[test]
     fn duplicate_descriptions_are_attempts_when_they_agree_and_one_error_when_not() {
         let results = parse("1..4\nnot ok 1 - flaky\nok 2 - flaky\nok 3 - twice\nok 4 - twice\n");
         let flaky = results.get(&TestId::new("flaky")).expect("recorded");
