@@ -434,6 +434,46 @@ mod tests {
         assert_eq!((&broken.incumbent, &broken.confirmation), (&None, &None));
     }
 
+    /// A run's results read from JUnit files, as the gate reads a results folder.
+    fn junit_run(files: &[&str]) -> ResultSet {
+        let mut run = ResultSet::new();
+        for (index, cases) in files.iter().enumerate() {
+            let xml = format!("<testsuite>{cases}</testsuite>");
+            run.merge_file(imagegate_results::parse_junit(&format!("r{index}.xml"), xml.as_bytes()).expect("parses"));
+        }
+        run
+    }
+
+    #[test]
+    fn conflicting_duplicates_in_one_run_block_instead_of_passing_as_flaky() {
+        let pass = r#"<testcase classname="s" name="t01"/><testcase classname="s" name="t03"/>"#;
+        let fail = r#"<testcase classname="s" name="t03"><failure message="boom"/></testcase>"#;
+        let incumbent = junit_run(&[pass]);
+        let layouts: [&[&str]; 3] = [&[&format!("{fail}{pass}")], &[&format!("{pass}{fail}")], &[pass, fail]];
+        for layout in layouts {
+            let mut candidate = junit_run(layout);
+            // Every rerun of the candidate contradicts itself too; each is a further attempt.
+            for _ in 0..2 {
+                let rerun = junit_run(layout);
+                candidate.merge(rerun);
+            }
+            let comparison = compare(&candidate, Some(&incumbent), None);
+            assert_eq!(comparison.decision, Decision::Regression, "{layout:?}");
+            assert!(ids_of(&comparison, Class::Flaky).is_empty(), "{layout:?}");
+            assert_eq!(ids_of(&comparison, Class::Regression), ["s.t03"], "{layout:?}");
+            let expected = if layout.len() == 1 { Error } else { Fail };
+            assert_eq!(outcomes(&entry(&comparison, "s.t03").candidate), [expected; 3], "{layout:?}");
+            assert_eq!(crate::rerun_targets(&candidate), [TestId::new("s.t03")]);
+        }
+
+        // Attempts from separate runs still make a flaky test, as before.
+        let mut candidate = junit_run(&[&format!("{fail}<testcase classname=\"s\" name=\"t01\"/>")]);
+        candidate.merge(junit_run(&[r#"<testcase classname="s" name="t03"/>"#]));
+        let comparison = compare(&candidate, Some(&incumbent), None);
+        assert_eq!(comparison.decision, Decision::Pass);
+        assert_eq!(ids_of(&comparison, Class::Flaky), ["s.t03"]);
+    }
+
     #[test]
     fn an_incomplete_candidate_is_an_error() {
         let mut candidate = set(&[("a", &[Pass])]);

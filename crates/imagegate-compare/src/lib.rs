@@ -46,8 +46,18 @@
 //! confirmation rerun; or one the candidate skipped or did not run at all.
 //!
 //! Reruns stop at a test's first pass, so for the gate "failed on every attempt" and "failed on
-//! its last attempt" are the same; they differ only for an id that a suite reports more than
-//! once in a run with different outcomes, which counts as flaky.
+//! its last attempt" are the same.
+//!
+//! ## Duplicates
+//!
+//! Attempts are runs: the candidate's first run and each rerun add attempts. An id a suite reports
+//! more than once within **one** run is a duplicate, settled when the run's results are read
+//! (`ResultSet::report`, `ResultSet::merge_file` in `imagegate-results`): reports that disagree
+//! (one ok, another failed) become that run's one failed attempt — an error when one file
+//! contradicts itself, a failure when two files of the run do — so the run never makes a test
+//! flaky, and a candidate that "passes" a test only beside a failure of it is judged as failing
+//! it. Reports that agree stay attempts, and retries a format marks itself (JUnit's
+//! `<flakyFailure>`, nextest's `name#2`) stay retries.
 //!
 //! With no incumbent (bootstrap, before any image is stable), a test that failed on every
 //! attempt is a regression ("fails with no incumbent to compare"), a flaky one is flaky, and

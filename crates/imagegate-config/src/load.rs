@@ -25,7 +25,7 @@ use crate::model::{
     ALLOWED_CAPABILITIES, Config, DEFAULT_ATTEMPTS, DEFAULT_NETWORK, DEFAULT_PIDS, DEFAULT_PRUNE_AFTER,
     DEFAULT_STATE_DIR, DEFAULT_TIMEOUT, DEFAULT_WORKDIR, EngineConfig, EngineKind, ImageConfig, ImageLines,
     LOG_SIZE_RANGE, LockfileConfig, MAX_ATTEMPTS, MAX_CPUS, MIN_MEMORY, PIDS_RANGE, PromoteConfig, RegistryStoreConfig,
-    StoreConfig, SuiteConfig, SuiteLimits,
+    ResultsLimits, StoreConfig, SuiteConfig, SuiteLimits,
 };
 use crate::raw::{RawConfig, RawEngine, RawImage, RawLimits, RawPromote, RawStore, RawSuite};
 use crate::reference::normalize_stable_tag;
@@ -953,7 +953,56 @@ impl Validator<'_> {
             Some(limits) => self.limits(image, limits.into_inner()),
             None => SuiteLimits::default(),
         };
-        SuiteConfig { command, results, workdir, env, timeout, rerun, attempts, network, shard, list, limits }
+        let results_limits = self.results_limits(raw.max_results_size, raw.max_results_files);
+        SuiteConfig {
+            command,
+            results,
+            workdir,
+            env,
+            timeout,
+            rerun,
+            attempts,
+            network,
+            shard,
+            list,
+            limits,
+            results_limits,
+        }
+    }
+
+    /// `max_results_size` and `max_results_files`, or their defaults.
+    fn results_limits(&mut self, size: Option<Spanned<String>>, files: Option<Spanned<i64>>) -> ResultsLimits {
+        let mut limits = ResultsLimits::default();
+        if let Some(size) = size {
+            match size.get_ref().trim().parse::<bytesize::ByteSize>() {
+                Ok(parsed) if parsed.as_u64() > 0 => limits.max_bytes = parsed.as_u64(),
+                Ok(_) => self.invalid(
+                    size.span(),
+                    "`max_results_size` is zero",
+                    "give the results room, e.g. max_results_size = \"256MiB\" (the default)",
+                ),
+                Err(error) => self.invalid(
+                    size.span(),
+                    format!("invalid max_results_size `{}`: {error}", size.get_ref()),
+                    "write a size with its unit, e.g. max_results_size = \"256MiB\" or \"1GiB\"",
+                ),
+            }
+        }
+        if let Some(files) = files {
+            match usize::try_from(*files.get_ref()) {
+                Ok(count) if (1..=ResultsLimits::MOST_FILES).contains(&count) => limits.max_files = count,
+                _ => self.invalid(
+                    files.span(),
+                    format!(
+                        "`max_results_files` must be between 1 and {}, found {}",
+                        ResultsLimits::MOST_FILES,
+                        files.get_ref()
+                    ),
+                    format!("the default is max_results_files = {}", ResultsLimits::DEFAULT_MAX_FILES),
+                ),
+            }
+        }
+        limits
     }
 
     /// `[images.NAME.suite.limits]`. Every limit stays finite whatever the file says.
@@ -1088,6 +1137,7 @@ fn placeholder_suite() -> SuiteConfig {
         shard: None,
         list: None,
         limits: SuiteLimits::default(),
+        results_limits: ResultsLimits::default(),
     }
 }
 

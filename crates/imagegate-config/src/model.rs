@@ -272,6 +272,34 @@ pub struct SuiteConfig {
     pub list: Option<String>,
     /// `[images.NAME.suite.limits]`: what every container of this suite may use and do.
     pub limits: SuiteLimits,
+    /// What the results folder may hold.
+    pub results_limits: ResultsLimits,
+}
+
+/// Bounds on a suite's results folder (`max_results_size`, `max_results_files`), so that a
+/// suite writing junk there (a 2 GB file, a million files) fills neither the disk nor the
+/// memory of the machine that gates. Files that do not look like a results format are not
+/// copied out at all; results files beyond these bounds are skipped and the run counts as
+/// incomplete (never a pass).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResultsLimits {
+    /// The most bytes of results files copied out of one run. Default 256 MiB.
+    pub max_bytes: u64,
+    /// The most results files copied out of one run. Default 10,000.
+    pub max_files: usize,
+}
+
+impl ResultsLimits {
+    pub const DEFAULT_MAX_BYTES: u64 = 256 * 1024 * 1024;
+    pub const DEFAULT_MAX_FILES: usize = 10_000;
+    /// Above this a results folder is not a bound at all.
+    pub const MOST_FILES: usize = 1_000_000;
+}
+
+impl Default for ResultsLimits {
+    fn default() -> Self {
+        ResultsLimits { max_bytes: Self::DEFAULT_MAX_BYTES, max_files: Self::DEFAULT_MAX_FILES }
+    }
 }
 
 /// What a test container may use and do. Every value is finite: no key turns a limit off,

@@ -73,6 +73,9 @@ pub(crate) struct RawSuite {
     pub network: Option<Spanned<String>>,
     pub shard: Option<Spanned<String>>,
     pub list: Option<Spanned<String>>,
+    pub max_results_size: Option<Spanned<String>>,
+    /// Wide, as `attempts`, so that out-of-range values reach validation.
+    pub max_results_files: Option<Spanned<i64>>,
     pub limits: Option<Spanned<RawLimits>>,
 }
 

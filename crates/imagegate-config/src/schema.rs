@@ -71,6 +71,9 @@ pub(crate) const SUITE_KEYS: &[Key] = &[
     key("network", Shape::String, r#""none""#),
     key("shard", Shape::String, r#""./run-tests.sh --shard {index}/{total}""#),
     key("list", Shape::String, r#""./run-tests.sh --list""#),
+    // What the results folder may hold (`ResultsLimits`).
+    key("max_results_size", Shape::String, r#""256MiB""#),
+    key("max_results_files", Shape::Integer, "10000"),
     key("limits", Shape::Table(LIMITS_KEYS), ""),
 ];
 

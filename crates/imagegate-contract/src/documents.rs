@@ -220,6 +220,10 @@ pub struct RunSummary {
     /// the reason is usually there, and the log file stays on the machine that ran it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_tail: Option<String>,
+    /// Files of the results folder that were not copied out, one sentence each (its path, size
+    /// and why): files in no results format, and results files beyond the suite's limits.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<String>,
 }
 
 /// What happened to the stable pointer.

@@ -453,7 +453,14 @@ impl Client {
         Ok(RunOutcome { exit_code, timed_out, elapsed })
     }
 
-    pub(crate) fn copy_out(&self, container: &str, source: &str, destination: &Path) -> Result<bool, EngineError> {
+    /// Copies `source` out of `container` into `destination`, through `filter` when given.
+    pub(crate) fn copy_out(
+        &self,
+        container: &str,
+        source: &str,
+        destination: &Path,
+        filter: Option<&crate::ResultsFilter<'_>>,
+    ) -> Result<crate::CopiedResults, EngineError> {
         let from = format!("{container}:{source}");
         let mut command = self.command();
         command.args(["cp", &from, "-"]).stdout(Stdio::piped()).stderr(Stdio::piped());
@@ -461,13 +468,20 @@ impl Client {
             command.spawn().map_err(|error| EngineError::Spawn { program: self.program.clone(), source: error })?;
         let unpacked = match child.stdout.take() {
             Some(mut stdout) => {
-                let unpacked = transfer::unpack_results(&mut stdout, source, destination);
+                let unpacked =
+                    transfer::unpack_results(&mut stdout, source, destination, filter, transfer::MAX_STREAMED_BYTES);
+                if unpacked.as_ref().is_ok_and(|copied| copied.stopped_at.is_some()) {
+                    // Stopped on purpose: the rest of the stream is not wanted.
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return unpacked.map(|copied| crate::CopiedResults { found: true, ..copied });
+                }
                 // The archive ends before the stream does (padding); read it all, or the client
                 // dies of SIGPIPE and the copy looks failed.
                 let _ = std::io::copy(&mut stdout, &mut std::io::sink());
                 unpacked
             }
-            None => Ok(0),
+            None => Ok(crate::CopiedResults::default()),
         };
         let mut stderr = String::new();
         if let Some(mut pipe) = child.stderr.take() {
@@ -482,7 +496,7 @@ impl Client {
                 || lower.contains("not found")
                 || lower.contains("does not exist")
             {
-                return Ok(false);
+                return Ok(crate::CopiedResults::default());
             }
             return Err(EngineError::Command {
                 program: self.program.clone(),
@@ -491,7 +505,7 @@ impl Client {
                 stderr: stderr.trim().to_owned(),
             });
         }
-        unpacked.map(|_| true)
+        unpacked.map(|copied| crate::CopiedResults { found: true, ..copied })
     }
 
     pub(crate) fn save_image(

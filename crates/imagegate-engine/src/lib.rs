@@ -20,8 +20,10 @@ pub use detect::{Detected, connect, detect, detect_explained};
 pub use docker::Docker;
 pub use error::EngineError;
 pub use podman::Podman;
+pub use transfer::MAX_STREAMED_BYTES;
 pub use types::{
-    BuildRequest, CPU_PERIOD_MICROS, ContainerSpec, Containment, Engine, ImageInfo, RegistryAccess, RunOutcome,
+    BuildRequest, CPU_PERIOD_MICROS, ContainerSpec, Containment, CopiedResults, Engine, ImageInfo, RegistryAccess,
+    ResultsFilter, RunOutcome, SkipReason, SkippedFile,
 };
 
 /// Implements [`Engine`] for a backend that wraps a [`cli::Client`] in a field named `client`.
@@ -85,7 +87,16 @@ macro_rules! delegate_engine {
                 self.client.start_and_wait(container, timeout, log_file, log_limit)
             }
             fn copy_out(&self, container: &str, source: &str, destination: &Path) -> Result<bool, EngineError> {
-                self.client.copy_out(container, source, destination)
+                self.client.copy_out(container, source, destination, None).map(|copied| copied.found)
+            }
+            fn copy_out_results(
+                &self,
+                container: &str,
+                source: &str,
+                destination: &Path,
+                filter: &$crate::ResultsFilter<'_>,
+            ) -> Result<$crate::CopiedResults, EngineError> {
+                self.client.copy_out(container, source, destination, Some(filter))
             }
             fn remove_container(&self, container: &str) -> Result<(), EngineError> {
                 self.client.remove_container(container)

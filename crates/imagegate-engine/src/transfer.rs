@@ -9,11 +9,17 @@ use std::fs;
 use std::io::{self, Read, Write};
 use std::path::{Component, Path, PathBuf};
 
-use crate::EngineError;
+use crate::{CopiedResults, EngineError, ResultsFilter, SkipReason, SkippedFile};
 
-/// Upper bounds on what a results folder may hold; a runaway suite must not fill the disk.
+/// Upper bounds on what a folder copied out may hold, whatever a filter allows; a runaway
+/// suite must not fill the disk.
 const MAX_RESULT_BYTES: u64 = 4 * 1024 * 1024 * 1024;
 const MAX_RESULT_FILES: usize = 200_000;
+
+/// However a filter passes files over, their bytes still stream through from the engine (about
+/// 150 MB/s): beyond this many bytes of files in all, a filtered copy stops rather than spend
+/// minutes on a suite's junk, and says where it stopped.
+pub const MAX_STREAMED_BYTES: u64 = 8 * 1024 * 1024 * 1024;
 
 /// Writes `source` as a tar stream whose entries sit under `prefix` (a relative path such as
 /// `src`), leaving out `exclude`. Links are stored as links, never followed.
@@ -102,7 +108,17 @@ pub(crate) fn write_folders<W: Write>(writer: W, folders: &[&str]) -> Result<(),
 
 /// Unpacks a tar stream of one folder (entries `NAME/...`) into `destination`, dropping the
 /// leading folder name. Only regular files and folders are written.
-pub(crate) fn unpack_results<R: Read>(reader: R, source: &str, destination: &Path) -> Result<usize, EngineError> {
+///
+/// With a `filter`, each file's head is read first and the file written only when the filter
+/// wants it and it fits the filter's limits; the rest of a skipped file is passed over in the
+/// stream, so that a 2 GB file costs reading it, never memory or disk.
+pub(crate) fn unpack_results<R: Read>(
+    reader: R,
+    source: &str,
+    destination: &Path,
+    filter: Option<&ResultsFilter<'_>>,
+    max_streamed: u64,
+) -> Result<CopiedResults, EngineError> {
     let unsafe_archive = |message: String| EngineError::UnsafeArchive { path: source.to_owned(), message };
     let io_error = |error: io::Error, path: &Path| EngineError::Io {
         operation: "write results to".into(),
@@ -111,8 +127,11 @@ pub(crate) fn unpack_results<R: Read>(reader: R, source: &str, destination: &Pat
     };
     fs::create_dir_all(destination).map_err(|error| io_error(error, destination))?;
     let mut archive = tar::Archive::new(reader);
+    let mut copied = CopiedResults { found: true, ..CopiedResults::default() };
+    // Every file met, written or not: the hard bounds hold whatever the filter says.
     let mut files = 0usize;
     let mut total: u64 = 0;
+    let mut streamed: u64 = 0;
     let entries = archive.entries().map_err(|error| unsafe_archive(format!("read the archive: {error}")))?;
     for entry in entries {
         let mut entry = entry.map_err(|error| unsafe_archive(format!("read the archive: {error}")))?;
@@ -133,23 +152,53 @@ pub(crate) fn unpack_results<R: Read>(reader: R, source: &str, destination: &Pat
         if entry_type.is_dir() {
             fs::create_dir_all(&target).map_err(|error| io_error(error, &target))?;
         } else if entry_type.is_file() {
+            let size = entry.header().size().unwrap_or(0);
             files += 1;
-            total += entry.header().size().unwrap_or(0);
-            if files > MAX_RESULT_FILES || total > MAX_RESULT_BYTES {
-                return Err(unsafe_archive(format!(
-                    "more than {MAX_RESULT_FILES} files or {} GiB",
-                    MAX_RESULT_BYTES / (1024 * 1024 * 1024)
-                )));
+            if files > MAX_RESULT_FILES {
+                return Err(unsafe_archive(format!("more than {MAX_RESULT_FILES} files")));
+            }
+            let mut head = Vec::new();
+            streamed = streamed.saturating_add(size);
+            if filter.is_some() && streamed > max_streamed {
+                copied.stopped_at =
+                    Some(SkippedFile { path: relative.display().to_string(), size, reason: SkipReason::OverLimits });
+                return Ok(copied);
+            }
+            if let Some(filter) = filter {
+                (&mut entry)
+                    .take(u64::try_from(filter.head_bytes).unwrap_or(u64::MAX))
+                    .read_to_end(&mut head)
+                    .map_err(|error| unsafe_archive(format!("read `{}`: {error}", relative.display())))?;
+                let reason = if !(filter.wanted)(&head) {
+                    Some(SkipReason::NotWanted)
+                } else if copied.files >= filter.max_files || copied.bytes.saturating_add(size) > filter.max_bytes {
+                    Some(SkipReason::OverLimits)
+                } else {
+                    None
+                };
+                if let Some(reason) = reason {
+                    // The archive reader passes over the rest of the entry on the next one.
+                    copied.skipped.push(SkippedFile { path: relative.display().to_string(), size, reason });
+                    continue;
+                }
+            } else {
+                total += size;
+                if total > MAX_RESULT_BYTES {
+                    return Err(unsafe_archive(format!("more than {} GiB", MAX_RESULT_BYTES / (1024 * 1024 * 1024))));
+                }
             }
             if let Some(parent) = target.parent() {
                 fs::create_dir_all(parent).map_err(|error| io_error(error, parent))?;
             }
             let mut file = fs::File::create(&target).map_err(|error| io_error(error, &target))?;
+            file.write_all(&head).map_err(|error| io_error(error, &target))?;
             io::copy(&mut entry, &mut file).map_err(|error| io_error(error, &target))?;
+            copied.files += 1;
+            copied.bytes += size;
         }
         // Links, devices and fifos are skipped: a results folder holds files.
     }
-    Ok(files)
+    Ok(copied)
 }
 
 #[cfg(test)]
@@ -166,8 +215,9 @@ mod tests {
         let mut bytes = Vec::new();
         write_tree(&mut bytes, source.path(), Path::new("results"), &[source.path().join(".imagegate")]).unwrap();
         let destination = tempfile::tempdir().unwrap();
-        let files = unpack_results(bytes.as_slice(), "/results", destination.path()).unwrap();
-        assert_eq!(files, 1);
+        let copied =
+            unpack_results(bytes.as_slice(), "/results", destination.path(), None, MAX_STREAMED_BYTES).unwrap();
+        assert_eq!(copied.files, 1);
         assert_eq!(fs::read_to_string(destination.path().join("a/b/c.txt")).unwrap(), "hello");
         assert!(!destination.path().join(".imagegate").exists());
     }
@@ -188,8 +238,69 @@ mod tests {
             builder.finish().unwrap();
         }
         let destination = tempfile::tempdir().unwrap();
-        let files = unpack_results(bytes.as_slice(), "/results", destination.path()).unwrap();
-        assert_eq!(files, 1);
+        let copied =
+            unpack_results(bytes.as_slice(), "/results", destination.path(), None, MAX_STREAMED_BYTES).unwrap();
+        assert_eq!(copied.files, 1);
         assert!(destination.path().join("evil").symlink_metadata().is_err());
+    }
+
+    /// A tar stream of `results/NAME` files.
+    fn archive(files: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        for (name, content) in files {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(content.len() as u64);
+            header.set_mode(0o644);
+            builder.append_data(&mut header, format!("results/{name}"), *content).unwrap();
+        }
+        builder.into_inner().unwrap()
+    }
+
+    #[test]
+    fn a_filter_writes_only_wanted_files_within_its_limits_and_lists_the_rest() {
+        let junk = vec![0_u8; 300_000];
+        let bytes = archive(&[
+            ("a.xml", b"<testsuite/>"),
+            ("big.xml", &[b"<testsuite>".as_slice(), &[b' '; 100]].concat()),
+            ("core", &junk),
+            ("c.xml", b"<testsuite/>"),
+            ("d.xml", b"<testsuite/>"),
+        ]);
+        let wanted = |head: &[u8]| head.starts_with(b"<testsuite");
+        let filter = ResultsFilter { wanted: &wanted, head_bytes: 16, max_bytes: 30, max_files: 2 };
+        let destination = tempfile::tempdir().unwrap();
+        let copied =
+            unpack_results(bytes.as_slice(), "/results", destination.path(), Some(&filter), MAX_STREAMED_BYTES)
+                .unwrap();
+        assert_eq!((copied.files, copied.bytes), (2, 24));
+        let skipped: Vec<(&str, u64, SkipReason)> =
+            copied.skipped.iter().map(|file| (file.path.as_str(), file.size, file.reason)).collect();
+        assert_eq!(
+            skipped,
+            [
+                ("big.xml", 111, SkipReason::OverLimits),
+                ("core", 300_000, SkipReason::NotWanted),
+                ("d.xml", 12, SkipReason::OverLimits),
+            ]
+        );
+        assert_eq!(fs::read(destination.path().join("a.xml")).unwrap(), b"<testsuite/>");
+        assert_eq!(fs::read(destination.path().join("c.xml")).unwrap(), b"<testsuite/>");
+        for absent in ["big.xml", "core", "d.xml"] {
+            assert!(!destination.path().join(absent).exists(), "{absent}");
+        }
+    }
+
+    #[test]
+    fn a_filtered_copy_stops_where_the_stream_passes_its_bound() {
+        let junk = vec![0_u8; 5000];
+        let bytes = archive(&[("a.xml", b"<testsuite/>"), ("core", &junk), ("z.xml", b"<testsuite/>")]);
+        let wanted = |head: &[u8]| head.starts_with(b"<testsuite");
+        let filter = ResultsFilter { wanted: &wanted, head_bytes: 16, max_bytes: 1000, max_files: 10 };
+        let destination = tempfile::tempdir().unwrap();
+        let copied = unpack_results(bytes.as_slice(), "/results", destination.path(), Some(&filter), 4000).unwrap();
+        assert_eq!(copied.files, 1);
+        let stopped = copied.stopped_at.expect("stopped");
+        assert_eq!((stopped.path.as_str(), stopped.size), ("core", 5000));
+        assert!(!destination.path().join("z.xml").exists());
     }
 }

@@ -186,6 +186,23 @@ pub trait Engine: Send + Sync {
     /// written; links and special files in the container are skipped.
     fn copy_out(&self, container: &str, source: &str, destination: &Path) -> Result<bool, EngineError>;
 
+    /// [`Engine::copy_out`] within bounds: each file's first bytes are read from the stream and
+    /// only files `filter` keeps, within its limits, are written; every other file is passed
+    /// over in the stream (never written, never held) and listed in
+    /// [`CopiedResults::skipped`]. Backends that copy out in memory (tests' fakes) may keep the
+    /// default, which copies everything.
+    fn copy_out_results(
+        &self,
+        container: &str,
+        source: &str,
+        destination: &Path,
+        filter: &ResultsFilter<'_>,
+    ) -> Result<CopiedResults, EngineError> {
+        let _ = filter;
+        let found = self.copy_out(container, source, destination)?;
+        Ok(CopiedResults { found, ..CopiedResults::default() })
+    }
+
     /// Removes the container, running or not.
     fn remove_container(&self, container: &str) -> Result<(), EngineError>;
 
@@ -199,4 +216,48 @@ pub trait Engine: Send + Sync {
 
     /// Ids of containers carrying the label `key=value`, running or not.
     fn containers_with_label(&self, key: &str, value: &str) -> Result<Vec<String>, EngineError>;
+}
+
+/// Which files of a folder [`Engine::copy_out_results`] writes.
+pub struct ResultsFilter<'a> {
+    /// Decides from a file's first [`ResultsFilter::head_bytes`] bytes (all of it, when
+    /// shorter) whether it is wanted.
+    pub wanted: &'a dyn Fn(&[u8]) -> bool,
+    pub head_bytes: usize,
+    /// The most bytes of wanted files written; a wanted file that would pass it is skipped.
+    pub max_bytes: u64,
+    /// The most wanted files written.
+    pub max_files: usize,
+}
+
+/// What [`Engine::copy_out_results`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CopiedResults {
+    /// False when the container has no such folder.
+    pub found: bool,
+    /// Files written, and their bytes.
+    pub files: usize,
+    pub bytes: u64,
+    /// Files not written, in the order met.
+    pub skipped: Vec<SkippedFile>,
+    /// The file at which the copy stopped, the folder's files having streamed more bytes in all
+    /// than imagegate passes over (8 GiB); it and every file after it were not looked at.
+    pub stopped_at: Option<SkippedFile>,
+}
+
+/// A file of the folder that was not copied out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedFile {
+    /// Relative to the folder.
+    pub path: String,
+    pub size: u64,
+    pub reason: SkipReason,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SkipReason {
+    /// The filter did not want it (not a results format).
+    NotWanted,
+    /// Wanted, but it would have passed `max_bytes` or `max_files`.
+    OverLimits,
 }

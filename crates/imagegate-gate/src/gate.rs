@@ -232,6 +232,11 @@ pub fn judge(
     let incumbent = subjects.incumbent.clone();
     report.runs = evidence.runs;
     report.warnings = evidence.warnings;
+    for run in &report.runs {
+        for skipped in &run.skipped {
+            report.warnings.push(format!("{} {} run: {skipped}", run.image, run.purpose));
+        }
+    }
     if context.backend.read_only() {
         report.warnings.push(
             "the registry store is read only in this run (untrusted code): the candidate was not pushed, \

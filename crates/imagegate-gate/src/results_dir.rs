@@ -41,7 +41,7 @@ pub fn read_results_dir(folder: &Path, display_root: &str) -> ResultSet {
         match imagegate_results::parse_detected_reader(&name, file) {
             Ok(Some(parsed)) => {
                 recognised += 1;
-                set.merge(parsed);
+                set.merge_file(parsed);
             }
             Ok(None) => {}
             Err(error) => set.mark_incomplete(&name, error.to_string()),

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::candidate::timestamp_for_files;
 use crate::gate::{Evidence, Selection, Subjects, collect_evidence, judge, resolve_subjects};
 use crate::report::up_to_date;
-use crate::suite::{run_container, unique_folder};
+use crate::suite::{Keep, run_container, unique_folder};
 use crate::{Context, GateError, GateOptions};
 
 pub const SHARD_SCHEMA: &str = "imagegate.shard/v1";
@@ -94,7 +94,7 @@ fn list_tests(
     let folder = unique_folder(run_dir, "list");
     let command = format!("mkdir -p /tmp/imagegate-list && ( {list} ) > /tmp/imagegate-list/ids.txt");
     context.progress.start(&image.name, &format!("listing tests: `{list}`"));
-    let run = run_container(context, image, image_ref, &command, "/tmp/imagegate-list", &folder)?;
+    let run = run_container(context, image, image_ref, &command, "/tmp/imagegate-list", Keep::Everything, &folder)?;
     let problem = |message: String| GateError::Shards { message };
     if run.outcome.timed_out {
         return Err(problem(format!("the list command `{list}` timed out (output: {})", run.log_file.display())));

@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 
 use imagegate_config::{ImageConfig, SuiteLimits};
 use imagegate_contract::RunSummary;
-use imagegate_engine::{CPU_PERIOD_MICROS, ContainerSpec, Containment, Engine};
+use imagegate_engine::{
+    CPU_PERIOD_MICROS, ContainerSpec, Containment, CopiedResults, Engine, ResultsFilter, SkipReason, SkippedFile,
+};
 use imagegate_results::ResultSet;
 
 use crate::{Context, GateError, read_results_dir};
@@ -43,7 +45,34 @@ impl Drop for ContainerGuard<'_> {
 pub(crate) struct ContainerRun {
     pub outcome: imagegate_engine::RunOutcome,
     pub copied_out: Option<PathBuf>,
+    /// The files of the folder not copied out, and why.
+    pub skipped: Vec<SkippedFile>,
+    /// Where the copy stopped, the folder streaming more than imagegate passes over.
+    pub stopped_at: Option<SkippedFile>,
     pub log_file: PathBuf,
+}
+
+/// Which files of the folder a run copies out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Keep {
+    /// Files in a results format imagegate reads (judged by their first bytes), within the
+    /// suite's `results_limits`.
+    Results,
+    /// Every file, within the suite's `results_limits` (a list command's output).
+    Everything,
+}
+
+/// The filters of [`Keep`]: a results format, anything, and nothing (only names wanted).
+fn wanted_results(head: &[u8]) -> bool {
+    imagegate_results::looks_like_results(head)
+}
+
+fn wanted_everything(_head: &[u8]) -> bool {
+    true
+}
+
+fn wanted_nothing(_head: &[u8]) -> bool {
+    false
 }
 
 /// Creates a container of `image_ref`, copies the checkout in, runs `command` with the suite's
@@ -55,6 +84,7 @@ pub(crate) fn run_container(
     image_ref: &str,
     command: &str,
     copy_out: &str,
+    keep: Keep,
     folder: &Path,
 ) -> Result<ContainerRun, GateError> {
     fs::create_dir_all(folder).map_err(|source| GateError::Io {
@@ -87,9 +117,20 @@ pub(crate) fn run_container(
     context.engine.create_folders(&guard.id, &[copy_out])?;
     refuse_preexisting_files(context, image, &guard.id, copy_out, folder)?;
     let outcome = context.engine.start_and_wait(&guard.id, suite.timeout, &log_file, suite.limits.log_size)?;
-    let found = context.engine.copy_out(&guard.id, copy_out, &out_folder)?;
+    let limits = suite.results_limits;
+    let filter = ResultsFilter {
+        wanted: match keep {
+            Keep::Results => &wanted_results,
+            Keep::Everything => &wanted_everything,
+        },
+        head_bytes: imagegate_results::HEAD_BYTES,
+        max_bytes: limits.max_bytes,
+        max_files: limits.max_files,
+    };
+    let CopiedResults { found, skipped, stopped_at, .. } =
+        context.engine.copy_out_results(&guard.id, copy_out, &out_folder, &filter)?;
     drop(guard);
-    Ok(ContainerRun { outcome, copied_out: found.then_some(out_folder), log_file })
+    Ok(ContainerRun { outcome, copied_out: found.then_some(out_folder), skipped, stopped_at, log_file })
 }
 
 /// The engine's containment for a suite's container: its limits, with the folders a
@@ -142,7 +183,7 @@ pub fn run_suite(
     let folder = unique_folder(run_dir, &format!("{which}-{purpose}"));
     let suite = &image.suite;
     context.progress.start(&image.name, &format!("{which}: {purpose} running `{}`", one_line(command)));
-    let run = run_container(context, image, image_ref, command, &suite.results, &folder)?;
+    let run = run_container(context, image, image_ref, command, &suite.results, Keep::Results, &folder)?;
     let outcome = run.outcome;
     let log_file = run.log_file;
     let mut results = match &run.copied_out {
@@ -153,6 +194,21 @@ pub fn run_suite(
             set
         }
     };
+    let mut skipped = skipped_files(image, &run.skipped, &mut results);
+    if let Some(file) = &run.stopped_at {
+        let path = format!("{}/{}", suite.results.trim_end_matches('/'), file.path);
+        let reason = format!(
+            "the results folder streamed more than {} of files by here ({} this one), so the copy stopped: this file and any after it were not read; hint: keep large files out of `{}`",
+            bytesize::ByteSize(imagegate_engine::MAX_STREAMED_BYTES).display().iec(),
+            bytesize::ByteSize(file.size).display().iec(),
+            suite.results
+        );
+        results.mark_incomplete(&path, &reason);
+        skipped.push(format!("`{path}`: {reason}"));
+    }
+    for line in &skipped {
+        context.progress.note(&image.name, &format!("{which}: {purpose}: {line}"));
+    }
     if outcome.timed_out {
         results.mark_incomplete("suite", format!("timed out after {} and was killed", humanize(suite.timeout)));
     }
@@ -192,9 +248,41 @@ pub fn run_suite(
             tests: counts.tests,
             log: log_file.display().to_string(),
             output_tail,
+            skipped,
         },
         results,
     })
+}
+
+/// Says what was not copied out of a run's results folder, one line per file: never silently
+/// dropped. A results file left out for the limits makes the run's results incomplete (a run
+/// judged on part of its results could pass on the part that passed); other files only warn.
+fn skipped_files(image: &ImageConfig, skipped: &[SkippedFile], results: &mut ResultSet) -> Vec<String> {
+    let suite = &image.suite;
+    let folder = suite.results.trim_end_matches('/');
+    let limits = suite.results_limits;
+    skipped
+        .iter()
+        .map(|file| {
+            let path = format!("{folder}/{}", file.path);
+            let size = bytesize::ByteSize(file.size).display().iec();
+            match file.reason {
+                SkipReason::NotWanted => {
+                    format!("skipped `{path}` ({size}): not in a test results format imagegate reads")
+                }
+                SkipReason::OverLimits => {
+                    let reason = format!(
+                        "skipped ({size}): the run's results exceed the limits of {} in {} files; hint: raise `max_results_size` or `max_results_files` in [images.{}.suite]",
+                        bytesize::ByteSize(limits.max_bytes).display().iec(),
+                        limits.max_files,
+                        image.name
+                    );
+                    results.mark_incomplete(&path, &reason);
+                    format!("`{path}` {reason}")
+                }
+            }
+        })
+        .collect()
 }
 
 /// Files already in the results folder before the command runs (from the image, or from the
@@ -208,17 +296,20 @@ fn refuse_preexisting_files(
     folder: &Path,
 ) -> Result<(), GateError> {
     let probe = folder.join("results-before-run");
-    let found = context.engine.copy_out(container, results, &probe)?;
-    let mut files: Vec<String> = if found {
-        walkdir::WalkDir::new(&probe)
-            .into_iter()
-            .filter_map(Result::ok)
-            .filter(|entry| entry.file_type().is_file())
-            .map(|entry| entry.path().strip_prefix(&probe).unwrap_or(entry.path()).display().to_string())
-            .collect()
-    } else {
-        Vec::new()
-    };
+    // Only the names are wanted: no file is written, however large.
+    let filter = ResultsFilter { wanted: &wanted_nothing, head_bytes: 0, max_bytes: 0, max_files: 0 };
+    let copied = context.engine.copy_out_results(container, results, &probe, &filter)?;
+    let mut files: Vec<String> = copied.skipped.into_iter().map(|file| file.path).collect();
+    // An engine that copies everything (the tests' fakes) wrote them instead.
+    if copied.found {
+        files.extend(
+            walkdir::WalkDir::new(&probe)
+                .into_iter()
+                .filter_map(Result::ok)
+                .filter(|entry| entry.file_type().is_file())
+                .map(|entry| entry.path().strip_prefix(&probe).unwrap_or(entry.path()).display().to_string()),
+        );
+    }
     let _ = fs::remove_dir_all(&probe);
     if files.is_empty() {
         return Ok(());

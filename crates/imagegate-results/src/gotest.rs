@@ -10,7 +10,10 @@
 //! - each `run` of a test starts an attempt and its final action ends it: `pass` (and `bench`)
 //!   is [`Outcome::Pass`], `skip` [`Outcome::Skip`], `fail` [`Outcome::Fail`] — or
 //!   [`Outcome::Error`] when the test's output shows a Go panic, as the test then crashed rather
-//!   than failed an assertion. `-count=N` gives N attempts. `Elapsed` is the duration;
+//!   than failed an assertion. `-count=N` repeats a test within one run: N agreeing outcomes
+//!   are N attempts, but a test that both passed and failed there is one
+//!   [`Outcome::Error`] (a duplicate is not a rerun; see [`ResultSet::report`]). `Elapsed` is
+//!   the duration;
 //! - a test's `output` events are its output (at most [`MAX_OUTPUT_BYTES`]), and its message the
 //!   panic line when there is one, else the last `file.go:NN: text` line that `t.Error`,
 //!   `t.Fatal` and `t.Skip` print, with its continuation lines joined on;
@@ -128,7 +131,7 @@ pub(crate) fn is_go_test_event(line: &str) -> bool {
 ///
 /// See the module documentation for ids, outcomes, and how crashed and cut-off runs are read.
 pub fn parse_go_test_json(source_name: &str, bytes: &[u8]) -> Result<ResultSet, ParseError> {
-    let text = String::from_utf8_lossy(bytes);
+    let text = crate::lines::escape_invalid_utf8(bytes);
     let mut reader = GoTestReader::new(source_name);
     let mut lines = text.split('\n').enumerate().peekable();
     let mut events = 0usize;
@@ -378,7 +381,7 @@ impl<'source> GoTestReader<'source> {
             "run" => {
                 if let Some(previous) = self.running.remove(&key) {
                     // A second `run` before the first finished: the first never will.
-                    self.results.record(test_id(&key.0, &key.1), previous.into_unfinished_attempt());
+                    self.results.report(test_id(&key.0, &key.1), previous.into_unfinished_attempt());
                 }
                 self.running.insert(key, RunningTest::new());
             }
@@ -404,7 +407,7 @@ impl<'source> GoTestReader<'source> {
                 if attempt.outcome.is_failure() {
                     package_run.test_failed = true;
                 }
-                self.results.record(test_id(&key.0, &key.1), attempt);
+                self.results.report(test_id(&key.0, &key.1), attempt);
             }
             // `pause` and `cont` move a parallel test in and out of the running set; it stays
             // running for this reader.
@@ -460,7 +463,7 @@ impl<'source> GoTestReader<'source> {
                 if let Some(running) = self.running.remove(key) {
                     let attempt = running.into_unfinished_attempt();
                     first_message = first_message.or_else(|| attempt.message.clone());
-                    self.results.record(test_id(&key.0, &key.1), attempt);
+                    self.results.report(test_id(&key.0, &key.1), attempt);
                 }
             }
             let names = list_names(still_running.iter().map(|(_, test)| test.as_str()));
@@ -488,13 +491,13 @@ impl<'source> GoTestReader<'source> {
             let mut attempt = Attempt::new(Outcome::Error);
             attempt.message = Some(message);
             attempt.output = compiler_output.or_else(|| run.output.finish());
-            self.results.record(TestId::new(format!("{package}.{BUILD_TEST_NAME}")), attempt);
+            self.results.report(TestId::new(format!("{package}.{BUILD_TEST_NAME}")), attempt);
         } else if !run.test_failed {
             let mut attempt = Attempt::new(Outcome::Error);
             attempt.message =
                 Some(run.last_own_line.clone().unwrap_or_else(|| "the test binary failed outside any test".to_owned()));
             attempt.output = run.output.finish();
-            self.results.record(TestId::new(format!("{package}.{PACKAGE_TEST_NAME}")), attempt);
+            self.results.report(TestId::new(format!("{package}.{PACKAGE_TEST_NAME}")), attempt);
         }
     }
 
@@ -502,7 +505,7 @@ impl<'source> GoTestReader<'source> {
         let running = std::mem::take(&mut self.running);
         let mut unfinished_packages: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for ((package, test), running_test) in running {
-            self.results.record(test_id(&package, &test), running_test.into_unfinished_attempt());
+            self.results.report(test_id(&package, &test), running_test.into_unfinished_attempt());
             unfinished_packages.entry(package).or_default().push(test);
         }
         for package in self.packages.keys() {
@@ -630,7 +633,7 @@ mod tests {
     }
 
     #[test]
-    fn repeated_runs_are_attempts() {
+    fn repeated_runs_that_disagree_are_one_error_not_a_flaky_pass() {
         let stream = [
             event("run", Some("TestFlaky"), None),
             event("fail", Some("TestFlaky"), None),
@@ -641,7 +644,19 @@ mod tests {
         .concat();
         let results = parse(&stream);
         let flaky = results.get(&TestId::new("example.com/m/p.TestFlaky")).expect("recorded");
-        assert_eq!(flaky.outcomes().collect::<Vec<_>>(), [Outcome::Fail, Outcome::Pass]);
+        assert_eq!(flaky.outcomes().collect::<Vec<_>>(), [Outcome::Error]);
+        assert_eq!(flaky.failure_message(), Some(crate::CONFLICT_IN_ONE_FILE));
+
+        let agreeing = [
+            event("run", Some("TestTwice"), None),
+            event("pass", Some("TestTwice"), None),
+            event("run", Some("TestTwice"), None),
+            event("pass", Some("TestTwice"), None),
+        ]
+        .concat();
+        let results = parse(&agreeing);
+        let twice = results.get(&TestId::new("example.com/m/p.TestTwice")).expect("recorded");
+        assert_eq!(twice.outcomes().collect::<Vec<_>>(), [Outcome::Pass, Outcome::Pass]);
     }
 
     #[test]

@@ -40,9 +40,9 @@
 //! than its own size. Each attempt keeps at most [`MAX_OUTPUT_BYTES`] of output and
 //! [`MAX_MESSAGE_BYTES`] of message, however long the texts in the file.
 //!
-//! Bytes that are not valid UTF-8 (a test's raw output pasted into the file) are replaced with
-//! U+FFFD rather than rejecting the file; the reader does not transcode other declared
-//! encodings.
+//! Bytes that are not valid UTF-8 (a test's raw output pasted into the file, a test id made of
+//! bytes) are kept visibly as `\xHH` escapes rather than rejecting the file, so that two ids
+//! that differ only there stay two; the reader does not transcode other declared encodings.
 //!
 //! The document streams through the reader ([`parse_junit_reader`] takes any [`BufRead`], and
 //! [`parse_junit`] is the same reading over a slice): it is decoded in chunks of 64 KiB and
@@ -1027,8 +1027,8 @@ impl<'name, R: BufRead> JunitParser<'name, R> {
 }
 
 /// The document as the XML reader sees it: the bytes of the underlying reader as UTF-8 (each
-/// invalid sequence replaced with U+FFFD, as [`String::from_utf8_lossy`] does), decoded a chunk
-/// at a time.
+/// byte that is not UTF-8 written as `\xHH`, so that ids stay apart and readers see it),
+/// decoded a chunk at a time.
 ///
 /// Positions for error messages cost nothing while reading goes well: lines and columns are
 /// counted a whole chunk at a time as chunks are finished with, and an offset is located only
@@ -1060,8 +1060,6 @@ struct Position {
 /// How much of the underlying reader's data is decoded at a time. A caller handing over a whole
 /// file as one slice still has it decoded in chunks of this size, never copied whole.
 const INPUT_CHUNK_BYTES: usize = 64 * 1024;
-
-const REPLACEMENT_CHARACTER: &str = "\u{FFFD}";
 
 impl<R: BufRead> Input<R> {
     fn new(inner: R) -> Self {
@@ -1133,8 +1131,10 @@ impl<R: BufRead> Input<R> {
             if chunk.is_empty() {
                 if !self.pending.is_empty() {
                     // A character cut off by the end of the input.
+                    let mut escaped = String::new();
+                    crate::lines::push_escaped(&mut escaped, &self.pending);
                     self.pending.clear();
-                    self.buffer.extend_from_slice(REPLACEMENT_CHARACTER.as_bytes());
+                    self.buffer.extend_from_slice(escaped.as_bytes());
                 }
                 return Ok(());
             }
@@ -1152,7 +1152,7 @@ impl<R: BufRead> Input<R> {
     }
 }
 
-/// Appends `raw` to `out` as UTF-8, replacing invalid sequences; a character cut off at the end
+/// Appends `raw` to `out` as UTF-8, invalid bytes escaped as `\xHH`; a character cut off at the end
 /// of `raw` goes to `pending`, to be completed by the next chunk.
 fn decode_lossy(raw: &[u8], out: &mut Vec<u8>, pending: &mut Vec<u8>) {
     // Nearly every chunk is valid whole: check it at SIMD speed, and look for where it is not
@@ -1173,7 +1173,9 @@ fn decode_lossy(raw: &[u8], out: &mut Vec<u8>, pending: &mut Vec<u8>) {
                 out.extend_from_slice(valid);
                 match error.error_len() {
                     Some(invalid) => {
-                        out.extend_from_slice(REPLACEMENT_CHARACTER.as_bytes());
+                        let mut escaped = String::new();
+                        crate::lines::push_escaped(&mut escaped, &after[..invalid]);
+                        out.extend_from_slice(escaped.as_bytes());
                         rest = &after[invalid..];
                     }
                     None => {
@@ -1542,12 +1544,28 @@ assertion failed: lock.try_acquire()
     }
 
     #[test]
-    fn records_the_same_test_twice_as_two_attempts() {
+    fn the_same_test_passing_and_failing_in_one_file_is_one_error_never_flaky() {
+        let failing = r#"<testcase classname="t" name="t03"><failure message="boom">trace</failure></testcase>"#;
+        let passing = r#"<testcase classname="t" name="t03"/>"#;
+        let other = r#"<testcase classname="t" name="t04"/>"#;
+        for cases in [[failing, passing, other], [passing, other, failing], [other, passing, failing]] {
+            let results = parse(&format!("<testsuite>{}</testsuite>", cases.concat()));
+            assert_eq!(results.len(), 2);
+            assert_eq!(outcomes(&results, "t.t03"), [Outcome::Error], "{cases:?}");
+            let t03 = results.get(&TestId::new("t.t03")).expect("read");
+            assert_eq!(t03.failure_message(), Some(crate::CONFLICT_IN_ONE_FILE));
+            assert_eq!(t03.attempts[0].output.as_deref(), Some("boom\ntrace"));
+        }
+    }
+
+    #[test]
+    fn the_same_test_with_the_same_outcome_twice_is_two_attempts() {
         let results = parse(
-            r#"<testsuite><testcase classname="t" name="again"><failure message="boom"/></testcase><testcase classname="t" name="again"/></testsuite>"#,
+            r#"<testsuite><testcase classname="t" name="p[1]"/><testcase classname="t" name="p[1]"/><testcase classname="t" name="f"><failure message="boom"/></testcase><testcase classname="t" name="f"><error message="crash"/></testcase></testsuite>"#,
         );
-        assert_eq!(results.len(), 1);
-        assert_eq!(outcomes(&results, "t.again"), [Outcome::Fail, Outcome::Pass]);
+        assert_eq!(results.len(), 2);
+        assert_eq!(outcomes(&results, "t.p[1]"), [Outcome::Pass, Outcome::Pass]);
+        assert_eq!(outcomes(&results, "t.f"), [Outcome::Fail, Outcome::Error]);
     }
 
     #[test]
@@ -1774,13 +1792,28 @@ assertion failed: lock.try_acquire()
     }
 
     #[test]
-    fn invalid_utf8_in_output_is_replaced_not_fatal() {
+    fn invalid_utf8_in_output_is_escaped_not_fatal() {
         let mut bytes =
             b"<testsuite><testcase classname=\"t\" name=\"a\"><failure>bad \xFF byte</failure></testcase></testsuite>"
                 .to_vec();
         bytes.extend_from_slice(b"\n");
         let results = parse_junit("results.xml", &bytes).expect("parses");
-        assert_eq!(only_attempt(&results, "t.a").output.as_deref(), Some("bad \u{FFFD} byte"));
+        assert_eq!(only_attempt(&results, "t.a").output.as_deref(), Some("bad \\xff byte"));
+    }
+
+    #[test]
+    fn test_ids_that_are_not_utf8_stay_apart_and_show_their_bytes() {
+        let bytes = b"<testsuite><testcase classname=\"t\" name=\"caf\xE9\"><failure message=\"x\"/></testcase><testcase classname=\"t\" name=\"caf\xE8\"/><testcase classname=\"t\" name=\"cut\xC3\"/></testsuite>";
+        // Whole, and in pieces so small that every invalid byte falls at a chunk's end.
+        let whole = parse_junit("results.xml", bytes).expect("parses");
+        let pieces =
+            parse_junit_reader("results.xml", std::io::BufReader::with_capacity(1, &bytes[..])).expect("parses");
+        for results in [whole, pieces] {
+            let ids: Vec<&str> = results.ids().map(TestId::as_str).collect();
+            assert_eq!(ids, ["t.caf\\xe8", "t.caf\\xe9", "t.cut\\xc3"]);
+            assert_eq!(outcomes(&results, "t.caf\\xe9"), [Outcome::Fail]);
+            assert_eq!(outcomes(&results, "t.caf\\xe8"), [Outcome::Pass]);
+        }
     }
 
     #[test]

@@ -16,7 +16,9 @@ pub mod tap;
 use std::io::{BufReader, Read};
 
 pub use junit::{looks_like_junit, parse_junit};
-pub use model::{Attempt, Counts, Incomplete, Outcome, ResultSet, TestId, TestResult};
+pub use model::{
+    Attempt, CONFLICT_IN_ONE_FILE, CONFLICT_IN_TWO_FILES, Counts, Incomplete, Outcome, ResultSet, TestId, TestResult,
+};
 
 /// An error that makes a results file unreadable as a whole. A file that merely ends early is
 /// not one: parsers return what they read and mark the set incomplete.
@@ -55,12 +57,28 @@ pub fn parse_detected(source_name: &str, bytes: &[u8]) -> Result<Option<ResultSe
     Ok(None)
 }
 
-/// How many leading bytes [`parse_detected_reader`] reads before deciding on a format.
-const DETECTION_BYTES: u64 = 64 * 1024;
+/// How many leading bytes of a file decide its format: every reader's detection looks at most
+/// at the first 256 KiB (the line formats' window; JUnit's prolog and subunit's first packet
+/// need less), and one byte more tells it whether the file goes on past them.
+pub const HEAD_BYTES: usize = lines::DETECTION_WINDOW_BYTES + 1;
+
+/// Whether a file whose first [`HEAD_BYTES`] bytes (or all of it, when shorter) are `head` is in
+/// a results format imagegate reads: the answer [`parse_detected`] would give on the whole
+/// file, decided without reading it. A results folder can hold anything a suite writes (a
+/// 2 GB core dump, a log); this lets such files be passed over before they are read whole or
+/// copied anywhere.
+pub fn looks_like_results(head: &[u8]) -> bool {
+    junit::looks_like_junit(head)
+        || subunit::looks_like_subunit(head)
+        || gotest::looks_like_go_test_json(head)
+        || libtest::looks_like_libtest_json(head)
+        || tap::looks_like_tap(head)
+}
 
 /// [`parse_detected`] over a reader: the first bytes decide the format; a JUnit document then
 /// streams through [`junit::parse_junit_reader`] and is never held whole (memory follows its
-/// tests, not its size), while the other formats are read whole first. The result is the one
+/// tests, not its size), a file in no known format is left after its first [`HEAD_BYTES`]
+/// (however large it is), and the other formats are read whole. The result is the one
 /// [`parse_detected`] gives for the same bytes. An error from `reader` is a [`ParseError`]
 /// naming the offset reached.
 pub fn parse_detected_reader(source_name: &str, mut reader: impl Read) -> Result<Option<ResultSet>, ParseError> {
@@ -70,12 +88,15 @@ pub fn parse_detected_reader(source_name: &str, mut reader: impl Read) -> Result
         message: format!("read failed: {error}"),
     };
     let mut head = Vec::new();
-    (&mut reader).take(DETECTION_BYTES).read_to_end(&mut head).map_err(|error| read_error(head.len(), error))?;
+    (&mut reader).take(HEAD_BYTES as u64).read_to_end(&mut head).map_err(|error| read_error(head.len(), error))?;
     // The prolog that decides JUnit lies within the head, or the head does not say JUnit and
     // the whole document is looked at below.
     if junit::looks_like_junit(&head) {
         let document = BufReader::with_capacity(256 * 1024, std::io::Cursor::new(head).chain(reader));
         return junit::parse_junit_reader(source_name, document).map(Some);
+    }
+    if !looks_like_results(&head) {
+        return Ok(None);
     }
     let mut bytes = head;
     reader.read_to_end(&mut bytes).map_err(|error| read_error(bytes.len(), error))?;
@@ -105,6 +126,44 @@ mod tests {
         assert_eq!(claims(&format!("{both}\n{both}\n")), [false, false]);
         // A stream of one format with as many lines of other text is still that format.
         assert_eq!(claims(&format!("{go}\nok  \tp\t0.01s\n")), [true, false]);
+    }
+
+    #[test]
+    fn a_large_file_in_no_known_format_is_left_after_its_head() {
+        /// A reader of `length` zero bytes that counts what was read of it.
+        struct Zeros {
+            left: u64,
+            read: std::rc::Rc<std::cell::Cell<u64>>,
+        }
+        impl Read for Zeros {
+            fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+                let count = buffer.len().min(usize::try_from(self.left).unwrap_or(usize::MAX));
+                buffer[..count].fill(0);
+                self.left -= count as u64;
+                self.read.set(self.read.get() + count as u64);
+                Ok(count)
+            }
+        }
+        let read = std::rc::Rc::new(std::cell::Cell::new(0));
+        let junk = Zeros { left: 1 << 40, read: read.clone() };
+        assert_eq!(parse_detected_reader("core", junk), Ok(None));
+        assert_eq!(read.get(), HEAD_BYTES as u64, "a terabyte of zeros is not read past its head");
+
+        let log = "compiling...\n".repeat(30_000);
+        assert!(!looks_like_results(&log.as_bytes()[..HEAD_BYTES]));
+        assert_eq!(parse_detected_reader("build.log", log.as_bytes()), Ok(None));
+    }
+
+    #[test]
+    fn the_head_decides_as_the_whole_file_would() {
+        let long_tap = format!("1..20000\n{}", (1..=20000).map(|n| format!("ok {n} - case {n}\n")).collect::<String>());
+        let go_line = r#"{"Action":"pass","Package":"p","Test":"TestA","Elapsed":0}"#;
+        let long_go = format!("{go_line}\n").repeat(10_000);
+        for whole in [long_tap.as_bytes(), long_go.as_bytes(), b"<testsuite/>".as_slice()] {
+            assert!(whole.len() > HEAD_BYTES || whole.len() == 12);
+            assert!(looks_like_results(&whole[..whole.len().min(HEAD_BYTES)]));
+            assert!(parse_detected("f", whole).expect("parses").is_some());
+        }
     }
 
     #[test]

@@ -123,7 +123,7 @@ pub(crate) fn is_libtest_event(line: &str) -> bool {
 ///
 /// See the module documentation for ids, outcomes, retries and cut-off runs.
 pub fn parse_libtest_json(source_name: &str, bytes: &[u8]) -> Result<ResultSet, ParseError> {
-    let text = String::from_utf8_lossy(bytes);
+    let text = crate::lines::escape_invalid_utf8(bytes);
     let mut reader = LibtestReader { results: ResultSet::new(), running: BTreeMap::new(), open_suites: 0 };
     let mut lines = text.split('\n').enumerate().peekable();
     let mut events = 0usize;
@@ -182,7 +182,7 @@ impl LibtestReader {
         if event.kind == "bench" {
             let mut attempt = Attempt::new(Outcome::Pass);
             attempt.duration = exec_time(event.exec_time.as_ref());
-            self.results.record(TestId::new(name), attempt);
+            self.results.report(TestId::new(name), attempt);
             return;
         }
         let outcome = match action {
@@ -217,13 +217,12 @@ impl LibtestReader {
         let attempt =
             Attempt { outcome, duration: exec_time(event.exec_time.as_ref()), message, output: output.finish() };
 
-        let id = TestId::new(name);
-        for _ in 1..tries {
-            let mut earlier = Attempt::new(Outcome::Fail);
-            earlier.message = Some(RETRIED_MESSAGE.to_owned());
-            self.results.record(id.clone(), earlier);
-        }
-        self.results.record(id, attempt);
+        // The tries nextest made before this one failed: one report with its retries.
+        let mut attempts: Vec<Attempt> = (1..tries)
+            .map(|_| Attempt { message: Some(RETRIED_MESSAGE.to_owned()), ..Attempt::new(Outcome::Fail) })
+            .collect();
+        attempts.push(attempt);
+        self.results.report_attempts(TestId::new(name), attempts);
     }
 
     /// Splits nextest's `name#N` (the Nth try of `name`) when `name` is the test that started;
@@ -246,7 +245,7 @@ impl LibtestReader {
         for (name, _) in &unfinished {
             let mut attempt = Attempt::new(Outcome::Error);
             attempt.message = Some(UNFINISHED_MESSAGE.to_owned());
-            self.results.record(TestId::new(name.as_str()), attempt);
+            self.results.report(TestId::new(name.as_str()), attempt);
         }
         if self.open_suites > 0 || !unfinished.is_empty() {
             let suites = match self.open_suites {
@@ -406,12 +405,13 @@ mod tests {
     }
 
     #[test]
-    fn the_same_name_in_two_binaries_is_two_attempts() {
+    fn the_same_name_passing_in_one_binary_and_failing_in_another_is_one_error() {
         let results = parse(
             "{\"type\":\"suite\",\"event\":\"started\",\"test_count\":1}\n{\"type\":\"test\",\"event\":\"ok\",\"name\":\"it_works\"}\n{\"type\":\"suite\",\"event\":\"ok\"}\n{\"type\":\"suite\",\"event\":\"started\",\"test_count\":1}\n{\"type\":\"test\",\"event\":\"failed\",\"name\":\"it_works\"}\n{\"type\":\"suite\",\"event\":\"failed\"}\n",
         );
         let result = results.get(&TestId::new("it_works")).expect("recorded");
-        assert_eq!(result.outcomes().collect::<Vec<_>>(), [Outcome::Pass, Outcome::Fail]);
+        assert_eq!(result.outcomes().collect::<Vec<_>>(), [Outcome::Error]);
+        assert_eq!(result.failure_message(), Some(crate::CONFLICT_IN_ONE_FILE));
     }
 
     #[test]

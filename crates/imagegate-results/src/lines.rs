@@ -2,7 +2,34 @@
 //! detection looks at, how an event stream is told from other text, and how serde_json's error
 //! positions and messages are put in the reports' terms.
 
+use std::borrow::Cow;
+
 use crate::junit::{BoundedText, MAX_MESSAGE_BYTES};
+
+/// `bytes` as text, each byte that is not part of valid UTF-8 written as `\xHH` (two lowercase
+/// hex digits). Replacing such bytes with U+FFFD, as `String::from_utf8_lossy` does, would
+/// make two different test ids one (`t\xff` and `t\xfe` both `t\u{FFFD}`) and hide what was
+/// there; escaped, a reader sees the bytes and ids stay apart.
+pub(crate) fn escape_invalid_utf8(bytes: &[u8]) -> Cow<'_, str> {
+    if let Ok(text) = simdutf8::basic::from_utf8(bytes) {
+        return Cow::Borrowed(text);
+    }
+    let mut text = String::with_capacity(bytes.len() + 16);
+    for chunk in bytes.utf8_chunks() {
+        text.push_str(chunk.valid());
+        push_escaped(&mut text, chunk.invalid());
+    }
+    Cow::Owned(text)
+}
+
+/// Appends `invalid` (bytes that are not UTF-8) to `out` as `\xHH` escapes.
+pub(crate) fn push_escaped(out: &mut String, invalid: &[u8]) {
+    use std::fmt::Write;
+    for byte in invalid {
+        // Writing to a String cannot fail.
+        let _ = write!(out, "\\x{byte:02x}");
+    }
+}
 
 /// How much of a file detection looks at: a stream shows what it is in its first few hundred
 /// lines, and a large log beside the results should not be read whole just to be passed over.

@@ -232,7 +232,9 @@ impl ResultSet {
         ResultSet::default()
     }
 
-    /// Records an attempt. A second record of the same id in one run becomes a further attempt.
+    /// Records a further attempt: a rerun, or a retry the results format itself marks as one
+    /// (JUnit's `<flakyFailure>`, nextest's `name#2`). A parser reporting a test it read once
+    /// more uses [`ResultSet::report`] instead, so that a duplicate is not taken for a rerun.
     pub fn record(&mut self, id: TestId, attempt: Attempt) {
         if let Some((segment, index)) = self.built_index(&id) {
             self.built[segment][index].attempts.push(attempt);
@@ -249,6 +251,36 @@ impl ResultSet {
         }
     }
 
+    /// Records one report of a test read from one results file. A test reported again in the
+    /// same file is a duplicate, not a rerun: reports that disagree (one ok, another failed)
+    /// become one [`Outcome::Error`] attempt saying so, never a flaky pass; reports that agree
+    /// are kept as further attempts (see [`add_report`]).
+    pub fn report(&mut self, id: TestId, attempt: Attempt) {
+        self.add(id, vec![attempt], Duplicate::InOneFile);
+    }
+
+    /// [`ResultSet::report`] for a report that carries its own retries, in the order they ran.
+    pub fn report_attempts(&mut self, id: TestId, attempts: Vec<Attempt>) {
+        if !attempts.is_empty() {
+            self.add(id, attempts, Duplicate::InOneFile);
+        }
+    }
+
+    /// Adds a report to the test's attempts so far, by the rule of [`add_report`].
+    fn add(&mut self, id: TestId, attempts: Vec<Attempt>, duplicate: Duplicate) {
+        if let Some((segment, index)) = self.built_index(&id) {
+            add_report(&mut self.built[segment][index].attempts, attempts, duplicate);
+            return;
+        }
+        match self.recorded.entry(id) {
+            Entry::Occupied(mut entry) => add_report(&mut entry.get_mut().attempts, attempts, duplicate),
+            Entry::Vacant(entry) => {
+                let id = entry.key().clone();
+                entry.insert(TestResult { id, attempts });
+            }
+        }
+    }
+
     /// Where `id` is in `built`: its segment, and its index there.
     fn built_index(&self, id: &TestId) -> Option<(usize, usize)> {
         // The first segment that does not end before `id`.
@@ -261,24 +293,48 @@ impl ResultSet {
         self.incomplete.push(Incomplete { source: source.into(), reason: reason.into() });
     }
 
-    /// Adds every attempt and incomplete mark of `other` after this set's own (files of one run,
-    /// or a rerun following the first run).
-    pub fn merge(&mut self, other: ResultSet) {
+    /// Adds every attempt and incomplete mark of a later run, `other`, after this set's own: a
+    /// rerun following the first run, whose attempts are further attempts.
+    pub fn merge(&mut self, mut other: ResultSet) {
         if self.is_empty() {
             // Taken whole: the same set as recording each attempt would make.
-            self.built = other.built;
-            self.built_len = other.built_len;
-            self.recorded = other.recorded;
+            self.take_tests(other.built, other.built_len, other.recorded);
         } else {
-            let mut recorded = other.recorded.into_values();
-            let mut built = other.built.into_iter().flatten();
-            for result in std::iter::from_fn(|| recorded.next().or_else(|| built.next())) {
+            for result in other.take_results() {
                 for attempt in result.attempts {
                     self.record(result.id.clone(), attempt);
                 }
             }
         }
         self.incomplete.extend(other.incomplete);
+    }
+
+    /// Adds the tests and incomplete marks of another results file of the same run. A test in
+    /// both is a duplicate, not a rerun: where the files disagree (one ok, the other failed)
+    /// the run's result is one [`Outcome::Fail`] attempt saying so (see [`add_report`]).
+    pub fn merge_file(&mut self, mut other: ResultSet) {
+        if self.is_empty() {
+            self.take_tests(other.built, other.built_len, other.recorded);
+        } else {
+            for result in other.take_results() {
+                self.add(result.id, result.attempts, Duplicate::InTwoFiles);
+            }
+        }
+        self.incomplete.extend(other.incomplete);
+    }
+
+    fn take_tests(&mut self, built: Vec<Vec<TestResult>>, built_len: usize, recorded: BTreeMap<TestId, TestResult>) {
+        self.built = built;
+        self.built_len = built_len;
+        self.recorded = recorded;
+    }
+
+    /// Moves the tests out, leaving the incomplete marks.
+    fn take_results(&mut self) -> impl Iterator<Item = TestResult> + use<> {
+        let mut recorded = std::mem::take(&mut self.recorded).into_values();
+        let mut built = std::mem::take(&mut self.built).into_iter().flatten();
+        self.built_len = 0;
+        std::iter::from_fn(move || recorded.next().or_else(|| built.next()))
     }
 
     pub fn get(&self, id: &TestId) -> Option<&TestResult> {
@@ -434,8 +490,88 @@ struct Run {
     tests: Vec<TestResult>,
 }
 
-/// Sorts `tests`, whose ids all begin with the same `head` bytes, by id, and merges the
-/// attempts of an id found more than once into its first entry in the order they were in.
+/// Where a test was reported more than once in one run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Duplicate {
+    /// Twice in one results file: the writer contradicts itself.
+    InOneFile,
+    /// In two results files of the run.
+    InTwoFiles,
+}
+
+impl Duplicate {
+    /// The attempt that stands for reports that disagree: an error when one file contradicts
+    /// itself, a failure when two files do.
+    fn outcome(self) -> Outcome {
+        match self {
+            Duplicate::InOneFile => Outcome::Error,
+            Duplicate::InTwoFiles => Outcome::Fail,
+        }
+    }
+
+    fn message(self) -> &'static str {
+        match self {
+            Duplicate::InOneFile => CONFLICT_IN_ONE_FILE,
+            Duplicate::InTwoFiles => CONFLICT_IN_TWO_FILES,
+        }
+    }
+}
+
+/// The message of the attempt that stands for a test reported both ok and failed in one file.
+pub const CONFLICT_IN_ONE_FILE: &str =
+    "reported more than once in one results file, passing and failing: the run counts it as an error";
+/// The same, for reports in two results files of one run.
+pub const CONFLICT_IN_TWO_FILES: &str =
+    "reported in more than one results file of the run, passing and failing: the run counts it as a failure";
+
+/// Adds one more report of a test in the same run (`report`: its attempts, more than one when the
+/// format records retries) to its `attempts` so far.
+///
+/// A duplicate is not a rerun: a suite that says a test both passed and failed in one run has
+/// not shown that the test can pass. So when the reports together hold an ok attempt (pass,
+/// xfail) and a failed one (fail, error), the run's attempts become one attempt: an error
+/// ([`Duplicate::InOneFile`]) or a failure ([`Duplicate::InTwoFiles`]) whose message says so and
+/// whose output keeps the first failure's text. Reports that agree (a parametrised id repeated
+/// with the same outcome, a pass beside a skip) are kept as further attempts, as before.
+pub(crate) fn add_report(attempts: &mut Vec<Attempt>, mut report: Vec<Attempt>, duplicate: Duplicate) {
+    let all = || attempts.iter().chain(report.iter());
+    // Once a conflict, always one: so the attempts come out the same however the reports were
+    // grouped on the way (a parser's runs of one class are settled before they are merged).
+    let conflicting = all().any(|attempt| attempt.outcome.is_ok()) && all().any(|attempt| attempt.outcome.is_failure())
+        || all().any(is_conflict);
+    if !conflicting {
+        attempts.append(&mut report);
+        return;
+    }
+    let first_failure = all().find(|attempt| attempt.outcome.is_failure()).and_then(failure_text);
+    let outcome =
+        if all().any(|attempt| attempt.outcome == Outcome::Error) { Outcome::Error } else { duplicate.outcome() };
+    let conflict =
+        Attempt { outcome, duration: None, message: Some(duplicate.message().to_owned()), output: first_failure };
+    attempts.clear();
+    attempts.push(conflict);
+    attempts.shrink_to_fit();
+}
+
+/// True for the attempt [`add_report`] makes of reports that disagree.
+fn is_conflict(attempt: &Attempt) -> bool {
+    matches!(attempt.message.as_deref(), Some(CONFLICT_IN_ONE_FILE | CONFLICT_IN_TWO_FILES))
+}
+
+/// What a failed attempt says, message and output, for the attempt that replaces it; an attempt
+/// that already stands for a conflict passes on the text it kept.
+fn failure_text(attempt: &Attempt) -> Option<String> {
+    if is_conflict(attempt) {
+        return attempt.output.clone();
+    }
+    match (attempt.message.as_deref(), attempt.output.as_deref()) {
+        (Some(message), Some(output)) => Some(format!("{message}\n{output}")),
+        (message, output) => message.or(output).map(str::to_owned),
+    }
+}
+
+/// Sorts `tests`, whose ids all begin with the same `head` bytes, by id, and adds the reports
+/// of an id found more than once to its first entry in the order they were in ([`add_report`]).
 fn sort_and_merge(tests: &mut Vec<TestResult>, head: usize) {
     fn rest(result: &TestResult, head: usize) -> &[u8] {
         result.id.as_str().as_bytes().get(head..).unwrap_or_default()
@@ -449,7 +585,7 @@ fn sort_and_merge(tests: &mut Vec<TestResult>, head: usize) {
     tests.dedup_by(|later, earlier| {
         let same = later.id == earlier.id;
         if same {
-            earlier.attempts.append(&mut later.attempts);
+            add_report(&mut earlier.attempts, std::mem::take(&mut later.attempts), Duplicate::InOneFile);
         }
         same
     });
@@ -662,6 +798,110 @@ mod tests {
         let b = set.get(&TestId::new("b")).expect("recorded");
         assert_eq!(b.outcomes().collect::<Vec<_>>(), [Outcome::Error, Outcome::Pass]);
         assert!(!set.is_complete());
+    }
+
+    fn outcomes_of(set: &ResultSet, id: &str) -> Vec<Outcome> {
+        set.get(&TestId::new(id)).map(|result| result.outcomes().collect()).unwrap_or_default()
+    }
+
+    fn failed(message: &str) -> Attempt {
+        Attempt { message: Some(message.to_owned()), ..Attempt::new(Outcome::Fail) }
+    }
+
+    #[test]
+    fn a_test_reported_passing_and_failing_in_one_file_is_one_error_whatever_the_order() {
+        for first_fails in [true, false] {
+            let mut set = ResultSet::new();
+            let (first, second) = if first_fails {
+                (failed("boom"), Attempt::new(Outcome::Pass))
+            } else {
+                (Attempt::new(Outcome::Pass), failed("boom"))
+            };
+            set.report(TestId::new("t03"), first);
+            set.report(TestId::new("t03"), second);
+            set.report(TestId::new("t03"), Attempt::new(Outcome::Pass));
+            let t03 = set.get(&TestId::new("t03")).expect("reported");
+            assert_eq!(t03.outcomes().collect::<Vec<_>>(), [Outcome::Error]);
+            assert_eq!(t03.failure_message(), Some(CONFLICT_IN_ONE_FILE));
+            assert_eq!(t03.attempts[0].output.as_deref(), Some("boom"), "the failure's text is kept");
+            assert_eq!(set.failing(), [TestId::new("t03")]);
+        }
+    }
+
+    #[test]
+    fn reports_that_agree_stay_attempts_and_retries_stay_a_flaky_record() {
+        let mut set = ResultSet::new();
+        for _ in 0..3 {
+            set.report(TestId::new("param[1]"), Attempt::new(Outcome::Pass));
+            set.report(TestId::new("broken[1]"), failed("no"));
+        }
+        set.report(TestId::new("pass_and_skip"), Attempt::new(Outcome::Pass));
+        set.report(TestId::new("pass_and_skip"), Attempt::new(Outcome::Skip));
+        // One report with its own retries (JUnit's `<flakyFailure>`): flaky, as the format says.
+        set.report_attempts(TestId::new("retried"), vec![failed("first try"), Attempt::new(Outcome::Pass)]);
+        assert_eq!(outcomes_of(&set, "param[1]"), [Outcome::Pass; 3]);
+        assert_eq!(outcomes_of(&set, "broken[1]"), [Outcome::Fail; 3]);
+        assert_eq!(outcomes_of(&set, "pass_and_skip"), [Outcome::Pass, Outcome::Skip]);
+        assert_eq!(outcomes_of(&set, "retried"), [Outcome::Fail, Outcome::Pass]);
+
+        // Reported once more, passing: the retried record and the duplicate disagree.
+        set.report(TestId::new("retried"), Attempt::new(Outcome::Pass));
+        assert_eq!(outcomes_of(&set, "retried"), [Outcome::Error]);
+        assert_eq!(set.get(&TestId::new("retried")).and_then(TestResult::failure_message), Some(CONFLICT_IN_ONE_FILE));
+    }
+
+    #[test]
+    fn a_test_passing_in_one_file_and_failing_in_another_of_the_run_is_a_failure_not_flaky() {
+        let file = |outcome: Outcome| {
+            let mut set = ResultSet::new();
+            set.report(TestId::new("a"), Attempt::new(Outcome::Pass));
+            set.report(TestId::new("t03"), Attempt { message: Some("boom".to_owned()), ..Attempt::new(outcome) });
+            set
+        };
+        for (first, second) in [(Outcome::Fail, Outcome::Pass), (Outcome::Pass, Outcome::Fail)] {
+            let mut run = ResultSet::new();
+            run.merge_file(file(first));
+            run.merge_file(file(second));
+            assert_eq!(outcomes_of(&run, "t03"), [Outcome::Fail]);
+            assert_eq!(outcomes_of(&run, "a"), [Outcome::Pass, Outcome::Pass]);
+            let t03 = run.get(&TestId::new("t03")).expect("reported");
+            assert_eq!(t03.failure_message(), Some(CONFLICT_IN_TWO_FILES));
+
+            // A rerun is a later run: its pass is a further attempt, and the test is flaky.
+            let mut rerun = ResultSet::new();
+            rerun.report(TestId::new("t03"), Attempt::new(Outcome::Pass));
+            run.merge(rerun);
+            assert_eq!(outcomes_of(&run, "t03"), [Outcome::Fail, Outcome::Pass]);
+        }
+        // An error in either file stays an error.
+        let mut run = file(Outcome::Error);
+        run.merge_file(file(Outcome::Pass));
+        assert_eq!(outcomes_of(&run, "t03"), [Outcome::Error]);
+    }
+
+    #[test]
+    fn a_built_set_settles_duplicates_as_a_recorded_one_does() {
+        // Conflicting reports of one id in one run of a class, and in two runs far apart.
+        let mut builder = ResultSetBuilder::default();
+        builder.record_attempts(TestId::new("c.t03"), 1, vec![failed("boom")]);
+        builder.record_attempts(TestId::new("c.t01"), 1, vec![Attempt::new(Outcome::Pass)]);
+        builder.record_attempts(TestId::new("c.t03"), 1, vec![Attempt::new(Outcome::Pass)]);
+        builder.record_attempts(TestId::new("d.x"), 1, vec![Attempt::new(Outcome::Pass)]);
+        builder.record_attempts(TestId::new("c.t02"), 1, vec![Attempt::new(Outcome::Pass)]);
+        builder.record_attempts(TestId::new("d.x"), 1, vec![Attempt::new(Outcome::Pass)]);
+        builder.record_attempts(TestId::new("c.t02"), 1, vec![failed("later")]);
+        let built = builder.build();
+        assert_eq!(outcomes_of(&built, "c.t03"), [Outcome::Error]);
+        assert_eq!(outcomes_of(&built, "c.t02"), [Outcome::Error]);
+        assert_eq!(outcomes_of(&built, "d.x"), [Outcome::Pass, Outcome::Pass]);
+        assert_eq!(built.get(&TestId::new("c.t02")).and_then(|t02| t02.attempts[0].output.as_deref()), Some("later"));
+
+        // A built set takes another file's reports by the same rule.
+        let mut other = ResultSet::new();
+        other.report(TestId::new("d.x"), failed("x broke"));
+        let mut run = built;
+        run.merge_file(other);
+        assert_eq!(outcomes_of(&run, "d.x"), [Outcome::Fail]);
     }
 
     #[test]

@@ -241,7 +241,7 @@ mod tests {
         ]
     }
 
-    /// The set recorded one attempt at a time, as `ResultSet::record` keeps it.
+    /// The set reported one case at a time, as `ResultSet::report_attempts` keeps it.
     fn recorded(cases: &[Given]) -> ResultSet {
         let mut set = ResultSet::new();
         for case in cases {
@@ -249,12 +249,11 @@ mod tests {
                 Given::Passed(class, name, millis) => {
                     let id = TestId::from_class_and_name(class.as_deref(), name);
                     let duration = millis.map(Duration::from_millis);
-                    set.record(id, Attempt { duration, ..Attempt::new(Outcome::Pass) });
+                    set.report(id, Attempt { duration, ..Attempt::new(Outcome::Pass) });
                 }
                 Given::Made(id, _, outcomes) => {
-                    for &outcome in outcomes {
-                        set.record(TestId::new(id.as_str()), Attempt::new(outcome));
-                    }
+                    let attempts = outcomes.iter().map(|&outcome| Attempt::new(outcome)).collect();
+                    set.report_attempts(TestId::new(id.as_str()), attempts);
                 }
             }
         }

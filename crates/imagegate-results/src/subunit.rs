@@ -382,7 +382,7 @@ struct Attachment {
 
 impl RunningTest {
     fn attach(&mut self, name: &[u8], chunk: &[u8]) {
-        let name = String::from_utf8_lossy(name);
+        let name = crate::lines::escape_invalid_utf8(name);
         let kept: usize = self.attachments.iter().map(|attachment| attachment.content.len()).sum();
         let room = MAX_OUTPUT_BYTES.saturating_sub(kept);
         let index = match self.attachments.iter().position(|attachment| attachment.name == name) {
@@ -424,7 +424,7 @@ impl RunningTest {
         let mut output = BoundedText::new(MAX_OUTPUT_BYTES);
         let mut message = None;
         if let Some(leading) = &leading {
-            let text = String::from_utf8_lossy(&leading.content);
+            let text = crate::lines::escape_invalid_utf8(&leading.content);
             message = message_from_text(&text);
             output.push(&text);
             if leading.truncated {
@@ -433,7 +433,7 @@ impl RunningTest {
         }
         for attachment in &attachments {
             output.push_heading(&attachment.name);
-            output.push(&String::from_utf8_lossy(&attachment.content));
+            output.push(&crate::lines::escape_invalid_utf8(&attachment.content));
             if attachment.truncated {
                 output.push(TRUNCATION_MARKER);
             }
@@ -510,8 +510,8 @@ impl<'name> StreamReader<'name> {
         let Some(outcome) = outcome else { return };
         let key = (packet.route_code.unwrap_or_default().to_vec(), test_id.to_vec());
         if let Some(running) = self.running.remove(&key) {
-            let id = TestId::new(String::from_utf8_lossy(test_id));
-            self.results.record(id, running.into_attempt(outcome, packet.status, packet.timestamp));
+            let id = TestId::new(crate::lines::escape_invalid_utf8(test_id));
+            self.results.report(id, running.into_attempt(outcome, packet.status, packet.timestamp));
         }
     }
 
@@ -526,8 +526,8 @@ impl<'name> StreamReader<'name> {
         // stream's terms; still, something was reported for it and nothing ended it.
         let unfinished = running.len();
         for ((_, test_id), test) in running {
-            let id = TestId::new(String::from_utf8_lossy(&test_id));
-            self.results.record(id, test.into_unfinished_attempt());
+            let id = TestId::new(crate::lines::escape_invalid_utf8(&test_id));
+            self.results.report(id, test.into_unfinished_attempt());
         }
         if unfinished > 0 {
             let tests = if unfinished == 1 { "test" } else { "tests" };
@@ -551,6 +551,8 @@ mod tests {
     struct Event<'a> {
         status: u16,
         test_id: Option<&'a str>,
+        /// A test id that need not be UTF-8, written when `test_id` is not given.
+        test_id_bytes: Option<&'a [u8]>,
         timestamp: Option<(u32, u32)>,
         tags: &'a [&'a str],
         mime_type: Option<&'a str>,
@@ -581,9 +583,9 @@ mod tests {
             body.extend_from_slice(&seconds.to_be_bytes());
             number(nanoseconds as usize, &mut body);
         }
-        if let Some(test_id) = event.test_id {
+        if let Some(test_id) = event.test_id.map(str::as_bytes).or(event.test_id_bytes) {
             flags |= FLAG_TEST_ID;
-            string(test_id.as_bytes(), &mut body);
+            string(test_id, &mut body);
         }
         if !event.tags.is_empty() {
             flags |= FLAG_TAGS;
@@ -723,7 +725,17 @@ mod tests {
     }
 
     #[test]
-    fn the_same_test_twice_is_two_attempts() {
+    fn the_same_test_twice_is_two_attempts_when_they_agree_and_one_error_when_not() {
+        let results = parse(&stream(&[
+            status("t.twice", STATUS_IN_PROGRESS, 1),
+            status("t.twice", STATUS_FAIL, 2),
+            status("t.twice", STATUS_IN_PROGRESS, 3),
+            status("t.twice", STATUS_FAIL, 5),
+        ]));
+        let twice = results.get(&TestId::new("t.twice")).expect("recorded");
+        assert_eq!(twice.outcomes().collect::<Vec<_>>(), [Outcome::Fail, Outcome::Fail]);
+        assert_eq!(twice.attempts[1].duration, Some(Duration::from_secs(2)));
+
         let results = parse(&stream(&[
             status("t.flaky", STATUS_IN_PROGRESS, 1),
             status("t.flaky", STATUS_FAIL, 2),
@@ -731,8 +743,24 @@ mod tests {
             status("t.flaky", STATUS_SUCCESS, 4),
         ]));
         let flaky = results.get(&TestId::new("t.flaky")).expect("recorded");
-        assert_eq!(flaky.outcomes().collect::<Vec<_>>(), [Outcome::Fail, Outcome::Pass]);
-        assert_eq!(flaky.attempts[1].duration, Some(Duration::from_secs(1)));
+        assert_eq!(flaky.outcomes().collect::<Vec<_>>(), [Outcome::Error]);
+        assert_eq!(flaky.failure_message(), Some(crate::CONFLICT_IN_ONE_FILE));
+    }
+
+    #[test]
+    fn test_ids_that_are_not_utf8_stay_apart_and_show_their_bytes() {
+        let event =
+            |id: &'static [u8], status: u16| encode(&Event { status, test_id_bytes: Some(id), ..Event::default() });
+        let results = parse(&stream(&[
+            event(b"t.caf\xe9", STATUS_IN_PROGRESS),
+            event(b"t.caf\xe9", STATUS_FAIL),
+            event(b"t.caf\xe8", STATUS_IN_PROGRESS),
+            event(b"t.caf\xe8", STATUS_SUCCESS),
+        ]));
+        let ids: Vec<&str> = results.ids().map(TestId::as_str).collect();
+        assert_eq!(ids, ["t.caf\\xe8", "t.caf\\xe9"]);
+        assert_eq!(only_attempt(&results, "t.caf\\xe9").outcome, Outcome::Fail);
+        assert_eq!(only_attempt(&results, "t.caf\\xe8").outcome, Outcome::Pass);
     }
 
     #[test]
@@ -744,11 +772,11 @@ mod tests {
             in_worker("0", STATUS_IN_PROGRESS, None),
             in_worker("1", STATUS_IN_PROGRESS, None),
             in_worker("0", 0, Some(("traceback", b"AssertionError: from worker 0\n"))),
-            in_worker("1", STATUS_SUCCESS, None),
+            in_worker("1", STATUS_SKIP, None),
             in_worker("0", STATUS_FAIL, None),
         ]));
         let shared = results.get(&TestId::new("t.shared")).expect("recorded");
-        assert_eq!(shared.outcomes().collect::<Vec<_>>(), [Outcome::Pass, Outcome::Fail]);
+        assert_eq!(shared.outcomes().collect::<Vec<_>>(), [Outcome::Skip, Outcome::Fail]);
         assert_eq!(shared.attempts[0].output, None);
         assert_eq!(shared.attempts[1].message.as_deref(), Some("AssertionError: from worker 0"));
     }

@@ -43,7 +43,7 @@
 //! parent's test line says it finished.
 //!
 //! Errors are located as `line:column`, both from 1, the column in characters. Bytes that are
-//! not UTF-8 are replaced with U+FFFD. Each attempt keeps at most [`MAX_OUTPUT_BYTES`] of output
+//! not UTF-8 are kept visibly as `\xHH` escapes. Each attempt keeps at most [`MAX_OUTPUT_BYTES`] of output
 //! and [`MAX_MESSAGE_BYTES`] of message, however long the stream.
 
 use std::time::Duration;
@@ -144,7 +144,7 @@ pub fn looks_like_tap(bytes: &[u8]) -> bool {
 /// See the module documentation for what is read, how subtests are named, and when the set is
 /// marked incomplete.
 pub fn parse_tap(source_name: &str, bytes: &[u8]) -> Result<ResultSet, ParseError> {
-    let text = String::from_utf8_lossy(bytes);
+    let text = crate::lines::escape_invalid_utf8(bytes);
     let mut parser = TapParser::new(source_name);
     let mut lines = text.split('\n').enumerate().peekable();
     while let Some((index, raw)) = lines.next() {
@@ -784,7 +784,7 @@ impl<'source> TapParser<'source> {
             None => self.finish_stream(&mut top),
         }
         for (id, attempt) in top.results {
-            self.results.record(TestId::new(id), attempt);
+            self.results.report(TestId::new(id), attempt);
         }
         self.results
     }
@@ -1090,10 +1090,20 @@ mod tests {
     }
 
     #[test]
-    fn duplicate_descriptions_are_attempts() {
-        let results = parse("1..2\nnot ok 1 - flaky\nok 2 - flaky\n");
+    fn descriptions_that_are_not_utf8_stay_apart_and_show_their_bytes() {
+        let results = parse_tap("results.tap", b"1..2\nnot ok 1 - caf\xe9\nok 2 - caf\xe8\n").expect("parses");
+        let ids: Vec<&str> = results.ids().map(TestId::as_str).collect();
+        assert_eq!(ids, ["caf\\xe8", "caf\\xe9"]);
+    }
+
+    #[test]
+    fn duplicate_descriptions_are_attempts_when_they_agree_and_one_error_when_not() {
+        let results = parse("1..4\nnot ok 1 - flaky\nok 2 - flaky\nok 3 - twice\nok 4 - twice\n");
         let flaky = results.get(&TestId::new("flaky")).expect("recorded");
-        assert_eq!(flaky.outcomes().collect::<Vec<_>>(), [Outcome::Fail, Outcome::Pass]);
+        assert_eq!(flaky.outcomes().collect::<Vec<_>>(), [Outcome::Error]);
+        assert_eq!(flaky.failure_message(), Some(crate::CONFLICT_IN_ONE_FILE));
+        let twice = results.get(&TestId::new("twice")).expect("recorded");
+        assert_eq!(twice.outcomes().collect::<Vec<_>>(), [Outcome::Pass, Outcome::Pass]);
     }
 
     #[test]

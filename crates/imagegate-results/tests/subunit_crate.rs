@@ -64,6 +64,12 @@ fn decoded_by_the_crate(bytes: &[u8]) -> (BTreeMap<String, Vec<Outcome>>, bool) 
         outcomes.entry(id).or_default().push(Outcome::Error);
         whole = false;
     }
+    // A test reported both ok and failed in one stream is one error: a duplicate, not a rerun.
+    for attempts in outcomes.values_mut() {
+        if attempts.iter().any(|outcome| outcome.is_ok()) && attempts.iter().any(|outcome| outcome.is_failure()) {
+            *attempts = vec![Outcome::Error];
+        }
+    }
     // Not one packet: nothing says the suite ran.
     (outcomes, whole && packets > 0)
 }

@@ -227,7 +227,8 @@ pub struct ResultsArgs {
 pub struct CompareArgs {
     /// The baseline results: a file or a folder (the incumbent's run)
     pub base: PathBuf,
-    /// The new results: a file or a folder (the candidate's run); repeated ids are attempts
+    /// The new results: a file or a folder (the candidate's run); an id repeated there passing and
+    /// failing is a failure, never flaky
     pub new: PathBuf,
     /// Print JSON (schema imagegate.compare/v1)
     #[arg(long)]

@@ -35,6 +35,7 @@ fn image(context: &Path) -> ImageConfig {
             shard: None,
             list: None,
             limits: Default::default(),
+            results_limits: Default::default(),
         },
         lines: Default::default(),
     }

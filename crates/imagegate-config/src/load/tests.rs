@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use tempfile::TempDir;
 
-use crate::{CONFIG_FILE_NAME, Config, ConfigError, ConfigErrorKind, EngineKind, find_config, load, load_str};
+use crate::{
+    CONFIG_FILE_NAME, Config, ConfigError, ConfigErrorKind, EngineKind, ResultsLimits, find_config, load, load_str,
+};
 
 /// A project folder with the files the example config names.
 struct Project {
@@ -367,7 +369,7 @@ fn unknown_key_far_from_all_lists_the_valid_ones() {
           |
         7 | flaky_retries = 2
           | ^^^^^^^^^^^^^
-          hint: valid keys in [images.debian.suite] are `command`, `results`, `workdir`, `env`, `timeout`, `rerun`, `attempts`, `network`, `shard`, `list` and [images.debian.suite.limits]
+          hint: valid keys in [images.debian.suite] are `command`, `results`, `workdir`, `env`, `timeout`, `rerun`, `attempts`, `network`, `shard`, `list`, `max_results_size`, `max_results_files` and [images.debian.suite.limits]
         ");
 }
 
@@ -909,6 +911,30 @@ fn attempts_out_of_range() {
     assert_eq!(project.error_kind(&format!("{MINIMAL}attempts = -1\n")), ConfigErrorKind::InvalidValue);
     assert!(project.load(&format!("{MINIMAL}attempts = 10\n")).is_ok());
     assert!(project.load(&format!("{MINIMAL}attempts = 1\n")).is_ok());
+}
+
+#[test]
+fn results_limits_have_safe_defaults_and_take_sizes_with_units() {
+    let project = Project::new();
+    let limits = |extra: &str| {
+        let config = project.load(&format!("{MINIMAL}{extra}")).expect("valid");
+        config.images.values().next().expect("one image").suite.results_limits
+    };
+    assert_eq!(limits(""), ResultsLimits { max_bytes: 256 * 1024 * 1024, max_files: 10_000 });
+    assert_eq!(
+        limits("max_results_size = \"1GiB\"\nmax_results_files = 3\n"),
+        ResultsLimits { max_bytes: 1 << 30, max_files: 3 }
+    );
+    assert_eq!(limits("max_results_size = \"20 MB\"\n").max_bytes, 20_000_000);
+
+    let error = project.error(&format!("{MINIMAL}max_results_size = \"lots\"\n"));
+    assert!(error.contains("invalid max_results_size `lots`"), "{error}");
+    assert!(error.contains("hint: write a size with its unit"), "{error}");
+    let error = project.error(&format!("{MINIMAL}max_results_size = \"0B\"\n"));
+    assert!(error.contains("`max_results_size` is zero"), "{error}");
+    let error = project.error(&format!("{MINIMAL}max_results_files = 0\n"));
+    assert!(error.contains("`max_results_files` must be between 1 and 1000000, found 0"), "{error}");
+    assert_eq!(project.error_kind(&format!("{MINIMAL}max_results_files = 5000000\n")), ConfigErrorKind::InvalidValue);
 }
 
 #[test]

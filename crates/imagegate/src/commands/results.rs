@@ -9,15 +9,16 @@ use crate::cli::ResultsArgs;
 use crate::error::CliError;
 use crate::runtime::print_json;
 
-/// Reads files and folders of results into one set. A path that does not exist is a usage
-/// error; a file that cannot be parsed marks the set incomplete (as in a gate run).
+/// Reads files and folders of results into one set, as the files of one run (a test in two of
+/// them is a duplicate, not a rerun). A path that does not exist is a usage error; a file that
+/// cannot be parsed marks the set incomplete (as in a gate run).
 pub fn read_paths(paths: &[PathBuf]) -> Result<ResultSet, CliError> {
     let mut set = ResultSet::new();
     for path in paths {
         if path.is_dir() {
-            set.merge(imagegate_gate::read_results_dir(path, &path.display().to_string()));
+            set.merge_file(imagegate_gate::read_results_dir(path, &path.display().to_string()));
         } else if path.is_file() {
-            set.merge(read_file(path)?);
+            set.merge_file(read_file(path)?);
         } else {
             return Err(CliError::usage(
                 format!("`{}` is neither a file nor a folder", path.display()),

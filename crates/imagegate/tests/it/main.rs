@@ -10,6 +10,7 @@
 mod ci;
 mod containment;
 mod context;
+mod duplicates;
 mod first_day;
 mod gate_rules;
 mod init;
@@ -18,5 +19,6 @@ mod lockfile;
 mod packages;
 mod preflight;
 mod registry;
+mod results_limits;
 mod robustness;
 mod sharding;
