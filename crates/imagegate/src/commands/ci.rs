@@ -60,7 +60,9 @@ pub fn run(global: &GlobalArgs, args: &CiArgs) -> Result<ExitStatus, CliError> {
         if refresh { "; scheduled: rebuilding without cache" } else { "" }
     );
     let git = imagegate_gate::detect_project(&config.root, None, None, &runtime.settings.state_dir);
-    let project = Project { commit: ci.commit.clone().unwrap_or(git.commit), branch: ci.branch.clone() };
+    let commit = ci.commit.clone().unwrap_or(git.commit);
+    let links = imagegate_ci::run_links(&environment, &commit);
+    let project = Project { commit, branch: ci.branch.clone(), links };
     let options = GateOptions { refresh, promote: true, promotion_allowed, project, packages: false };
 
     let context = runtime.context();
