@@ -154,13 +154,15 @@ pub fn gate_html(reports: &[GateReport]) -> String {
     let _ = writeln!(out, "imagegate gate report</h1>");
     let _ = writeln!(out, "<p class=\"muted\">{}: {}.</p>", plural(reports.len(), "image"), decision_tally(reports));
     run_facts(&mut out, reports);
-    if !reports.is_empty() {
+    // One image needs no table of images: its section follows.
+    if reports.len() > 1 {
         overview(&mut out, reports);
     }
     out.push_str("</header>\n");
 
+    let run_commit = reports.first().map(|report| report.commit.as_str());
     for (index, report) in reports.iter().enumerate() {
-        image_section(&mut out, report, &anchor(index, &report.image));
+        image_section(&mut out, report, &anchor(index, &report.image), run_commit);
     }
     out.push_str("</body>\n</html>\n");
     out
@@ -255,11 +257,11 @@ fn overview(out: &mut String, reports: &[GateReport]) {
     out.push_str("</tbody>\n</table>\n</div>\n");
 }
 
-fn image_section(out: &mut String, report: &GateReport, anchor: &str) {
+fn image_section(out: &mut String, report: &GateReport, anchor: &str, run_commit: Option<&str>) {
     let _ = writeln!(out, "<section class=\"image\" id=\"{anchor}\">");
     let _ = writeln!(out, "<h2>{} {}</h2>", badge(report.decision), escape(&report.image));
     let _ = writeln!(out, "<p class=\"summary\">{}</p>", prose(&report.summary));
-    facts(out, report);
+    facts(out, report, run_commit);
     counts_table(out, report);
 
     if !report.errors.is_empty() {
@@ -292,7 +294,8 @@ fn image_section(out: &mut String, report: &GateReport, anchor: &str) {
     out.push_str("</section>\n");
 }
 
-fn facts(out: &mut String, report: &GateReport) {
+/// The image's own facts; the commit only when it is not the one the page's header names.
+fn facts(out: &mut String, report: &GateReport, run_commit: Option<&str>) {
     out.push_str("<dl class=\"facts\">\n");
     let source = match report.candidate.source {
         CandidateSource::Built => "built now",
@@ -321,12 +324,18 @@ fn facts(out: &mut String, report: &GateReport) {
             );
         }
     }
-    let _ = writeln!(
-        out,
-        "<dt>Commit</dt><dd>{}{}</dd>",
-        commit_html(report),
-        report.branch.as_deref().map(|branch| format!(" on <code>{}</code>", breakable(branch))).unwrap_or_default()
-    );
+    if run_commit != Some(report.commit.as_str()) {
+        let _ = writeln!(
+            out,
+            "<dt>Commit</dt><dd>{}{}</dd>",
+            commit_html(report),
+            report
+                .branch
+                .as_deref()
+                .map(|branch| format!(" on <code>{}</code>", breakable(branch)))
+                .unwrap_or_default()
+        );
+    }
     let _ = writeln!(
         out,
         "<dt>Recipe inputs</dt><dd><code class=\"digest\">{}</code></dd>",
