@@ -355,7 +355,7 @@ fn layout_problems(measurement: &Value) -> Vec<String> {
 }
 
 /// A regressed gate with everything that strains a layout: long ids and references, a long
-/// package location, output lines without spaces, and two images.
+/// package location, output lines without spaces, and three images, one without a verdict.
 fn wide_report() -> Vec<imagegate_contract::GateReport> {
     let mut report = fixtures::regression();
     let template = report.regressions[0].clone();
@@ -374,7 +374,8 @@ fn wide_report() -> Vec<imagegate_contract::GateReport> {
                 .to_owned();
     }
     report.runs[1].output_tail = Some(format!("{}\nok", "=".repeat(400)));
-    vec![report, fixtures::pass_with_flaky_and_fixed()]
+    // A suite that timed out brings an error callout and an output tail with escape sequences.
+    vec![report, fixtures::pass_with_flaky_and_fixed(), fixtures::error()]
 }
 
 fn check_layout(reports: &[imagegate_contract::GateReport], name: &str) -> Vec<String> {

@@ -124,7 +124,9 @@ pub fn run(global: &GlobalArgs, args: &CiArgs) -> Result<ExitStatus, CliError> {
             }
         }
     }
-    let summary_markdown = imagegate_report::run_markdown(&reports);
+    // The run's page lists its artifacts, the HTML report written below among them.
+    let links = imagegate_report::MarkdownLinks { html_report: Some("report.html".to_owned()) };
+    let summary_markdown = imagegate_report::run_markdown_with(&reports, &links);
     let outputs = Outputs { images: references, summary_markdown: Some(summary_markdown), annotations };
     let working_folder = std::env::current_dir().map_err(|source| CliError::Io {
         operation: "read the working folder",
