@@ -85,7 +85,8 @@ clean-engines:
 		command -v $$engine >/dev/null 2>&1 && $$engine info >/dev/null 2>&1 || continue; \
 		ids=$$($$engine ps -aq --filter label=io.imagegate.run); \
 		if [[ -n "$$ids" ]]; then \
-			echo "$$engine: removing $$(wc -w <<<"$$ids") container(s) labelled io.imagegate.run"; \
+			count=$$(wc -w <<<"$$ids"); word=containers; [[ $$count == 1 ]] && word=container; \
+			echo "$$engine: removing $$count $$word labelled io.imagegate.run"; \
 			$$engine rm -f $$ids >/dev/null; \
 		else \
 			echo "$$engine: no containers labelled io.imagegate.run"; \

@@ -196,7 +196,9 @@ if "$engine" image inspect "$stable_tag" >/dev/null 2>&1; then
   "$engine" rmi "$stable_tag" >/dev/null 2>&1 || true
 fi
 if [[ -n "$stale_images" ]]; then
-  info "removing $(wc -l <<<"$stale_images") image(s) left by an earlier run of the demo"
+  stale_count=$(wc -l <<<"$stale_images")
+  if [[ "$stale_count" == 1 ]]; then stale_word=image; else stale_word=images; fi
+  info "removing $stale_count $stale_word left by an earlier run of the demo"
   # shellcheck disable=SC2086 # one id a word
   "$engine" rmi -f $stale_images >/dev/null 2>&1 || true
 fi
