@@ -209,7 +209,7 @@ fn readable_time(timestamp: &str) -> String {
 /// The commit, linked to its page on the provider when the report knows it.
 fn commit_html(report: &GateReport) -> String {
     let code = format!("<code class=\"digest\">{}</code>", escape(&report.commit));
-    match report.links.as_ref().and_then(|links| links.commit_url.as_deref()) {
+    match report.links.as_ref().and_then(|links| links.commit_url.as_deref()).filter(|url| is_web_url(url)) {
         Some(url) => format!("<a href=\"{}\">{code}</a>", escape(url)),
         None => code,
     }
@@ -218,11 +218,11 @@ fn commit_html(report: &GateReport) -> String {
 /// A link to a page on the provider's site. Only `https` and `http` addresses become links:
 /// the URLs come from the CI environment, which a report does not trust to be sane.
 fn link(url: &str, text: &str) -> String {
-    if url.starts_with("https://") || url.starts_with("http://") {
-        format!("<a href=\"{}\">{}</a>", escape(url), escape(text))
-    } else {
-        escape(text)
-    }
+    if is_web_url(url) { format!("<a href=\"{}\">{}</a>", escape(url), escape(text)) } else { escape(text) }
+}
+
+fn is_web_url(url: &str) -> bool {
+    url.starts_with("https://") || url.starts_with("http://")
 }
 
 /// One line per image, linking to its section.
@@ -747,6 +747,18 @@ mod tests {
         assert!(position("test_login_redirects_to_next") < position("test_expiry_after_ttl"));
         assert!(position("test_session_cookie_is_secure") < position("test_send_mail_smtp"));
         assert!(html.contains("likely: <code>werkzeug</code> 2.2.3 → 2.3.0"));
+    }
+
+    #[test]
+    fn only_web_addresses_from_the_ci_environment_become_links() {
+        let mut report = fixtures::regression();
+        if let Some(links) = report.links.as_mut() {
+            links.commit_url = Some("javascript:alert(1)".to_owned());
+            links.run_url = Some("data:text/html,<b>x</b>".to_owned());
+        }
+        let html = gate_html(&[report]);
+        assert!(!html.contains("javascript:") && !html.contains("data:text"), "no such link");
+        assert!(html.contains("<dt>CI run</dt><dd>GitHub Actions run</dd>"));
     }
 
     #[test]
