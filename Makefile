@@ -3,7 +3,9 @@
 #   make build          build the imagegate binary (debug)
 #   make test           install the test tools, start the engines, import the base images, build
 #                       the test images, run every test
-#   make demo           the whole gate on examples/demo (docker; IMAGEGATE_ENGINE=podman for podman)
+#   make demo           the whole gate on examples/demo (docker; IMAGEGATE_ENGINE=podman for podman;
+#                       IMAGEGATE=PATH to run a given binary instead of building this checkout's);
+#                       keeps its HTML and Markdown reports in target/demo-reports
 #   make lint           rustfmt, clippy (warnings are errors), shellcheck when installed
 #   make clean-engines  remove containers left behind by imagegate runs (label io.imagegate.run)
 #                       and the engines' dangling images (the build steps tests leave behind)
@@ -47,11 +49,24 @@ test: engines
 		$(CARGO) test --workspace --no-fail-fast; \
 	fi
 
+# The binary: IMAGEGATE when given; else this checkout's, built (a no-op once it is up to date);
+# else, without cargo, an imagegate already on PATH.
 demo:
 	@$(ENGINES) $(DEMO_ENGINE)
 	@$(ENGINES) base-image $(DEMO_ENGINE)
-	$(CARGO) build -p imagegate
-	IMAGEGATE=$(IMAGEGATE_BIN) IMAGEGATE_ENGINE=$(DEMO_ENGINE) examples/demo/demo.sh
+	@bin="$${IMAGEGATE:-}"; \
+	if [[ -z "$$bin" ]] && command -v $(CARGO) >/dev/null 2>&1; then \
+		echo "$(CARGO) build -p imagegate"; \
+		$(CARGO) build -p imagegate; \
+		bin=$(IMAGEGATE_BIN); \
+	elif [[ -z "$$bin" ]]; then \
+		bin=$$(command -v imagegate) || { \
+			echo "make demo: no cargo to build imagegate and no imagegate on PATH;" \
+				"install Rust 1.88 or newer (https://rustup.rs) or set IMAGEGATE=/path/to/imagegate" >&2; \
+			exit 2; }; \
+	fi; \
+	echo "imagegate: $$bin ($$("$$bin" --version))"; \
+	IMAGEGATE="$$bin" IMAGEGATE_ENGINE=$(DEMO_ENGINE) examples/demo/demo.sh
 
 lint:
 	$(CARGO) fmt --all --check
@@ -70,7 +85,8 @@ clean-engines:
 		command -v $$engine >/dev/null 2>&1 && $$engine info >/dev/null 2>&1 || continue; \
 		ids=$$($$engine ps -aq --filter label=io.imagegate.run); \
 		if [[ -n "$$ids" ]]; then \
-			echo "$$engine: removing $$(wc -w <<<"$$ids") container(s) labelled io.imagegate.run"; \
+			count=$$(wc -w <<<"$$ids"); word=containers; [[ $$count == 1 ]] && word=container; \
+			echo "$$engine: removing $$count $$word labelled io.imagegate.run"; \
 			$$engine rm -f $$ids >/dev/null; \
 		else \
 			echo "$$engine: no containers labelled io.imagegate.run"; \

@@ -14,6 +14,8 @@
 #   IMAGEGATE_ENGINE       docker (default) or podman
 #   IMAGEGATE_DEMO_PORT    port of the package index on 127.0.0.1 (default 8765)
 #   IMAGEGATE_DEMO_KEEP=1  keep the work directory after a successful run
+#   IMAGEGATE_DEMO_REPORTS where the HTML and Markdown reports are kept (default: demo-reports in
+#                          the cargo target folder, outside the work directory the demo deletes)
 #
 # Needs: a running engine with imagegate-demo/busybox:base (scripts/engines.sh docker base-image),
 # busybox on the host (the package index is `busybox httpd`), git.
@@ -25,6 +27,7 @@ repo_root=$(cd "$demo_dir/../.." && pwd)
 engine=${IMAGEGATE_ENGINE:-docker}
 port=${IMAGEGATE_DEMO_PORT:-8765}
 imagegate_bin=${IMAGEGATE:-${CARGO_TARGET_DIR:-$repo_root/target}/debug/imagegate}
+reports=${IMAGEGATE_DEMO_REPORTS:-${CARGO_TARGET_DIR:-$repo_root/target}/demo-reports}
 # The demo's project decides where the config and the state live, not the caller's environment.
 unset IMAGEGATE_CONFIG IMAGEGATE_STATE_DIR
 
@@ -154,6 +157,11 @@ command -v busybox >/dev/null 2>&1 ||
 "$engine" image inspect "$base_image" >/dev/null 2>&1 ||
   fail "$base_image is missing in $engine (create it with 'scripts/engines.sh base-image $engine')"
 
+[[ "$reports" == /* ]] || reports="$PWD/$reports"
+mkdir -p "$reports" || fail "cannot create the reports folder $reports (set IMAGEGATE_DEMO_REPORTS)"
+# Reports of an earlier run would read as this run's; only the demo's own files go.
+rm -f "$reports"/2-blocked.html "$reports"/2-blocked.md "$reports"/4-promoted.html "$reports"/4-promoted.md
+
 work=$(mktemp -d "${TMPDIR:-/tmp}/imagegate-demo.XXXXXX")
 project="$work/project"
 index="$work/index"
@@ -188,7 +196,9 @@ if "$engine" image inspect "$stable_tag" >/dev/null 2>&1; then
   "$engine" rmi "$stable_tag" >/dev/null 2>&1 || true
 fi
 if [[ -n "$stale_images" ]]; then
-  info "removing $(wc -l <<<"$stale_images") image(s) left by an earlier run of the demo"
+  stale_count=$(wc -l <<<"$stale_images")
+  if [[ "$stale_count" == 1 ]]; then stale_word=image; else stale_word=images; fi
+  info "removing $stale_count $stale_word left by an earlier run of the demo"
   # shellcheck disable=SC2086 # one id a word
   "$engine" rmi -f $stale_images >/dev/null 2>&1 || true
 fi
@@ -243,7 +253,8 @@ step "2. textkit 2.0 is published" \
   "2.0 joins slugs with '_' and lower-cases short words in title_case: two tests break." \
   "imagegate runs the suite in the candidate and in stable at the same commit and blocks."
 images_before=$(demo_images)
-expect_exit 1 imagegate --engine "$engine" gate --refresh --promote
+expect_exit 1 imagegate --engine "$engine" gate --refresh --promote \
+  --html "$reports/2-blocked.html" --markdown "$reports/2-blocked.md"
 for test_id in "${broken_tests[@]}"; do
   expect_mentioned "$test_id" "it broke with textkit 2.0"
 done
@@ -254,6 +265,12 @@ candidate=$(comm -13 <(printf '%s\n' "$images_before") <(demo_images))
   fail "expected exactly one new image from the rebuild, found: ${candidate:-none}"
 expect_mentioned "1.0.0 → 2.0.0" "the package diff shows the new textkit release"
 expect_mentioned "likely: textkit" "the report names textkit as the likely cause"
+expect_mentioned "HTML report: $reports/2-blocked.html" "gate says where it wrote the report"
+grep -qF "likely: <code>textkit</code> 1.0.0 → 2.0.0" "$reports/2-blocked.html" ||
+  fail "expected the HTML report to name textkit 1.0.0 → 2.0.0 as the likely cause"
+# shellcheck disable=SC2016 # the backticks are Markdown, not a command
+grep -qF '**likely: `textkit` 1.0.0 → 2.0.0**' "$reports/2-blocked.md" ||
+  fail "expected the Markdown report to name textkit 1.0.0 → 2.0.0 as the likely cause"
 candidate_textkit=$("$engine" run --rm --network none "$candidate" cat /usr/local/lib/node_modules/textkit/package.json)
 [[ "$candidate_textkit" == *'"2.0.0"'* ]] ||
   fail "expected the candidate to carry textkit 2.0, it has '$candidate_textkit'"
@@ -277,7 +294,8 @@ step "4. The project adapts to textkit 2.0" \
   "Commit $(git log -1 --format='%h "%s"')." \
   "The same candidate is tested again at the new commit, without a rebuild, and promoted."
 images_before=$(demo_images)
-expect_exit 0 imagegate --engine "$engine" gate --promote
+expect_exit 0 imagegate --engine "$engine" gate --promote \
+  --html "$reports/4-promoted.html" --markdown "$reports/4-promoted.md"
 [[ "$(demo_images)" == "$images_before" ]] || fail "expected no new image (the blocked candidate reused)"
 stable_now=$(image_id "$stable_tag")
 [[ "$stable_now" == "$candidate" ]] ||
@@ -291,3 +309,7 @@ expect_exit 0 imagegate --engine "$engine" history
 [[ -n "$last_output" ]] || fail "expected 'imagegate history' to print the promotions"
 
 printf '\n%sdemo complete%s\n' "$green" "$reset"
+printf 'reports of step 2 (blocked) and step 4 (promoted), kept in %s:\n' "$reports"
+for report in 2-blocked.html 2-blocked.md 4-promoted.html 4-promoted.md; do
+  printf '  %s\n' "$reports/$report"
+done

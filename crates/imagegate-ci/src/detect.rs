@@ -33,7 +33,7 @@ use crate::{circleci, generic, github, gitlab};
 pub type ReadFile<'a> = &'a dyn Fn(&Path) -> io::Result<Vec<u8>>;
 
 /// The variable each provider documents as `true` in every one of its jobs.
-const MARKERS: [(Provider, &str); 3] =
+pub(crate) const MARKERS: [(Provider, &str); 3] =
     [(Provider::GitHub, "GITHUB_ACTIONS"), (Provider::GitLab, "GITLAB_CI"), (Provider::CircleCi, "CIRCLECI")];
 
 /// Detects the CI run described by `environment` (the process environment, as a map) and by

@@ -21,6 +21,7 @@ mod error;
 mod generic;
 mod github;
 mod gitlab;
+mod links;
 pub mod outputs;
 pub mod publication;
 mod run;
@@ -28,6 +29,7 @@ pub mod templates;
 
 pub use detect::{ReadFile, detect, process_environment};
 pub use error::{CiError, OutputError, TemplateError};
+pub use links::run_links;
 pub use publication::{Annotation, AnnotationKind, ImageReference, Outputs};
 pub use run::{CiRun, Event, Provider};
 

@@ -60,6 +60,17 @@ pub fn short_digest(digest: &str) -> &str {
     &hex[..hex.char_indices().nth(12).map_or(hex.len(), |(index, _)| index)]
 }
 
+/// `1 test`, `2 tests`: the one way every message and report counts things, so that none
+/// says "1 errors" or "test(s)". Every noun imagegate counts takes an `s`.
+pub fn plural(count: usize, singular: &str) -> String {
+    format!("{count} {}", plural_word(count, singular))
+}
+
+/// The noun of [`plural`] alone: `test` for 1, `tests` otherwise.
+pub fn plural_word(count: usize, singular: &str) -> String {
+    if count == 1 { singular.to_owned() } else { format!("{singular}s") }
+}
+
 /// `imagegate gate --json`: one document per image, one per line.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GateReport {
@@ -97,6 +108,40 @@ pub struct GateReport {
     /// What changed between the two images' packages; present when the images were read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub packages: Option<PackageDiff>,
+    /// When the gate started, RFC 3339 in UTC (absent in reports made before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    /// The version of imagegate that made the report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imagegate_version: Option<String>,
+    /// Links to the commit and the CI run on the provider's site; present when the gate ran
+    /// on a CI provider imagegate knows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub links: Option<RunLinks>,
+}
+
+/// Where a gate ran, as the CI provider's web pages show it. Every URL is built from the
+/// provider's own environment variables, never guessed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunLinks {
+    /// The provider's name for people: `GitHub Actions`, `GitLab CI/CD`, `CircleCI`.
+    pub provider: String,
+    /// `owner/name` (GitHub, CircleCI) or the project path (GitLab).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<String>,
+    /// The repository's web page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository_url: Option<String>,
+    /// The tested commit's web page (absent for a checkout with uncommitted changes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit_url: Option<String>,
+    /// The CI run (GitHub workflow run, GitLab job, CircleCI job).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_url: Option<String>,
+    /// The page that lists the run's uploaded artifacts (the HTML report among them), where
+    /// the provider has one at a known address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifacts_url: Option<String>,
 }
 
 /// `imagegate diff --json` (schema [`DIFF_SCHEMA`]) and the gate report's `packages` section.
@@ -216,8 +261,9 @@ pub struct RunSummary {
     pub tests: usize,
     /// The run's output, on the machine that ran it.
     pub log: String,
-    /// The last lines of that output (bounded), kept when the run gave no usable results:
-    /// the reason is usually there, and the log file stays on the machine that ran it.
+    /// The last lines of that output (bounded): reports show them, since the log file stays
+    /// on the machine that ran it. Kept for every run since 0.1 (before, only for runs that
+    /// gave no usable results).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_tail: Option<String>,
     /// Files of the results folder that were not copied out, one sentence each (its path, size

@@ -59,7 +59,10 @@ pub fn current_stable(context: &Context<'_>, image: &ImageConfig) -> Result<Opti
 pub(crate) fn digest_inputs(context: &Context<'_>, image: &ImageConfig) -> Result<InputsDigest, GateError> {
     context.progress.start(&image.name, "hashing the recipe's inputs");
     let inputs = imagegate_config::inputs_digest(image)?;
-    context.progress.finish(&image.name, &format!("inputs {} ({} context files)", short(&inputs.digest), inputs.files));
+    context.progress.finish(
+        &image.name,
+        &format!("inputs {} ({})", short(&inputs.digest), imagegate_contract::plural(inputs.files, "context file")),
+    );
     Ok(inputs)
 }
 

@@ -337,7 +337,12 @@ fn explain_with_packages(
         };
     context.progress.finish(
         &image.name,
-        &format!("{} packages changed, {} added, {} removed", diff.changed.len(), diff.added.len(), diff.removed.len()),
+        &format!(
+            "{} changed, {} added, {} removed",
+            imagegate_contract::plural(diff.changed.len(), "package"),
+            diff.added.len(),
+            diff.removed.len()
+        ),
     );
     for entry in &mut report.regressions {
         // The whole failure text of every attempt: tracebacks carry the paths and module names.
@@ -379,7 +384,9 @@ fn run_selected(
     targets: &[TestId],
     run_dir: &std::path::Path,
 ) -> Result<crate::SuiteRun, GateError> {
-    context.progress.note(&image.name, &format!("{which}: rerunning {} test(s)", targets.len()));
+    context
+        .progress
+        .note(&image.name, &format!("{which}: rerunning {}", imagegate_contract::plural(targets.len(), "test")));
     run_suite(context, image, image_ref, which, purpose, &rerun_command(image, targets), run_dir)
 }
 

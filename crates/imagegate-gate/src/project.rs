@@ -11,6 +11,8 @@ pub struct Project {
     pub commit: String,
     /// The branch; `None` on a detached head or outside git.
     pub branch: Option<String>,
+    /// Links to the commit and the CI run, for the report's header; `None` off CI.
+    pub links: Option<imagegate_contract::RunLinks>,
 }
 
 fn git(root: &Path, args: &[&str]) -> Option<String> {
@@ -39,5 +41,5 @@ pub fn detect_project(root: &Path, commit: Option<String>, branch: Option<String
     let branch = branch
         .or_else(|| git(root, &["symbolic-ref", "--quiet", "--short", "HEAD"]))
         .filter(|branch| !branch.is_empty());
-    Project { commit, branch }
+    Project { commit, branch, links: None }
 }

@@ -4,7 +4,9 @@
 
 use imagegate_compare::{Class, Comparison, Entry};
 use imagegate_config::ImageConfig;
-use imagegate_contract::{Decision, GATE_SCHEMA, GateReport, ImageRef, PromotionReport, PromotionStatus, TestEntry};
+use imagegate_contract::{
+    Decision, GATE_SCHEMA, GateReport, ImageRef, PromotionReport, PromotionStatus, TestEntry, plural,
+};
 
 use crate::{Context, GateError, GateOptions, Subjects, short};
 
@@ -41,7 +43,17 @@ pub(crate) fn new_report(
         verdict_id: None,
         promotion: None,
         packages: None,
+        started_at: Some(now()),
+        imagegate_version: Some(env!("CARGO_PKG_VERSION").to_owned()),
+        links: options.project.links.clone(),
     }
+}
+
+/// Now, in RFC 3339 and UTC to the second: the time a person reads in a report's header.
+fn now() -> String {
+    jiff::Timestamp::now()
+        .round(jiff::Unit::Second)
+        .map_or_else(|_| jiff::Timestamp::now().to_string(), |now| now.to_string())
 }
 
 /// The report when the candidate already is the stable image: nothing to run.
@@ -123,10 +135,6 @@ pub(crate) fn fill_from_comparison(report: &mut GateReport, comparison: &Compari
     report.warnings.extend(comparison.warnings.iter().cloned());
 }
 
-fn plural(count: usize, word: &str) -> String {
-    if count == 1 { format!("1 {word}") } else { format!("{count} {word}s") }
-}
-
 /// The one line a person reads first.
 pub(crate) fn summarize(report: &GateReport) -> String {
     let candidate = short(&report.candidate.digest);
@@ -136,14 +144,15 @@ pub(crate) fn summarize(report: &GateReport) -> String {
     };
     let mut line = match report.decision {
         Decision::Pass => format!(
-            "{}: pass: candidate {candidate} does at least as well {against} ({} tests",
-            report.image, report.counts.tests
+            "{}: pass: candidate {candidate} does at least as well {against} ({}",
+            report.image,
+            plural(report.counts.tests, "test")
         ),
         Decision::Regression => format!(
-            "{}: regression: {} regressed in candidate {candidate} {against} ({} tests",
+            "{}: regression: {} regressed in candidate {candidate} {against} ({}",
             report.image,
             plural(report.regressions.len(), "test"),
-            report.counts.tests
+            plural(report.counts.tests, "test")
         ),
         Decision::Error => format!(
             "{}: error: no verdict for candidate {candidate} {against}: {} (",
@@ -162,7 +171,7 @@ pub(crate) fn summarize(report: &GateReport) -> String {
         extras.push(format!("{} fixed", report.fixed.len()));
     }
     if report.decision == Decision::Error {
-        line.push_str(&format!("{} tests read", report.counts.tests));
+        line.push_str(&format!("{} read", plural(report.counts.tests, "test")));
     }
     for extra in extras {
         line.push_str(", ");

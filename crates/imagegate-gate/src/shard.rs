@@ -110,7 +110,7 @@ fn list_tests(
         run.copied_out.map(|folder| folder.join("ids.txt")).and_then(|path| std::fs::read_to_string(path).ok());
     let ids: BTreeSet<TestId> =
         listed.unwrap_or_default().lines().map(str::trim).filter(|line| !line.is_empty()).map(TestId::new).collect();
-    context.progress.finish(&image.name, &format!("{} tests listed", ids.len()));
+    context.progress.finish(&image.name, &format!("{} listed", imagegate_contract::plural(ids.len(), "test")));
     Ok(ids)
 }
 
@@ -200,7 +200,13 @@ pub fn judge_shards(
         return Err(problem(if missing.is_empty() {
             format!("a shard of `{}` appears more than once", image.name)
         } else {
-            format!("shard(s) {} of `{}` are missing; no verdict on partial results", missing.join(", "), image.name)
+            format!(
+                "{} {} of `{}` {} missing; no verdict on partial results",
+                imagegate_contract::plural_word(missing.len(), "shard"),
+                missing.join(", "),
+                image.name,
+                if missing.len() == 1 { "is" } else { "are" }
+            )
         }));
     }
     for record in &records {

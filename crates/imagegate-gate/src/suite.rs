@@ -213,22 +213,24 @@ pub fn run_suite(
         results.mark_incomplete("suite", format!("timed out after {} and was killed", humanize(suite.timeout)));
     }
     let counts = results.counts();
-    // Without usable results the reason is in the output: keep its last lines with the run.
-    let output_tail = if results.is_complete() && counts.tests > 0 { None } else { output_tail(&log_file) };
+    // The log stays on this machine; its last lines go with the run into every report. Without
+    // usable results the reason is usually there, so they are shown on stderr too.
+    let usable = results.is_complete() && counts.tests > 0;
+    let output_tail = output_tail(&log_file);
     context.progress.finish(
         &image.name,
         &format!(
-            "{which}: {purpose} run done in {:.1}s: {} tests, {} passed, {} failed, {} errors, {} skipped{}",
+            "{which}: {purpose} run done in {:.1}s: {}, {} passed, {} failed, {}, {} skipped{}",
             outcome.elapsed.as_secs_f64(),
-            counts.tests,
+            imagegate_contract::plural(counts.tests, "test"),
             counts.passed,
             counts.failed,
-            counts.errors,
+            imagegate_contract::plural(counts.errors, "error"),
             counts.skipped,
             if outcome.timed_out { " (timed out)" } else { "" }
         ),
     );
-    if let Some(tail) = &output_tail {
+    if let Some(tail) = output_tail.as_ref().filter(|_| !usable) {
         context.progress.note(
             &image.name,
             &format!(
@@ -319,8 +321,9 @@ fn refuse_preexisting_files(
     files.truncate(3);
     Err(GateError::Usage {
         message: format!(
-            "image `{}`: the results folder `{results}` already holds {total} file(s) before the suite runs ({}{}): they would be read as this run's results",
+            "image `{}`: the results folder `{results}` already holds {} before the suite runs ({}{}): they would be read as this run's results",
             image.name,
+            imagegate_contract::plural(total, "file"),
             files.join(", "),
             if total > files.len() { ", …" } else { "" }
         ),

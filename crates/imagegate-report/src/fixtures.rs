@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use imagegate_contract::{
     CandidateRef, CandidateSource, Decision, GATE_SCHEMA, GateReport, ImageRef, PackageChange, PackageDiff,
-    PromotionReport, PromotionStatus, RunSummary, Suspect, TestEntry,
+    PromotionReport, PromotionStatus, RunLinks, RunSummary, Suspect, TestEntry,
 };
 use imagegate_results::{Counts, Outcome};
 
@@ -114,6 +114,22 @@ fn base(image: &str, stable_tag: &str, decision: Decision) -> GateReport {
         verdict_id: None,
         promotion: None,
         packages: None,
+        started_at: Some("2026-12-04T13:37:05Z".to_owned()),
+        imagegate_version: Some("0.1.0".to_owned()),
+        links: None,
+    }
+}
+
+/// Links of a GitHub Actions run of `acme/web`.
+pub fn github_links() -> RunLinks {
+    let repository_url = "https://github.com/acme/web";
+    RunLinks {
+        provider: "GitHub Actions".to_owned(),
+        repository: Some("acme/web".to_owned()),
+        repository_url: Some(repository_url.to_owned()),
+        commit_url: Some(format!("{repository_url}/commit/{COMMIT}")),
+        run_url: Some(format!("{repository_url}/actions/runs/7001")),
+        artifacts_url: Some(format!("{repository_url}/actions/runs/7001#artifacts")),
     }
 }
 
@@ -175,6 +191,13 @@ pub fn regression() -> GateReport {
         run("candidate", "rerun", Some(1), 5.8, 3, "web/17/candidate-rerun-2"),
         run("incumbent", "confirm", Some(0), 4.1, 2, "web/17/incumbent-confirm"),
     ];
+    report.runs[0].output_tail = Some(
+        "FAILED tests/test_auth.py::LoginTests::test_login_redirects_to_next - AssertionError\n\
+         FAILED tests/test_session.py::test_session_cookie_is_secure - ImportError: cannot import name 'url_quote'\n\
+         ========= 2 failed, 1 error, 409 passed in 181.37s (0:03:01) ========="
+            .to_owned(),
+    );
+    report.links = Some(github_links());
     report.verdict_id = Some(17);
     report.promotion = Some(PromotionReport {
         status: PromotionStatus::Blocked,

@@ -1,6 +1,12 @@
-//! One self-contained HTML page for a run: the overall decision, then per image the digests,
-//! the commit, the counts, a table of every test that differs (regressions first, with their
-//! likely causes), the package diff and the suite runs.
+//! One self-contained HTML page for a run: the overall decision and when, where (branch, commit
+//! and CI run, linked on the provider when known) and with which imagegate it was made; then per
+//! image the digests, the counts, a card for every test that differs (regressions first, each
+//! headed by its likeliest culprit with the evidence folded beneath), the package diff, and the
+//! suite runs with the last lines of their output.
+//!
+//! The layout holds from 1400 px down to 400 px: tests are cards that reflow, wide tables
+//! scroll inside their own box, and ids wrap between their parts (`<wbr>` after separators)
+//! rather than mid-word. `tests/html_chromium.rs` checks this in a real browser.
 //!
 //! The page needs nothing from outside: the style is inline and there is no script, so it can
 //! be stored as a CI artifact and opened or printed anywhere. Everything that comes from the
@@ -13,7 +19,9 @@ use imagegate_contract::{CandidateSource, Decision, GateReport, PackageChange, P
 use imagegate_results::Counts;
 
 use crate::text::{clean, message_excerpt, prose_parts};
-use crate::{attempts, decision_tally, direction_mark, overall_decision, plural, promotion_word, short};
+use crate::{
+    attempts, decision_tally, direction_mark, overall_decision, plural, promotion_word, short, version_change,
+};
 
 /// Lines and characters of a failure message shown in the tests table.
 const MESSAGE_LINES: usize = 14;
@@ -52,7 +60,9 @@ h3 { font-size: 16px; margin: 24px 0 8px; }
 h4 { font-size: 14px; margin: 16px 0 6px; color: var(--muted); }
 p { margin: 6px 0; }
 code, pre { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, "DejaVu Sans Mono", monospace; font-size: 13px; }
-code { background: var(--code); padding: 1px 4px; border-radius: 4px; overflow-wrap: anywhere; }
+code { background: var(--code); padding: 1px 4px; border-radius: 4px; overflow-wrap: break-word; }
+/* Digests are hex: any place is as good as another to break them. */
+code.digest { overflow-wrap: anywhere; }
 pre { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; background: var(--surface);
   border: 1px solid var(--border); border-radius: 6px; padding: 6px 8px; font-size: 12px; line-height: 1.45; }
 a { color: inherit; }
@@ -64,30 +74,48 @@ a { color: inherit; }
 .badge.regression { background: var(--regression); }
 .badge.error { background: var(--error); }
 .summary { font-size: 16px; font-weight: 600; }
-dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 2px 16px; margin: 12px 0; }
+dl.facts { display: grid; grid-template-columns: max-content minmax(0, 1fr); gap: 2px 16px; margin: 12px 0; }
 dl.facts dt { color: var(--muted); }
-dl.facts dd { margin: 0; overflow-wrap: anywhere; }
+dl.facts dd { margin: 0; min-width: 0; overflow-wrap: break-word; }
+/* A table wider than the page scrolls inside its own box instead of pushing the page wider. */
+.scroll { overflow-x: auto; max-width: 100%; }
 table { width: 100%; border-collapse: collapse; margin: 8px 0 4px; }
 th, td { text-align: left; vertical-align: top; padding: 6px 8px; border-bottom: 1px solid var(--border); }
 th { background: var(--surface); font-size: 13px; }
 td.number, th.number { text-align: right; font-variant-numeric: tabular-nums; }
 table.counts, table.packages { width: auto; }
-table.tests { table-layout: fixed; }
+/* Versions and names stay whole in their cells; a path wraps between its folders. */
+td code, th code { white-space: nowrap; }
+td code.path { white-space: normal; }
 tr { break-inside: avoid; }
-tr.regression td:first-child { border-left: 4px solid var(--regression); }
-tr.flaky td:first-child { border-left: 4px solid var(--flaky); }
-tr.preexisting td:first-child { border-left: 4px solid var(--preexisting); }
-tr.fixed td:first-child { border-left: 4px solid var(--fixed); }
-.class { font-weight: 700; }
-tr.regression .class { color: var(--regression); }
-tr.flaky .class { color: var(--flaky); }
-tr.fixed .class { color: var(--fixed); }
+article.test { border: 1px solid var(--border); border-left: 4px solid var(--preexisting); border-radius: 6px;
+  padding: 8px 12px; margin: 8px 0; break-inside: avoid; }
+article.test.regression { border-left-color: var(--regression); }
+article.test.flaky { border-left-color: var(--flaky); }
+article.test.fixed { border-left-color: var(--fixed); }
+.test-head { margin: 0 0 4px; }
+.class { font-weight: 700; margin-right: 6px; }
+article.regression .class { color: var(--regression); }
+article.flaky .class { color: var(--flaky); }
+article.fixed .class { color: var(--fixed); }
+code.id { font-size: 14px; }
+.likely { font-weight: 700; font-size: 15px; }
+.likely.none { font-weight: 400; color: var(--muted); }
+.attempts { color: var(--muted); font-size: 13px; }
+details { margin: 6px 0; }
+summary { cursor: pointer; color: var(--muted); font-size: 13px; }
+details[open] > summary { margin-bottom: 4px; }
 .reason { color: var(--muted); font-size: 13px; }
-ul.suspects { margin: 6px 0 0; padding-left: 18px; font-size: 13px; }
+ul.suspects { margin: 6px 0; padding-left: 18px; font-size: 13px; }
 .callout { border: 1px solid var(--border); border-left: 4px solid var(--error); background: var(--error-soft);
   border-radius: 6px; padding: 8px 12px; margin: 12px 0; }
 .callout.regression { border-left-color: var(--regression); background: var(--regression-soft); }
 .callout ul { margin: 4px 0; padding-left: 20px; }
+@media (max-width: 600px) {
+  body { padding: 12px 12px 32px; }
+  h1 { font-size: 22px; }
+  h2 { font-size: 19px; }
+}
 @media print {
   :root { color-scheme: light; --text: #000000; --muted: #444444; --background: #ffffff; --surface: #f2f2f2;
     --border: #999999; --code: #f2f2f2; --regression-soft: #ffffff; --error-soft: #ffffff; }
@@ -125,24 +153,85 @@ pub fn gate_html(reports: &[GateReport]) -> String {
     }
     let _ = writeln!(out, "imagegate gate report</h1>");
     let _ = writeln!(out, "<p class=\"muted\">{}: {}.</p>", plural(reports.len(), "image"), decision_tally(reports));
-    if !reports.is_empty() {
+    run_facts(&mut out, reports);
+    // One image needs no table of images: its section follows.
+    if reports.len() > 1 {
         overview(&mut out, reports);
     }
     out.push_str("</header>\n");
 
+    let run_commit = reports.first().map(|report| report.commit.as_str());
     for (index, report) in reports.iter().enumerate() {
-        image_section(&mut out, report, &anchor(index, &report.image));
+        image_section(&mut out, report, &anchor(index, &report.image), run_commit);
     }
     out.push_str("</body>\n</html>\n");
     out
 }
 
+/// When, where and with what the run was made: the first thing a reader checks is that the
+/// report is about the commit and the run they have in mind.
+fn run_facts(out: &mut String, reports: &[GateReport]) {
+    let Some(first) = reports.first() else { return };
+    let mut facts: Vec<(&str, String)> = Vec::new();
+    // Images are gated one after the other: the run started with the first.
+    if let Some(started) = reports.iter().filter_map(|report| report.started_at.as_deref()).min() {
+        facts.push(("Started", escape(&readable_time(started))));
+    }
+    if let Some(branch) = &first.branch {
+        facts.push(("Branch", format!("<code>{}</code>", escape(branch))));
+    }
+    facts.push(("Commit", commit_html(first)));
+    if let Some(links) = &first.links {
+        if let Some(run_url) = &links.run_url {
+            facts.push(("CI run", link(run_url, &format!("{} run", links.provider))));
+        } else {
+            facts.push(("CI", escape(&links.provider)));
+        }
+    }
+    if let Some(version) = &first.imagegate_version {
+        facts.push(("imagegate", escape(version)));
+    }
+    out.push_str("<dl class=\"facts run\">\n");
+    for (term, description) in facts {
+        let _ = writeln!(out, "<dt>{term}</dt><dd>{description}</dd>");
+    }
+    out.push_str("</dl>\n");
+}
+
+/// `2026-12-04T13:37:05Z` as `2026-12-04 13:37:05 UTC`; anything else as it is.
+fn readable_time(timestamp: &str) -> String {
+    match timestamp.strip_suffix('Z').and_then(|time| time.split_once('T')) {
+        Some((date, time)) => format!("{date} {time} UTC"),
+        None => timestamp.to_owned(),
+    }
+}
+
+/// The commit, linked to its page on the provider when the report knows it.
+fn commit_html(report: &GateReport) -> String {
+    let code = format!("<code class=\"digest\">{}</code>", escape(&report.commit));
+    match report.links.as_ref().and_then(|links| links.commit_url.as_deref()).filter(|url| is_web_url(url)) {
+        Some(url) => format!("<a href=\"{}\">{code}</a>", escape(url)),
+        None => code,
+    }
+}
+
+/// A link to a page on the provider's site. Only `https` and `http` addresses become links:
+/// the URLs come from the CI environment, which a report does not trust to be sane.
+fn link(url: &str, text: &str) -> String {
+    if is_web_url(url) { format!("<a href=\"{}\">{}</a>", escape(url), escape(text)) } else { escape(text) }
+}
+
+fn is_web_url(url: &str) -> bool {
+    url.starts_with("https://") || url.starts_with("http://")
+}
+
 /// One line per image, linking to its section.
 fn overview(out: &mut String, reports: &[GateReport]) {
     out.push_str(
-        "<table class=\"overview\">\n<thead><tr><th>Image</th><th>Decision</th><th>Candidate</th><th>Stable</th>\
-         <th class=\"number\">Tests</th><th class=\"number\">Regressions</th><th class=\"number\">Flaky</th>\
-         <th class=\"number\">Pre-existing</th><th class=\"number\">Fixed</th></tr></thead>\n<tbody>\n",
+        "<div class=\"scroll\">\n<table class=\"overview\">\n<thead><tr><th>Image</th><th>Decision</th>\
+         <th>Candidate</th><th>Stable</th><th class=\"number\">Tests</th><th class=\"number\">Regressions</th>\
+         <th class=\"number\">Flaky</th><th class=\"number\">Pre-existing</th><th class=\"number\">Fixed</th></tr>\
+         </thead>\n<tbody>\n",
     );
     for (index, report) in reports.iter().enumerate() {
         let _ = writeln!(
@@ -165,14 +254,14 @@ fn overview(out: &mut String, reports: &[GateReport]) {
             report.fixed.len(),
         );
     }
-    out.push_str("</tbody>\n</table>\n");
+    out.push_str("</tbody>\n</table>\n</div>\n");
 }
 
-fn image_section(out: &mut String, report: &GateReport, anchor: &str) {
+fn image_section(out: &mut String, report: &GateReport, anchor: &str, run_commit: Option<&str>) {
     let _ = writeln!(out, "<section class=\"image\" id=\"{anchor}\">");
     let _ = writeln!(out, "<h2>{} {}</h2>", badge(report.decision), escape(&report.image));
     let _ = writeln!(out, "<p class=\"summary\">{}</p>", prose(&report.summary));
-    facts(out, report);
+    facts(out, report, run_commit);
     counts_table(out, report);
 
     if !report.errors.is_empty() {
@@ -181,13 +270,16 @@ fn image_section(out: &mut String, report: &GateReport, anchor: &str) {
             let _ = writeln!(out, "<li>{}</li>", prose(error));
         }
         out.push_str("</ul>\n");
-        for (label, tail, _) in crate::text::output_tails(report) {
-            let _ = writeln!(out, "<p>Last lines of the {}:</p>\n<pre>{}</pre>", escape(&label), escape(&tail));
+        if report.runs.iter().any(|run| run.output_tail.is_some()) {
+            let _ = writeln!(
+                out,
+                "<p>The last lines of each run's output are under <a href=\"#{anchor}-runs\">Suite runs</a>.</p>"
+            );
         }
         out.push_str("</div>\n");
     }
 
-    tests_table(out, report);
+    tests_section(out, report);
     if let Some(diff) = &report.packages {
         packages(out, diff);
     }
@@ -198,47 +290,57 @@ fn image_section(out: &mut String, report: &GateReport, anchor: &str) {
         }
         out.push_str("</ul>\n");
     }
-    runs_table(out, report);
+    runs_table(out, report, anchor);
     out.push_str("</section>\n");
 }
 
-/// Digests, references, commit, engine, verdict and promotion.
-fn facts(out: &mut String, report: &GateReport) {
+/// The image's own facts; the commit only when it is not the one the page's header names.
+fn facts(out: &mut String, report: &GateReport, run_commit: Option<&str>) {
     out.push_str("<dl class=\"facts\">\n");
     let source = match report.candidate.source {
-        CandidateSource::Built => "built in this run",
+        CandidateSource::Built => "built now",
         CandidateSource::Reused => "reused: recipe unchanged",
     };
     let _ = writeln!(
         out,
-        "<dt>Candidate</dt><dd><code>{}</code><br>{} <span class=\"muted\">({source})</span></dd>",
+        "<dt>Candidate</dt><dd><code class=\"digest\">{}</code><br>{} <span class=\"muted\">({source})</span></dd>",
         escape(&report.candidate.digest),
-        escape(&report.candidate.reference)
+        breakable(&report.candidate.reference)
     );
     match &report.incumbent {
         Some(incumbent) => {
             let _ = writeln!(
                 out,
-                "<dt>Stable</dt><dd><code>{}</code><br>{}</dd>",
+                "<dt>Stable</dt><dd><code class=\"digest\">{}</code><br>{}</dd>",
                 escape(&incumbent.digest),
-                escape(&incumbent.reference)
+                breakable(&incumbent.reference)
             );
         }
         None => {
             let _ = writeln!(
                 out,
                 "<dt>Stable</dt><dd>none yet: <code>{}</code> does not exist (bootstrap)</dd>",
-                escape(&report.stable_tag)
+                breakable(&report.stable_tag)
             );
         }
     }
+    if run_commit != Some(report.commit.as_str()) {
+        let _ = writeln!(
+            out,
+            "<dt>Commit</dt><dd>{}{}</dd>",
+            commit_html(report),
+            report
+                .branch
+                .as_deref()
+                .map(|branch| format!(" on <code>{}</code>", breakable(branch)))
+                .unwrap_or_default()
+        );
+    }
     let _ = writeln!(
         out,
-        "<dt>Commit</dt><dd><code>{}</code>{}</dd>",
-        escape(&report.commit),
-        report.branch.as_deref().map(|branch| format!(" on <code>{}</code>", escape(branch))).unwrap_or_default()
+        "<dt>Recipe inputs</dt><dd><code class=\"digest\">{}</code></dd>",
+        escape(&report.candidate.inputs_digest)
     );
-    let _ = writeln!(out, "<dt>Recipe inputs</dt><dd><code>{}</code></dd>", escape(&report.candidate.inputs_digest));
     let _ = writeln!(out, "<dt>Engine</dt><dd>{}</dd>", escape(&report.engine));
     if let Some(verdict_id) = report.verdict_id {
         let _ = writeln!(out, "<dt>Verdict</dt><dd>#{verdict_id}</dd>");
@@ -259,7 +361,7 @@ fn counts_table(out: &mut String, report: &GateReport) {
         return;
     }
     out.push_str(
-        "<table class=\"counts\">\n<thead><tr><th>Results</th><th class=\"number\">Tests</th>\
+        "<div class=\"scroll\">\n<table class=\"counts\">\n<thead><tr><th>Results</th><th class=\"number\">Tests</th>\
          <th class=\"number\">Passed</th><th class=\"number\">Failed</th><th class=\"number\">Errors</th>\
          <th class=\"number\">Skipped</th></tr></thead>\n<tbody>\n",
     );
@@ -275,82 +377,117 @@ fn counts_table(out: &mut String, report: &GateReport) {
     if let Some(counts) = report.incumbent.as_ref().and_then(|incumbent| incumbent.counts.as_ref()) {
         row(out, "stable", counts);
     }
-    out.push_str("</tbody>\n</table>\n<p class=\"muted\">By each test's last attempt.</p>\n");
+    out.push_str("</tbody>\n</table>\n</div>\n<p class=\"muted\">By each test's last attempt.</p>\n");
 }
 
-/// Every listed test, regressions first, then flaky, pre-existing and fixed ones.
-fn tests_table(out: &mut String, report: &GateReport) {
-    let classes: [(&str, &str, &[TestEntry]); 4] = [
-        ("regression", "regression", &report.regressions),
-        ("flaky", "flaky", &report.flaky),
-        ("preexisting", "pre-existing", &report.preexisting),
-        ("fixed", "fixed", &report.fixed),
+/// Every listed test as a card, regressions first, then flaky, pre-existing and fixed ones.
+/// Cards rather than a table: a test id, a culprit and a traceback need the whole width at
+/// 400 px as much as at 1400.
+fn tests_section(out: &mut String, report: &GateReport) {
+    let classes: [(&str, &str, &str, &[TestEntry]); 4] = [
+        ("regression", "regression", "Regressions", &report.regressions),
+        ("flaky", "flaky", "Flaky, not blocking", &report.flaky),
+        ("preexisting", "pre-existing", "Pre-existing failures, not blocking", &report.preexisting),
+        ("fixed", "fixed", "Fixed", &report.fixed),
     ];
-    let total: usize = classes.iter().map(|(_, _, entries)| entries.len()).sum();
-    let _ = writeln!(out, "<h3>Tests that differ ({total})</h3>");
+    let total: usize = classes.iter().map(|(_, _, _, entries)| entries.len()).sum();
     if total == 0 {
+        let _ = writeln!(out, "<h3>Tests that differ</h3>");
         if !report.runs.is_empty() {
             out.push_str("<p>No test differs between the images.</p>\n");
         }
         return;
     }
-    out.push_str(
-        "<table class=\"tests\">\n<colgroup><col style=\"width:30%\"><col style=\"width:15%\">\
-         <col style=\"width:12%\"><col style=\"width:10%\"><col style=\"width:33%\"></colgroup>\n\
-         <thead><tr><th>Test</th><th>Class</th><th>Candidate</th><th>Stable</th><th>Message</th></tr></thead>\n\
-         <tbody>\n",
-    );
-    for (css_class, word, entries) in classes {
+    for (css_class, word, title, entries) in classes {
+        if entries.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "<h3>{title} ({})</h3>", entries.len());
         for entry in entries {
-            let _ = write!(out, "<tr class=\"{css_class}\"><td><code>{}</code>", escape(&entry.id));
-            suspects(out, entry);
-            let message = entry
-                .message
-                .as_deref()
-                .and_then(|message| message_excerpt(message, MESSAGE_LINES, MESSAGE_CHARACTERS))
-                .map_or_else(
-                    || "<span class=\"muted\">—</span>".to_owned(),
-                    |excerpt| format!("<pre>{}</pre>", escape(&excerpt)),
-                );
-            let _ = writeln!(
-                out,
-                "</td><td><span class=\"class\">{word}</span><div class=\"reason\">{}</div></td>\
-                 <td>{}</td><td>{}</td><td>{message}</td></tr>",
-                escape(&entry.reason),
-                escape(&attempts(&entry.candidate)),
-                if entry.incumbent.is_empty() { "—".to_owned() } else { escape(&attempts(&entry.incumbent)) },
-            );
+            test_card(out, entry, css_class, word, report.packages.is_some());
         }
     }
-    out.push_str("</tbody>\n</table>\n");
 }
 
-/// A regression's likely causes, likeliest first.
+/// One test: its id and class, for a regression the likeliest culprit as a headline, its
+/// attempts, then the evidence folded beneath. A regression's failure message stays in view;
+/// the other classes fold theirs, as they do not block.
+fn test_card(out: &mut String, entry: &TestEntry, css_class: &str, word: &str, packages_read: bool) {
+    let _ = writeln!(
+        out,
+        "<article class=\"test {css_class}\">\n<p class=\"test-head\"><span class=\"class\">{word}</span> \
+         <code class=\"id\">{}</code></p>",
+        breakable(&entry.id)
+    );
+    if css_class == "regression" {
+        match entry.suspects.first() {
+            Some(suspect) => {
+                let _ = writeln!(
+                    out,
+                    "<p class=\"likely\">likely: <code>{}</code> {}</p>",
+                    breakable(&suspect.name),
+                    escape(&version_change(suspect.from.as_deref(), suspect.to.as_deref()))
+                );
+            }
+            None if packages_read => {
+                out.push_str(
+                    "<p class=\"likely none\">likely cause: nothing in the failure points at a changed package</p>\n",
+                );
+            }
+            None => {}
+        }
+    }
+    let _ = writeln!(
+        out,
+        "<p class=\"attempts\">candidate: {} · stable: {}</p>",
+        escape(&attempts(&entry.candidate)),
+        if entry.incumbent.is_empty() { "—".to_owned() } else { escape(&attempts(&entry.incumbent)) },
+    );
+    let message = entry
+        .message
+        .as_deref()
+        .and_then(|message| message_excerpt(message, MESSAGE_LINES, MESSAGE_CHARACTERS))
+        .map(|excerpt| format!("<pre>{}</pre>\n", escape(&excerpt)));
+    let fold_message = css_class != "regression";
+    let summary = if entry.suspects.is_empty() {
+        if fold_message && message.is_some() { "Why, and the failure message" } else { "Why" }
+    } else {
+        "Evidence"
+    };
+    let _ = writeln!(out, "<details><summary>{summary}</summary>\n<p class=\"reason\">{}</p>", escape(&entry.reason));
+    suspects(out, entry);
+    if fold_message && let Some(message) = &message {
+        out.push_str(message);
+    }
+    out.push_str("</details>\n");
+    if !fold_message && let Some(message) = &message {
+        out.push_str(message);
+    }
+    out.push_str("</article>\n");
+}
+
+/// A regression's likely causes, likeliest first, each with what points at it.
 fn suspects(out: &mut String, entry: &TestEntry) {
     if entry.suspects.is_empty() {
         return;
     }
     out.push_str("<ul class=\"suspects\">");
     for (rank, suspect) in entry.suspects.iter().enumerate() {
-        let versions = match (&suspect.from, &suspect.to) {
-            (Some(from), Some(to)) => format!("{} → {}", escape(from), escape(to)),
-            (None, Some(to)) => format!("new: {}", escape(to)),
-            (Some(from), None) => format!("removed: {}", escape(from)),
-            (None, None) => String::new(),
-        };
         let evidence = if suspect.evidence.trim().is_empty() {
             String::new()
         } else {
-            format!(" <span class=\"muted\">({})</span>", escape(&suspect.evidence))
+            format!(": <span class=\"muted\">{}</span>", escape(&suspect.evidence))
         };
         let _ = write!(
             out,
-            "<li>{}: <code>{}</code> {versions}{evidence}</li>",
+            "<li>{}: <code>{}</code> {} <span class=\"muted\">({})</span>{evidence}</li>",
             if rank == 0 { "likely" } else { "also" },
-            escape(&suspect.name)
+            breakable(&suspect.name),
+            escape(&version_change(suspect.from.as_deref(), suspect.to.as_deref())),
+            escape(&suspect.ecosystem)
         );
     }
-    out.push_str("</ul>");
+    out.push_str("</ul>\n");
 }
 
 fn packages(out: &mut String, diff: &PackageDiff) {
@@ -378,8 +515,8 @@ fn packages(out: &mut String, diff: &PackageDiff) {
         let with_location = diff.changed.iter().any(|change| !change.location.trim().is_empty());
         let _ = writeln!(
             out,
-            "<h4>Changed ({})</h4>\n<table class=\"packages\">\n<thead><tr><th>Package</th><th>Ecosystem</th>\
-             <th>Stable</th><th>Candidate</th><th>Direction</th>{}</tr></thead>\n<tbody>",
+            "<h4>Changed ({})</h4>\n<div class=\"scroll\">\n<table class=\"packages\">\n<thead><tr><th>Package</th>\
+             <th>Ecosystem</th><th>Stable</th><th>Candidate</th><th>Direction</th>{}</tr></thead>\n<tbody>",
             diff.changed.len(),
             if with_location { "<th>Location</th>" } else { "" }
         );
@@ -397,7 +534,7 @@ fn packages(out: &mut String, diff: &PackageDiff) {
                 location_cell(change, with_location)
             );
         }
-        out.push_str("</tbody>\n</table>\n");
+        out.push_str("</tbody>\n</table>\n</div>\n");
     }
     for (title, changes, version_of) in [
         ("Added", &diff.added, (|change: &PackageChange| change.to.clone()) as fn(&PackageChange) -> Option<String>),
@@ -409,8 +546,8 @@ fn packages(out: &mut String, diff: &PackageDiff) {
         let with_location = changes.iter().any(|change| !change.location.trim().is_empty());
         let _ = writeln!(
             out,
-            "<h4>{title} ({})</h4>\n<table class=\"packages\">\n<thead><tr><th>Package</th><th>Ecosystem</th>\
-             <th>Version</th>{}</tr></thead>\n<tbody>",
+            "<h4>{title} ({})</h4>\n<div class=\"scroll\">\n<table class=\"packages\">\n<thead><tr><th>Package</th>\
+             <th>Ecosystem</th><th>Version</th>{}</tr></thead>\n<tbody>",
             changes.len(),
             if with_location { "<th>Location</th>" } else { "" }
         );
@@ -424,7 +561,7 @@ fn packages(out: &mut String, diff: &PackageDiff) {
                 location_cell(change, with_location)
             );
         }
-        out.push_str("</tbody>\n</table>\n");
+        out.push_str("</tbody>\n</table>\n</div>\n");
     }
 }
 
@@ -432,37 +569,55 @@ fn location_cell(change: &PackageChange, with_location: bool) -> String {
     match (with_location, change.location.trim().is_empty()) {
         (false, _) => String::new(),
         (true, true) => "<td></td>".to_owned(),
-        (true, false) => format!("<td><code>{}</code></td>", escape(&change.location)),
+        (true, false) => format!("<td><code class=\"path\">{}</code></td>", breakable(&change.location)),
     }
 }
 
-fn runs_table(out: &mut String, report: &GateReport) {
+/// The suite runs, then the last lines of each one's output: the log files stay on the
+/// machine that ran the gate, so the report carries what a reader needs of them.
+fn runs_table(out: &mut String, report: &GateReport, anchor: &str) {
     if report.runs.is_empty() {
         return;
     }
-    out.push_str(
-        "<h3>Suite runs</h3>\n<table class=\"runs\">\n<thead><tr><th>Image</th><th>Purpose</th>\
-         <th class=\"number\">Exit status</th><th class=\"number\">Duration</th><th class=\"number\">Tests</th>\
-         <th>Output</th></tr></thead>\n<tbody>\n",
+    let _ = writeln!(
+        out,
+        "<h3 id=\"{anchor}-runs\">Suite runs</h3>\n<div class=\"scroll\">\n<table class=\"runs\">\n<thead><tr>\
+         <th>Image</th><th>Purpose</th><th class=\"number\">Exit status</th><th class=\"number\">Duration</th>\
+         <th class=\"number\">Tests</th></tr></thead>\n<tbody>"
     );
     for run in &report.runs {
-        let status = match (run.timed_out, run.exit_code) {
-            (true, _) => "timed out".to_owned(),
-            (false, Some(code)) => code.to_string(),
-            (false, None) => "killed".to_owned(),
-        };
         let _ = writeln!(
             out,
-            "<tr><td>{}</td><td>{}</td><td class=\"number\">{status}</td><td class=\"number\">{:.1} s</td>\
-             <td class=\"number\">{}</td><td><code>{}</code></td></tr>",
+            "<tr><td>{}</td><td>{}</td><td class=\"number\">{}</td><td class=\"number\">{:.1} s</td>\
+             <td class=\"number\">{}</td></tr>",
             escape(&run.image),
             escape(&run.purpose),
+            exit_status(run),
             run.duration_seconds,
             run.tests,
-            escape(&run.log)
         );
     }
-    out.push_str("</tbody>\n</table>\n<p class=\"muted\">Exit statuses are shown for information: the verdict rests on the results.</p>\n");
+    out.push_str("</tbody>\n</table>\n</div>\n<p class=\"muted\">Exit statuses are shown for information: the verdict rests on the results.</p>\n");
+    for run in &report.runs {
+        let Some(tail) = run.output_tail.as_deref().filter(|tail| !tail.trim().is_empty()) else { continue };
+        let _ = writeln!(
+            out,
+            "<details class=\"output\"><summary>Last lines of the {} {} run <span class=\"muted\">({})</span></summary>\n\
+             <pre>{}</pre>\n</details>",
+            escape(&run.image),
+            escape(&run.purpose),
+            exit_status(run),
+            escape(tail.trim_matches('\n'))
+        );
+    }
+}
+
+fn exit_status(run: &imagegate_contract::RunSummary) -> String {
+    match (run.timed_out, run.exit_code) {
+        (true, _) => "timed out".to_owned(),
+        (false, Some(code)) => format!("exit {code}"),
+        (false, None) => "killed".to_owned(),
+    }
 }
 
 fn badge(decision: Decision) -> String {
@@ -488,6 +643,24 @@ fn escape(text: &str) -> String {
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
             character => out.push(character),
+        }
+    }
+    out
+}
+
+/// `text` escaped, with a line-break opportunity after each separator of an id or a path
+/// (`.`, `/`, `:`, `_`, `-`, `[`, `,`), so that a long test id wraps between its parts rather
+/// than mid-word. A part longer than the line still breaks (`overflow-wrap: break-word`).
+fn breakable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 16);
+    let text = clean(text);
+    let mut characters = text.chars().peekable();
+    while let Some(character) = characters.next() {
+        out.push_str(&escape(character.encode_utf8(&mut [0; 4])));
+        let separator = matches!(character, '.' | '/' | ':' | '_' | '-' | '[' | ',');
+        // Never between the two colons of `::`, nor at the very end.
+        if separator && characters.peek().is_some_and(|next| *next != character) {
+            out.push_str("<wbr>");
         }
     }
     out
@@ -527,7 +700,7 @@ mod tests {
         report.regressions[0].id = "<script>alert(1)</script>".to_owned();
         let html = gate_html(&[report]);
         assert!(!html.contains("<script"), "no script element");
-        assert!(html.contains("<code>&lt;script&gt;alert(1)&lt;/script&gt;</code>"));
+        assert!(html.replace("<wbr>", "").contains("<code class=\"id\">&lt;script&gt;alert(1)&lt;/script&gt;</code>"));
     }
 
     #[test]
@@ -543,9 +716,9 @@ mod tests {
             .map(|rest| rest.split([' ', '>', '\n']).next().unwrap_or_default().trim_start_matches('/').to_owned())
             .collect();
         let expected = [
-            "!DOCTYPE", "a", "br", "code", "col", "colgroup", "dd", "div", "dl", "dt", "h1", "h2", "h3", "h4", "head",
-            "header", "html", "li", "meta", "p", "pre", "section", "span", "strong", "style", "table", "tbody", "td",
-            "th", "thead", "title", "tr", "ul", "body",
+            "!DOCTYPE", "a", "article", "br", "code", "dd", "details", "div", "dl", "dt", "h1", "h2", "h3", "h4",
+            "head", "header", "html", "li", "meta", "p", "pre", "section", "span", "strong", "style", "summary",
+            "table", "tbody", "td", "th", "thead", "title", "tr", "ul", "wbr", "body",
         ];
         for tag in &tags {
             assert!(expected.contains(&tag.as_str()), "unexpected element <{tag}>");
@@ -556,9 +729,14 @@ mod tests {
     fn the_page_is_self_contained() {
         let html = gate_html(&[fixtures::regression()]);
         // The fixture's messages quote URLs as text; none may be loaded.
-        for external in ["href=\"http", "src=", "<link", "@import", "url(", "<script", "<iframe", "<object"] {
+        for external in ["src=", "<link", "@import", "url(", "<script", "<iframe", "<object"] {
             assert!(!html.contains(external), "{external}");
         }
+        // Links to the provider's pages are followed only when clicked; nothing else points out.
+        for (index, _) in html.match_indices("href=\"http") {
+            assert!(html[..index].ends_with("<a "), "{}", &html[index.saturating_sub(40)..index + 40]);
+        }
+        assert!(html.contains("<a href=\"https://github.com/acme/web/actions/runs/7001\">GitHub Actions run</a>"));
         assert!(html.contains("<meta name=\"color-scheme\" content=\"light dark\">"));
     }
 
@@ -569,6 +747,18 @@ mod tests {
         assert!(position("test_login_redirects_to_next") < position("test_expiry_after_ttl"));
         assert!(position("test_session_cookie_is_secure") < position("test_send_mail_smtp"));
         assert!(html.contains("likely: <code>werkzeug</code> 2.2.3 → 2.3.0"));
+    }
+
+    #[test]
+    fn only_web_addresses_from_the_ci_environment_become_links() {
+        let mut report = fixtures::regression();
+        if let Some(links) = report.links.as_mut() {
+            links.commit_url = Some("javascript:alert(1)".to_owned());
+            links.run_url = Some("data:text/html,<b>x</b>".to_owned());
+        }
+        let html = gate_html(&[report]);
+        assert!(!html.contains("javascript:") && !html.contains("data:text"), "no such link");
+        assert!(html.contains("<dt>CI run</dt><dd>GitHub Actions run</dd>"));
     }
 
     #[test]

@@ -21,7 +21,7 @@ mod text;
 
 pub use html::gate_html;
 pub use junit::gate_junit;
-pub use markdown::{gate_markdown, run_markdown};
+pub use markdown::{MarkdownLinks, gate_markdown, run_markdown, run_markdown_with};
 pub use terminal::{compare_text, diff_text, gate_text, history_text, plan_text, results_text};
 
 use imagegate_contract::{Decision, GateReport, PromotionStatus};
@@ -43,7 +43,7 @@ pub(crate) fn excerpt(message: &str, max_lines: usize, indent: &str) -> String {
         message.trim_end().lines().take(max_lines).map(|line| format!("{indent}{line}")).collect();
     let total = message.trim_end().lines().count();
     if total > max_lines {
-        lines.push(format!("{indent}… ({} more lines)", total - max_lines));
+        lines.push(format!("{indent}… ({} more)", plural(total - max_lines, "line")));
     }
     lines.join("\n")
 }
@@ -106,9 +106,22 @@ pub(crate) fn version_change(from: Option<&str>, to: Option<&str>) -> String {
     }
 }
 
-/// `n thing` or `n things`.
-pub(crate) fn plural(count: usize, singular: &str) -> String {
-    if count == 1 { format!("1 {singular}") } else { format!("{count} {singular}s") }
+pub(crate) use imagegate_contract::{plural, plural_word};
+
+/// `… and 3 more tests`: what a list left out, the noun agreeing with the count.
+pub(crate) fn and_more(hidden: usize, singular: &str) -> String {
+    format!("… and {hidden} more {}", plural_word(hidden, singular))
+}
+
+/// `409 passed, 2 failed, 1 error, 0 skipped`.
+pub(crate) fn count_phrase(counts: &imagegate_results::Counts) -> String {
+    format!(
+        "{} passed, {} failed, {}, {} skipped",
+        counts.passed,
+        counts.failed,
+        plural(counts.errors, "error"),
+        counts.skipped
+    )
 }
 
 #[cfg(test)]
@@ -132,6 +145,17 @@ mod tests {
         assert_eq!(decision_tally(&[pass.clone(), regression, pass]), "1 regressed, 2 passed");
         assert_eq!(decision_tally(&[error]), "1 no verdict");
         assert_eq!(decision_tally(&[]), "no images");
+    }
+
+    #[test]
+    fn plurals_agree_with_their_counts() {
+        assert_eq!(plural(0, "test"), "0 tests");
+        assert_eq!(plural(1, "test"), "1 test");
+        assert_eq!(plural(2, "error"), "2 errors");
+        assert_eq!(and_more(1, "package"), "… and 1 more package");
+        assert_eq!(and_more(9960, "regression"), "… and 9960 more regressions");
+        let counts = imagegate_results::Counts { tests: 4, passed: 2, failed: 1, errors: 1, skipped: 0 };
+        assert_eq!(count_phrase(&counts), "2 passed, 1 failed, 1 error, 0 skipped");
     }
 
     #[test]

@@ -18,7 +18,9 @@ use std::fmt::Write;
 use imagegate_contract::{CandidateSource, Decision, GateReport, PackageChange, PackageDiff, TestEntry};
 
 use crate::text::{clean, longest_run, message_excerpt, one_line, prose_parts, shorten};
-use crate::{attempts, decision_tally, direction_mark, overall_decision, plural, promotion_word, short};
+use crate::{
+    and_more, attempts, count_phrase, decision_tally, direction_mark, overall_decision, plural, promotion_word, short,
+};
 
 /// The size a comment is kept under, in bytes (which are never fewer than characters), leaving
 /// room below GitHub's limit for text a caller adds around it.
@@ -66,19 +68,29 @@ const LEVELS: [Limits; 5] = [
 /// The most characters of a summary line, which is shown whole whenever it is sane.
 const SUMMARY_CHARACTERS: usize = 1000;
 
-/// One image's verdict as a comment: the summary line first.
-pub fn gate_markdown(report: &GateReport) -> String {
-    fitted(|limits, _| {
-        let mut out = String::new();
-        image_body(&mut out, report, limits, 3);
-        out
-    })
+/// What a comment can point its readers at beyond itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MarkdownLinks {
+    /// The file name of the HTML report written beside the comment (`report.html`), which has
+    /// every test in full; linked to the run's artifacts when the report knows where they are.
+    pub html_report: Option<String>,
 }
 
-/// A whole run as one comment: a heading with the overall decision, a table with one line per
-/// image, then each image's section.
+/// One image's verdict as a comment: the summary line first.
+pub fn gate_markdown(report: &GateReport) -> String {
+    run_markdown(std::slice::from_ref(report))
+}
+
+/// A whole run as one comment: a heading with the overall decision and the run's facts
+/// (time, branch, commit, CI run, imagegate version), a table with one line per image when
+/// there are several, then each image's section.
 pub fn run_markdown(reports: &[GateReport]) -> String {
-    fitted(|limits, last| run_document(reports, limits, last.then_some(MAX_COMMENT_BYTES)))
+    run_markdown_with(reports, &MarkdownLinks::default())
+}
+
+/// [`run_markdown`], pointing readers at the HTML report for what the comment leaves out.
+pub fn run_markdown_with(reports: &[GateReport], links: &MarkdownLinks) -> String {
+    fitted(|limits, last| run_document(reports, links, limits, last.then_some(MAX_COMMENT_BYTES)))
 }
 
 /// The first rendering, from the most detailed level down, that fits in a comment.
@@ -101,6 +113,21 @@ fn fitted(render: impl Fn(Limits, bool) -> String) -> String {
     rendered
 }
 
+/// Where the whole of what a comment leaves out can be read, as a clause: "the HTML report
+/// (`report.html` in [the run's artifacts](…)) lists them all".
+fn full_list(reports: &[GateReport], links: &MarkdownLinks) -> String {
+    let artifacts = reports.iter().find_map(|report| report.links.as_ref()?.artifacts_url.as_deref());
+    match (&links.html_report, artifacts) {
+        (Some(file), Some(url)) => format!(
+            "the HTML report ({} in [the run's artifacts]({})) lists them all",
+            md_code(file, false),
+            md_url(url)
+        ),
+        (Some(file), None) => format!("the HTML report ({}) lists them all", md_code(file, false)),
+        (None, _) => "`imagegate gate --html report.html` or `--json` lists them all".to_owned(),
+    }
+}
+
 fn mark(decision: Decision) -> &'static str {
     match decision {
         Decision::Pass => "✅",
@@ -109,14 +136,26 @@ fn mark(decision: Decision) -> &'static str {
     }
 }
 
-fn run_document(reports: &[GateReport], limits: Limits, budget: Option<usize>) -> String {
+fn run_document(reports: &[GateReport], links: &MarkdownLinks, limits: Limits, budget: Option<usize>) -> String {
     let mut out = String::new();
-    let headline = match overall_decision(reports) {
-        Some(decision) => format!("{} imagegate: {}", mark(decision), decision.as_str()),
-        None => "imagegate: no images gated".to_owned(),
+    let headline = match (overall_decision(reports), reports) {
+        (None, _) => "imagegate: no images gated".to_owned(),
+        (Some(decision), [report]) => format!(
+            "{} imagegate: {} · {}",
+            mark(decision),
+            decision.as_str(),
+            md_text(&shorten(&one_line(&report.image), limits.text_characters))
+        ),
+        (Some(decision), _) => format!("{} imagegate: {}", mark(decision), decision.as_str()),
     };
     let _ = writeln!(out, "## {headline}\n");
     if reports.is_empty() {
+        return out;
+    }
+    let _ = writeln!(out, "{}\n", run_facts(reports, links));
+    let full_list = full_list(reports, links);
+    if let [report] = reports {
+        image_body(&mut out, report, limits, 3, &full_list);
         return out;
     }
     let _ = writeln!(out, "{}: {}.\n", plural(reports.len(), "image"), decision_tally(reports));
@@ -156,13 +195,13 @@ fn run_document(reports: &[GateReport], limits: Limits, budget: Option<usize>) -
             mark(report.decision),
             md_text(&shorten(&one_line(&report.image), limits.text_characters))
         );
-        image_body(&mut section, report, limits, 4);
+        image_body(&mut section, report, limits, 4, &full_list);
         // Room is kept for the note that says how many sections were left out.
-        if budget.is_some_and(|budget| out.len() + section.len() > budget - 200) {
+        if budget.is_some_and(|budget| out.len() + section.len() > budget - 400) {
             let _ = writeln!(
                 out,
-                "\n… and {} more not shown here (the comment has a size limit); `imagegate gate` prints every report.",
-                plural(reports.len() - index, "image")
+                "\n{}, not shown here (a comment has a size limit): {full_list}.",
+                and_more(reports.len() - index, "image")
             );
             break;
         }
@@ -171,15 +210,92 @@ fn run_document(reports: &[GateReport], limits: Limits, budget: Option<usize>) -
     out
 }
 
+/// The line under the heading: when, on which branch and commit, in which CI run, with which
+/// imagegate, and where the HTML report is.
+fn run_facts(reports: &[GateReport], links: &MarkdownLinks) -> String {
+    let mut facts = Vec::new();
+    let Some(first) = reports.first() else { return String::new() };
+    if let Some(started) = reports.iter().filter_map(|report| report.started_at.as_deref()).min() {
+        facts.push(md_text(&readable_time(started)));
+    }
+    if let Some(branch) = &first.branch {
+        facts.push(format!("branch {}", md_code(&shorten(branch, 200), false)));
+    }
+    let commit = md_code(short_commit(&first.commit), false);
+    let run_links = first.links.as_ref();
+    facts.push(match run_links.and_then(|links| links.commit_url.as_deref()) {
+        Some(url) => format!("commit [{commit}]({})", md_url(url)),
+        None => format!("commit {commit}"),
+    });
+    if let Some(run_links) = run_links {
+        let provider = md_text(&one_line(&run_links.provider));
+        facts.push(match run_links.run_url.as_deref() {
+            Some(url) => format!("[{provider} run]({})", md_url(url)),
+            None => provider,
+        });
+    }
+    if let Some(file) = &links.html_report {
+        facts.push(match run_links.and_then(|links| links.artifacts_url.as_deref()) {
+            Some(url) => format!("[HTML report]({}): {}", md_url(url), md_code(file, false)),
+            None => format!("HTML report: {}", md_code(file, false)),
+        });
+    }
+    let engines: std::collections::BTreeSet<&str> = reports.iter().map(|report| report.engine.as_str()).collect();
+    facts.push(md_text(&one_line(&engines.into_iter().collect::<Vec<_>>().join(", "))));
+    if let Some(version) = &first.imagegate_version {
+        facts.push(format!("imagegate {}", md_text(&one_line(version))));
+    }
+    facts.join(" · ")
+}
+
+/// `2026-12-04T13:37:05Z` as `2026-12-04 13:37 UTC`; anything else as it is.
+fn readable_time(timestamp: &str) -> String {
+    match timestamp.strip_suffix('Z').and_then(|time| time.split_once('T')) {
+        Some((date, time)) => format!("{date} {} UTC", time.get(..5).unwrap_or(time)),
+        None => timestamp.to_owned(),
+    }
+}
+
+/// A URL from the CI environment as a Markdown link target: only `http(s)` addresses, with
+/// the characters that would end the target percent-encoded.
+fn md_url(url: &str) -> String {
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        return "#".to_owned();
+    }
+    let mut out = String::with_capacity(url.len());
+    for character in url.chars() {
+        match character {
+            '(' => out.push_str("%28"),
+            ')' => out.push_str("%29"),
+            ' ' => out.push_str("%20"),
+            '<' => out.push_str("%3C"),
+            '>' => out.push_str("%3E"),
+            '"' => out.push_str("%22"),
+            '`' => out.push_str("%60"),
+            character if character.is_control() => {}
+            character => out.push(character),
+        }
+    }
+    out
+}
+
+/// The summary line without what the heading above it already says: `web: regression: ` of
+/// `web: regression: 2 tests regressed …`.
+fn summary_rest<'a>(report: &GateReport, summary: &'a str) -> &'a str {
+    summary
+        .strip_prefix(report.image.as_str())
+        .and_then(|rest| rest.strip_prefix(": "))
+        .map(|rest| {
+            rest.strip_prefix(report.decision.as_str()).and_then(|rest| rest.strip_prefix(": ")).unwrap_or(rest)
+        })
+        .unwrap_or(summary)
+}
+
 /// One image's report; sub-headings at `heading_level`.
-fn image_body(out: &mut String, report: &GateReport, limits: Limits, heading_level: usize) {
+fn image_body(out: &mut String, report: &GateReport, limits: Limits, heading_level: usize, full_list: &str) {
     let heading = "#".repeat(heading_level);
-    let _ = writeln!(
-        out,
-        "{} **{}**\n",
-        mark(report.decision),
-        md_prose(&shorten(&one_line(&report.summary), SUMMARY_CHARACTERS), false)
-    );
+    let summary = summary_rest(report, &report.summary);
+    let _ = writeln!(out, "**{}**\n", md_prose(&shorten(&one_line(summary), SUMMARY_CHARACTERS), false));
 
     let source = match report.candidate.source {
         CandidateSource::Built => "built now",
@@ -210,17 +326,6 @@ fn image_body(out: &mut String, report: &GateReport, limits: Limits, heading_lev
         }
     }
 
-    let mut commit = format!("Commit {}", md_code(short_commit(&report.commit), false));
-    if let Some(branch) = &report.branch {
-        let _ = write!(commit, " on {}", md_code(&shorten(branch, limits.text_characters), false));
-    }
-    let mut facts = vec![commit];
-    facts.push(md_text(&one_line(&report.engine)));
-    if let Some(verdict_id) = report.verdict_id {
-        // Not `#17`, which GitHub would link to issue 17.
-        facts.push(format!("verdict {verdict_id}"));
-    }
-    let _ = writeln!(out, "\n{}", facts.join(" · "));
     if let Some(promotion) = &report.promotion {
         let status = promotion_word(promotion.status);
         let _ = writeln!(
@@ -230,17 +335,9 @@ fn image_body(out: &mut String, report: &GateReport, limits: Limits, heading_lev
         );
     }
     if !report.runs.is_empty() {
-        let counts = &report.counts;
-        let mut line = format!(
-            "Tests: {} in the candidate ({} passed, {} failed, {} errors, {} skipped)",
-            counts.tests, counts.passed, counts.failed, counts.errors, counts.skipped
-        );
+        let mut line = format!("Tests: {} in the candidate ({})", report.counts.tests, count_phrase(&report.counts));
         if let Some(counts) = report.incumbent.as_ref().and_then(|incumbent| incumbent.counts.as_ref()) {
-            let _ = write!(
-                line,
-                "; {} in the stable image ({} passed, {} failed, {} errors, {} skipped)",
-                counts.tests, counts.passed, counts.failed, counts.errors, counts.skipped
-            );
+            let _ = write!(line, "; {} in the stable image ({})", counts.tests, count_phrase(counts));
         }
         let _ = writeln!(out, "\n{line}");
     }
@@ -254,7 +351,7 @@ fn image_body(out: &mut String, report: &GateReport, limits: Limits, heading_lev
         );
     }
     if report.errors.len() > errors_shown {
-        let _ = writeln!(out, "\n> … and {} more errors", report.errors.len() - errors_shown);
+        let _ = writeln!(out, "\n> {}", and_more(report.errors.len() - errors_shown, "error"));
     }
     if !report.errors.is_empty() {
         for (label, tail, _) in crate::text::output_tails(report) {
@@ -271,12 +368,12 @@ fn image_body(out: &mut String, report: &GateReport, limits: Limits, heading_lev
             regression(out, entry, limits);
         }
         if report.regressions.len() > shown {
-            let _ = writeln!(out, "- … and {} more", report.regressions.len() - shown);
+            let _ = writeln!(out, "\n{}: {full_list}.", and_more(report.regressions.len() - shown, "regression"));
         }
     }
-    folded(out, "Flaky, not blocking", &report.flaky, limits);
-    folded(out, "Pre-existing failures, not blocking", &report.preexisting, limits);
-    folded(out, "Fixed", &report.fixed, limits);
+    folded(out, "Flaky, not blocking", &report.flaky, limits, full_list);
+    folded(out, "Pre-existing failures, not blocking", &report.preexisting, limits, full_list);
+    folded(out, "Fixed", &report.fixed, limits, full_list);
     if let Some(diff) = &report.packages {
         packages(out, diff, limits);
     }
@@ -298,44 +395,65 @@ fn short_commit(commit: &str) -> &str {
     if commit.len() > 12 && commit.is_char_boundary(12) && !commit.contains('+') { &commit[..12] } else { commit }
 }
 
-/// One regression: id and reason, attempts, suspects, then the message in a fence.
+/// One regression: its id with the likeliest culprit as a headline, its attempts, then the
+/// evidence (why, every suspect with what points at it, the failure message) folded beneath.
 fn regression(out: &mut String, entry: &TestEntry, limits: Limits) {
-    let _ = writeln!(
-        out,
-        "- {}: {}",
-        md_code(&shorten(&entry.id, limits.text_characters), false),
-        md_text(&shorten(&one_line(&entry.reason), limits.text_characters))
-    );
-    let _ = writeln!(out, "  - candidate: {}; stable: {}", attempts(&entry.candidate), incumbent_attempts(entry));
-    for (rank, suspect) in entry.suspects.iter().take(limits.suspects).enumerate() {
-        let versions = match (&suspect.from, &suspect.to) {
-            (Some(from), Some(to)) => format!("{} → {}", md_text(&one_line(from)), md_text(&one_line(to))),
-            (None, Some(to)) => format!("new: {}", md_text(&one_line(to))),
-            (Some(from), None) => format!("removed: {}", md_text(&one_line(from))),
-            (None, None) => String::new(),
-        };
-        let evidence = if suspect.evidence.trim().is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", md_text(&shorten(&one_line(&suspect.evidence), limits.text_characters)))
-        };
-        let _ = writeln!(
-            out,
-            "  - {}: {} {versions}{evidence}",
-            if rank == 0 { "likely" } else { "also" },
-            md_code(&shorten(&suspect.name, limits.text_characters), false)
-        );
-    }
-    if entry.suspects.len() > limits.suspects && limits.suspects > 0 {
-        let _ = writeln!(out, "  - … and {} more suspects", entry.suspects.len() - limits.suspects);
-    }
-    if limits.message_lines > 0
-        && let Some(message) = entry
+    let headline = match entry.suspects.first() {
+        Some(suspect) => format!(
+            " · **likely: {} {}**",
+            md_code(&shorten(&suspect.name, limits.text_characters), false),
+            suspect_versions(suspect)
+        ),
+        None => String::new(),
+    };
+    // A backslash at the end of the line breaks it (CommonMark), keeping the attempts under the id.
+    let _ = writeln!(out, "- {}{headline}\\", md_code(&shorten(&entry.id, limits.text_characters), false));
+    let _ = writeln!(out, "  candidate: {}; stable: {}", attempts(&entry.candidate), incumbent_attempts(entry));
+    let message = if limits.message_lines > 0 {
+        entry
             .message
             .as_deref()
             .and_then(|message| message_excerpt(message, limits.message_lines, limits.message_characters))
-    {
+    } else {
+        None
+    };
+    let summary = match (entry.suspects.is_empty(), message.is_some()) {
+        (false, true) => "Evidence and failure message",
+        (false, false) => "Evidence",
+        (true, true) => "Why, and the failure message",
+        (true, false) => "Why",
+    };
+    let _ = writeln!(out, "\n  <details><summary>{summary}</summary>\n");
+    let _ = writeln!(out, "  - why: {}", md_text(&shorten(&one_line(&entry.reason), limits.text_characters)));
+    for (rank, suspect) in entry.suspects.iter().take(limits.suspects).enumerate() {
+        let evidence = if suspect.evidence.trim().is_empty() {
+            String::new()
+        } else {
+            format!(": {}", md_text(&shorten(&one_line(&suspect.evidence), limits.text_characters)))
+        };
+        let _ = writeln!(
+            out,
+            "  - {}: {} {}{evidence}",
+            if rank == 0 { "likely" } else { "also" },
+            md_code(&shorten(&suspect.name, limits.text_characters), false),
+            suspect_versions(suspect)
+        );
+    }
+    if entry.suspects.len() > limits.suspects && limits.suspects > 0 {
+        let _ = writeln!(out, "  - {}", and_more(entry.suspects.len() - limits.suspects, "suspect"));
+    }
+    if let Some(message) = message {
         let _ = writeln!(out, "\n{}", fenced(&message, "  "));
+    }
+    let _ = writeln!(out, "\n  </details>\n");
+}
+
+fn suspect_versions(suspect: &imagegate_contract::Suspect) -> String {
+    match (&suspect.from, &suspect.to) {
+        (Some(from), Some(to)) => format!("{} → {}", md_text(&one_line(from)), md_text(&one_line(to))),
+        (None, Some(to)) => format!("new: {}", md_text(&one_line(to))),
+        (Some(from), None) => format!("removed: {}", md_text(&one_line(from))),
+        (None, None) => String::new(),
     }
 }
 
@@ -344,7 +462,7 @@ fn incumbent_attempts(entry: &TestEntry) -> String {
 }
 
 /// A list folded in `<details>`, one line per test.
-fn folded(out: &mut String, title: &str, entries: &[TestEntry], limits: Limits) {
+fn folded(out: &mut String, title: &str, entries: &[TestEntry], limits: Limits, full_list: &str) {
     if entries.is_empty() {
         return;
     }
@@ -361,7 +479,7 @@ fn folded(out: &mut String, title: &str, entries: &[TestEntry], limits: Limits) 
         );
     }
     if entries.len() > shown {
-        let _ = writeln!(out, "- … and {} more", entries.len() - shown);
+        let _ = writeln!(out, "- … and {} more: {full_list}", entries.len() - shown);
     }
     let _ = writeln!(out, "\n</details>");
 }
@@ -414,7 +532,7 @@ fn packages(out: &mut String, diff: &PackageDiff, limits: Limits) {
         }
     }
     if rows.len() > shown {
-        let _ = writeln!(out, "\n… and {} more", plural(rows.len() - shown, "package"));
+        let _ = writeln!(out, "\n{}", and_more(rows.len() - shown, "package"));
     }
     if !diff.totals.is_empty() {
         let totals: Vec<String> = diff
@@ -719,6 +837,66 @@ mod tests {
         assert!(markdown.contains("### Regressions (5000)"));
     }
 
+    /// GitHub refuses a comment of 65,536 characters or more.
+    const GITHUB_COMMENT_CHARACTERS: usize = 65_536;
+
+    #[test]
+    fn ten_thousand_regressions_fit_in_a_github_comment_and_say_where_the_rest_is() {
+        let mut report = fixtures::regression();
+        let template = report.regressions[0].clone();
+        report.regressions = (0..10_000)
+            .map(|index| {
+                let mut entry = template.clone();
+                entry.id = format!("tests.test_generated.GeneratedCase.test_case_{index:05}");
+                entry.message = Some(format!("E   AssertionError: case {index} differs\n").repeat(60));
+                entry
+            })
+            .collect();
+        let links = MarkdownLinks { html_report: Some("report.html".to_owned()) };
+        let markdown = run_markdown_with(&[report], &links);
+        let characters = markdown.chars().count();
+        assert!(characters < GITHUB_COMMENT_CHARACTERS, "{characters} characters");
+        assert!(markdown.contains("### Regressions (10000)"));
+        let shown = markdown.lines().filter(|line| line.starts_with("- `tests.test_generated.")).count();
+        assert!(shown >= 3, "only {shown} regressions listed");
+        assert!(markdown.contains("test_case_00000"));
+        let note = format!(
+            "… and {} more regressions: the HTML report (`report.html` in [the run's artifacts]\
+             (https://github.com/acme/web/actions/runs/7001#artifacts)) lists them all.",
+            10_000 - shown
+        );
+        assert!(markdown.contains(&note), "no note `{note}` in:\n{}", &markdown[markdown.len() - 2000..]);
+    }
+
+    #[test]
+    fn one_image_has_one_heading_and_links_to_the_commit_the_run_and_the_html_report() {
+        let links = MarkdownLinks { html_report: Some("report.html".to_owned()) };
+        let markdown = run_markdown_with(&[fixtures::regression()], &links);
+        let headings: Vec<&str> = markdown.lines().filter(|line| line.starts_with('#')).collect();
+        assert_eq!(headings, ["## ❌ imagegate: regression · web", "### Regressions (2)"]);
+        // The summary line does not say again what the heading says.
+        assert!(markdown.contains("\n**2 tests regressed in candidate 9b1d4c7e2f30"), "{markdown}");
+        assert!(!markdown.contains("web: regression:"), "{markdown}");
+        assert!(!markdown.contains("verdict 17"), "a verdict number means nothing in a pull request");
+        let facts = markdown.lines().nth(2).expect("the facts line");
+        assert_eq!(
+            facts,
+            "2026-12-04 13:37 UTC · branch `main` · commit \
+             [`4f1c2a9e8b7d`](https://github.com/acme/web/commit/4f1c2a9e8b7d6c5f4e3d2c1b0a9f8e7d6c5b4a39) · \
+             [GitHub Actions run](https://github.com/acme/web/actions/runs/7001) · \
+             [HTML report](https://github.com/acme/web/actions/runs/7001#artifacts): `report.html` · docker · imagegate 0.1.0"
+        );
+        assert!(markdown.contains(
+            "- `tests.test_auth.LoginTests.test_login_redirects_to_next` · **likely: `werkzeug` 2.2.3 → 2.3.0**"
+        ));
+    }
+
+    #[test]
+    fn urls_cannot_end_their_link_early_or_run_script() {
+        assert_eq!(md_url("https://example.com/a (b)"), "https://example.com/a%20%28b%29");
+        assert_eq!(md_url("javascript:alert(1)"), "#");
+    }
+
     #[test]
     fn a_run_of_many_images_stays_under_the_comment_limit() {
         let mut reports = Vec::new();
@@ -729,7 +907,7 @@ mod tests {
         }
         let markdown = run_markdown(&reports);
         assert!(markdown.len() <= MAX_COMMENT_BYTES, "{} bytes", markdown.len());
-        assert!(markdown.contains("more not shown here"));
+        assert!(markdown.contains("more images, not shown here"), "{}", &markdown[markdown.len() - 500..]);
         assert!(markdown.contains("image-000"));
     }
 

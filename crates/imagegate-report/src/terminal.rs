@@ -10,7 +10,7 @@ use imagegate_contract::{
 };
 
 use crate::text::one_line;
-use crate::{attempts, direction_mark, excerpt, plural, short, version_change};
+use crate::{and_more, attempts, count_phrase, direction_mark, excerpt, plural, short, version_change};
 
 /// The most suspects shown under one regression; the likeliest come first.
 const SUSPECTS_SHOWN: usize = 3;
@@ -25,6 +25,15 @@ fn section(out: &mut String, title: &str, explanation: &str, entries: &[TestEntr
     let _ = writeln!(out, "\n{title} ({}): {explanation}", entries.len());
     for entry in entries {
         let _ = writeln!(out, "  {}", one_line(&entry.id));
+        // The likeliest culprit is the headline; what points at it and the other suspects follow.
+        if let Some(suspect) = entry.suspects.first() {
+            let _ = writeln!(
+                out,
+                "      likely: {} {}",
+                one_line(&suspect.name),
+                one_line(&version_change(suspect.from.as_deref(), suspect.to.as_deref()))
+            );
+        }
         let _ = writeln!(
             out,
             "      candidate: {}   stable: {}",
@@ -35,21 +44,24 @@ fn section(out: &mut String, title: &str, explanation: &str, entries: &[TestEntr
             let _ = writeln!(out, "      why: {}", one_line(&entry.reason));
         }
         for (rank, suspect) in entry.suspects.iter().take(SUSPECTS_SHOWN).enumerate() {
-            let _ = writeln!(
-                out,
-                "      {} {} {}{}",
-                if rank == 0 { "likely:" } else { "also:  " },
-                one_line(&suspect.name),
-                one_line(&version_change(suspect.from.as_deref(), suspect.to.as_deref())),
-                if suspect.evidence.trim().is_empty() {
-                    String::new()
-                } else {
-                    format!(" ({})", one_line(&suspect.evidence))
-                }
-            );
+            let evidence = if suspect.evidence.trim().is_empty() {
+                "no evidence kept".to_owned()
+            } else {
+                one_line(&suspect.evidence)
+            };
+            if rank == 0 {
+                let _ = writeln!(out, "      evidence: {evidence}");
+            } else {
+                let _ = writeln!(
+                    out,
+                    "      also: {} {} ({evidence})",
+                    one_line(&suspect.name),
+                    one_line(&version_change(suspect.from.as_deref(), suspect.to.as_deref())),
+                );
+            }
         }
         if entry.suspects.len() > SUSPECTS_SHOWN {
-            let _ = writeln!(out, "             … and {} more", entry.suspects.len() - SUSPECTS_SHOWN);
+            let _ = writeln!(out, "      {}", and_more(entry.suspects.len() - SUSPECTS_SHOWN, "suspect"));
         }
         if with_messages && let Some(message) = entry.message.as_deref().filter(|message| !message.trim().is_empty()) {
             let _ = writeln!(out, "{}", excerpt(message, 8, "      | "));
@@ -110,7 +122,7 @@ fn packages_section(out: &mut String, diff: &PackageDiff) {
         );
     }
     if diff.changed.len() > shown.len() {
-        let _ = writeln!(out, "  … and {} more changed", diff.changed.len() - shown.len());
+        let _ = writeln!(out, "  {}", and_more(diff.changed.len() - shown.len(), "changed package"));
     }
     if !diff.added.is_empty() || !diff.removed.is_empty() {
         let _ = writeln!(
@@ -172,20 +184,30 @@ pub fn gate_text(report: &GateReport) -> String {
         report.commit,
         report.branch.as_deref().map(|branch| format!(" on {branch}")).unwrap_or_default()
     );
+    if let Some(links) = &report.links {
+        if let Some(url) = &links.commit_url {
+            let _ = writeln!(out, "             {url}");
+        }
+        match &links.run_url {
+            Some(url) => {
+                let _ = writeln!(out, "  ci run     {}: {url}", links.provider);
+            }
+            None => {
+                let _ = writeln!(out, "  ci         {}", links.provider);
+            }
+        }
+    }
     let _ = writeln!(out, "  engine     {}", report.engine);
+    if report.started_at.is_some() || report.imagegate_version.is_some() {
+        let started = report.started_at.as_deref().map(|started| format!("started {started}"));
+        let version = report.imagegate_version.as_deref().map(|version| format!("imagegate {version}"));
+        let _ = writeln!(out, "  run        {}", started.into_iter().chain(version).collect::<Vec<_>>().join(", "));
+    }
     if !report.runs.is_empty() {
         let counts = &report.counts;
-        let _ = writeln!(
-            out,
-            "  tests      {} in the candidate: {} passed, {} failed, {} errors, {} skipped",
-            counts.tests, counts.passed, counts.failed, counts.errors, counts.skipped
-        );
+        let _ = writeln!(out, "  tests      {} in the candidate: {}", counts.tests, count_phrase(counts));
         if let Some(counts) = report.incumbent.as_ref().and_then(|incumbent| incumbent.counts.as_ref()) {
-            let _ = writeln!(
-                out,
-                "             {} in the stable image: {} passed, {} failed, {} errors, {} skipped",
-                counts.tests, counts.passed, counts.failed, counts.errors, counts.skipped
-            );
+            let _ = writeln!(out, "             {} in the stable image: {}", counts.tests, count_phrase(counts));
         }
     }
 
@@ -226,7 +248,12 @@ pub fn plan_text(report: &PlanReport) -> String {
             ),
         };
         let _ = writeln!(out, "{}: {action}", entry.image);
-        let _ = writeln!(out, "  inputs   {} ({} context files)", short(&entry.inputs_digest), entry.context_files);
+        let _ = writeln!(
+            out,
+            "  inputs   {} ({})",
+            short(&entry.inputs_digest),
+            plural(entry.context_files, "context file")
+        );
         let _ = writeln!(out, "  stable   {}  {}", entry.stable.as_deref().map_or("none", short), entry.stable_tag);
         if let Some(verdict) = &entry.last_verdict {
             let decision = verdict.decision.as_str();
@@ -308,11 +335,7 @@ pub fn results_text(report: &ResultsReport) -> String {
         let _ = writeln!(out, "incomplete: {}", one_line(problem));
     }
     let counts = &report.counts;
-    let _ = writeln!(
-        out,
-        "{} tests: {} passed, {} failed, {} errors, {} skipped",
-        counts.tests, counts.passed, counts.failed, counts.errors, counts.skipped
-    );
+    let _ = writeln!(out, "{}: {}", plural(counts.tests, "test"), count_phrase(counts));
     out
 }
 
@@ -396,7 +419,7 @@ mod tests {
         let text = gate_text(&report);
         assert!(text.contains("package-039"));
         assert!(!text.contains("package-040"));
-        assert!(text.contains("… and 60 more changed"));
+        assert!(text.contains("… and 60 more changed packages"));
     }
 
     #[test]

@@ -27,7 +27,7 @@ fn main() -> ExitCode {
     let _ = ctrlc::set_handler(|| {
         INTERRUPTED.store(true, Ordering::SeqCst);
         let removed = imagegate_engine::remove_live_containers();
-        eprintln!("imagegate: interrupted; removed {removed} test container(s)");
+        eprintln!("imagegate: interrupted; removed {}", imagegate_contract::plural(removed, "test container"));
         std::process::exit(130);
     });
     let outcome = run(cli);

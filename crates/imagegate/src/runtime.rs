@@ -56,13 +56,16 @@ impl Runtime {
     }
 
     /// The project under test, as the flags name it, else as its git checkout says.
+    /// On a CI provider, its links to the commit and the run go with it, for the reports.
     pub fn project(&self, args: &crate::cli::ProjectArgs) -> imagegate_gate::Project {
-        imagegate_gate::detect_project(
+        let mut project = imagegate_gate::detect_project(
             &self.settings.config.root,
             args.commit.clone(),
             args.branch.clone(),
             &self.settings.state_dir,
-        )
+        );
+        project.links = imagegate_ci::run_links(&imagegate_ci::process_environment(), &project.commit);
+        project
     }
 
     /// Resolves the settings, checks the images named on the command line (all when none are),

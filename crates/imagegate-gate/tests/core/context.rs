@@ -262,7 +262,11 @@ timeout = "{timeout}"
             refresh: false,
             promote,
             promotion_allowed: Ok(()),
-            project: Project { commit: format!("commit-{}", self.commit.get()), branch: Some("main".to_owned()) },
+            project: Project {
+                commit: format!("commit-{}", self.commit.get()),
+                branch: Some("main".to_owned()),
+                links: None,
+            },
             packages: false,
         }
     }

@@ -277,3 +277,21 @@ fn a_stable_image_without_usable_results_still_lets_a_flaky_test_pass() {
     assert_eq!(ids(&report.flaky), ["it.test_flaky"]);
     assert_eq!(report.promotion.as_ref().map(|promotion| promotion.status), Some(PromotionStatus::Promoted));
 }
+
+#[test]
+fn every_run_carries_the_last_lines_of_its_output_and_the_report_when_and_what_made_it() {
+    // The log files stay on the machine that ran the gate; reports read elsewhere need the
+    // output itself, for passing runs as much as for broken ones.
+    let (project, _) = bootstrapped(&["alpha", "beta"], "test_a pass\ntest_b needs:beta\n");
+    project.set_features(&["alpha"]);
+    let report = project.gate(false);
+    assert_eq!(report.decision, Decision::Regression, "{}", report.summary);
+    assert!(report.runs.len() > 1, "{:?}", report.runs);
+    for run in &report.runs {
+        let tail = run.output_tail.as_deref().unwrap_or_else(|| panic!("no output tail for {run:?}"));
+        assert!(tail.contains(" ... "), "{tail}");
+    }
+    assert_eq!(report.imagegate_version.as_deref(), Some(env!("CARGO_PKG_VERSION")));
+    let started = report.started_at.as_deref().expect("a start time");
+    assert!(started.parse::<jiff::Timestamp>().is_ok() && started.ends_with('Z'), "{started}");
+}

@@ -65,7 +65,9 @@ pub fn run(global: &GlobalArgs, args: &CiArgs) -> Result<ExitStatus, CliError> {
         if refresh { "; scheduled: rebuilding without cache" } else { "" }
     );
     let git = imagegate_gate::detect_project(&config.root, None, None, &runtime.settings.state_dir);
-    let project = Project { commit: ci.commit.clone().unwrap_or(git.commit), branch: ci.branch.clone() };
+    let commit = ci.commit.clone().unwrap_or(git.commit);
+    let links = imagegate_ci::run_links(&environment, &commit);
+    let project = Project { commit, branch: ci.branch.clone(), links };
     let options = GateOptions { refresh, promote: true, promotion_allowed, project, packages: false };
 
     let context = runtime.context();
@@ -127,7 +129,9 @@ pub fn run(global: &GlobalArgs, args: &CiArgs) -> Result<ExitStatus, CliError> {
             }
         }
     }
-    let summary_markdown = imagegate_report::run_markdown(&reports);
+    // The run's page lists its artifacts, the HTML report written below among them.
+    let links = imagegate_report::MarkdownLinks { html_report: Some("report.html".to_owned()) };
+    let summary_markdown = imagegate_report::run_markdown_with(&reports, &links);
     let outputs = Outputs { images: references, summary_markdown: Some(summary_markdown), annotations };
     let working_folder = std::env::current_dir().map_err(|source| CliError::Io {
         operation: "read the working folder",

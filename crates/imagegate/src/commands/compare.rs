@@ -115,9 +115,9 @@ pub fn run(args: &CompareArgs) -> Result<ExitStatus, CliError> {
             )
         );
         println!(
-            "{}: {} tests in NEW, {} regressed, {} flaky, {} pre-existing, {} fixed",
+            "{}: {} in NEW, {} regressed, {} flaky, {} pre-existing, {} fixed",
             decision.as_str(),
-            report.counts.tests,
+            imagegate_contract::plural(report.counts.tests, "test"),
             report.regressions.len(),
             report.flaky.len(),
             report.preexisting.len(),

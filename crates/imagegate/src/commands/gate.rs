@@ -89,9 +89,10 @@ pub fn run(global: &GlobalArgs, args: &GateArgs) -> Result<ExitStatus, CliError>
     Ok(status)
 }
 
-/// Writes the report files asked for, for every image judged (also when some images failed).
+/// Writes the report files asked for, for every image judged (also when some images failed),
+/// and says on stderr where each one is.
 pub fn write_reports(files: &crate::cli::ReportArgs, reports: &[GateReport]) -> Result<(), CliError> {
-    let write = |path: &std::path::Path, text: String| {
+    let write = |kind: &str, path: &std::path::Path, text: String| {
         if let Some(parent) = path.parent().filter(|parent| !parent.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|source| CliError::Io {
                 operation: "create",
@@ -103,16 +104,24 @@ pub fn write_reports(files: &crate::cli::ReportArgs, reports: &[GateReport]) -> 
             operation: "write",
             path: path.to_path_buf(),
             source,
-        })
+        })?;
+        eprintln!("{kind} report: {}", path.display());
+        Ok::<(), CliError>(())
     };
     if let Some(path) = &files.markdown {
-        write(path, imagegate_report::run_markdown(reports))?;
+        // The comment points at the HTML report for the tests it has no room for, by its file
+        // name: where the comment is read, this machine's folders mean nothing.
+        let html_report = files.html.as_ref().map(|html| {
+            html.file_name().map_or_else(|| html.display().to_string(), |name| name.to_string_lossy().into_owned())
+        });
+        let links = imagegate_report::MarkdownLinks { html_report };
+        write("Markdown", path, imagegate_report::run_markdown_with(reports, &links))?;
     }
     if let Some(path) = &files.junit {
-        write(path, imagegate_report::gate_junit(reports))?;
+        write("JUnit", path, imagegate_report::gate_junit(reports))?;
     }
     if let Some(path) = &files.html {
-        write(path, imagegate_report::gate_html(reports))?;
+        write("HTML", path, imagegate_report::gate_html(reports))?;
     }
     Ok(())
 }

@@ -39,7 +39,8 @@ pub fn run(global: &GlobalArgs, args: &PruneArgs) -> Result<ExitStatus, CliError
         }
     }
     println!(
-        "{removed} candidate(s) {verb} from {} (created before {}){}",
+        "{} {verb} from {} (created before {}){}",
+        imagegate_contract::plural(removed, "candidate"),
         report.store,
         report.cutoff,
         if report.dry_run { "; run without --dry-run to remove them" } else { "" }

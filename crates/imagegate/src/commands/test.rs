@@ -80,12 +80,12 @@ fn run_shard(runtime: &Runtime, image: &ImageConfig, shard: Shard, args: &TestAr
     std::fs::write(&path, text).map_err(|source| CliError::Io { operation: "write", path: path.clone(), source })?;
     let counts = record.evidence.candidate.counts();
     println!(
-        "{}: shard {shard}: {} tests in the candidate ({} passed, {} failed, {} errors, {} skipped); evidence in {}",
+        "{}: shard {shard}: {} in the candidate ({} passed, {} failed, {}, {} skipped); evidence in {}",
         image.name,
-        counts.tests,
+        imagegate_contract::plural(counts.tests, "test"),
         counts.passed,
         counts.failed,
-        counts.errors,
+        imagegate_contract::plural(counts.errors, "error"),
         counts.skipped,
         path.display()
     );

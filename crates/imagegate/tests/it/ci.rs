@@ -111,6 +111,14 @@ fn github_promotes_on_pushes_and_schedules_of_the_default_branch_only() {
     assert!(lines.lines().all(|line| line.starts_with(&format!("image-{}=", context.image))), "{lines}");
     let summary = std::fs::read_to_string(&summary).unwrap();
     assert!(summary.contains(&context.image), "{summary}");
+    // The comment links the run and the commit on GitHub, from GitHub's own variables.
+    let repository = "https://github.com/octo-org/octo-repo";
+    assert!(summary.contains(&format!("[GitHub Actions run]({repository}/actions/runs/1658821493)")), "{summary}");
+    assert!(summary.contains(&format!("({repository}/commit/ffac537e6cbbf934b08745a378932722df287a53)")), "{summary}");
+    // The last run (the schedule) wrote the kept reports; its comment points at the HTML report.
+    let kept = std::fs::read_to_string(context.scratch.join("reports/summary.md")).unwrap();
+    let html = format!("[HTML report]({repository}/actions/runs/1658821499#artifacts): `report.html`");
+    assert!(kept.contains(&html), "{kept}");
 }
 
 #[test]

@@ -110,7 +110,7 @@ both_engines!(stale_files_in_the_results_folder_are_refused, |engine: Engine| {
     context.commit("image with a stale report");
     let run = context.run(&["gate"]);
     run.expect_code(2);
-    assert!(run.stderr.contains("already holds 1 file(s) before the suite runs (old-junit.xml)"), "{run}");
+    assert!(run.stderr.contains("already holds 1 file before the suite runs (old-junit.xml)"), "{run}");
     assert!(run.stderr.contains("hint:"), "{run}");
     assert!(context.leftover_containers().is_empty());
     assert_eq!(context.stable_id(), None);

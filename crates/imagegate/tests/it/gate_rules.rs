@@ -149,9 +149,19 @@ fn report_files_name_the_regressions() {
         html.to_str().unwrap(),
     ]);
     run.expect_code(1);
+    // Where each report went is said, once each.
+    for (kind, path) in [("Markdown", &markdown), ("JUnit", &junit), ("HTML", &html)] {
+        let line = format!("{kind} report: {}", path.display());
+        assert_eq!(run.stderr.matches(&line).count(), 1, "no `{line}` in:\n{run}");
+    }
     let markdown = std::fs::read_to_string(markdown).unwrap();
     assert!(markdown.contains("it.test_b"), "{markdown}");
-    let html = std::fs::read_to_string(html).unwrap();
+    // The comment names the HTML report, which has what the comment may leave out.
+    assert!(markdown.contains("HTML report: `report.html`"), "{markdown}");
+    // Ids carry line-break opportunities (`<wbr>`) between their parts.
+    let html = std::fs::read_to_string(&html).unwrap().replace("<wbr>", "");
+    // No path that exists only on the machine that ran the gate.
+    assert!(!html.contains(".log"), "{html}");
     assert!(html.contains("it.test_b") && html.starts_with("<!DOCTYPE html>"), "{html}");
     // The gate's own JUnit reads back as tests: the regression and the verdict fail.
     let results = std::process::Command::new(env!("CARGO_BIN_EXE_imagegate"))

@@ -415,7 +415,7 @@ fn prune_removes_only_old_candidates_that_were_never_promoted() {
 
     let pruned = project.run(&["prune", "--older-than", "1s"]);
     pruned.expect_code(0);
-    assert!(pruned.stdout.contains("1 candidate(s) removed"), "{pruned}");
+    assert!(pruned.stdout.contains("1 candidate removed"), "{pruned}");
     let tags = project.tags();
     assert!(!tags.contains(&candidate_tag), "{tags:?}");
     assert_eq!(project.skopeo_digest(&project.stable_reference()), Some(stable_digest.clone()));
