@@ -185,3 +185,52 @@ fn init_writes_a_workflow_for_the_configured_images() {
     // A second run refuses to overwrite.
     context.run(&["init", "--ci", "github"]).expect_code(2);
 }
+
+/// Runs `imagegate ci` with only the provider's variables, for a run expected to fail before
+/// printing any report.
+fn run_ci_raw(context: &TestContext, environment: &BTreeMap<String, String>) -> Run {
+    let mut command = context.command();
+    command.env_clear();
+    for key in ["PATH", "HOME"] {
+        if let Ok(value) = std::env::var(key) {
+            command.env(key, value);
+        }
+    }
+    command.envs(environment).args(["ci", "--report-dir"]).arg(context.scratch.join("reports"));
+    Run::from(command.output().expect("run imagegate ci"))
+}
+
+#[test]
+fn a_hosted_runner_with_a_local_store_refuses_to_promote() {
+    let context = TestContext::new(Engine::Docker, &["alpha"], "test_a pass\n");
+    let output = context.scratch.join("github-output");
+    let summary = context.scratch.join("step-summary");
+    let hosted = |name: &str| {
+        let mut environment = github_environment(name, &output, &summary);
+        environment.insert("RUNNER_ENVIRONMENT".into(), "github-hosted".into());
+        environment
+    };
+
+    // A push to the default branch would promote: refused before any work, with a hint.
+    let run = run_ci_raw(&context, &hosted("push"));
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains("refuse to promote on a GitHub-hosted runner (RUNNER_ENVIRONMENT=github-hosted)"),
+        "{run}"
+    );
+    assert!(run.stderr.contains("hint: set `[store] registry` in imagegate.toml"), "{run}");
+    assert!(context.stable_id().is_none(), "nothing was promoted");
+
+    // A run that would not promote anyway gates, with a warning.
+    let (run, report) = run_ci(&context, &hosted("push_feature"));
+    run.expect_code(0);
+    assert!(run.stderr.contains("warning: the store is local on a GitHub-hosted runner"), "{run}");
+    assert_eq!(report["promotion"]["status"], "not-allowed");
+
+    // A self-hosted runner keeps its disk: the same push promotes.
+    let mut self_hosted = hosted("push");
+    self_hosted.insert("RUNNER_ENVIRONMENT".into(), "self-hosted".into());
+    let (run, report) = run_ci(&context, &self_hosted);
+    run.expect_code(0);
+    assert_eq!(report["promotion"]["status"], "promoted", "{run}");
+}
