@@ -90,7 +90,7 @@ const ABOUT: &str = "\
 pub fn reserved_names(provider: Provider) -> &'static [&'static str] {
     match provider {
         Provider::GitHub | Provider::Generic => &[],
-        Provider::GitLab => &[".imagegate", "imagegate", "imagegate-merge-request"],
+        Provider::GitLab => &["imagegate", "imagegate-merge-request"],
         Provider::CircleCi => &["imagegate", "imagegate-fork-pull-request", "imagegate-nightly"],
     }
 }
@@ -328,11 +328,14 @@ fn github(input: &TemplateInput<'_>) -> Workflow {
 }
 
 const GITLAB: &str = r#"@ABOUT@@HANDED_ON@
-# What both jobs share. Rust for installing imagegate, and a docker engine beside the job
-# (docker-in-docker, which needs a runner that allows privileged services, as GitLab's hosted
-# runners do). The checkout is copied into test containers, never mounted, so a remote engine
-# works.
-.imagegate:
+# Pushes, scheduled pipelines of the default branch (@DEFAULT_BRANCH@) and pipelines started by
+# hand: people with write access started them, so this job logs in to the project's registry
+# with its job token and may write candidates and stable tags there.
+#
+# Rust for installing imagegate, and a docker engine beside the job (docker-in-docker, which
+# needs a runner that allows privileged services, as GitLab's hosted runners do). The checkout
+# is copied into test containers, never mounted, so a remote engine works.
+imagegate: &imagegate
 @STAGE@  image: rust:1-bookworm
   services:
     - name: docker:27-dind
@@ -348,6 +351,12 @@ const GITLAB: &str = r#"@ABOUT@@HANDED_ON@
     key: imagegate-@VERSION@
     paths:
       - .imagegate/cargo/
+  rules:
+    - if: $CI_PIPELINE_SOURCE == "push" && $CI_COMMIT_BRANCH
+    - if: $CI_PIPELINE_SOURCE == "schedule" && $CI_COMMIT_BRANCH == "@DEFAULT_BRANCH@"
+    - if: $CI_PIPELINE_SOURCE == "web" && $CI_COMMIT_BRANCH
+  before_script:
+@BEFORE_SCRIPT@    - echo "$CI_REGISTRY_PASSWORD" | docker login "$CI_REGISTRY" --username "$CI_REGISTRY_USER" --password-stdin
   script:
     - imagegate ci
   artifacts:
@@ -360,23 +369,12 @@ const GITLAB: &str = r#"@ABOUT@@HANDED_ON@
       dotenv: @DOTENV@
       junit: @JUNIT@
 
-# Pushes, scheduled pipelines of the default branch (@DEFAULT_BRANCH@) and pipelines started by
-# hand: people with write access started them, so this job logs in to the project's registry
-# with its job token and may write candidates and stable tags there.
-imagegate:
-  extends: .imagegate
-  rules:
-    - if: $CI_PIPELINE_SOURCE == "push" && $CI_COMMIT_BRANCH
-    - if: $CI_PIPELINE_SOURCE == "schedule" && $CI_COMMIT_BRANCH == "@DEFAULT_BRANCH@"
-    - if: $CI_PIPELINE_SOURCE == "web" && $CI_COMMIT_BRANCH
-  before_script:
-@BEFORE_SCRIPT@    - echo "$CI_REGISTRY_PASSWORD" | docker login "$CI_REGISTRY" --username "$CI_REGISTRY_USER" --password-stdin
-
-# Merge requests: gated, never promoted. This job never logs in: it reads what the registry
-# lets anyone read, and cannot write whatever the merge request changes. (A merge request
-# from a fork runs in the fork's project anyway, whose job token has no access here.)
+# Merge requests: gated, never promoted. The same job without the registry login: it reads
+# what the registry lets anyone read, and cannot write whatever the merge request changes. (A
+# merge request from a fork runs in the fork's project anyway, whose job token has no access
+# here.)
 imagegate-merge-request:
-  extends: .imagegate
+  <<: *imagegate
   rules:
     - if: $CI_PIPELINE_SOURCE == "merge_request_event"
   before_script:
@@ -613,7 +611,7 @@ mod tests {
         let mut with_stage = input(&[]);
         with_stage.gitlab_stage = Some(".pre");
         let text = workflow(Provider::GitLab, &with_stage).expect("writes").text;
-        assert!(text.contains("\n.imagegate:\n  stage: .pre\n"), "{text}");
+        assert!(text.contains("\nimagegate: &imagegate\n  stage: .pre\n"), "{text}");
     }
 
     #[test]

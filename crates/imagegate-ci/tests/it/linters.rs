@@ -116,9 +116,7 @@ fn assert_rejects_a_broken_workflow(provider: Provider) {
         Provider::GitHub => {
             generated.text.replace("    runs-on: ubuntu-latest", "    runs-on: ubuntu-latest\n    run-on: x")
         }
-        Provider::GitLab => {
-            generated.text.replacen("  extends: .imagegate\n  rules:", "  extends: .imagegate\n  rulez:", 1)
-        }
+        Provider::GitLab => generated.text.replacen("    expose_as:", "    expose:", 1),
         Provider::CircleCi => generated.text.replace("    docker:", "    dockers:"),
         Provider::Generic => unreachable!("generic runs have no workflow"),
     };

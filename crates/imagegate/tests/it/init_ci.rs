@@ -227,7 +227,8 @@ fn gitlab_includes_its_jobs_from_a_pipeline_with_stages_and_includes() {
 
     let jobs = yaml(&repository.read(".gitlab/imagegate.yml"));
     // Beside the project's own stages, imagegate runs first.
-    assert_eq!(jobs[".imagegate"]["stage"], ".pre");
+    assert_eq!(jobs["imagegate"]["stage"], ".pre");
+    assert_eq!(jobs["imagegate-merge-request"]["stage"], ".pre");
     // The scheduled run is on the repository's default branch.
     let rules = |job: &str| -> Vec<String> {
         jobs[job]["rules"].as_sequence().unwrap().iter().map(|rule| rule["if"].as_str().unwrap().to_owned()).collect()
@@ -246,9 +247,12 @@ fn gitlab_includes_its_jobs_from_a_pipeline_with_stages_and_includes() {
     }
     assert!(script_text("imagegate").contains("docker login"));
     // The reports are artifacts, the JUnit one in the merge request's test report.
-    let artifacts = &jobs[".imagegate"]["artifacts"];
-    assert_eq!(artifacts["reports"]["junit"], "imagegate-junit.xml");
-    assert_eq!(artifacts["paths"][0], "imagegate-reports/");
+    for job in ["imagegate", "imagegate-merge-request"] {
+        let artifacts = &jobs[job]["artifacts"];
+        assert_eq!(artifacts["reports"]["junit"], "imagegate-junit.xml", "{job}");
+        assert_eq!(artifacts["paths"][0], "imagegate-reports/", "{job}");
+        assert_eq!(artifacts["when"], "always", "{job}");
+    }
     assert!(repository.read("imagegate.toml").contains("registry = \"registry.gitlab.com/acme/app\""));
 }
 
