@@ -43,14 +43,14 @@ pub fn circleci(existing: &str, pieces: &CircleCiPieces) -> Result<String, Templ
     }
     for (section, pieces_text) in [("jobs", &pieces.jobs), ("workflows", &pieces.workflows)] {
         let ours = parse_block(section, pieces_text)?;
-        if let Some(Value::Mapping(theirs)) = document.get(section) {
-            if let Some(name) = ours.keys().find(|name| theirs.contains_key(*name)) {
-                return Err(refusal(
-                    path,
-                    format!("it has a {} named `{}` already", &section[..section.len() - 1], scalar(name)),
-                    "rename it, or keep it and run `imagegate ci` from it as it is",
-                ));
-            }
+        if let Some(Value::Mapping(theirs)) = document.get(section)
+            && let Some(name) = ours.keys().find(|name| theirs.contains_key(*name))
+        {
+            return Err(refusal(
+                path,
+                format!("it has a {} named `{}` already", &section[..section.len() - 1], scalar(name)),
+                "rename it, or keep it and run `imagegate ci` from it as it is",
+            ));
         }
     }
     insert_all(
