@@ -234,3 +234,29 @@ fn a_hosted_runner_with_a_local_store_refuses_to_promote() {
     run.expect_code(0);
     assert_eq!(report["promotion"]["status"], "promoted", "{run}");
 }
+
+#[test]
+fn ci_help_lists_every_imagegate_variable_the_ci_run_reads() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_imagegate")).args(["ci", "--help"]).output().unwrap();
+    let help = String::from_utf8(output.stdout).unwrap();
+    // Every variable named in the code that reads the CI environment and the registry
+    // credentials; outputs (IMAGEGATE_IMAGE_*) are written, not read.
+    let crates = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let pattern = regex::Regex::new(r#""(IMAGEGATE_[A-Z_]+)""#).unwrap();
+    let mut names = std::collections::BTreeSet::new();
+    for file in [
+        "imagegate-ci/src/detect.rs",
+        "imagegate-ci/src/generic.rs",
+        "imagegate-ci/src/circleci.rs",
+        "imagegate-registry/src/auth.rs",
+        "imagegate/src/cli.rs",
+    ] {
+        let text = std::fs::read_to_string(crates.join(file)).unwrap();
+        names.extend(pattern.captures_iter(&text).map(|found| found[1].to_owned()));
+    }
+    names.retain(|name| !name.starts_with("IMAGEGATE_IMAGE_") && name != "IMAGEGATE_EOF");
+    assert!(names.len() >= 10, "{names:?}");
+    for name in &names {
+        assert!(help.contains(name.as_str()), "`imagegate ci --help` does not list {name}:\n{help}");
+    }
+}
