@@ -100,24 +100,14 @@ pub fn gitlab_include(existing: &str) -> Result<Option<String>, TemplateError> {
     insert_all(path, existing, &document, &[Insertion { key: "include", block: &block }]).map(Some)
 }
 
-/// Whether a `.gitlab-ci.yml` defines jobs of its own (then imagegate's go in the `.pre`
-/// stage, which exists in every pipeline and runs before the project's jobs).
-pub fn gitlab_has_jobs(existing: &str) -> bool {
-    const KEYWORDS: &[&str] = &[
-        "default",
-        "include",
-        "stages",
-        "variables",
-        "workflow",
-        "image",
-        "services",
-        "cache",
-        "before_script",
-        "after_script",
-        "spec",
-    ];
-    let Ok(Value::Mapping(document)) = serde_norway::from_str::<Value>(existing) else { return false };
-    document.keys().filter_map(Value::as_str).any(|key| !key.starts_with('.') && !KEYWORDS.contains(&key))
+/// The first stage a `.gitlab-ci.yml` lists, where imagegate's jobs go so that they run before
+/// the project's own jobs (which may use the images they hand on). Not `.pre`: GitLab does
+/// not run a pipeline whose only jobs are in `.pre`, as a merge request pipeline would be
+/// where the project's jobs run on branches only. `None` when the file lists no stages: then
+/// the jobs take GitLab's default stage, as the project's own do.
+pub fn gitlab_first_stage(existing: &str) -> Option<String> {
+    let document: Value = serde_norway::from_str(existing).ok()?;
+    document.get("stages")?.as_sequence()?.first()?.as_str().map(str::to_owned)
 }
 
 fn parse(path: &str, text: &str) -> Result<Mapping, TemplateError> {
@@ -410,8 +400,9 @@ workflows:
     }
 
     #[test]
-    fn gitlab_jobs_are_told_from_keywords() {
-        assert!(gitlab_has_jobs("stages: [a]\nbuild:\n  script: [x]\n"));
-        assert!(!gitlab_has_jobs("stages: [a]\n.hidden:\n  script: [x]\ninclude: a.yml\n"));
+    fn gitlab_jobs_go_in_the_first_stage_listed() {
+        assert_eq!(gitlab_first_stage("stages: [lint, build]\nbuild:\n  script: [x]\n").as_deref(), Some("lint"));
+        assert_eq!(gitlab_first_stage("stages:\n  - build\n  - test\n").as_deref(), Some("build"));
+        assert_eq!(gitlab_first_stage("build:\n  script: [x]\n"), None);
     }
 }

@@ -57,7 +57,7 @@ pub struct TemplateInput<'a> {
     /// `[store] registry` (`HOST/NAMESPACE`): the workflow logs in to its host.
     pub registry: &'a str,
     pub install: Install<'a>,
-    /// GitLab: the stage of the jobs (`.pre` beside a project's own jobs, so that they run
+    /// GitLab: the stage of the jobs (the first stage a project's own file lists, so that they run
     /// first); `None` keeps GitLab's default stage.
     pub gitlab_stage: Option<&'a str>,
 }
@@ -389,7 +389,9 @@ fn gitlab(input: &TemplateInput<'_>) -> String {
         handed_on.push_str("#\n# Later jobs get each image's reference in a variable (artifacts:reports:dotenv):\n");
         handed_on.push_str(&variables_comment(input.images, "#   "));
     }
-    let stage = input.gitlab_stage.map(|stage| format!("  stage: {stage}\n")).unwrap_or_default();
+    // A stage name may hold anything; a JSON string is a YAML double-quoted scalar.
+    let stage =
+        input.gitlab_stage.map(|stage| format!("  stage: {}\n", serde_json::Value::from(stage))).unwrap_or_default();
     let before_script = format!(
         "    # The docker client, for the engine in the service.\n    \
          - apt-get update -qq && apt-get install -y -qq docker.io > /dev/null\n    \
@@ -609,9 +611,12 @@ mod tests {
     #[test]
     fn the_gitlab_jobs_take_the_stage_given() {
         let mut with_stage = input(&[]);
-        with_stage.gitlab_stage = Some(".pre");
+        with_stage.gitlab_stage = Some("lint");
         let text = workflow(Provider::GitLab, &with_stage).expect("writes").text;
-        assert!(text.contains("\nimagegate: &imagegate\n  stage: .pre\n"), "{text}");
+        assert!(text.contains("\nimagegate: &imagegate\n  stage: \"lint\"\n"), "{text}");
+        with_stage.gitlab_stage = Some("build: #1");
+        let text = workflow(Provider::GitLab, &with_stage).expect("writes").text;
+        assert!(text.contains("  stage: \"build: #1\"\n"), "{text}");
     }
 
     #[test]

@@ -93,7 +93,7 @@ fn input(images: &[String]) -> TemplateInput<'_> {
         default_branch: "master",
         registry: "ghcr.io/acme/app",
         install: Install::CURRENT,
-        gitlab_stage: Some(".pre"),
+        gitlab_stage: Some("build"),
     }
 }
 

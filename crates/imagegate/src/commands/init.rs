@@ -262,14 +262,13 @@ fn write_workflow(path: &Path, target: &CiTarget, force: bool) -> Result<Vec<Pat
     let root = &config.root;
     let gitlab_root = root.join(".gitlab-ci.yml");
     let gitlab_existing = if provider == Provider::GitLab { read_if_present(&gitlab_root)? } else { None };
-    let gitlab_stage =
-        gitlab_existing.as_deref().filter(|text| imagegate_ci::merge::gitlab_has_jobs(text)).map(|_| ".pre");
+    let gitlab_stage = gitlab_existing.as_deref().and_then(imagegate_ci::merge::gitlab_first_stage);
     let input = TemplateInput {
         images: &images,
         default_branch: &target.default_branch,
         registry: &registry,
         install: templates::Install::CURRENT,
-        gitlab_stage,
+        gitlab_stage: gitlab_stage.as_deref(),
     };
     let template_error = |error: imagegate_ci::TemplateError| {
         CliError::usage(format!("write the {provider} workflow: {error}"), "check imagegate.toml")

@@ -226,9 +226,9 @@ fn gitlab_includes_its_jobs_from_a_pipeline_with_stages_and_includes() {
     }
 
     let jobs = yaml(&repository.read(".gitlab/imagegate.yml"));
-    // Beside the project's own stages, imagegate runs first.
-    assert_eq!(jobs["imagegate"]["stage"], ".pre");
-    assert_eq!(jobs["imagegate-merge-request"]["stage"], ".pre");
+    // In the project's first stage, so that it runs before the project's jobs.
+    assert_eq!(jobs["imagegate"]["stage"], "lint");
+    assert_eq!(jobs["imagegate-merge-request"]["stage"], "lint");
     // The scheduled run is on the repository's default branch.
     let rules = |job: &str| -> Vec<String> {
         jobs[job]["rules"].as_sequence().unwrap().iter().map(|rule| rule["if"].as_str().unwrap().to_owned()).collect()
