@@ -314,3 +314,16 @@ fn github_writes_its_own_workflow_and_never_replaces_the_projects() {
         assert_eq!(repository.read(".github/workflows/imagegate.yml"), "name: ours\n");
     }
 }
+
+#[test]
+fn a_circleci_config_that_cannot_be_edited_safely_is_left_alone_with_the_jobs_beside_it() {
+    let original = fixture("circleci-tahoe.yml").replace("version: 2.1", "version: 2");
+    let repository = Repository::new("git@github.com:Acme/App.git", &[(".circleci/config.yml", original.clone())]);
+    let run = repository.init(&["--ci", "circleci"]);
+    run.expect_code(2);
+    assert_no_force_suggested(&run);
+    assert!(run.stderr.contains("`version: 2`") && run.stderr.contains(".circleci/imagegate.yml"), "{}", run.stderr);
+    assert_eq!(repository.read(".circleci/config.yml"), original);
+    let beside = yaml(&repository.read(".circleci/imagegate.yml"));
+    assert!(beside["jobs"]["imagegate"].is_mapping());
+}
