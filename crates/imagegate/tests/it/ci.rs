@@ -139,13 +139,20 @@ fn circleci_promotes_on_pushes_and_schedules_of_the_default_branch_only() {
     let context = TestContext::new(Engine::Docker, &["alpha"], "test_a pass\n");
     let env_file = context.path("imagegate-workspace/imagegate.env");
     let read_output = |_: &TestContext| std::fs::read_to_string(&env_file).unwrap_or_default();
+    // The fixtures are CircleCI cloud jobs, which are taken for ephemeral; this test's store is
+    // local, as on a self-hosted runner that says so.
+    let environment = |name: &str| {
+        let mut environment = fixture_environment("circleci", name);
+        environment.insert("IMAGEGATE_RUNNER".into(), "persistent".into());
+        environment
+    };
     assert_promotes_only_where_allowed(
         &context,
         [
-            ("pull_request", fixture_environment("circleci", "pull_request")),
-            ("fork_pull_request", fixture_environment("circleci", "fork_pull_request")),
-            ("push", fixture_environment("circleci", "push")),
-            ("schedule", fixture_environment("circleci", "schedule")),
+            ("pull_request", environment("pull_request")),
+            ("fork_pull_request", environment("fork_pull_request")),
+            ("push", environment("push")),
+            ("schedule", environment("schedule")),
         ],
         &read_output,
     );
