@@ -176,13 +176,21 @@ impl CiTarget {
 /// `HOST` and `OWNER/NAME` of a remote URL (`https://host/owner/name.git`,
 /// `git@host:owner/name.git`, `ssh://git@host/owner/name`).
 fn remote_parts(url: &str) -> Option<(String, String)> {
-    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let rest = rest.split_once('@').map_or(rest, |(_, rest)| rest);
-    let (host, path) = rest.split_once([':', '/'])?;
-    // `host:port/path` of an ssh:// URL: drop the port.
-    let path = if url.contains("://") { path } else { path.trim_start_matches(|c: char| c.is_ascii_digit()) };
+    let (host, path) = match url.split_once("://") {
+        // `scheme://[user@]host[:port]/path`
+        Some((_, rest)) => {
+            let (authority, path) = rest.split_once('/')?;
+            let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+            (host.split_once(':').map_or(host, |(host, _)| host), path)
+        }
+        // scp-like `[user@]host:path`
+        None => {
+            let (authority, path) = url.split_once(':')?;
+            (authority.rsplit_once('@').map_or(authority, |(_, host)| host), path)
+        }
+    };
     let path = path.trim_matches('/').trim_end_matches(".git").to_lowercase();
-    (path.contains('/') && !host.is_empty()).then(|| (host.to_lowercase(), path))
+    (path.contains('/') && !host.is_empty() && !host.contains('/')).then(|| (host.to_lowercase(), path))
 }
 
 /// The registry the provider's own login reaches for the repository at `url`.
@@ -465,4 +473,29 @@ fn summary(report: &InitReport) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remotes_give_the_provider_registry_in_lowercase() {
+        for url in [
+            "https://github.com/Acme/App.git",
+            "https://github.com/Acme/App",
+            "git@github.com:Acme/App.git",
+            "ssh://git@github.com/Acme/App.git",
+            "ssh://git@github.com:22/Acme/App.git",
+        ] {
+            assert_eq!(registry_for(Provider::GitHub, url).as_deref(), Some("ghcr.io/acme/app"), "{url}");
+            assert_eq!(registry_for(Provider::CircleCi, url).as_deref(), Some("ghcr.io/acme/app"), "{url}");
+        }
+        assert_eq!(
+            registry_for(Provider::GitLab, "git@gitlab.com:Group/Sub/Project.git").as_deref(),
+            Some("registry.gitlab.com/group/sub/project")
+        );
+        assert_eq!(registry_for(Provider::GitLab, "https://gitlab.acme.internal/a/b.git"), None);
+        assert_eq!(registry_for(Provider::GitHub, "/srv/git/app.git"), None);
+    }
 }
