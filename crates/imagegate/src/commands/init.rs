@@ -294,20 +294,20 @@ fn write_workflow(path: &Path, target: &CiTarget, force: bool) -> Result<Vec<Pat
                         write(&workflow_path, &merged)?;
                         written.push(workflow_path);
                     }
-                    Err(error) => {
+                    Err(imagegate_ci::TemplateError::Merge { path, reason, hint }) => {
                         // The project's file stays as it is; what to add is written beside it.
                         let beside = root.join(".circleci/imagegate.yml");
                         write_own_file(&beside, &workflow.text, true)?;
                         eprintln!("wrote {}", beside.display());
                         return Err(CliError::usage(
-                            error.to_string().lines().next().unwrap_or_default().to_owned(),
+                            format!("add imagegate's jobs to `{path}`: {reason}"),
                             format!(
-                                "{}; the job `imagegate` and the workflows `imagegate` and `imagegate-nightly` to \
-                                 add are in .circleci/imagegate.yml",
-                                error.to_string().split("hint: ").nth(1).unwrap_or("add them by hand")
+                                "{hint}; the job `imagegate` and the workflows `imagegate` and `imagegate-nightly` \
+                                 to add are in .circleci/imagegate.yml"
                             ),
                         ));
                     }
+                    Err(error) => return Err(template_error(error)),
                 }
             }
             _ => {
