@@ -90,13 +90,14 @@ pub struct PruneArgs {
 
 #[derive(Debug, Args)]
 pub struct InitArgs {
-    /// Overwrite existing files
+    /// Overwrite an existing imagegate.toml, or a workflow `init --ci` wrote (never the project's own CI files)
     #[arg(long)]
     pub force: bool,
     /// Print what was found and written as JSON (schema imagegate.init/v1)
     #[arg(long)]
     pub json: bool,
-    /// Also write a CI workflow that runs `imagegate ci` on every branch and nightly
+    /// Also write a CI workflow that runs `imagegate ci` on every branch and nightly, added to the
+    /// project's own CI configuration where the provider keeps it in one file
     #[arg(long, value_enum, value_name = "PROVIDER")]
     pub ci: Option<CiProviderArg>,
 }
