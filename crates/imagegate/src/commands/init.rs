@@ -354,7 +354,12 @@ fn write_workflow(path: &Path, target: &CiTarget, force: bool) -> Result<Vec<Pat
         config.promote.branches.join(", ")
     );
     match provider {
-        Provider::GitHub => eprintln!("registry: logs in to {} with the job's GITHUB_TOKEN", registry_host(&registry)),
+        Provider::GitHub if registry_host(&registry) != "ghcr.io" => eprintln!(
+            "next: the workflow logs in to {} with the job's GITHUB_TOKEN, which only GHCR accepts: put that \
+             registry's credentials in repository secrets and use them in the two `Log in to the registry` steps",
+            registry_host(&registry)
+        ),
+        Provider::GitHub => eprintln!("registry: logs in to ghcr.io with the job's GITHUB_TOKEN"),
         Provider::GitLab => eprintln!("registry: logs in to $CI_REGISTRY with the job token (CI_REGISTRY_USER)"),
         Provider::CircleCi => eprintln!(
             "next: create the CircleCI context `{}` (Organization Settings > Contexts) with IMAGEGATE_REGISTRY_USERNAME \
