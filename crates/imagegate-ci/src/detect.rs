@@ -16,6 +16,9 @@
 //! - `IMAGEGATE_DEFAULT_BRANCH` and `IMAGEGATE_COMMIT` only fill in what the provider does not
 //!   say (CircleCI has no default branch variable); they never replace what it does.
 //!
+//! - `IMAGEGATE_RUNNER=ephemeral|persistent` overrides whether the runner is taken for one
+//!   that is thrown away after the job (see [`ephemeral_runner`]); it changes no trust.
+//!
 //! These rules keep mistakes in CI configuration from promoting. They are not a sandbox: code
 //! that a pull request runs can run anything, so the boundary that matters is the provider's
 //! own, which withholds secrets (registry credentials among them) from runs of untrusted code.
@@ -44,9 +47,14 @@ pub fn detect(environment: &BTreeMap<String, String>, read_file: ReadFile<'_>) -
         Provider::GitHub => github::detect(&environment, read_file)?,
         Provider::GitLab => gitlab::detect(&environment)?,
         Provider::CircleCi => circleci::detect(&environment)?,
-        Provider::Generic => return generic::detect(&environment),
+        Provider::Generic => {
+            let mut run = generic::detect(&environment)?;
+            run.ephemeral_runner = ephemeral_runner(&environment, Provider::Generic)?;
+            return Ok(run);
+        }
     };
     apply_overrides(&environment, &mut run)?;
+    run.ephemeral_runner = ephemeral_runner(&environment, run.provider)?;
     // Every rule above keeps this already; stated once more so that no future rule can break it.
     run.trusted = run.trusted && run.event.is_trusted();
     Ok(run)
@@ -113,6 +121,59 @@ fn apply_overrides(environment: &Environment<'_>, run: &mut CiRun) -> Result<(),
     fill_gap(&mut run.default_branch, environment.get("IMAGEGATE_DEFAULT_BRANCH"));
     fill_gap(&mut run.commit, environment.get("IMAGEGATE_COMMIT"));
     Ok(())
+}
+
+/// Whether the job runs on a machine the provider throws away afterwards, and how that was
+/// told. What each provider lets a job see:
+///
+/// - GitHub Actions sets `RUNNER_ENVIRONMENT` to `github-hosted` or `self-hosted` (documented
+///   among the default variables); the former is ephemeral.
+/// - GitLab sets no such variable. A job on GitLab.com's hosted runners is recognised by
+///   `CI_SERVER_HOST=gitlab.com` together with the runner's tags (`saas-linux-…`, the tags
+///   GitLab documents for choosing those runners, in `CI_RUNNER_TAGS`) or its description
+///   (`…runners-manager.gitlab.com…`, `shared-runners-manager-…`): a heuristic, which a
+///   self-managed instance or a project's own runner never matches.
+/// - CircleCI names no executor kind in a job's environment. Every job of CircleCI's cloud
+///   (`CIRCLE_BUILD_URL` on circleci.com) is taken for ephemeral, as its docker, machine and
+///   macOS executors are; a self-hosted runner cannot be told apart there, so it needs
+///   `IMAGEGATE_RUNNER=persistent`.
+///
+/// `IMAGEGATE_RUNNER` (`ephemeral` or `persistent`) overrides all of this, on any provider.
+fn ephemeral_runner(environment: &Environment<'_>, provider: Provider) -> Result<Option<String>, CiError> {
+    match environment.get("IMAGEGATE_RUNNER") {
+        Some("ephemeral") => return Ok(Some("IMAGEGATE_RUNNER=ephemeral".to_owned())),
+        Some("persistent") => return Ok(None),
+        Some(value) => {
+            return Err(CiError::InvalidValue {
+                variable: "IMAGEGATE_RUNNER",
+                value: value.to_owned(),
+                hint: "use `ephemeral` (the runner is thrown away after the job) or `persistent`",
+            });
+        }
+        None => {}
+    }
+    Ok(match provider {
+        Provider::GitHub => (environment.get("RUNNER_ENVIRONMENT") == Some("github-hosted"))
+            .then(|| "a GitHub-hosted runner (RUNNER_ENVIRONMENT=github-hosted)".to_owned()),
+        Provider::GitLab => {
+            let on_gitlab_com = environment.get("CI_SERVER_HOST") == Some("gitlab.com");
+            let tags = environment.get("CI_RUNNER_TAGS").unwrap_or_default();
+            let description = environment.get("CI_RUNNER_DESCRIPTION").unwrap_or_default();
+            let hosted = tags.contains("saas-")
+                || description.contains("runners-manager.gitlab.com")
+                || description.contains("shared-runners-manager");
+            (on_gitlab_com && hosted).then(|| {
+                "a GitLab.com hosted runner (CI_SERVER_HOST=gitlab.com, CI_RUNNER_TAGS/CI_RUNNER_DESCRIPTION)"
+                    .to_owned()
+            })
+        }
+        Provider::CircleCi => {
+            let url = environment.get("CIRCLE_BUILD_URL").unwrap_or_default();
+            (url.starts_with("https://circleci.com/") || url.starts_with("https://app.circleci.com/"))
+                .then(|| "a CircleCI cloud job (CIRCLE_BUILD_URL on circleci.com)".to_owned())
+        }
+        Provider::Generic => None,
+    })
 }
 
 fn fill_gap(field: &mut Option<String>, value: Option<&str>) {
@@ -370,6 +431,55 @@ mod tests {
                 .expect("detects");
         assert_eq!(run.default_branch.as_deref(), Some("main"));
         assert_eq!(run.commit.as_deref(), Some("5d5b2c1b0c8f1a8f2d7c6e9a4b3c2d1e0f9a8b7c"));
+    }
+
+    #[test]
+    fn hosted_runners_are_told_from_each_provider_environment() {
+        let github = [
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_EVENT_NAME", "workflow_dispatch"),
+            ("GITHUB_EVENT_PATH", "/event.json"),
+            ("GITHUB_REF", "refs/heads/main"),
+        ];
+        let read = |_: &Path| Ok(br#"{"repository": {"default_branch": "main"}}"#.to_vec());
+        let detect_github = |extra: &[(&'static str, &'static str)]| {
+            detect(&environment(&with(&github, extra)), &read).expect("detects").ephemeral_runner
+        };
+        assert!(detect_github(&[("RUNNER_ENVIRONMENT", "github-hosted")]).is_some());
+        assert_eq!(detect_github(&[("RUNNER_ENVIRONMENT", "self-hosted")]), None);
+        assert_eq!(detect_github(&[]), None);
+
+        let gitlab_com = with(GITLAB_PUSH, &[("CI_SERVER_HOST", "gitlab.com")]);
+        let ephemeral = |pairs: &[(&str, &str)]| detect_in(pairs).expect("detects").ephemeral_runner;
+        assert!(ephemeral(&with(&gitlab_com, &[("CI_RUNNER_TAGS", r#"["saas-linux-small-amd64"]"#)])).is_some());
+        assert!(
+            ephemeral(&with(
+                &gitlab_com,
+                &[("CI_RUNNER_DESCRIPTION", "3-green.saas-linux-small-amd64.runners-manager.gitlab.com/default")]
+            ))
+            .is_some()
+        );
+        assert_eq!(ephemeral(&with(&gitlab_com, &[("CI_RUNNER_DESCRIPTION", "acme build box")])), None);
+        assert_eq!(ephemeral(&with(GITLAB_PUSH, &[("CI_RUNNER_TAGS", "saas-linux-small-amd64")])), None);
+
+        let circleci = [("CIRCLECI", "true"), ("CIRCLE_BRANCH", "main")];
+        assert!(ephemeral(&with(&circleci, &[("CIRCLE_BUILD_URL", "https://circleci.com/gh/acme/app/12")])).is_some());
+        assert_eq!(
+            ephemeral(&with(&circleci, &[("CIRCLE_BUILD_URL", "https://circleci.acme.internal/gh/a/b/1")])),
+            None
+        );
+    }
+
+    #[test]
+    fn the_runner_override_wins_either_way_and_is_checked() {
+        let hosted =
+            with(GITLAB_PUSH, &[("CI_SERVER_HOST", "gitlab.com"), ("CI_RUNNER_TAGS", "saas-linux-small-amd64")]);
+        let persistent = detect_in(&with(&hosted, &[("IMAGEGATE_RUNNER", "persistent")])).expect("detects");
+        assert_eq!(persistent.ephemeral_runner, None);
+        let ephemeral = detect_in(&with(GITLAB_PUSH, &[("IMAGEGATE_RUNNER", "ephemeral")])).expect("detects");
+        assert_eq!(ephemeral.ephemeral_runner.as_deref(), Some("IMAGEGATE_RUNNER=ephemeral"));
+        let error = detect_in(&with(GITLAB_PUSH, &[("IMAGEGATE_RUNNER", "cloud")])).expect_err("invalid");
+        assert!(error.to_string().starts_with("read IMAGEGATE_RUNNER `cloud`"), "{error}");
     }
 
     #[test]

@@ -99,4 +99,19 @@ pub enum TemplateError {
          and `-`\n  hint: rename the image in imagegate.toml"
     )]
     ImageName { name: String },
+    /// The default branch cannot be written into the workflow as it stands.
+    #[error(
+        "write the CI workflow: default branch `{name}` has characters other than letters, digits, `.`, `_`, `-` \
+         and `/`\n  hint: write the workflow for a branch named plainly, then change the branch in it by hand"
+    )]
+    BranchName { name: String },
+    /// A registry location, repository URL or version would need quoting in the workflow.
+    #[error(
+        "write the CI workflow: `{value}` has characters the workflow cannot hold unquoted\n  hint: check `[store] \
+         registry` in imagegate.toml"
+    )]
+    Value { value: String },
+    /// The project's own configuration file cannot take imagegate's jobs automatically.
+    #[error("add imagegate's jobs to `{path}`: {reason}\n  hint: {hint}")]
+    Merge { path: String, reason: String, hint: String },
 }

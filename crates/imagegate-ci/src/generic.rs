@@ -34,6 +34,7 @@ pub(crate) fn detect(environment: &Environment<'_>) -> Result<CiRun, CiError> {
         pull_request: None,
         run_url: None,
         warnings: Vec::new(),
+        ephemeral_runner: None,
     })
 }
 

@@ -64,6 +64,7 @@ pub(crate) fn detect(environment: &Environment<'_>, read_file: ReadFile<'_>) -> 
         pull_request: None,
         run_url,
         warnings: Vec::new(),
+        ephemeral_runner: None,
     };
 
     if PULL_REQUEST_EVENTS.contains(&event_name) {

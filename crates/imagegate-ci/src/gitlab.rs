@@ -45,6 +45,7 @@ pub(crate) fn detect(environment: &Environment<'_>) -> Result<CiRun, CiError> {
         pull_request: None,
         run_url: environment.get("CI_PIPELINE_URL").map(str::to_owned),
         warnings: Vec::new(),
+        ephemeral_runner: None,
     };
 
     let merge_request = environment.number("CI_MERGE_REQUEST_IID")?;

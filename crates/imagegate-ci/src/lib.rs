@@ -6,7 +6,8 @@
 //!   pure.
 //! - [`publication::plan`] turns a run's [`Outputs`] into the text of each file to write and of
 //!   what to print, per provider; [`outputs`] does the writing, the crate's only file I/O.
-//! - [`templates::workflow`] is the CI configuration `imagegate init --ci` writes.
+//! - [`templates::workflow`] is the CI configuration `imagegate init --ci` writes, and
+//!   [`merge`] adds it to a project's own one-file configuration, keeping its text.
 //!
 //! Each provider's file (`github.rs`, `gitlab.rs`, `circleci.rs`, `generic.rs`) lists the
 //! variables it reads and the documentation they come from.
@@ -22,6 +23,7 @@ mod generic;
 mod github;
 mod gitlab;
 mod links;
+pub mod merge;
 pub mod outputs;
 pub mod publication;
 mod run;

@@ -146,6 +146,10 @@ pub struct CiRun {
     /// Things detection chose to ignore (an `IMAGEGATE_*` override that would have made the
     /// run more trusted, say), for the caller to show on stderr.
     pub warnings: Vec<String>,
+    /// Why the runner is taken for one that is thrown away after the job (a provider's hosted
+    /// runner), whose disk and engine keep nothing for the next run; `None` when it is not
+    /// known to be. See `detect::ephemeral_runner` for what is read.
+    pub ephemeral_runner: Option<String>,
 }
 
 impl CiRun {
@@ -224,6 +228,7 @@ mod tests {
             pull_request: None,
             run_url: None,
             warnings: Vec::new(),
+            ephemeral_runner: None,
         }
     }
 

@@ -33,8 +33,8 @@ pub use error::{ConfigError, ConfigErrorKind};
 pub use load::{find_config, load, load_str};
 pub use model::*;
 pub use starter::{
-    Authorship, Project, Proposal, ProposedArg, ProposedImage, ProposedSuite, authorship, propose, starter_config,
-    with_entries,
+    Authorship, GitFacts, Project, Proposal, ProposedArg, ProposedImage, ProposedSuite, authorship, propose,
+    starter_config, with_entries,
 };
 pub use warnings::ConfigWarning;
 

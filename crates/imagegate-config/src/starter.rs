@@ -21,7 +21,7 @@ use std::fmt::Write as _;
 use sha2::{Digest as _, Sha256};
 
 pub use ignore_files::with_entries;
-pub use project::Project;
+pub use project::{GitFacts, Project};
 pub use proposal::{Proposal, ProposedArg, ProposedImage, propose};
 pub use suite::ProposedSuite;
 
@@ -83,13 +83,31 @@ pub fn starter_config(proposal: &Proposal) -> String {
 
 [promote]
 # The branches whose CI runs may promote a candidate to its stable tag.
-branches = [\"main\", \"master\"]
-
+",
+    );
+    // A default branch other than the usual two is named alone; otherwise both usual names
+    // stay, so that a checkout git says nothing of still promotes from its default branch.
+    match proposal.default_branch.as_deref() {
+        Some(branch) if !["main", "master"].contains(&branch) => {
+            let _ = writeln!(out, "branches = [{}]", quoted(branch));
+        }
+        _ => out.push_str("branches = [\"main\", \"master\"]\n"),
+    }
+    out.push_str(
+        "
 [store]
 # Where imagegate keeps its history and run artefacts.
 # state_dir = \".imagegate\"
 ",
     );
+    if let Some(registry) = &proposal.registry {
+        let _ = writeln!(
+            out,
+            "# Candidates, stable tags and records live in this registry, which outlives the CI runner.\n\
+             registry = {}",
+            quoted(registry)
+        );
+    }
     if proposal.images.is_empty() {
         out.push_str("\n# No Dockerfile was found in this project: write one, then describe it as [images.NAME].\n");
     }

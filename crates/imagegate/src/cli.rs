@@ -65,6 +65,7 @@ pub enum Command {
     Compare(CompareArgs),
     /// The whole job for every CI run: detect the provider and event, gate, promote where
     /// allowed, publish image references and reports
+    #[command(after_help = CI_ENVIRONMENT_HELP)]
     Ci(CiArgs),
     /// List the packages that differ between two images (dpkg, apk, rpm, Python, npm, gems)
     Diff(DiffArgs),
@@ -89,13 +90,14 @@ pub struct PruneArgs {
 
 #[derive(Debug, Args)]
 pub struct InitArgs {
-    /// Overwrite existing files
+    /// Overwrite an existing imagegate.toml, or a workflow `init --ci` wrote (never the project's own CI files)
     #[arg(long)]
     pub force: bool,
     /// Print what was found and written as JSON (schema imagegate.init/v1)
     #[arg(long)]
     pub json: bool,
-    /// Also write a CI workflow that runs `imagegate ci` on every branch and nightly
+    /// Also write a CI workflow that runs `imagegate ci` on every branch and nightly, added to the
+    /// project's own CI configuration where the provider keeps it in one file
     #[arg(long, value_enum, value_name = "PROVIDER")]
     pub ci: Option<CiProviderArg>,
 }
@@ -274,3 +276,23 @@ pub struct DiffArgs {
     #[arg(long)]
     pub json: bool,
 }
+
+/// The `IMAGEGATE_*` variables `imagegate ci` reads, for `ci --help`. The provider's own
+/// variables (GITHUB_*, CI_*, CIRCLE_*) come first and cannot be overridden by these where the
+/// provider sets them.
+const CI_ENVIRONMENT_HELP: &str = "\
+Environment variables read (besides the provider's own GITHUB_*, CI_* and CIRCLE_* ones):
+  IMAGEGATE_PROVIDER        github, gitlab, circleci or generic; required only off those three
+  IMAGEGATE_EVENT           push, pull_request, fork_pull_request, schedule or manual: may lower
+                            a run's trust, never raise it (on generic CI: the event itself)
+  IMAGEGATE_BRANCH          generic CI: the branch (ignored where the provider names one)
+  IMAGEGATE_DEFAULT_BRANCH  the default branch, where the provider does not say (CircleCI)
+  IMAGEGATE_COMMIT          the commit, where the provider does not say
+  IMAGEGATE_CIRCLECI_TRIGGER_SOURCE
+                            CircleCI: << pipeline.trigger_source >>, which a job cannot see
+  IMAGEGATE_RUNNER          ephemeral or persistent: whether the runner is thrown away after
+                            the job (default: detected; a local store refuses to promote there)
+  IMAGEGATE_REGISTRY_USERNAME, IMAGEGATE_REGISTRY_PASSWORD, IMAGEGATE_REGISTRY_TOKEN
+                            credentials for `[store] registry` (else docker's and podman's)
+  IMAGEGATE_CONFIG, IMAGEGATE_ENGINE, IMAGEGATE_STATE_DIR
+                            as --config, --engine and --state-dir";

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use imagegate_ci::Provider;
-use imagegate_ci::templates::workflow;
+use imagegate_ci::templates::{Install, TemplateInput, workflow};
 
 const INSTALL: &str = "python3 -m pip install jactionlint check-jsonschema";
 
@@ -87,10 +87,20 @@ fn linters_for(provider: Provider) -> Vec<(&'static str, Vec<&'static str>)> {
     commands
 }
 
+fn input(images: &[String]) -> TemplateInput<'_> {
+    TemplateInput {
+        images,
+        default_branch: "master",
+        registry: "ghcr.io/acme/app",
+        install: Install::CURRENT,
+        gitlab_stage: Some("build"),
+    }
+}
+
 fn assert_lints_clean(provider: Provider) {
     let images = vec!["debian".to_owned(), "tools.x".to_owned(), "py3_11-slim".to_owned()];
     for images in [images, Vec::new()] {
-        let generated = workflow(provider, &images).expect("writes the workflow");
+        let generated = workflow(provider, &input(&images)).expect("writes the workflow");
         for (command, passed, output) in lint(generated.path, &generated.text, &linters_for(provider)) {
             assert!(passed, "`{command}` rejects the {provider} workflow:\n{output}\n--- workflow\n{}", generated.text);
         }
@@ -100,12 +110,13 @@ fn assert_lints_clean(provider: Provider) {
 /// A workflow with a mistake each linter must catch: an unknown key in the place the
 /// generated workflow's job is.
 fn assert_rejects_a_broken_workflow(provider: Provider) {
-    let generated = workflow(provider, &["debian".to_owned()]).expect("writes the workflow");
+    let images = ["debian".to_owned()];
+    let generated = workflow(provider, &input(&images)).expect("writes the workflow");
     let broken = match provider {
         Provider::GitHub => {
             generated.text.replace("    runs-on: ubuntu-latest", "    runs-on: ubuntu-latest\n    run-on: x")
         }
-        Provider::GitLab => generated.text.replace("  script:", "  scripts:"),
+        Provider::GitLab => generated.text.replacen("    expose_as:", "    expose:", 1),
         Provider::CircleCi => generated.text.replace("    docker:", "    dockers:"),
         Provider::Generic => unreachable!("generic runs have no workflow"),
     };

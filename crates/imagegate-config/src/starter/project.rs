@@ -1,7 +1,8 @@
-//! What `init` knows of a project: the paths in its checkout and the text of the files it
-//! reads (Dockerfiles, CI configurations, dependency manifests, ignore files). [`Project::read`]
-//! is the one place where `init` reads the disk; everything after it works on this snapshot,
-//! so tests build one from strings with [`Project::from_files`].
+//! What `init` knows of a project: the paths in its checkout, the text of the files it
+//! reads (Dockerfiles, CI configurations, dependency manifests, ignore files) and what git says
+//! of the repository (its default branch and `origin`). [`Project::read`] is the one place
+//! where `init` reads the disk; everything after it works on this snapshot, so tests build one
+//! from strings with [`Project::from_files`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -51,6 +52,52 @@ pub struct Project {
     texts: BTreeMap<String, String>,
     /// Whether the listing stopped at [`MAX_PATHS`].
     pub truncated: bool,
+    /// What git says of the repository; empty outside a git checkout.
+    pub git: GitFacts,
+}
+
+/// What `init --ci` needs from the repository's git configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GitFacts {
+    /// The branch the repository treats as its default, if git tells it.
+    pub default_branch: Option<String>,
+    /// Where [`GitFacts::default_branch`] was read, for messages.
+    pub default_branch_source: Option<&'static str>,
+    /// The URL of the `origin` remote.
+    pub origin_url: Option<String>,
+}
+
+impl GitFacts {
+    /// Asks git in `root`, in order of authority: the remote's default branch
+    /// (`refs/remotes/origin/HEAD`, set by `git clone`), then the branch checked out, then
+    /// `init.defaultBranch`. A folder that is no git checkout, or a machine without git, gives
+    /// nothing: the caller falls back and says so.
+    pub fn read(root: &Path) -> GitFacts {
+        let git = |arguments: &[&str]| -> Option<String> {
+            let output = std::process::Command::new("git")
+                .arg("-C")
+                .arg(root)
+                .args(arguments)
+                .stdin(std::process::Stdio::null())
+                .output()
+                .ok()?;
+            let text = String::from_utf8(output.stdout).ok()?.trim().to_owned();
+            (output.status.success() && !text.is_empty()).then_some(text)
+        };
+        let from_remote = git(&["symbolic-ref", "--quiet", "--short", "refs/remotes/origin/HEAD"])
+            .and_then(|name| name.strip_prefix("origin/").map(str::to_owned))
+            .map(|name| (name, "refs/remotes/origin/HEAD"));
+        let default = from_remote
+            .or_else(|| {
+                git(&["symbolic-ref", "--quiet", "--short", "HEAD"]).map(|name| (name, "the branch checked out"))
+            })
+            .or_else(|| git(&["config", "--get", "init.defaultBranch"]).map(|name| (name, "init.defaultBranch")));
+        GitFacts {
+            default_branch: default.as_ref().map(|(name, _)| name.clone()),
+            default_branch_source: default.map(|(_, source)| source),
+            origin_url: git(&["remote", "get-url", "origin"]),
+        }
+    }
 }
 
 impl Project {
@@ -58,7 +105,7 @@ impl Project {
     pub fn read(root: &Path) -> std::io::Result<Project> {
         let name =
             std::path::absolute(root)?.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
-        let mut project = Project { name, ..Project::default() };
+        let mut project = Project { name, git: GitFacts::read(root), ..Project::default() };
         let walk = walkdir::WalkDir::new(root).sort_by_file_name().into_iter().filter_entry(|entry| {
             entry.depth() == 0
                 || !(entry.file_type().is_dir()

@@ -45,6 +45,11 @@ pub struct Proposal {
     pub dockerignore: Vec<String>,
     /// Things found that concern no one image (a CI file that could not be read).
     pub notes: Vec<String>,
+    /// The repository's default branch, when git tells it: `[promote] branches` names it.
+    pub default_branch: Option<String>,
+    /// `[store] registry` to write, when the caller knows where the CI workflow keeps images
+    /// (`init --ci` does); `None` leaves the embedded store.
+    pub registry: Option<String>,
 }
 
 /// Markers of a Python project whose version is read from git at build time: its image
@@ -184,7 +189,15 @@ pub fn propose(project: &Project) -> Proposal {
 
     let root_context = images.iter().any(|image| image.enabled && image.context == ".");
     let dockerignore = dockerignore_entries(project, root_context, &mut notes);
-    Proposal { project: project.name.clone(), images, suite: propose_suite(project), dockerignore, notes }
+    Proposal {
+        project: project.name.clone(),
+        images,
+        suite: propose_suite(project),
+        dockerignore,
+        notes,
+        default_branch: project.git.default_branch.clone(),
+        registry: None,
+    }
 }
 
 fn recipe_key(invocation: &BuildInvocation) -> String {

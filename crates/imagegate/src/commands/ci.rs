@@ -1,7 +1,9 @@
 //! `imagegate ci`: the whole job for every CI run. It reads where it runs from the provider's
 //! environment (never from the local git state), gates each image (refreshing on scheduled
 //! runs), promotes only where the event is trusted and the branch allowed, and hands on the
-//! image references later jobs must use, with reports where the provider shows them.
+//! image references later jobs must use, with reports where the provider shows them. On a
+//! runner thrown away after the job (a provider's hosted runner) it refuses to promote into a
+//! local store, which would vanish with the machine.
 
 use std::path::Path;
 
@@ -51,6 +53,27 @@ pub fn run(global: &GlobalArgs, args: &CiArgs) -> Result<ExitStatus, CliError> {
         &crate::settings::RunTrust::of(&ci),
     )?;
     let promotion_allowed = ci.may_promote(&config.promote.branches);
+    // A local store on a runner that is thrown away after the job would promote into nothing:
+    // the stable tag, the candidate and the history vanish with the machine, and the next run
+    // starts without a stable image. Refused before any work, where the run would promote.
+    if let Some(runner) = &ci.ephemeral_runner
+        && config.store.registry.is_none()
+    {
+        if promotion_allowed.is_ok() {
+            return Err(CliError::usage(
+                format!(
+                    "refuse to promote on {runner}: the store is local (imagegate.toml has no `[store] registry`), so \
+                     the stable tag and the history would vanish with the runner"
+                ),
+                "set `[store] registry` in imagegate.toml to a registry this job logs in to (`imagegate init --ci` \
+                 writes the provider's), or set IMAGEGATE_RUNNER=persistent if this runner keeps its disk and engine",
+            ));
+        }
+        eprintln!(
+            "warning: the store is local on {runner}: nothing this run records outlives it; set `[store] registry` in \
+             imagegate.toml"
+        );
+    }
     let refresh = ci.event == Event::Schedule;
     eprintln!(
         "imagegate ci: {} {} on {} at {}; {}{}",

@@ -6,7 +6,10 @@
 //! with `--ci` a workflow that runs `imagegate ci` on every branch and nightly.
 //!
 //! Nothing is overwritten without `--force`, and `--force` is only ever suggested for a file
-//! `init` itself wrote and nobody edited since.
+//! `init` itself wrote and nobody edited since. A project's own CI configuration is never
+//! replaced: GitHub gets a workflow file of its own; GitLab's `.gitlab-ci.yml` gets an
+//! `include` of `.gitlab/imagegate.yml`, and CircleCI's `.circleci/config.yml` imagegate's job
+//! and workflows, both inserted by `imagegate_ci::merge` with the text kept, the diff shown.
 
 use std::path::{Path, PathBuf};
 
@@ -34,6 +37,7 @@ pub fn run(global: &GlobalArgs, args: &InitArgs) -> Result<ExitStatus, CliError>
     let root = path.parent().map_or_else(|| working.clone(), Path::to_path_buf);
     let mut written = Vec::new();
     let mut report = None;
+    let ci_target = args.ci.map(|provider| CiTarget::read(&root, provider));
     if args.ci.is_none() || !path.exists() {
         refuse_to_overwrite(&path, args.force)?;
         let project = imagegate_config::Project::read(&root).map_err(|source| CliError::Io {
@@ -41,7 +45,9 @@ pub fn run(global: &GlobalArgs, args: &InitArgs) -> Result<ExitStatus, CliError>
             path: root.clone(),
             source,
         })?;
-        let proposal = imagegate_config::propose(&project);
+        let mut proposal = imagegate_config::propose(&project);
+        // A workflow on a hosted runner needs a registry store: write the one its login reaches.
+        proposal.registry = ci_target.as_ref().and_then(|target| target.registry.clone());
         if proposal.images.is_empty() {
             return Err(CliError::usage(
                 format!("no Dockerfile or Containerfile found under `{}`", root.display()),
@@ -58,9 +64,10 @@ pub fn run(global: &GlobalArgs, args: &InitArgs) -> Result<ExitStatus, CliError>
         }
         report = Some(init_report(&proposal, &relative(&path, &root), &written));
     }
-    if let Some(provider) = args.ci {
-        let target = write_workflow(&path, provider, args.force)?;
-        written.push(relative(&target, &root));
+    if let Some(target) = &ci_target {
+        for file in write_workflow(&path, target, args.force)? {
+            written.push(relative(&file, &root));
+        }
         if let Some(report) = &mut report {
             report.written = written.clone();
         }
@@ -137,39 +144,102 @@ fn relative(path: &Path, root: &Path) -> String {
     path.strip_prefix(root).unwrap_or(path).display().to_string()
 }
 
-/// How every workflow `init --ci` writes begins.
-const WORKFLOW_FIRST_LINE: &str = "# imagegate gates this project's CI images";
+/// What `init --ci` learned of where the workflow runs: the default branch and the registry.
+struct CiTarget {
+    provider: Provider,
+    default_branch: String,
+    /// Where the default branch was read; `None` when git said nothing and `main` is assumed.
+    default_branch_source: Option<&'static str>,
+    /// `[store] registry` derived from the `origin` remote, where the provider's registry is
+    /// known (GHCR for a GitHub repository, GitLab.com's registry for a GitLab.com project).
+    registry: Option<String>,
+}
 
-/// The `--ci` workflow for the images of the config at `path`; returns where it was written.
-fn write_workflow(path: &Path, provider: CiProviderArg, force: bool) -> Result<PathBuf, CliError> {
-    // The workflow names the configured images; read them from the file just written or
-    // found, which also checks it.
-    let config = imagegate_config::load(path)?;
-    let images: Vec<String> = config.images.keys().cloned().collect();
-    let provider = match provider {
-        CiProviderArg::Github => Provider::GitHub,
-        CiProviderArg::Gitlab => Provider::GitLab,
-        CiProviderArg::Circleci => Provider::CircleCi,
+impl CiTarget {
+    fn read(root: &Path, provider: CiProviderArg) -> CiTarget {
+        let provider = match provider {
+            CiProviderArg::Github => Provider::GitHub,
+            CiProviderArg::Gitlab => Provider::GitLab,
+            CiProviderArg::Circleci => Provider::CircleCi,
+        };
+        let git = imagegate_config::GitFacts::read(root);
+        let registry = git.origin_url.as_deref().and_then(|url| registry_for(provider, url));
+        CiTarget {
+            provider,
+            default_branch: git.default_branch.clone().unwrap_or_else(|| "main".to_owned()),
+            default_branch_source: git.default_branch_source,
+            registry,
+        }
+    }
+}
+
+/// `HOST` and `OWNER/NAME` of a remote URL (`https://host/owner/name.git`,
+/// `git@host:owner/name.git`, `ssh://git@host/owner/name`).
+fn remote_parts(url: &str) -> Option<(String, String)> {
+    let (host, path) = match url.split_once("://") {
+        // `scheme://[user@]host[:port]/path`
+        Some((_, rest)) => {
+            let (authority, path) = rest.split_once('/')?;
+            let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+            (host.split_once(':').map_or(host, |(host, _)| host), path)
+        }
+        // scp-like `[user@]host:path`
+        None => {
+            let (authority, path) = url.split_once(':')?;
+            (authority.rsplit_once('@').map_or(authority, |(_, host)| host), path)
+        }
     };
-    let workflow = imagegate_ci::templates::workflow(provider, &images)
-        .map_err(|error| CliError::usage(format!("write the {provider} workflow: {error}"), "check the image names"))?;
-    let target = config.root.join(workflow.path);
-    if target.exists() && !force {
-        // Only a workflow imagegate wrote may be replaced on a hint: a provider's one config
-        // file (CircleCI, GitLab) usually holds every job of the project.
-        let written_by_init = std::fs::read_to_string(&target)
-            .is_ok_and(|text| text.lines().next().is_some_and(|line| line.starts_with(WORKFLOW_FIRST_LINE)));
-        return Err(if written_by_init {
-            CliError::usage(
+    let path = path.trim_matches('/').trim_end_matches(".git").to_lowercase();
+    (path.contains('/') && !host.is_empty() && !host.contains('/')).then(|| (host.to_lowercase(), path))
+}
+
+/// The registry the provider's own login reaches for the repository at `url`.
+fn registry_for(provider: Provider, url: &str) -> Option<String> {
+    let (host, path) = remote_parts(url)?;
+    match (provider, host.as_str()) {
+        (Provider::GitHub | Provider::CircleCi, "github.com") => Some(format!("ghcr.io/{path}")),
+        (Provider::GitLab, "gitlab.com") => Some(format!("registry.gitlab.com/{path}")),
+        _ => None,
+    }
+}
+
+/// What to do about `[store] registry`, printed after the workflow is written.
+fn registry_advice(target: &CiTarget, configured: Option<&str>) -> Option<String> {
+    if configured.is_some() {
+        return None;
+    }
+    let (value, note) = match (&target.registry, target.provider) {
+        (Some(registry), _) => (registry.clone(), String::new()),
+        (None, Provider::GitLab) => (
+            "REGISTRY/GROUP/PROJECT".to_owned(),
+            " (the value of $CI_REGISTRY_IMAGE, shown under Deploy > Container registry)".to_owned(),
+        ),
+        (None, _) => ("HOST/NAMESPACE".to_owned(), " (the registry the CI credentials can push to)".to_owned()),
+    };
+    Some(format!(
+        "add to imagegate.toml, so that stable tags and history outlive the CI runner{note}:\n  [store]\n  registry = \
+         \"{value}\""
+    ))
+}
+
+/// Writes `text` to `target`, unless a file is there that `init --ci` did not write: those are
+/// the project's own, and never replaced (not even with `--force`).
+fn write_own_file(target: &Path, text: &str, force: bool) -> Result<(), CliError> {
+    if target.exists() {
+        let ours = std::fs::read_to_string(target)
+            .is_ok_and(|existing| existing.starts_with(imagegate_ci::templates::FIRST_LINE));
+        if !ours {
+            return Err(CliError::usage(
+                format!("`{}` already exists and is the project's own", target.display()),
+                "imagegate never replaces it: rename it (or move it aside), then run `imagegate init --ci` again",
+            ));
+        }
+        if !force {
+            return Err(CliError::usage(
                 format!("`{}` already exists, as `imagegate init --ci` wrote it", target.display()),
                 "pass `--force` to write it anew",
-            )
-        } else {
-            CliError::usage(
-                format!("`{}` already exists and holds the project's own CI configuration", target.display()),
-                "imagegate does not replace it: add a job that runs `imagegate ci` to it (the README's \"In CI\" section shows one)",
-            )
-        });
+            ));
+        }
     }
     if let Some(parent) = target.parent() {
         std::fs::create_dir_all(parent).map_err(|source| CliError::Io {
@@ -178,13 +248,143 @@ fn write_workflow(path: &Path, provider: CiProviderArg, force: bool) -> Result<P
             source,
         })?;
     }
-    write(&target, &workflow.text)?;
+    write(target, text)
+}
+
+/// Shows what an edit of the project's own file changes, as a unified diff on stderr.
+fn show_diff(relative: &str, before: &str, after: &str) {
+    let diff = similar::TextDiff::from_lines(before, after);
+    eprint!("{}", diff.unified_diff().context_radius(2).header(&format!("a/{relative}"), &format!("b/{relative}")));
+}
+
+/// The `--ci` workflow for the images of the config at `path`; returns the files written.
+fn write_workflow(path: &Path, target: &CiTarget, force: bool) -> Result<Vec<PathBuf>, CliError> {
+    use imagegate_ci::templates::{self, TemplateInput};
+    // The workflow names the configured images; read them from the file just written or
+    // found, which also checks it.
+    let config = imagegate_config::load(path)?;
+    let images: Vec<String> = config.images.keys().cloned().collect();
+    let configured = config.store.registry.as_ref().map(imagegate_config::RegistryStoreConfig::location);
+    let registry = configured.clone().or_else(|| target.registry.clone()).unwrap_or_else(|| "ghcr.io".to_owned());
+    let provider = target.provider;
+    let root = &config.root;
+    let gitlab_root = root.join(".gitlab-ci.yml");
+    let gitlab_existing = if provider == Provider::GitLab { read_if_present(&gitlab_root)? } else { None };
+    let gitlab_stage = gitlab_existing.as_deref().and_then(imagegate_ci::merge::gitlab_first_stage);
+    let input = TemplateInput {
+        images: &images,
+        default_branch: &target.default_branch,
+        registry: &registry,
+        install: templates::Install::CURRENT,
+        gitlab_stage: gitlab_stage.as_deref(),
+    };
+    let template_error = |error: imagegate_ci::TemplateError| {
+        CliError::usage(format!("write the {provider} workflow: {error}"), "check imagegate.toml")
+    };
+    let workflow = templates::workflow(provider, &input).map_err(template_error)?;
+    let mut written = Vec::new();
+    let workflow_path = root.join(workflow.path);
+    match provider {
+        Provider::CircleCi => match read_if_present(&workflow_path)? {
+            Some(existing) if !existing.starts_with(templates::FIRST_LINE) => {
+                let pieces = templates::circleci_pieces(&input).map_err(template_error)?;
+                match imagegate_ci::merge::circleci(&existing, &pieces) {
+                    Ok(merged) => {
+                        show_diff(workflow.path, &existing, &merged);
+                        write(&workflow_path, &merged)?;
+                        written.push(workflow_path);
+                    }
+                    Err(imagegate_ci::TemplateError::Merge { path, reason, hint }) => {
+                        // The project's file stays as it is; what to add is written beside it.
+                        let beside = root.join(".circleci/imagegate.yml");
+                        write_own_file(&beside, &workflow.text, true)?;
+                        eprintln!("wrote {}", beside.display());
+                        return Err(CliError::usage(
+                            format!("add imagegate's jobs to `{path}`: {reason}"),
+                            format!(
+                                "{hint}; the job `imagegate` and the workflows `imagegate` and `imagegate-nightly` \
+                                 to add are in .circleci/imagegate.yml"
+                            ),
+                        ));
+                    }
+                    Err(error) => return Err(template_error(error)),
+                }
+            }
+            _ => {
+                write_own_file(&workflow_path, &workflow.text, force)?;
+                written.push(workflow_path);
+            }
+        },
+        Provider::GitLab => {
+            write_own_file(&workflow_path, &workflow.text, force)?;
+            written.push(workflow_path);
+            match gitlab_existing {
+                None => {
+                    write(&gitlab_root, &templates::gitlab_root_file())?;
+                    written.push(gitlab_root);
+                }
+                Some(existing) => match imagegate_ci::merge::gitlab_include(&existing) {
+                    Ok(Some(merged)) => {
+                        show_diff(".gitlab-ci.yml", &existing, &merged);
+                        write(&gitlab_root, &merged)?;
+                        written.push(gitlab_root);
+                    }
+                    Ok(None) => {}
+                    Err(error) => {
+                        eprintln!("warning: {error}");
+                        eprintln!(
+                            "next: include imagegate's jobs from .gitlab-ci.yml:\n  include:\n    - local: {}",
+                            templates::GITLAB_INCLUDED_FILE
+                        );
+                    }
+                },
+            }
+        }
+        Provider::GitHub | Provider::Generic => {
+            write_own_file(&workflow_path, &workflow.text, force)?;
+            written.push(workflow_path);
+        }
+    }
+    let source = target
+        .default_branch_source
+        .map_or_else(|| "git named none, so `main` is assumed".to_owned(), |source| format!("from {source}"));
     eprintln!(
-        "{}: gates on every branch, refreshes nightly, promotes from {}",
-        target.display(),
+        "{provider}: gates on every branch, refreshes nightly on {} ({source}), promotes from {}",
+        target.default_branch,
         config.promote.branches.join(", ")
     );
-    Ok(target)
+    match provider {
+        Provider::GitHub if registry_host(&registry) != "ghcr.io" => eprintln!(
+            "next: the workflow logs in to {} with the job's GITHUB_TOKEN, which only GHCR accepts: put that \
+             registry's credentials in repository secrets and use them in the two `Log in to the registry` steps",
+            registry_host(&registry)
+        ),
+        Provider::GitHub => eprintln!("registry: logs in to ghcr.io with the job's GITHUB_TOKEN"),
+        Provider::GitLab => eprintln!("registry: logs in to $CI_REGISTRY with the job token (CI_REGISTRY_USER)"),
+        Provider::CircleCi => eprintln!(
+            "next: create the CircleCI context `{}` (Organization Settings > Contexts) with IMAGEGATE_REGISTRY_USERNAME \
+             and IMAGEGATE_REGISTRY_PASSWORD for {}",
+            templates::CIRCLECI_CONTEXT,
+            registry_host(&registry)
+        ),
+        Provider::Generic => {}
+    }
+    if let Some(advice) = registry_advice(target, configured.as_deref()) {
+        eprintln!("next: {advice}");
+    }
+    Ok(written)
+}
+
+fn registry_host(registry: &str) -> &str {
+    registry.split('/').next().unwrap_or(registry)
+}
+
+fn read_if_present(path: &Path) -> Result<Option<String>, CliError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(CliError::Io { operation: "read", path: path.to_path_buf(), source }),
+    }
 }
 
 fn init_report(proposal: &Proposal, config: &str, written: &[String]) -> InitReport {
@@ -278,4 +478,29 @@ fn summary(report: &InitReport) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remotes_give_the_provider_registry_in_lowercase() {
+        for url in [
+            "https://github.com/Acme/App.git",
+            "https://github.com/Acme/App",
+            "git@github.com:Acme/App.git",
+            "ssh://git@github.com/Acme/App.git",
+            "ssh://git@github.com:22/Acme/App.git",
+        ] {
+            assert_eq!(registry_for(Provider::GitHub, url).as_deref(), Some("ghcr.io/acme/app"), "{url}");
+            assert_eq!(registry_for(Provider::CircleCi, url).as_deref(), Some("ghcr.io/acme/app"), "{url}");
+        }
+        assert_eq!(
+            registry_for(Provider::GitLab, "git@gitlab.com:Group/Sub/Project.git").as_deref(),
+            Some("registry.gitlab.com/group/sub/project")
+        );
+        assert_eq!(registry_for(Provider::GitLab, "https://gitlab.acme.internal/a/b.git"), None);
+        assert_eq!(registry_for(Provider::GitHub, "/srv/git/app.git"), None);
+    }
 }

@@ -147,13 +147,20 @@ fn circleci_promotes_on_pushes_and_schedules_of_the_default_branch_only() {
     let context = TestContext::new(Engine::Docker, &["alpha"], "test_a pass\n");
     let env_file = context.path("imagegate-workspace/imagegate.env");
     let read_output = |_: &TestContext| std::fs::read_to_string(&env_file).unwrap_or_default();
+    // The fixtures are CircleCI cloud jobs, which are taken for ephemeral; this test's store is
+    // local, as on a self-hosted runner that says so.
+    let environment = |name: &str| {
+        let mut environment = fixture_environment("circleci", name);
+        environment.insert("IMAGEGATE_RUNNER".into(), "persistent".into());
+        environment
+    };
     assert_promotes_only_where_allowed(
         &context,
         [
-            ("pull_request", fixture_environment("circleci", "pull_request")),
-            ("fork_pull_request", fixture_environment("circleci", "fork_pull_request")),
-            ("push", fixture_environment("circleci", "push")),
-            ("schedule", fixture_environment("circleci", "schedule")),
+            ("pull_request", environment("pull_request")),
+            ("fork_pull_request", environment("fork_pull_request")),
+            ("push", environment("push")),
+            ("schedule", environment("schedule")),
         ],
         &read_output,
     );
@@ -192,4 +199,79 @@ fn init_writes_a_workflow_for_the_configured_images() {
     assert!(workflow.contains("imagegate ci"), "{workflow}");
     // A second run refuses to overwrite.
     context.run(&["init", "--ci", "github"]).expect_code(2);
+}
+
+/// Runs `imagegate ci` with only the provider's variables, for a run expected to fail before
+/// printing any report.
+fn run_ci_raw(context: &TestContext, environment: &BTreeMap<String, String>) -> Run {
+    let mut command = context.command();
+    command.env_clear();
+    for key in ["PATH", "HOME"] {
+        if let Ok(value) = std::env::var(key) {
+            command.env(key, value);
+        }
+    }
+    command.envs(environment).args(["ci", "--report-dir"]).arg(context.scratch.join("reports"));
+    Run::from(command.output().expect("run imagegate ci"))
+}
+
+#[test]
+fn a_hosted_runner_with_a_local_store_refuses_to_promote() {
+    let context = TestContext::new(Engine::Docker, &["alpha"], "test_a pass\n");
+    let output = context.scratch.join("github-output");
+    let summary = context.scratch.join("step-summary");
+    let hosted = |name: &str| {
+        let mut environment = github_environment(name, &output, &summary);
+        environment.insert("RUNNER_ENVIRONMENT".into(), "github-hosted".into());
+        environment
+    };
+
+    // A push to the default branch would promote: refused before any work, with a hint.
+    let run = run_ci_raw(&context, &hosted("push"));
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains("refuse to promote on a GitHub-hosted runner (RUNNER_ENVIRONMENT=github-hosted)"),
+        "{run}"
+    );
+    assert!(run.stderr.contains("hint: set `[store] registry` in imagegate.toml"), "{run}");
+    assert!(context.stable_id().is_none(), "nothing was promoted");
+
+    // A run that would not promote anyway gates, with a warning.
+    let (run, report) = run_ci(&context, &hosted("push_feature"));
+    run.expect_code(0);
+    assert!(run.stderr.contains("warning: the store is local on a GitHub-hosted runner"), "{run}");
+    assert_eq!(report["promotion"]["status"], "not-allowed");
+
+    // A self-hosted runner keeps its disk: the same push promotes.
+    let mut self_hosted = hosted("push");
+    self_hosted.insert("RUNNER_ENVIRONMENT".into(), "self-hosted".into());
+    let (run, report) = run_ci(&context, &self_hosted);
+    run.expect_code(0);
+    assert_eq!(report["promotion"]["status"], "promoted", "{run}");
+}
+
+#[test]
+fn ci_help_lists_every_imagegate_variable_the_ci_run_reads() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_imagegate")).args(["ci", "--help"]).output().unwrap();
+    let help = String::from_utf8(output.stdout).unwrap();
+    // Every variable named in the code that reads the CI environment and the registry
+    // credentials; outputs (IMAGEGATE_IMAGE_*) are written, not read.
+    let crates = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let pattern = regex::Regex::new(r#""(IMAGEGATE_[A-Z_]+)""#).unwrap();
+    let mut names = std::collections::BTreeSet::new();
+    for file in [
+        "imagegate-ci/src/detect.rs",
+        "imagegate-ci/src/generic.rs",
+        "imagegate-ci/src/circleci.rs",
+        "imagegate-registry/src/auth.rs",
+        "imagegate/src/cli.rs",
+    ] {
+        let text = std::fs::read_to_string(crates.join(file)).unwrap();
+        names.extend(pattern.captures_iter(&text).map(|found| found[1].to_owned()));
+    }
+    names.retain(|name| !name.starts_with("IMAGEGATE_IMAGE_") && name != "IMAGEGATE_EOF");
+    assert!(names.len() >= 10, "{names:?}");
+    for name in &names {
+        assert!(help.contains(name.as_str()), "`imagegate ci --help` does not list {name}:\n{help}");
+    }
 }

@@ -385,11 +385,18 @@ fn init_ci_never_suggests_force_for_a_ci_configuration_the_project_wrote() {
         "version: 2.1\njobs:\n  test:\n    docker: [{image: \"cimg/base:2022.09\"}]\n    steps: [checkout]\n";
     fs::create_dir_all(context.path(".circleci")).unwrap();
     fs::write(context.path(".circleci/config.yml"), existing).unwrap();
+    // The project's configuration is added to, never replaced, and --force is never the way out.
     let run = context.run(&["init", "--ci", "circleci"]);
-    run.expect_code(2);
-    assert!(run.stderr.contains("holds the project's own CI configuration"), "{run}");
+    run.expect_code(0);
     assert!(!run.stderr.contains("--force"), "{run}");
-    assert_eq!(fs::read_to_string(context.path(".circleci/config.yml")).unwrap(), existing);
+    let merged = fs::read_to_string(context.path(".circleci/config.yml")).unwrap();
+    assert!(merged.starts_with(existing), "{merged}");
+    assert!(merged.contains("\n  imagegate:\n"), "{merged}");
+    let again = context.run(&["init", "--ci", "circleci"]);
+    again.expect_code(2);
+    assert!(again.stderr.contains("a job named `imagegate` already"), "{again}");
+    assert!(!again.stderr.contains("--force"), "{again}");
+    assert_eq!(fs::read_to_string(context.path(".circleci/config.yml")).unwrap(), merged);
 
     // A workflow init wrote itself may be written anew, and the hint says how.
     let run = context.run(&["init", "--ci", "github"]);

@@ -14,6 +14,7 @@ mod duplicates;
 mod first_day;
 mod gate_rules;
 mod init;
+mod init_ci;
 mod lifecycle;
 mod lockfile;
 mod packages;

@@ -517,7 +517,12 @@ fn ci_runs_publish_pullable_registry_references_and_promote_only_where_trusted()
     let project = RegistryProject::anonymous(Engine::Docker, &["alpha"], "test_a pass\n");
     let output = project.context.scratch.join("github-output");
     let summary = project.context.scratch.join("summary");
-    let environment = |name: &str| crate::ci::github_environment(name, &output, &summary);
+    // On a GitHub-hosted runner: with a registry store, promoting there is what is wanted.
+    let environment = |name: &str| {
+        let mut environment = crate::ci::github_environment(name, &output, &summary);
+        environment.insert("RUNNER_ENVIRONMENT".into(), "github-hosted".into());
+        environment
+    };
     let last_output = || std::fs::read_to_string(&output).unwrap().lines().last().unwrap().to_owned();
 
     let (run, report) = crate::ci::run_ci(&project.context, &environment("push"));
