@@ -100,7 +100,7 @@ both_engines!(configured_limits_and_a_read_only_root_are_what_the_suite_sees, |e
     let evidence = context.scratch.join("evidence");
     let run = context.run(&["test", &context.image, "--shard", "1/1", "--output", evidence.to_str().unwrap()]);
     run.expect_code(0);
-    assert!(run.stdout.contains("1 tests in the candidate (1 passed"), "{run}");
+    assert!(run.stdout.contains("1 test in the candidate (1 passed"), "{run}");
     assert!(context.leftover_containers().is_empty(), "containers left behind");
 });
 
