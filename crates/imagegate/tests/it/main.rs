@@ -12,6 +12,7 @@ mod context;
 mod first_day;
 mod gate_rules;
 mod init;
+mod json_errors;
 mod lifecycle;
 mod lockfile;
 mod packages;
