@@ -540,7 +540,8 @@ pub struct ErrorDocument {
     /// The exit code this error stands for (2 usage or configuration, 3 infrastructure …).
     pub exit_code: i32,
     /// What failed, one stable word: `usage`, `config`, `preflight`, `engine`, `registry`,
-    /// `store`, `lockfile`, `refused`, `pointer-moved`, `verify`, `io`, `ci`, `auth`,
+    /// `transfer` (the engine's push or pull failed on every retry), `store`, `lockfile`,
+    /// `refused`, `pointer-moved`, `verify`, `io`, `ci`, `auth`,
     /// `infrastructure`, `damaged-record`, `shards`, `interrupted`.
     pub kind: String,
     /// The error as printed on stderr, without its hint.

@@ -99,6 +99,7 @@ pub fn error_kind(error: &CliError) -> &'static str {
         CliError::Ci(_) => "ci",
         CliError::Gate(gate) => match gate {
             GateError::Engine(_) => "engine",
+            GateError::Transfer { .. } => "transfer",
             GateError::Store(_) => "store",
             GateError::Registry(_) => "registry",
             GateError::Digest(_) | GateError::Io { .. } => "io",

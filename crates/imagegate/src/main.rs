@@ -107,6 +107,7 @@ pub(crate) fn render(error: &CliError) -> String {
         CliError::Gate(gate) => matches!(
             gate,
             GateError::Engine(_)
+                | GateError::Transfer { .. }
                 | GateError::Store(_)
                 | GateError::Digest(_)
                 | GateError::Registry(_)

@@ -9,6 +9,7 @@
 
 mod ci;
 mod context;
+mod faults;
 mod first_day;
 mod gate_rules;
 mod init;
