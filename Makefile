@@ -3,6 +3,9 @@
 #   make build          build the imagegate binary (debug)
 #   make test           install the test tools, start the engines, import the base images, build
 #                       the test images, run every test
+#   make long-run       the fault-injection long run (100 registry commands through a proxy that
+#                       injects 5xx, resets and stalls; several minutes): after `make test` or
+#                       `make engines`; IMAGEGATE_LONG_RUN_SEED=N repeats a schedule
 #   make demo           the whole gate on examples/demo (docker; IMAGEGATE_ENGINE=podman for podman;
 #                       IMAGEGATE=PATH to run a given binary instead of building this checkout's);
 #                       keeps its HTML and Markdown reports in target/demo-reports
@@ -26,7 +29,7 @@ SHELL_SCRIPTS := scripts/engines.sh scripts/test-tools.sh scripts/test-images.sh
 DEMO_SH_SCRIPTS := $(wildcard examples/demo/project/tests/*.sh examples/demo/project/src/*.sh \
 	examples/demo/packages/*/*/*.sh)
 
-.PHONY: build test engines demo lint clean-engines
+.PHONY: build test long-run engines demo lint clean-engines
 
 build:
 	$(CARGO) build -p imagegate
@@ -48,6 +51,11 @@ test: engines
 		echo "cargo-nextest not installed; running cargo test instead"; \
 		$(CARGO) test --workspace --no-fail-fast; \
 	fi
+
+# Left out of `make test` (nextest skips ignored tests) because it takes minutes; CI runs it
+# right after (.ci/run).
+long-run:
+	$(CARGO) nextest run -p imagegate --run-ignored ignored-only --no-capture long_run
 
 # The binary: IMAGEGATE when given; else this checkout's, built (a no-op once it is up to date);
 # else, without cargo, an imagegate already on PATH.

@@ -593,7 +593,8 @@ impl Validator<'_> {
                     image_span.clone(),
                     format!("missing `stable_tag` in {table}"),
                     format!(
-                        "add the tag that imagegate moves to a candidate once it passes, e.g. stable_tag = \"acme-ci/{name}:stable\""
+                        "add the tag that imagegate moves to a candidate once it passes, e.g. stable_tag = \"{}\"",
+                        crate::reference::valid_suggestion(format!("acme-ci/{name}:stable"))
                     ),
                 );
                 (String::new(), None)
@@ -837,7 +838,13 @@ impl Validator<'_> {
                     self.invalid(
                         results.span(),
                         format!("`results` must be an absolute path inside the container, found `{written}`"),
-                        format!("for example: results = \"/{}\"", written.trim_start_matches("./")),
+                        format!("for example: results = \"{}\"", suggested_results(written)),
+                    );
+                } else if has_parent_component(written) {
+                    self.invalid(
+                        results.span(),
+                        format!("`results` `{written}` climbs out of its folder with `..`"),
+                        "give the tests a folder of their own, without `..`, e.g. results = \"/results\"",
                     );
                 } else if written.trim_end_matches('/').is_empty() {
                     self.invalid(
@@ -868,6 +875,14 @@ impl Validator<'_> {
                             workdir.get_ref()
                         ),
                         format!("for example: workdir = \"{DEFAULT_WORKDIR}\""),
+                    );
+                } else if has_parent_component(workdir.get_ref()) {
+                    self.invalid(
+                        workdir.span(),
+                        format!("`workdir` `{}` climbs out of its folder with `..`", workdir.get_ref()),
+                        format!(
+                            "give the checkout a folder of its own, without `..`, e.g. workdir = \"{DEFAULT_WORKDIR}\""
+                        ),
                     );
                 }
                 workdir.into_inner()
@@ -1187,3 +1202,24 @@ fn near_miss(missing: &Path) -> Option<String> {
 
 #[cfg(test)]
 mod tests;
+
+/// Whether a container path has a `..` part: it could name any folder, a system one included.
+fn has_parent_component(path: &str) -> bool {
+    path.split('/').any(|part| part == "..")
+}
+
+/// An absolute `results` folder for a relative one: its own plain parts under `/` when they
+/// name a folder of the suite's own (`out/junit` → `/out/junit`), else `/results`. Never a
+/// path with `..`, the root, or a folder the system keeps its files in.
+fn suggested_results(written: &str) -> String {
+    const SYSTEM_ROOTS: &[&str] = &[
+        "bin", "boot", "dev", "etc", "home", "lib", "lib32", "lib64", "libx32", "opt", "proc", "root", "run", "sbin",
+        "src", "sys", "tmp", "usr", "var",
+    ];
+    let parts: Vec<&str> = written.split('/').filter(|part| !part.is_empty() && *part != ".").collect();
+    let plain = parts.iter().all(|part| *part != ".." && !part.chars().any(char::is_whitespace));
+    match parts.first() {
+        Some(first) if plain && !SYSTEM_ROOTS.contains(first) => format!("/{}", parts.join("/")),
+        _ => "/results".to_owned(),
+    }
+}

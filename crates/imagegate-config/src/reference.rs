@@ -53,10 +53,12 @@ impl StableTagError {
         }
     }
 
+    /// What to write instead; every value it suggests is itself a valid stable tag (the
+    /// suggestions derived from what was written are checked, else a known-good example).
     pub fn hint(&self) -> String {
         match self {
             StableTagError::Empty => {
-                "name the tag imagegate moves on promotion, e.g. stable_tag = \"acme-ci/debian:stable\"".to_owned()
+                format!("name the tag imagegate moves on promotion, e.g. stable_tag = \"{EXAMPLE}\"")
             }
             StableTagError::Digest { without_digest } => format!(
                 "a stable tag is a pointer that imagegate moves on promotion, so it cannot be pinned to a digest; write stable_tag = \"{without_digest}\""
@@ -64,12 +66,21 @@ impl StableTagError {
             StableTagError::Uppercase { lowercase } => format!(
                 "Docker repository names are lowercase: stable_tag = \"{lowercase}\""
             ),
-            StableTagError::Component { .. } => "repository parts are lowercase letters and digits, separated by `.`, `_`, `__` or dashes, e.g. `acme-ci/debian:stable`".to_owned(),
-            StableTagError::Host { .. } => "a registry host is a domain name or address with an optional port, e.g. `registry.example.com:5000/acme/debian:stable`".to_owned(),
-            StableTagError::Tag { .. } => "a tag is up to 128 letters, digits, `_`, `.` and `-`, and does not start with `.` or `-`, e.g. `12-py3.11`".to_owned(),
-            StableTagError::TooLong { .. } => "use a shorter repository name".to_owned(),
+            StableTagError::Component { .. } => format!("repository parts are lowercase letters and digits, separated by `.`, `_`, `__` or dashes, e.g. stable_tag = \"{EXAMPLE}\""),
+            StableTagError::Host { .. } => "a registry host is a domain name or address with an optional port, e.g. stable_tag = \"registry.example.com:5000/acme/debian:stable\"".to_owned(),
+            StableTagError::Tag { .. } => "a tag is up to 128 letters, digits, `_`, `.` and `-`, and does not start with `.` or `-`, e.g. stable_tag = \"acme-ci/debian:12-py3.11\"".to_owned(),
+            StableTagError::TooLong { .. } => format!("use a shorter repository name, e.g. stable_tag = \"{EXAMPLE}\""),
         }
     }
+}
+
+/// A valid stable tag, suggested when nothing better can be derived from what was written.
+pub(crate) const EXAMPLE: &str = "acme-ci/debian:stable";
+
+/// `suggestion` when it is a valid stable tag, else [`EXAMPLE`]: a hint never suggests a
+/// value that would be refused in turn.
+pub(crate) fn valid_suggestion(suggestion: String) -> String {
+    if normalize_stable_tag(&suggestion).is_ok() { suggestion } else { EXAMPLE.to_owned() }
 }
 
 static PATH_COMPONENT: LazyLock<Regex> =
@@ -90,14 +101,9 @@ pub(crate) fn normalize_stable_tag(written: &str) -> Result<String, StableTagErr
         return Err(StableTagError::Empty);
     }
     if let Some((without_digest, _digest)) = written.split_once('@') {
-        let without_digest = if without_digest.is_empty() {
-            "acme-ci/debian:stable".to_owned()
-        } else if has_tag(without_digest) {
-            without_digest.to_owned()
-        } else {
-            format!("{without_digest}:stable")
-        };
-        return Err(StableTagError::Digest { without_digest });
+        let without_digest =
+            if has_tag(without_digest) { without_digest.to_owned() } else { format!("{without_digest}:stable") };
+        return Err(StableTagError::Digest { without_digest: valid_suggestion(without_digest) });
     }
     let (name, tag) = split_tag(written);
     let mut components: Vec<&str> = name.split('/').collect();
@@ -120,7 +126,12 @@ pub(crate) fn normalize_stable_tag(written: &str) -> Result<String, StableTagErr
                     (None, Some(tag)) => format!("{repository}:{tag}"),
                     (None, None) => repository,
                 };
-                return Err(StableTagError::Uppercase { lowercase });
+                // Lowercase alone may not make it valid (another part, the tag): then the
+                // first error that remains is the one to fix.
+                return match normalize_stable_tag(&lowercase) {
+                    Ok(_) => Err(StableTagError::Uppercase { lowercase }),
+                    Err(remaining) => Err(remaining),
+                };
             }
             return Err(StableTagError::Component { component: (*component).to_owned() });
         }

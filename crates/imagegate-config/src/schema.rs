@@ -39,6 +39,10 @@ pub(crate) struct Key {
     pub example: &'static str,
 }
 
+/// String keys whose value may be any text, so that quoting a number or boolean written
+/// there gives a valid value.
+const FREE_TEXT: &[&str] = &["command", "rerun", "list", "target"];
+
 const fn key(name: &'static str, shape: Shape, example: &'static str) -> Key {
     Key { name, shape, example }
 }
@@ -222,12 +226,16 @@ impl Checker<'_> {
             matches!(found, DeValue::Integer(_) | DeValue::Float(_) | DeValue::Boolean(_) | DeValue::Datetime(_));
         let hint = match (&key.shape, found) {
             (Shape::String, _) if key.name == "timeout" && scalar => {
-                format!("write the duration as a string with its unit, e.g. timeout = \"{written}m\" or \"{written}s\"")
+                // The number as a duration only when it is one (a positive whole number).
+                let minutes = written.parse::<u64>().ok().filter(|minutes| *minutes > 0).unwrap_or(45);
+                format!("write the duration as a string with its unit, e.g. timeout = \"{minutes}m\" or \"{minutes}s\"")
             }
-            (Shape::String, _) if (key.name == "memory" || key.name == "log_size") && scalar => {
-                format!("write the size as a string with its unit, e.g. {} = \"{written}MiB\"", key.name)
+            // Quoting is the fix only where any text is valid; a path, a name from a list or a
+            // duration gets a valid example instead.
+            (Shape::String, _) if scalar && FREE_TEXT.contains(&key.name) => {
+                format!("quote the value: {} = {}", key.name, quoted(written))
             }
-            (Shape::String, _) if scalar => format!("quote the value: {} = {}", key.name, quoted(written)),
+            (Shape::String, _) if scalar => format!("write a quoted string, e.g. {} = {}", key.name, key.example),
             (Shape::Number, DeValue::String(text)) if text.trim().parse::<f64>().is_ok() => {
                 format!("remove the quotes: {} = {}", key.name, text.trim())
             }

@@ -13,6 +13,7 @@ pub const PRUNE_SCHEMA: &str = "imagegate.prune/v1";
 pub const BUILD_SCHEMA: &str = "imagegate.build/v1";
 pub const POINTER_SCHEMA: &str = "imagegate.pointer/v1";
 pub const INIT_SCHEMA: &str = "imagegate.init/v1";
+pub const ERROR_SCHEMA: &str = "imagegate.error/v1";
 
 /// The gate's decision on a candidate: the one type for it, from the comparison to the store,
 /// the records and every report.
@@ -570,4 +571,69 @@ pub struct InitSuite {
     pub source: String,
     pub placeholder: bool,
     pub guesses: Vec<String>,
+}
+
+/// What a `--json` command prints instead of its own document when it fails with an error
+/// (schema [`ERROR_SCHEMA`]), so that every `--json` run prints a document whatever its exit
+/// code. `gate` and `ci` print one per image that failed, beside the other images' reports.
+/// It never holds credentials: the message is the one printed on stderr, where secrets are
+/// already redacted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDocument {
+    /// Always [`ERROR_SCHEMA`].
+    pub schema: String,
+    /// The subcommand that failed (`gate`, `plan`, `history` …).
+    pub command: String,
+    /// The image the error is about, when the command went on with other images.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// The exit code this error stands for (2 usage or configuration, 3 infrastructure …).
+    pub exit_code: i32,
+    /// What failed, one stable word: `usage`, `config`, `preflight`, `engine`, `registry`,
+    /// `transfer` (the engine's push or pull failed on every retry), `store`, `lockfile`,
+    /// `refused`, `pointer-moved`, `verify`, `io`, `ci`, `auth`,
+    /// `infrastructure`, `damaged-record`, `shards`, `interrupted`.
+    pub kind: String,
+    /// The error as printed on stderr, without its hint.
+    pub message: String,
+    /// What to do about it, when imagegate knows.
+    pub hint: Option<String>,
+}
+
+impl ErrorDocument {
+    /// A document for `message` as the CLI renders it: a trailing `\n  hint: …` line becomes
+    /// [`ErrorDocument::hint`].
+    pub fn new(command: &str, exit_code: i32, kind: &str, rendered: &str) -> ErrorDocument {
+        let (message, hint) = match rendered.rsplit_once("\n  hint: ") {
+            Some((message, hint)) if !hint.contains('\n') => (message.to_owned(), Some(hint.to_owned())),
+            _ => (rendered.to_owned(), None),
+        };
+        ErrorDocument {
+            schema: ERROR_SCHEMA.to_owned(),
+            command: command.to_owned(),
+            image: None,
+            exit_code,
+            kind: kind.to_owned(),
+            message,
+            hint,
+        }
+    }
+}
+
+#[cfg(test)]
+mod error_document_tests {
+    use super::*;
+
+    #[test]
+    fn a_trailing_hint_is_split_off_and_other_text_kept_whole() {
+        let document = ErrorDocument::new("plan", 2, "config", "bad key `x`\n  hint: did you mean `y`?");
+        assert_eq!(document.message, "bad key `x`");
+        assert_eq!(document.hint.as_deref(), Some("did you mean `y`?"));
+        let several = "a\n  hint: one\nerror: b\n  hint: two\nerror: 2 problems";
+        let document = ErrorDocument::new("gate", 2, "preflight", several);
+        assert_eq!((document.message.as_str(), document.hint), (several, None));
+        let json = serde_json::to_value(ErrorDocument::new("history", 3, "registry", "down")).unwrap();
+        assert_eq!(json["schema"], ERROR_SCHEMA);
+        assert!(json.get("image").is_none(), "{json}");
+    }
 }

@@ -21,7 +21,7 @@ mod registry;
 
 pub use local::LocalBackend;
 pub use lockfile::LockfileBackend;
-pub use registry::RegistryBackend;
+pub use registry::{RegistryBackend, transfer_with_retries};
 
 use imagegate_config::ImageConfig;
 use imagegate_contract::{GateReport, PromotionReport};

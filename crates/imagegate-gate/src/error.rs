@@ -7,6 +7,12 @@ use imagegate_contract::ExitStatus;
 pub enum GateError {
     #[error(transparent)]
     Engine(#[from] imagegate_engine::EngineError),
+    /// The engine's push or pull to the registry store failed for a transient reason on every
+    /// attempt (a failure that cannot pass by itself is [`GateError::Engine`], not retried).
+    #[error(
+        "{source} (after {attempts} attempts)\n  hint: the registry {registry} kept failing; check that it is up and reachable from the engine, then run again (a candidate already built is reused, not rebuilt)"
+    )]
+    Transfer { registry: String, attempts: u32, source: Box<imagegate_engine::EngineError> },
     #[error(transparent)]
     Store(#[from] imagegate_store::StoreError),
     #[error(transparent)]
@@ -62,6 +68,7 @@ impl GateError {
                 _ => ExitStatus::Infrastructure,
             },
             GateError::Engine(_)
+            | GateError::Transfer { .. }
             | GateError::Store(_)
             | GateError::Registry(_)
             | GateError::Digest(_)

@@ -27,7 +27,7 @@ mod suite;
 
 pub use backend::{
     Backend, KeptMove, LocalBackend, LockedWork, LockfileBackend, PointerLock, PointerMove, Prunable, RegistryBackend,
-    StablePointer,
+    StablePointer, transfer_with_retries,
 };
 pub use candidate::{Candidate, LABEL_IMAGE, LABEL_INPUTS, candidate_tag, current_stable, ensure_candidate, plan};
 pub use error::GateError;

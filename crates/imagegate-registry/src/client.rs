@@ -18,6 +18,7 @@ use sha2::{Digest as _, Sha256};
 use crate::auth::Credentials;
 use crate::error::{ErrorKind, RegistryError};
 use crate::reference::Reference;
+use crate::retry::Retry;
 
 /// Media types accepted when reading manifests.
 pub const MANIFEST_MEDIA_TYPES: &[&str] = &[
@@ -50,14 +51,20 @@ pub struct Connection {
 
 impl Connection {
     pub fn new(registry: &str) -> Connection {
+        let retry = Retry::default();
         Connection {
             registry: registry.to_owned(),
             plain_http: false,
             ca_file: None,
             timeout: Duration::from_secs(30),
-            attempts: 4,
-            backoff: Duration::from_millis(200),
+            attempts: retry.attempts,
+            backoff: retry.backoff,
         }
+    }
+
+    /// The retry policy of requests to this registry, the engine's pushes and pulls included.
+    pub fn retry(&self) -> Retry {
+        Retry { attempts: self.attempts, backoff: self.backoff }
     }
 
     /// The CA files that apply: the configured one and Docker's per-registry folder.
@@ -192,6 +199,11 @@ impl Client {
         &self.connection.registry
     }
 
+    /// The retry policy of this client's requests.
+    pub fn retry(&self) -> Retry {
+        self.connection.retry()
+    }
+
     /// Runs `call` up to `attempts` times while it fails with a transient error.
     fn retrying<T>(
         &self,
@@ -209,25 +221,17 @@ impl Client {
         mut call: impl AsyncFnMut() -> Result<T, E>,
         kind_of: impl Fn(&E) -> (ErrorKind, String),
     ) -> Result<T, RegistryError> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let result = self.runtime.block_on(async { call().await });
-            match result {
-                Ok(value) => return Ok(value),
-                Err(error) => {
-                    let (kind, message) = kind_of(&error);
-                    if kind.is_transient() && attempt < self.connection.attempts {
-                        std::thread::sleep(backoff(self.connection.backoff, attempt));
-                        continue;
-                    }
-                    let mut failure =
-                        RegistryError::new(&self.connection.registry, operation.to_owned(), kind, message);
-                    failure.attempts = attempt;
-                    return Err(failure);
-                }
-            }
-        }
+        let result = self.retry().run(
+            || self.runtime.block_on(async { call().await }),
+            |error| kind_of(error).0.is_transient(),
+            |_, _| {},
+        );
+        result.map_err(|(error, attempts)| {
+            let (kind, message) = kind_of(&error);
+            let mut failure = RegistryError::new(&self.connection.registry, operation.to_owned(), kind, message);
+            failure.attempts = attempts;
+            failure
+        })
     }
 
     /// The digest a tag or digest reference names now; `None` when it names nothing.
@@ -587,13 +591,6 @@ fn first_line(text: &str) -> &str {
     text.lines().next().unwrap_or_default().trim()
 }
 
-/// The wait before retry `attempt` (1-based): full jitter over an exponential ceiling.
-fn backoff(base: Duration, attempt: u32) -> Duration {
-    let ceiling = base.saturating_mul(1 << attempt.min(6));
-    let millis = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX).max(1);
-    Duration::from_millis(fastrand::u64(millis / 2..=millis))
-}
-
 fn not_found_as_none<T>(result: Result<T, RegistryError>) -> Result<Option<T>, RegistryError> {
     match result {
         Ok(value) => Ok(Some(value)),
@@ -712,17 +709,6 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_grows_and_stays_within_its_ceiling() {
-        let base = Duration::from_millis(100);
-        for attempt in 1..=8 {
-            let wait = backoff(base, attempt);
-            let ceiling = base * (1 << attempt.min(6));
-            assert!(wait <= ceiling, "attempt {attempt}: {wait:?} > {ceiling:?}");
-            assert!(wait >= ceiling / 2, "attempt {attempt}: {wait:?} < half of {ceiling:?}");
-        }
-    }
 
     #[test]
     fn challenge_parameters_keep_quoted_commas() {

@@ -6,6 +6,7 @@
 //!   auth files, `docker-credential-*` helpers); secrets never printed.
 //! - `client.rs`: a blocking client over `oci-client`: timeouts, retries with backoff and
 //!   jitter, errors naming registry and operation, and the raw calls `oci-client` lacks.
+//! - `retry.rs`: the one retry policy (attempts, backoff with jitter, transient failures only).
 //! - `records.rs`: verdicts and pointer moves as OCI artifacts whose `subject` is the image.
 //! - `lease.rs`: the promotion lease that stands in for a conditional tag write.
 //! - `store.rs`: where candidates, stable tags and records live in a repository, and the
@@ -20,8 +21,10 @@ mod error;
 pub mod lease;
 pub mod records;
 pub mod reference;
+mod retry;
 mod store;
 
 pub use client::{Client, Connection, RawManifest, sha256_digest};
 pub use error::{ErrorKind, RegistryError};
+pub use retry::Retry;
 pub use store::{PruneEntry, RegistryStore, StoreLocation, StoredCandidate};

@@ -4,6 +4,9 @@
 //! `docker-registry`) on a free loopback port, with its own storage, optionally behind htpasswd
 //! basic auth, a bearer-token flow served by the testkit itself, and/or TLS with a self-signed CA.
 //!
+//! [`FaultProxy`] stands in front of one and injects error statuses, connection resets and
+//! stalls, on demand or by a seeded random schedule.
+//!
 //! Everything listens on 127.0.0.1 only, every wait is bounded in time, and every process and
 //! thread started here is stopped when its owner is dropped.
 //!
@@ -27,6 +30,7 @@
 //! The tools are not installed by this crate: [`require_tool`] fails with the name of the Debian
 //! package to install (`docker-registry`, `apache2-utils`, `openssl`, `curl`).
 
+mod faults;
 mod process;
 mod registry;
 mod tls;
@@ -35,6 +39,7 @@ mod token;
 use std::net::TcpListener;
 use std::path::PathBuf;
 
+pub use faults::{Fault, FaultProxy, Injected, Matcher};
 pub use registry::{AccessLogEntry, Registry, RegistryAuth, RegistryOptions, TOKEN_ISSUER, TOKEN_SERVICE};
 
 /// A TCP port on 127.0.0.1 that was free a moment ago.

@@ -73,6 +73,46 @@ pub enum Command {
     Prune(PruneArgs),
 }
 
+impl Command {
+    /// The subcommand's name, as typed.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Init(_) => "init",
+            Command::Plan(_) => "plan",
+            Command::Build(_) => "build",
+            Command::Test(_) => "test",
+            Command::Gate(_) => "gate",
+            Command::Promote(_) => "promote",
+            Command::Rollback(_) => "rollback",
+            Command::History(_) => "history",
+            Command::Results(_) => "results",
+            Command::Compare(_) => "compare",
+            Command::Ci(_) => "ci",
+            Command::Diff(_) => "diff",
+            Command::Prune(_) => "prune",
+        }
+    }
+
+    /// Whether `--json` was given: then stdout gets a JSON document whatever happens.
+    pub fn json(&self) -> bool {
+        match self {
+            Command::Init(args) => args.json,
+            Command::Plan(args) => args.json,
+            Command::Build(args) => args.json,
+            Command::Test(args) => args.json,
+            Command::Gate(args) => args.json,
+            Command::Promote(args) => args.json,
+            Command::Rollback(args) => args.json,
+            Command::History(args) => args.json,
+            Command::Results(args) => args.json,
+            Command::Compare(args) => args.json,
+            Command::Ci(args) => args.json,
+            Command::Diff(args) => args.json,
+            Command::Prune(args) => args.json,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct PruneArgs {
     /// Only these images [default: all]

@@ -83,3 +83,48 @@ impl CliError {
         }
     }
 }
+
+/// One stable word for what failed, for the `kind` of an `imagegate.error/v1` document.
+pub fn error_kind(error: &CliError) -> &'static str {
+    use imagegate_gate::GateError;
+    match error {
+        CliError::Config(_) => "config",
+        CliError::Usage { .. } => "usage",
+        CliError::Engine(_) => "engine",
+        CliError::Store(_) => "store",
+        CliError::Digest(_) | CliError::Io { .. } => "io",
+        CliError::Registry(_) => "registry",
+        CliError::Auth(_) => "auth",
+        CliError::Infrastructure { .. } | CliError::CiOutput(_) => "infrastructure",
+        CliError::Ci(_) => "ci",
+        CliError::Gate(gate) => match gate {
+            GateError::Engine(_) => "engine",
+            GateError::Transfer { .. } => "transfer",
+            GateError::Store(_) => "store",
+            GateError::Registry(_) => "registry",
+            GateError::Digest(_) | GateError::Io { .. } => "io",
+            GateError::Lockfile(_) => "lockfile",
+            GateError::Usage { .. } => "usage",
+            GateError::Refused { .. } => "refused",
+            GateError::PointerMoved { .. } => "pointer-moved",
+            GateError::VerifyFailed { .. } => "verify",
+            GateError::Interrupted => "interrupted",
+            GateError::Preflight { .. } => "preflight",
+            GateError::DamagedRecord { .. } => "damaged-record",
+            GateError::Shards { .. } => "shards",
+            _ => "infrastructure",
+        },
+    }
+}
+
+/// The `imagegate.error/v1` document a `--json` run of `command` prints for `error`.
+pub fn error_document(command: &str, image: Option<&str>, error: &CliError) -> imagegate_contract::ErrorDocument {
+    let mut document = imagegate_contract::ErrorDocument::new(
+        command,
+        error.exit_status().code(),
+        error_kind(error),
+        &crate::render(error),
+    );
+    document.image = image.map(str::to_owned);
+    document
+}

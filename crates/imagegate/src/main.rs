@@ -22,7 +22,11 @@ use crate::error::CliError;
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => exit_on_bad_arguments(&error),
+    };
+    let (command, json) = (cli.command.name(), cli.command.json());
     // A Ctrl-C (or a CI runner cancelling the job) must not leave test containers behind.
     let _ = ctrlc::set_handler(|| {
         INTERRUPTED.store(true, Ordering::SeqCst);
@@ -40,10 +44,35 @@ fn main() -> ExitCode {
         Ok(status) => status,
         Err(error) => {
             eprintln!("error: {}", render(&error));
+            if json {
+                runtime::print_json(&error::error_document(command, None, &error));
+            }
             error.exit_status()
         }
     };
     ExitCode::from(status.code() as u8)
+}
+
+/// Clap's own report and exit (2 for bad usage), after an `imagegate.error/v1` document on
+/// stdout when `--json` was among the arguments: a `--json` run prints a document whatever
+/// goes wrong.
+fn exit_on_bad_arguments(error: &clap::Error) -> ! {
+    use clap::error::ErrorKind;
+    let informational = matches!(error.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion)
+        || error.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand;
+    if !informational && std::env::args_os().skip(1).any(|argument| argument == "--json") {
+        let command = std::env::args().nth(1).filter(|word| !word.starts_with('-')).unwrap_or_default();
+        let text = error.to_string();
+        let message = text.lines().next().unwrap_or("invalid arguments").trim_start_matches("error: ").to_owned();
+        let document = imagegate_contract::ErrorDocument::new(
+            &command,
+            ExitStatus::Usage.code(),
+            "usage",
+            &format!("{message}\n  hint: run `imagegate {command} --help` for the arguments it takes"),
+        );
+        runtime::print_json(&document);
+    }
+    error.exit()
 }
 
 fn run(cli: Cli) -> Result<ExitStatus, CliError> {
@@ -78,6 +107,7 @@ pub(crate) fn render(error: &CliError) -> String {
         CliError::Gate(gate) => matches!(
             gate,
             GateError::Engine(_)
+                | GateError::Transfer { .. }
                 | GateError::Store(_)
                 | GateError::Digest(_)
                 | GateError::Registry(_)

@@ -227,7 +227,7 @@ fn limits_that_would_turn_containment_off_are_refused() {
     assert!(error.contains("hint: write a number and a unit (KiB, MiB, GiB, or KB, MB, GB)"), "{error}");
     let error = limits("memory = 4096");
     assert!(error.contains("`memory` in [images.debian.suite.limits] must be a string, found an integer"), "{error}");
-    assert!(error.contains("hint: write the size as a string with its unit, e.g. memory = \"4096MiB\""), "{error}");
+    assert!(error.contains("hint: write a quoted string, e.g. memory = \"4GiB\""), "{error}");
     let error = limits("cpus = 0");
     assert!(error.contains("`cpus` in [images.debian.suite.limits] must be between 0.01 and 1024, found 0"), "{error}");
     let error = limits("cpus = \"2\"");
@@ -617,7 +617,7 @@ fn stable_tag_with_invalid_tag() {
           |
         4 | stable_tag = "acme-ci/debian:-12"
           |              ^^^^^^^^^^^^^^^^^^^^
-          hint: a tag is up to 128 letters, digits, `_`, `.` and `-`, and does not start with `.` or `-`, e.g. `12-py3.11`
+          hint: a tag is up to 128 letters, digits, `_`, `.` and `-`, and does not start with `.` or `-`, e.g. stable_tag = "acme-ci/debian:12-py3.11"
         "#);
 }
 
@@ -1189,4 +1189,87 @@ fn lockfile_remote_and_branch_need_a_lockfile_and_a_name() {
     assert!(error.contains("invalid branch `my lock`"), "{error}");
     let error = project.error(&format!("[store]\nlockfile = \"images.lock\"\nlockfile_remote = \"\"\n{MINIMAL}"));
     assert!(error.contains("invalid git remote"), "{error}");
+}
+
+/// Every value a hint suggests, written back in place of the refused one, is accepted: a hint
+/// never leads from one error to another.
+#[test]
+fn every_suggested_value_is_itself_valid() {
+    let project = Project::new();
+    project.write("ci/Dockerfile", "FROM debian:12\n");
+    // (the offending line in MINIMAL's place, or added to it; the key whose hint is followed)
+    let cases: &[(&str, &str, &str)] = &[
+        ("stable_tag = \"acme-ci/debian:12\"", "stable_tag = \"Acme/de..bian:12\"", "stable_tag"),
+        ("stable_tag = \"acme-ci/debian:12\"", "stable_tag = \"Acme/Debian:.hidden\"", "stable_tag"),
+        ("stable_tag = \"acme-ci/debian:12\"", "stable_tag = \"Acme/Debian:12\"", "stable_tag"),
+        ("stable_tag = \"acme-ci/debian:12\"", "stable_tag = \"a/b:-1@sha256:0123\"", "stable_tag"),
+        ("stable_tag = \"acme-ci/debian:12\"", "stable_tag = \"De..bian@sha256:0123\"", "stable_tag"),
+        ("stable_tag = \"acme-ci/debian:12\"", "stable_tag = \"@sha256:0123\"", "stable_tag"),
+        ("stable_tag = \"acme-ci/debian:12\"", "stable_tag = \"acme//debian\"", "stable_tag"),
+        ("stable_tag = \"acme-ci/debian:12\"", "stable_tag = \"-bad.host:5000/ci\"", "stable_tag"),
+        ("stable_tag = \"acme-ci/debian:12\"", "stable_tag = \"acme/debian:with space\"", "stable_tag"),
+        ("stable_tag = \"acme-ci/debian:12\"", "stable_tag = \"\"", "stable_tag"),
+        ("stable_tag = \"acme-ci/debian:12\"", "stable_tag = 12", "stable_tag"),
+        ("results = \"/results\"", "results = \"../../etc\"", "results"),
+        ("results = \"/results\"", "results = \"etc\"", "results"),
+        ("results = \"/results\"", "results = \"./out/junit\"", "results"),
+        ("results = \"/results\"", "results = \"/../../etc\"", "results"),
+        ("results = \"/results\"", "results = \"/\"", "results"),
+        ("results = \"/results\"", "results = 5", "results"),
+        ("results = \"/results\"", "results = \"/results\"\nworkdir = \"../src\"", "workdir"),
+        ("results = \"/results\"", "results = \"/results\"\nworkdir = \"/a/../..\"", "workdir"),
+        ("results = \"/results\"", "results = \"/results\"\nworkdir = true", "workdir"),
+        ("results = \"/results\"", "results = \"/results\"\ntimeout = -5", "timeout"),
+        ("results = \"/results\"", "results = \"/results\"\ntimeout = 0", "timeout"),
+        ("results = \"/results\"", "results = \"/results\"\ntimeout = 30", "timeout"),
+        ("results = \"/results\"", "results = \"/results\"\ntimeout = \"0s\"", "timeout"),
+        ("results = \"/results\"", "results = \"/results\"\nnetwork = 1", "network"),
+        ("context = \"ci\"", "context = \"ci\"\nplatform = \"amd64\"", "platform"),
+        ("context = \"ci\"", "context = \"ci\"\ntarget = 7", "target"),
+    ];
+    let suggestion = regex::Regex::new(r#"(?:^|[ :(])([a-z_]+) = ("[^"]*"|-?[0-9]+|true|false)"#).unwrap();
+    for (original, replacement, key) in cases {
+        let config = MINIMAL.replace(original, replacement);
+        assert_ne!(config, MINIMAL, "{original}");
+        let error = project.load(&config).expect_err(&format!("`{replacement}` is refused"));
+        let hint = error.hint().to_owned();
+        let suggested: Vec<String> = suggestion
+            .captures_iter(&hint)
+            .filter(|found| &found[1] == *key)
+            .map(|found| found[2].to_owned())
+            .collect();
+        assert!(!suggested.is_empty(), "the hint for `{replacement}` suggests no {key}: {hint}");
+        for value in suggested {
+            let fixed: String =
+                config
+                    .lines()
+                    .map(|line| {
+                        if line.starts_with(&format!("{key} =")) { format!("{key} = {value}") } else { line.to_owned() }
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n");
+            if let Err(again) = project.load(&fixed) {
+                panic!("`{replacement}` suggests {key} = {value}, which is refused too:\n{again}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_relative_results_folder_is_never_moved_onto_a_system_folder() {
+    let project = Project::new();
+    for (written, suggested) in [
+        ("../../etc", "/results"),
+        ("etc", "/results"),
+        ("usr/lib", "/results"),
+        ("./tmp", "/results"),
+        ("src", "/results"),
+        ("out/../..", "/results"),
+        ("./out/junit", "/out/junit"),
+        ("reports", "/reports"),
+    ] {
+        let hint =
+            project.load(&MINIMAL.replace("results = \"/results\"", &format!("results = \"{written}\""))).unwrap_err();
+        assert_eq!(hint.hint(), format!("for example: results = \"{suggested}\""), "{written}");
+    }
 }

@@ -48,11 +48,54 @@ impl RegistryBackend {
         let name = registry.candidate_name(&image.stable_tag, inputs_digest, image_id)?;
         context.engine.tag(image_id, &name.to_string())?;
         context.progress.start(&image.name, &format!("pushing the candidate to `{name}`"));
-        context.engine.push(&name.to_string(), &self.access)?;
+        self.transfer(context, &image.name, "push", || context.engine.push(&name.to_string(), &self.access))?;
         let stored = registry.register_candidate(&image.stable_tag, inputs_digest, image_id)?;
         context.progress.finish(&image.name, &format!("pushed {} as {}", short(image_id), short(&stored.digest)));
         Ok(stored.digest)
     }
+}
+
+impl RegistryBackend {
+    /// Runs the engine's push or pull `call` under the registry's retry policy (the one
+    /// imagegate's own requests follow): a transient failure is retried with backoff, saying
+    /// so on the progress line; one that outlasts the attempts ends with a hint.
+    fn transfer(
+        &self,
+        context: &Context<'_>,
+        image: &str,
+        verb: &str,
+        call: impl FnMut() -> Result<(), imagegate_engine::EngineError>,
+    ) -> Result<(), GateError> {
+        transfer_with_retries(
+            self.registry.client().retry(),
+            self.registry.client().registry(),
+            call,
+            |attempt, error| {
+                let reason = error.to_string();
+                let reason = reason.lines().last().unwrap_or_default();
+                context
+                    .progress
+                    .note(image, &format!("the engine's {verb} failed (attempt {attempt}), retrying: {reason}"));
+            },
+        )
+    }
+}
+
+/// `call` under `retry`; `before_retry` hears of each retry. A failure that outlasts the
+/// attempts is [`GateError::Transfer`]; one that is not transient, [`GateError::Engine`].
+pub fn transfer_with_retries(
+    retry: imagegate_registry::Retry,
+    registry: &str,
+    call: impl FnMut() -> Result<(), imagegate_engine::EngineError>,
+    before_retry: impl FnMut(u32, &imagegate_engine::EngineError),
+) -> Result<(), GateError> {
+    retry.run(call, imagegate_engine::EngineError::is_transient, before_retry).map_err(|(source, attempts)| {
+        if source.is_transient() {
+            GateError::Transfer { registry: registry.to_owned(), attempts, source: Box::new(source) }
+        } else {
+            GateError::Engine(source)
+        }
+    })
 }
 
 impl Backend for RegistryBackend {
@@ -159,7 +202,7 @@ impl Backend for RegistryBackend {
             return Ok(image_id);
         }
         context.progress.start(&image.name, &format!("pulling {} from the registry", short(digest)));
-        context.engine.pull_from(&reference.to_string(), &self.access)?;
+        self.transfer(context, &image.name, "pull", || context.engine.pull_from(&reference.to_string(), &self.access))?;
         context.progress.finish(&image.name, &format!("pulled {}", short(digest)));
         match context.engine.inspect_image(&image_id)? {
             Some(_) => Ok(image_id),

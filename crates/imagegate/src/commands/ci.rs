@@ -132,6 +132,9 @@ pub fn run(global: &GlobalArgs, args: &CiArgs) -> Result<ExitStatus, CliError> {
                 runtime.progress.clear();
                 let error = CliError::from(error);
                 eprintln!("error: {name}: {}", crate::render(&error));
+                if args.json {
+                    print_json(&crate::error::error_document("ci", Some(name), &error));
+                }
                 status = status.worst(error.exit_status());
             }
         }

@@ -30,7 +30,19 @@ pub fn run(global: &GlobalArgs, args: &DiffArgs) -> Result<ExitStatus, CliError>
             ));
         }
         eprintln!("pulling {reference}");
-        engine.pull(reference)?;
+        // A registry's hiccup is retried as imagegate's own requests are.
+        let registry = reference.split('/').next().unwrap_or_default();
+        imagegate_gate::transfer_with_retries(
+            imagegate_registry::Retry::default(),
+            registry,
+            || engine.pull(reference),
+            |attempt, error| {
+                eprintln!(
+                    "pull failed (attempt {attempt}), retrying: {}",
+                    error.to_string().lines().last().unwrap_or_default()
+                )
+            },
+        )?;
     }
     let diff = imagegate_gate::package_diff(engine.as_ref(), &args.from, &args.to)?;
     let mut document = diff.to_contract(&args.from, &args.to);

@@ -80,7 +80,10 @@ pub fn run(global: &GlobalArgs, args: &GateArgs) -> Result<ExitStatus, CliError>
                 // One image's infrastructure failure must not hide the others' verdicts.
                 runtime.progress.clear();
                 let error = CliError::from(error);
-                eprintln!("error: {}: {}", name, crate::render(&error));
+                eprintln!("error: {name}: {}", crate::render(&error));
+                if args.json {
+                    print_json(&crate::error::error_document("gate", Some(name), &error));
+                }
                 status = status.worst(error.exit_status());
             }
         }

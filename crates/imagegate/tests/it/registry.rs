@@ -6,17 +6,19 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use base64::Engine as _;
-use imagegate_testkit::{Registry, RegistryAuth, RegistryOptions};
+use imagegate_testkit::{FaultProxy, Registry, RegistryAuth, RegistryOptions};
 use serde_json::Value;
 
 use crate::both_engines;
 use crate::context::{Engine, Run, TestContext};
 
-/// A test project whose `[store]` is a registry.
-struct RegistryProject {
-    context: TestContext,
-    registry: Registry,
-    namespace: String,
+/// A test project whose `[store]` is a registry, or a fault proxy in front of it.
+pub(crate) struct RegistryProject {
+    pub(crate) context: TestContext,
+    pub(crate) registry: Registry,
+    pub(crate) namespace: String,
+    /// Where imagegate and the engine reach the registry through, when not directly.
+    pub(crate) proxy: Option<FaultProxy>,
 }
 
 impl RegistryProject {
@@ -24,9 +26,22 @@ impl RegistryProject {
         let registry = Registry::start(options).expect("start the registry");
         let context = TestContext::new(engine, features, cases);
         let namespace = "it".to_owned();
-        let project = RegistryProject { context, registry, namespace };
+        let project = RegistryProject { context, registry, namespace, proxy: None };
         project.write_store("");
         project
+    }
+
+    /// An anonymous registry that imagegate and the engine reach only through a fault proxy.
+    pub(crate) fn behind_proxy(engine: Engine, features: &[&str], cases: &str) -> RegistryProject {
+        let mut project = RegistryProject::anonymous(engine, features, cases);
+        project.proxy = Some(FaultProxy::start(&project.registry.address()).expect("start the fault proxy"));
+        project.write_store("");
+        project
+    }
+
+    /// The registry's address as imagegate.toml names it.
+    fn store_address(&self) -> String {
+        self.proxy.as_ref().map_or_else(|| self.registry.address(), FaultProxy::address)
     }
 
     fn anonymous(engine: Engine, features: &[&str], cases: &str) -> RegistryProject {
@@ -34,7 +49,7 @@ impl RegistryProject {
     }
 
     /// Rewrites imagegate.toml with a `[store]` table for the registry, plus `extra` lines.
-    fn write_store(&self, extra: &str) {
+    pub(crate) fn write_store(&self, extra: &str) {
         let path = self.context.path("imagegate.toml");
         let text = std::fs::read_to_string(&path).unwrap();
         // Drop the [store] table written before, if any: up to the next table.
@@ -49,7 +64,7 @@ impl RegistryProject {
                 kept.push('\n');
             }
         }
-        let mut store = format!("[store]\nregistry = \"{}/{}\"\n", self.registry.address(), self.namespace);
+        let mut store = format!("[store]\nregistry = \"{}/{}\"\n", self.store_address(), self.namespace);
         match self.registry.ca_file() {
             Some(ca) => store.push_str(&format!("ca_file = \"{}\"\n", ca.display())),
             None => store.push_str("insecure = true\n"),
@@ -58,7 +73,7 @@ impl RegistryProject {
         std::fs::write(&path, format!("{store}\n{kept}")).unwrap();
     }
 
-    fn stable_reference(&self) -> String {
+    pub(crate) fn stable_reference(&self) -> String {
         format!("{}/{}/{}", self.registry.address(), self.namespace, self.context.stable_tag)
     }
 
@@ -67,11 +82,11 @@ impl RegistryProject {
         stable.rsplit_once(':').unwrap().0.to_owned()
     }
 
-    fn run(&self, args: &[&str]) -> Run {
+    pub(crate) fn run(&self, args: &[&str]) -> Run {
         self.run_with(args, &[])
     }
 
-    fn run_with(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+    pub(crate) fn run_with(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         let mut command = self.context.command();
         command.args(args);
         for (key, value) in env {
@@ -80,7 +95,7 @@ impl RegistryProject {
         Run::from(command.output().unwrap())
     }
 
-    fn gate(&self, args: &[&str]) -> (Run, Value) {
+    pub(crate) fn gate(&self, args: &[&str]) -> (Run, Value) {
         let mut all = vec!["gate", "--json"];
         all.extend_from_slice(args);
         let run = self.run(&all);
@@ -89,11 +104,11 @@ impl RegistryProject {
     }
 
     /// What `skopeo inspect` sees under `reference` (digest), or `None`.
-    fn skopeo_digest(&self, reference: &str) -> Option<String> {
+    pub(crate) fn skopeo_digest(&self, reference: &str) -> Option<String> {
         skopeo_inspect(&self.registry, reference).map(|value| value["Digest"].as_str().unwrap().to_owned())
     }
 
-    fn tags(&self) -> Vec<String> {
+    pub(crate) fn tags(&self) -> Vec<String> {
         let output = skopeo(&self.registry, &["list-tags", &format!("docker://{}", self.repository())]);
         assert!(output.status.success(), "skopeo list-tags: {}", String::from_utf8_lossy(&output.stderr));
         let value: Value = serde_json::from_slice(&output.stdout).unwrap();
@@ -101,7 +116,7 @@ impl RegistryProject {
     }
 
     /// Removes every local image of this project, as on a fresh CI machine.
-    fn empty_engine(&self) {
+    pub(crate) fn empty_engine(&self) {
         remove_local_images(self.context.engine, &self.registry.address());
         remove_local_images(self.context.engine, self.context.stable_tag.split(':').next().unwrap());
     }
@@ -110,6 +125,9 @@ impl RegistryProject {
 impl Drop for RegistryProject {
     fn drop(&mut self) {
         remove_local_images(self.context.engine, &self.registry.address());
+        if let Some(proxy) = &self.proxy {
+            remove_local_images(self.context.engine, &proxy.address());
+        }
     }
 }
 
@@ -162,7 +180,7 @@ fn skopeo_inspect(registry: &Registry, reference: &str) -> Option<Value> {
     Some(serde_json::from_slice(&output.stdout).unwrap())
 }
 
-fn digest(report: &Value, path: &str) -> String {
+pub(crate) fn digest(report: &Value, path: &str) -> String {
     report.pointer(path).and_then(Value::as_str).unwrap_or_else(|| panic!("no {path} in {report}")).to_owned()
 }
 
