@@ -6,6 +6,6 @@ mod records;
 mod sqlite;
 
 pub use records::{
-    BuildRecord, Event, NewBuild, NewPromotion, NewVerdict, PromotionKind, PromotionRecord, VerdictRecord,
+    BuildRecord, Event, MoveIntent, NewBuild, NewPromotion, NewVerdict, PromotionKind, PromotionRecord, VerdictRecord,
 };
 pub use sqlite::{Store, StoreError};
