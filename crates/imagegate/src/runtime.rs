@@ -34,6 +34,7 @@ impl Runtime {
             refuse_engine_switch(&settings, &store, engine.kind(), &detected.passed_over)?;
         }
         let progress = StderrProgress::new(settings.quiet);
+        remove_leftovers(engine.as_ref(), &progress);
         let (backend, cert_dir): (Box<dyn Backend>, _) = match &settings.config.store.registry {
             Some(config) => {
                 let (registry, access, cert_dir) = open_registry(config)?;
@@ -95,6 +96,31 @@ impl Runtime {
             state_dir: self.settings.state_dir.clone(),
             backend: self.backend.as_ref(),
         }
+    }
+}
+
+/// Removes what imagegate processes that were killed (SIGKILL, a lost machine) left behind:
+/// their test containers in this engine and their temporary files. A failure is only a warning:
+/// the command's own work does not depend on it, and the next start tries again.
+fn remove_leftovers(engine: &dyn Engine, progress: &StderrProgress) {
+    use imagegate_gate::Progress;
+    match imagegate_engine::remove_leftovers(engine) {
+        Ok(removed) if !removed.containers.is_empty() || !removed.files.is_empty() => progress.note(
+            "imagegate",
+            &format!(
+                "removed {} test container(s) and {} temporary file(s) left by imagegate processes that no longer run",
+                removed.containers.len(),
+                removed.files.len()
+            ),
+        ),
+        Ok(_) => {}
+        Err(error) => progress.note(
+            "imagegate",
+            &format!(
+                "warning: could not look for test containers left by killed imagegate processes: {}",
+                error.to_string().lines().next().unwrap_or_default()
+            ),
+        ),
     }
 }
 
