@@ -18,10 +18,12 @@
 mod local;
 mod lockfile;
 mod registry;
+mod tag_lock;
 
 pub use local::LocalBackend;
 pub use lockfile::LockfileBackend;
 pub use registry::RegistryBackend;
+pub use tag_lock::{LOCK_DIR_VARIABLE, lock_dir};
 
 use imagegate_config::ImageConfig;
 use imagegate_contract::{GateReport, PromotionReport};

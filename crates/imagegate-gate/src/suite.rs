@@ -77,6 +77,7 @@ pub(crate) fn run_container(
     };
     let container = context.engine.create_container(&spec)?;
     let guard = ContainerGuard { engine: context.engine, id: container };
+    crate::failpoint!("run.created");
     let exclude: Vec<PathBuf> = vec![context.state_dir.clone()];
     context.engine.copy_into(&guard.id, &context.config.root, &suite.workdir, &exclude)?;
     // Most reporters open their output file without making its folder (trial's subunit
@@ -85,6 +86,7 @@ pub(crate) fn run_container(
     context.engine.create_folders(&guard.id, &[copy_out])?;
     refuse_preexisting_files(context, image, &guard.id, copy_out, folder)?;
     let outcome = context.engine.start_and_wait(&guard.id, suite.timeout, &log_file)?;
+    crate::failpoint!("run.finished");
     let found = context.engine.copy_out(&guard.id, copy_out, &out_folder)?;
     drop(guard);
     Ok(ContainerRun { outcome, copied_out: found.then_some(out_folder), log_file })

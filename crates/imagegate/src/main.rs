@@ -22,6 +22,10 @@ use crate::error::CliError;
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 fn main() -> ExitCode {
+    // Crash tests stop the process at chosen steps (`FAILPOINTS`); compiled in only with the
+    // `failpoints` feature.
+    #[cfg(feature = "failpoints")]
+    let _failpoints = fail::FailScenario::setup();
     let cli = Cli::parse();
     // A Ctrl-C (or a CI runner cancelling the job) must not leave test containers behind.
     let _ = ctrlc::set_handler(|| {
