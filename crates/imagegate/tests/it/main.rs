@@ -9,6 +9,7 @@
 
 mod ci;
 mod context;
+mod crashes;
 mod first_day;
 mod gate_rules;
 mod init;
