@@ -270,8 +270,17 @@ impl StablePointer for RegistryBackend {
         work: &mut LockedWork<'_>,
     ) -> Result<PromotionReport, GateError> {
         context.progress.start(&image.name, &format!("taking the promotion lease of `{}`", image.stable_tag));
+        // One line per holder, refreshed at most every half minute: the spinner counts the wait
+        // on a terminal, and a CI log gets a few lines rather than one per poll.
+        let mut told: Option<(String, std::time::Instant)> = None;
         let lease = self.registry.lease(&image.stable_tag, |state| {
-            context.progress.note(&image.name, &format!("waiting for {} to finish promoting", state.holder));
+            let fresh = told.as_ref().is_none_or(|(holder, at)| {
+                holder != &state.holder || at.elapsed() >= std::time::Duration::from_secs(30)
+            });
+            if fresh {
+                context.progress.start(&image.name, &lease_wait_message(&image.stable_tag, state));
+                told = Some((state.holder.clone(), std::time::Instant::now()));
+            }
             // Once another promoter has moved the tag, waiting is pointless.
             still_wanted()
         })?;
@@ -285,6 +294,20 @@ impl StablePointer for RegistryBackend {
         }
         outcome
     }
+}
+
+/// Whose lease a promoter waits for and until when: a promoter that was killed holding it
+/// leaves it until it expires.
+fn lease_wait_message(stable_tag: &str, state: &imagegate_registry::lease::LeaseState) -> String {
+    let expires = jiff::Timestamp::from_millisecond(state.expires_unix_millis)
+        .map(|at| at.strftime("%H:%M:%SZ").to_string())
+        .unwrap_or_else(|_| "an unreadable time".to_owned());
+    let left = (state.expires_unix_millis - jiff::Timestamp::now().as_millisecond()).max(0) / 1000;
+    format!(
+        "waiting for the promotion lease of `{stable_tag}`: {} holds it until {expires} (in {left} s); \
+         a lease whose holder was killed is taken over when it expires",
+        state.holder
+    )
 }
 
 struct LeasedTag<'l> {
@@ -495,5 +518,17 @@ mod tests {
         let error = import(&store, "registry:r/ns", &record("sha256:v", verdict)).unwrap_err();
         assert!(error.to_string().contains("no `decision`"), "{error}");
         assert_eq!(error.exit_status(), imagegate_contract::ExitStatus::Infrastructure);
+    }
+
+    #[test]
+    fn a_lease_wait_names_the_holder_and_the_expiry() {
+        let state = imagegate_registry::lease::LeaseState {
+            holder: "runner-7/4242/00ff".to_owned(),
+            expires_unix_millis: jiff::Timestamp::now().as_millisecond() + 90_500,
+            released: false,
+        };
+        let message = lease_wait_message("acme/ci:stable", &state);
+        assert!(message.contains("runner-7/4242/00ff holds it until "), "{message}");
+        assert!(message.contains("(in 90 s)"), "{message}");
     }
 }

@@ -596,3 +596,76 @@ fn sharded_runs_list_their_tests_in_the_images_pulled_from_the_registry() {
     assert_eq!(merged["regressions"], whole["regressions"]);
     assert_eq!(merged["candidate"]["digest"], whole["candidate"]["digest"]);
 }
+
+/// Promoters that all gated the same candidate: one moves the tag, and every other one finds
+/// its promotion done (exit 0, "already promoted"), as in the local store, never exit 4.
+#[test]
+fn promoters_racing_with_the_same_candidate_all_succeed() {
+    const PROMOTERS: usize = 4;
+    let project = RegistryProject::anonymous(Engine::Docker, &["base"], "test_a pass\n");
+    project.gate(&["--promote"]).0.expect_code(0);
+    project.context.set_features(&["base", "next"]);
+    let (run, report) = project.gate(&[]);
+    run.expect_code(0);
+    let candidate = digest(&report, "/candidate/digest");
+    let children: Vec<_> = (0..PROMOTERS)
+        .map(|index| {
+            let state = project.context.scratch.join(format!("state-{index}"));
+            project
+                .context
+                .command()
+                .arg("--state-dir")
+                .arg(&state)
+                .args(["promote", "--json"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let runs: Vec<Run> = children.into_iter().map(|child| Run::from(child.wait_with_output().unwrap())).collect();
+    let statuses: Vec<String> = runs
+        .iter()
+        .map(|run| run.json()["images"][0]["promotion"]["status"].as_str().unwrap_or("none").to_owned())
+        .collect();
+    for run in &runs {
+        run.expect_code(0);
+    }
+    assert_eq!(statuses.iter().filter(|status| *status == "promoted").count(), 1, "{statuses:?}");
+    for run in runs.iter().filter(|run| !run.stdout.contains("\"promoted\"")) {
+        assert!(run.stdout.contains("already"), "{run}");
+    }
+    assert_eq!(project.skopeo_digest(&project.stable_reference()).as_deref(), Some(candidate.as_str()));
+}
+
+/// A lease left by a promoter that was killed holding it: the next promoter says whose it is
+/// and until when, in a few lines, waits for it to expire and promotes.
+#[test]
+fn a_stale_lease_is_named_with_its_expiry_and_waited_for_in_a_few_lines() {
+    use imagegate_registry::lease::{self, LeaseTiming};
+    let project = RegistryProject::anonymous(Engine::Docker, &["base"], "test_a pass\n");
+    project.gate(&["--promote"]).0.expect_code(0);
+    project.context.set_features(&["base", "next"]);
+    project.gate(&[]).0.expect_code(0);
+
+    let mut connection = imagegate_registry::Connection::new(&project.registry.address());
+    connection.plain_http = true;
+    let client = imagegate_registry::Client::new(connection, imagegate_registry::auth::Credentials::Anonymous).unwrap();
+    let repository = imagegate_registry::reference::Reference::parse(&project.repository()).unwrap();
+    let timing = LeaseTiming {
+        lifetime: std::time::Duration::from_secs(6),
+        settle: std::time::Duration::from_millis(100),
+        patience: std::time::Duration::from_secs(10),
+    };
+    let holder = "runner-7/4242/deadbeef";
+    // Taken and never released: what a killed promoter leaves.
+    let _stale =
+        lease::acquire(&client, &repository, holder, timing, |_| Ok::<(), imagegate_registry::RegistryError>(()))
+            .unwrap();
+    let run = project.run(&["promote"]);
+    run.expect_code(0);
+    let waits: Vec<&str> = run.stderr.lines().filter(|line| line.contains("waiting")).collect();
+    assert!(!waits.is_empty() && waits.len() <= 3, "{} waiting lines:\n{run}", waits.len());
+    assert!(waits[0].contains(holder) && waits[0].contains("until "), "{run}");
+    assert!(run.stdout.contains("moved from"), "{run}");
+}
