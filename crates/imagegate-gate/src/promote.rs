@@ -44,6 +44,9 @@ pub(crate) fn settle_interrupted(context: &Context<'_>, image: &ImageConfig) -> 
     if orphans.is_empty() {
         return Ok(());
     }
+    // The killed process may have written its record to a shared store before it died: import
+    // it first, so that completing the move never records it twice.
+    context.backend.sync(context, image)?;
     let current = context.backend.pointer().read(context, image)?;
     for intent in orphans {
         settle(context, image, &intent, current.as_deref())?;

@@ -164,8 +164,9 @@ impl Store {
     }
 
     /// Runs `work` holding the store's write lock (a `BEGIN IMMEDIATE` transaction), committing
-    /// when it returns `Ok`. Pointer moves happen inside this lock, so two imagegate processes
-    /// sharing a state folder cannot interleave their compare-and-swap steps.
+    /// when it returns `Ok`. Pointer moves do not run inside it: their intent must be committed
+    /// before the pointer moves (see [`Store::begin_move`]), and they are serialised by a lock
+    /// that also covers other state folders.
     pub fn exclusive<T, E: From<StoreError>>(&self, work: impl FnOnce(&Store) -> Result<T, E>) -> Result<T, E> {
         self.connection.execute_batch("BEGIN IMMEDIATE").map_err(self.query_error("take the write lock"))?;
         match work(self) {
