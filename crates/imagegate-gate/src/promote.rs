@@ -27,7 +27,8 @@ use crate::{Context, GateError, short};
 /// of killed processes. Every command calls it before it reads history.
 pub(crate) fn sync(context: &Context<'_>, image: &ImageConfig) -> Result<(), GateError> {
     context.backend.sync(context, image)?;
-    settle_interrupted(context, image)
+    settle_interrupted(context, image)?;
+    context.backend.settle_shared(context, image)
 }
 
 /// Settles the pending move intents of `image` whose process is gone: the move is completed
@@ -54,7 +55,7 @@ pub(crate) fn settle_interrupted(context: &Context<'_>, image: &ImageConfig) -> 
     Ok(())
 }
 
-fn settle(
+pub(crate) fn settle(
     context: &Context<'_>,
     image: &ImageConfig,
     intent: &MoveIntent,
@@ -130,9 +131,11 @@ fn move_recorded(
         &Owner::current().label(),
     )?;
     crate::failpoint!("move.intent");
-    let moved = lock.move_to(movement.kind, movement.from, movement.to).and_then(|()| {
-        crate::failpoint!("move.moved");
-        verify(lock, image, movement.to)
+    let moved = lock.intend(movement).and_then(|()| {
+        lock.move_to(movement.kind, movement.from, movement.to).and_then(|()| {
+            crate::failpoint!("move.moved");
+            verify(lock, image, movement.to)
+        })
     });
     if let Err(error) = moved {
         // Settled now if the pointer says how it ended; left pending (for the next command)

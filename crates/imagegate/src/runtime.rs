@@ -193,9 +193,27 @@ fn open_registry(
         tls_verify: !config.plain_http(),
         cert_dir: cert_dir.as_ref().map(|dir| dir.path().to_path_buf()),
     };
-    let store = RegistryStore::open(location, connection, resolved.credentials)?;
+    let mut store = RegistryStore::open(location, connection, resolved.credentials)?;
+    // How long a lease outlives a promoter that was killed holding it (default two minutes):
+    // shorter where clocks agree closely and promotions are quick, such as tests.
+    if let Some(text) = std::env::var_os(LEASE_LIFETIME_VARIABLE) {
+        let text = text.to_string_lossy();
+        let lifetime = humantime::parse_duration(text.trim())
+            .ok()
+            .filter(|lifetime| *lifetime >= std::time::Duration::from_secs(2))
+            .ok_or_else(|| {
+                CliError::usage(
+                    format!("{LEASE_LIFETIME_VARIABLE} is `{text}`, not a duration of 2 s or more"),
+                    format!("set it like `{LEASE_LIFETIME_VARIABLE}=90s`, or unset it for the default of 2m"),
+                )
+            })?;
+        store.lease_timing.lifetime = lifetime;
+    }
     Ok((store, access, cert_dir))
 }
+
+/// The environment variable that sets the registry lease's lifetime.
+const LEASE_LIFETIME_VARIABLE: &str = "IMAGEGATE_LEASE_LIFETIME";
 
 /// Prints a JSON document on one line of stdout.
 pub fn print_json<T: serde::Serialize>(document: &T) {

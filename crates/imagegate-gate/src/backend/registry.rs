@@ -101,6 +101,30 @@ impl Backend for RegistryBackend {
         Ok(())
     }
 
+    /// An expired, unreleased lease that carries an intent was left by a promoter killed
+    /// mid-move: taking the lease settles it (see `settle_lease_intent`). A live one is its
+    /// holder's, or settled by whoever takes it once it expires.
+    fn settle_shared(&self, context: &Context<'_>, image: &ImageConfig) -> Result<(), GateError> {
+        if self.read_only {
+            return Ok(());
+        }
+        let Some(state) = self.registry.lease_state(&image.stable_tag)? else {
+            return Ok(());
+        };
+        if state.released || state.intent.is_none() || state.is_live(jiff::Timestamp::now().as_millisecond()) {
+            return Ok(());
+        }
+        self.exclusive(context, image, &|| Ok(()), &mut |_| {
+            Ok(PromotionReport {
+                status: imagegate_contract::PromotionStatus::UpToDate,
+                message: String::new(),
+                from: None,
+                to: None,
+            })
+        })
+        .map(|_| ())
+    }
+
     fn find_candidate(
         &self,
         _context: &Context<'_>,
@@ -285,7 +309,11 @@ impl StablePointer for RegistryBackend {
             still_wanted()
         })?;
         context.progress.finish(&image.name, "lease taken");
-        let outcome = work(&LeasedTag { backend: self, image, lease: &lease });
+        let outcome = match &lease.interrupted {
+            Some(previous) => self.settle_lease_intent(context, image, previous),
+            None => Ok(()),
+        }
+        .and_then(|()| work(&LeasedTag { backend: self, context, image, lease: &lease }));
         // Failing to give the lease up is only worth a warning: it expires by itself.
         if let Err(error) = lease.release(self.registry.client()) {
             context
@@ -310,13 +338,100 @@ fn lease_wait_message(stable_tag: &str, state: &imagegate_registry::lease::Lease
     )
 }
 
-struct LeasedTag<'l> {
+struct LeasedTag<'l, 'a> {
     backend: &'l RegistryBackend,
+    context: &'l Context<'a>,
     image: &'l ImageConfig,
     lease: &'l imagegate_registry::lease::Lease,
 }
 
-impl PointerLock for LeasedTag<'_> {
+/// The move a lease holder is about to make, as the lease carries it (JSON in an annotation).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct LeaseIntent {
+    kind: PromotionKind,
+    from: Option<String>,
+    to: Option<String>,
+    /// The verdict record that allows a promotion.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    verdict_record: Option<String>,
+}
+
+impl RegistryBackend {
+    /// Settles the move a previous lease holder announced and never released: it was killed
+    /// between its intent and its record. Every move is made under the lease, so if that move
+    /// was recorded its record is the newest one; otherwise it is recorded now when the tag
+    /// names its target, and dropped (the tag never moved) when not.
+    fn settle_lease_intent(
+        &self,
+        context: &Context<'_>,
+        image: &ImageConfig,
+        previous: &imagegate_registry::lease::LeaseState,
+    ) -> Result<(), GateError> {
+        let Some(intent) = previous.intent.as_deref().and_then(|text| serde_json::from_str::<LeaseIntent>(text).ok())
+        else {
+            return Ok(());
+        };
+        self.sync(context, image)?;
+        let scope = self.scope(context);
+        let newest = context.store.promotions(&scope, &image.name)?.into_iter().next();
+        let recorded = newest.is_some_and(|record| {
+            record.kind == intent.kind && record.from_digest == intent.from && record.to_digest == intent.to
+        });
+        let current = self.registry.resolve_stable(&image.stable_tag)?;
+        let what = if intent.kind == PromotionKind::Promote { "promotion" } else { "rollback" };
+        if recorded {
+            return Ok(());
+        }
+        if current.is_some() && current == intent.to {
+            let verdict_id = match &intent.verdict_record {
+                Some(record) => context.store.verdict_id_of_record(record)?,
+                None => None,
+            };
+            self.record_move(
+                context,
+                image,
+                &PointerMove { kind: intent.kind, from: intent.from.as_deref(), to: intent.to.as_deref(), verdict_id },
+            )?;
+            context.progress.note(
+                &image.name,
+                &format!(
+                    "recorded the {what} of `{}` to {} that {} made and was stopped before recording",
+                    image.stable_tag,
+                    intent.to.as_deref().map_or("nothing", short),
+                    previous.holder
+                ),
+            );
+        } else {
+            context.progress.note(
+                &image.name,
+                &format!(
+                    "dropped the interrupted {what} of `{}` by {}: the tag never moved",
+                    image.stable_tag, previous.holder
+                ),
+            );
+        }
+        Ok(())
+    }
+}
+
+impl PointerLock for LeasedTag<'_, '_> {
+    /// Puts the move into the lease (after confirming it is still ours), so that the next
+    /// holder on any machine settles it if this process dies before its record is written.
+    fn intend(&self, movement: &PointerMove<'_>) -> Result<(), GateError> {
+        let verdict_record = match movement.verdict_id {
+            Some(id) => self.context.store.record_of_verdict(id)?,
+            None => None,
+        };
+        let intent = LeaseIntent {
+            kind: movement.kind,
+            from: movement.from.map(str::to_owned),
+            to: movement.to.map(str::to_owned),
+            verdict_record,
+        };
+        let text = serde_json::to_string(&intent).unwrap_or_default();
+        Ok(self.lease.mark_intent(self.backend.registry.client(), &text)?)
+    }
+
     fn current(&self) -> Result<Option<String>, GateError> {
         Ok(self.backend.registry.resolve_stable(&self.image.stable_tag)?)
     }
@@ -526,6 +641,7 @@ mod tests {
             holder: "runner-7/4242/00ff".to_owned(),
             expires_unix_millis: jiff::Timestamp::now().as_millisecond() + 90_500,
             released: false,
+            intent: None,
         };
         let message = lease_wait_message("acme/ci:stable", &state);
         assert!(message.contains("runner-7/4242/00ff holds it until "), "{message}");

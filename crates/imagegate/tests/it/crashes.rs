@@ -78,15 +78,15 @@ fn eight_state_folders_on_one_engine_promote_exactly_once_per_round() {
 }
 
 #[cfg(feature = "failpoints")]
-mod kills {
+pub(crate) mod kills {
     use std::io::{BufRead, BufReader};
     use std::process::Stdio;
 
     use super::*;
 
     /// What a killed process was: its pid and start time, as its temporary files are named.
-    struct Killed {
-        pid: u32,
+    pub(crate) struct Killed {
+        pub(crate) pid: u32,
         start: u64,
     }
 
@@ -98,9 +98,15 @@ mod kills {
 
     /// Runs imagegate with `args` until it reaches `failpoint`, then kills it with SIGKILL.
     fn kill_at(context: &TestContext, args: &[&str], failpoint: &str) -> Killed {
-        let mut child = context
-            .command()
-            .args(args)
+        let mut command = context.command();
+        command.args(args);
+        kill_command(command, failpoint)
+    }
+
+    /// Runs `command` until it reaches `failpoint`, then kills it with SIGKILL.
+    pub(crate) fn kill_command(mut command: Command, failpoint: &str) -> Killed {
+        let args: Vec<String> = command.get_args().map(|arg| arg.to_string_lossy().into_owned()).collect();
+        let mut child = command
             .env("FAILPOINTS", format!("{failpoint}=sleep(120000)"))
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

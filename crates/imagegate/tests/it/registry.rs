@@ -669,3 +669,55 @@ fn a_stale_lease_is_named_with_its_expiry_and_waited_for_in_a_few_lines() {
     assert!(waits[0].contains(holder) && waits[0].contains("until "), "{run}");
     assert!(run.stdout.contains("moved from"), "{run}");
 }
+
+/// A promoter killed with SIGKILL between its tag write and its record: on another machine,
+/// once the lease it left expires, history shows the promotion and rollback undoes it; one
+/// killed before its tag write leaves no promotion, and the next one goes through.
+#[cfg(feature = "failpoints")]
+#[test]
+fn a_promoter_killed_mid_move_is_settled_on_another_machine() {
+    use crate::crashes::kills::kill_command;
+    const LEASE: (&str, &str) = ("IMAGEGATE_LEASE_LIFETIME", "3s");
+    let project = RegistryProject::anonymous(Engine::Docker, &["base"], "test_a pass\n");
+    let (run, first) = project.gate(&["--promote"]);
+    run.expect_code(0);
+    let incumbent = digest(&first, "/candidate/digest");
+    let promotions_to = |state: &str, to: &str| {
+        let state = project.context.scratch.join(state);
+        let history = project.run_with(&["history", "--json", "--state-dir", state.to_str().unwrap()], &[LEASE]);
+        history.expect_code(0);
+        history.json()["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|event| event["kind"] == "promote" && event["to"] == to)
+            .count()
+    };
+
+    // Killed before the tag moved: nothing to record, and the promotion is made again.
+    project.context.set_features(&["base", "first"]);
+    let (run, report) = project.gate(&[]);
+    run.expect_code(0);
+    let dropped = digest(&report, "/candidate/digest");
+    let mut command = project.context.command();
+    command.args(["promote"]).env(LEASE.0, LEASE.1);
+    kill_command(command, "move.intent");
+    assert_eq!(project.skopeo_digest(&project.stable_reference()).as_deref(), Some(incumbent.as_str()));
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    assert_eq!(promotions_to("fresh-1", &dropped), 0);
+
+    // Killed after the tag moved, before its record: recorded by the next machine.
+    let mut command = project.context.command();
+    let scratch = project.context.scratch.join("killed-state");
+    command.arg("--state-dir").arg(&scratch).args(["promote"]).env(LEASE.0, LEASE.1);
+    kill_command(command, "move.moved");
+    assert_eq!(project.skopeo_digest(&project.stable_reference()).as_deref(), Some(dropped.as_str()));
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    assert_eq!(promotions_to("fresh-2", &dropped), 1);
+    // Recorded once, whichever machine looks next.
+    assert_eq!(promotions_to("fresh-3", &dropped), 1);
+    let fresh = project.context.scratch.join("fresh-4");
+    let run = project.run_with(&["rollback", &project.context.image, "--state-dir", fresh.to_str().unwrap()], &[LEASE]);
+    run.expect_code(0);
+    assert_eq!(project.skopeo_digest(&project.stable_reference()).as_deref(), Some(incumbent.as_str()));
+}
