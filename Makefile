@@ -41,15 +41,19 @@ engines:
 	@scripts/test-images.sh
 
 # nextest runs the tests (parallel, retries, JUnit); it does not run doctests, so those follow.
+# The failpoints feature gives the integration tests a binary they can stop and kill at each
+# step of build, run, record and move (tests/it/crashes.rs); release builds never have it.
+TEST_FEATURES := --features imagegate/failpoints
+
 test: engines
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
-		echo "cargo nextest run --workspace --no-fail-fast"; \
-		$(CARGO) nextest run --workspace --no-fail-fast; \
+		echo "cargo nextest run --workspace --no-fail-fast $(TEST_FEATURES)"; \
+		$(CARGO) nextest run --workspace --no-fail-fast $(TEST_FEATURES); \
 		echo "cargo test --workspace --doc --quiet"; \
 		$(CARGO) test --workspace --doc --quiet; \
 	else \
 		echo "cargo-nextest not installed; running cargo test instead"; \
-		$(CARGO) test --workspace --no-fail-fast; \
+		$(CARGO) test --workspace --no-fail-fast $(TEST_FEATURES); \
 	fi
 
 # Left out of `make test` (nextest skips ignored tests) because it takes minutes; CI runs it

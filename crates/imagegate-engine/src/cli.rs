@@ -40,8 +40,10 @@ fn private_auth_dir(body: &str) -> Result<tempfile::TempDir, EngineError> {
         path: path.to_path_buf(),
         source,
     };
+    // Named by its maker, so that the next imagegate removes it when this one was killed.
+    let prefix = format!("imagegate-auth-{}-", crate::owner::Owner::current().file_tag());
     let dir = tempfile::Builder::new()
-        .prefix("imagegate-auth-")
+        .prefix(&prefix)
         .permissions(fs::Permissions::from_mode(0o700))
         .tempdir()
         .map_err(|source| io_error(&std::env::temp_dir(), source))?;
@@ -100,6 +102,22 @@ impl Client {
         };
         self.run("ask for the engine version", &["version", "--format", format])
             .map(|version| version.trim().to_owned())
+    }
+
+    /// The engine's own identity: docker's daemon id, podman's storage root (which also tells
+    /// a rootless user's engine from root's). The remote-host variable is added when set.
+    pub(crate) fn identity(&self) -> Result<String, EngineError> {
+        let (format, remote) = match self.dialect {
+            Dialect::Docker => ("{{.ID}}", "DOCKER_HOST"),
+            Dialect::Podman => ("{{.Store.GraphRoot}}", "CONTAINER_HOST"),
+        };
+        let id = self.run("ask for the engine's identity", &["info", "--format", format])?;
+        let mut identity = format!("{}:{}", self.program, id.trim());
+        if let Some(host) = std::env::var_os(remote) {
+            identity.push('@');
+            identity.push_str(&host.to_string_lossy());
+        }
+        Ok(identity)
     }
 
     pub(crate) fn build(&self, request: &BuildRequest) -> Result<String, EngineError> {
@@ -318,6 +336,9 @@ impl Client {
             args.push("--label".into());
             args.push(format!("{key}={value}"));
         }
+        // Its maker: a container whose maker was killed is removed by the next imagegate.
+        args.push("--label".into());
+        args.push(format!("{}={}", crate::owner::LABEL_OWNER, crate::owner::Owner::current().label()));
         for (key, value) in &spec.env {
             args.push("--env".into());
             args.push(format!("{key}={value}"));
@@ -557,6 +578,23 @@ impl Client {
         result.map(|_| ())
     }
 
+    /// Every container that names its maker, with that name (the owner label).
+    pub(crate) fn containers_by_owner(&self) -> Result<Vec<(String, String)>, EngineError> {
+        let filter = format!("label={}", crate::owner::LABEL_OWNER);
+        // docker's `.Labels` is a joined string with a `.Label` accessor; podman's is a map.
+        let format = match self.dialect {
+            Dialect::Docker => format!("{{{{.ID}}}} {{{{.Label \"{}\"}}}}", crate::owner::LABEL_OWNER),
+            Dialect::Podman => format!("{{{{.ID}}}} {{{{index .Labels \"{}\"}}}}", crate::owner::LABEL_OWNER),
+        };
+        let listed =
+            self.run("list containers", &["ps", "--all", "--no-trunc", "--filter", &filter, "--format", &format])?;
+        Ok(listed
+            .lines()
+            .filter_map(|line| line.trim().split_once(' '))
+            .map(|(id, owner)| (id.to_owned(), owner.trim().to_owned()))
+            .collect())
+    }
+
     pub(crate) fn containers_with_label(&self, key: &str, value: &str) -> Result<Vec<String>, EngineError> {
         let filter = format!("label={key}={value}");
         let listed = self.run("list containers", &["ps", "--all", "--quiet", "--no-trunc", "--filter", &filter])?;
@@ -645,10 +683,12 @@ fn image_info(value: &serde_json::Value) -> ImageInfo {
     ImageInfo { id, labels, created }
 }
 
+/// A temporary file named by its maker (`imagegate-PURPOSE-PID-START-N`): the next imagegate
+/// removes it when this process was killed before it could.
 fn tempfile_path(purpose: &str) -> PathBuf {
     std::env::temp_dir().join(format!(
         "imagegate-{purpose}-{}-{}",
-        std::process::id(),
+        crate::owner::Owner::current().file_tag(),
         CONTAINER_COUNTER.fetch_add(1, Ordering::Relaxed)
     ))
 }

@@ -11,6 +11,7 @@ mod cli;
 mod detect;
 mod docker;
 mod error;
+mod owner;
 mod podman;
 mod transfer;
 mod types;
@@ -19,6 +20,7 @@ pub use cleanup::remove_live_containers;
 pub use detect::{Detected, connect, detect, detect_explained};
 pub use docker::Docker;
 pub use error::EngineError;
+pub use owner::{LABEL_OWNER, Leftovers, Liveness, Owner, remove_leftovers};
 pub use podman::Podman;
 pub use transfer::MAX_STREAMED_BYTES;
 pub use types::{
@@ -110,6 +112,12 @@ macro_rules! delegate_engine {
             }
             fn containers_with_label(&self, key: &str, value: &str) -> Result<Vec<String>, EngineError> {
                 self.client.containers_with_label(key, value)
+            }
+            fn containers_by_owner(&self) -> Result<Vec<(String, String)>, EngineError> {
+                self.client.containers_by_owner()
+            }
+            fn identity(&self) -> Result<String, EngineError> {
+                self.client.identity()
             }
         }
     };

@@ -216,6 +216,20 @@ pub trait Engine: Send + Sync {
 
     /// Ids of containers carrying the label `key=value`, running or not.
     fn containers_with_label(&self, key: &str, value: &str) -> Result<Vec<String>, EngineError>;
+
+    /// Containers that name the imagegate process that made them (label
+    /// [`crate::LABEL_OWNER`]), with that label's value. None by default (an engine that
+    /// keeps no containers between processes).
+    fn containers_by_owner(&self) -> Result<Vec<(String, String)>, EngineError> {
+        Ok(Vec::new())
+    }
+
+    /// What tells this engine apart from every other engine this machine can reach, so that
+    /// processes driving the same engine from different state folders share one lock on its
+    /// stable tags. By default the client program.
+    fn identity(&self) -> Result<String, EngineError> {
+        Ok(self.program().to_owned())
+    }
 }
 
 /// Which files of a folder [`Engine::copy_out_results`] writes.

@@ -18,10 +18,12 @@
 mod local;
 mod lockfile;
 mod registry;
+mod tag_lock;
 
 pub use local::LocalBackend;
 pub use lockfile::LockfileBackend;
 pub use registry::{RegistryBackend, transfer_with_retries};
+pub use tag_lock::{LOCK_DIR_VARIABLE, lock_dir};
 
 use imagegate_config::ImageConfig;
 use imagegate_contract::{GateReport, PromotionReport};
@@ -49,6 +51,14 @@ pub trait Backend {
 
     /// Brings the local store up to date with the home's records, before anything reads them.
     fn sync(&self, context: &Context<'_>, image: &ImageConfig) -> Result<(), GateError>;
+
+    /// Settles a pointer move that a process killed on another machine left half done, when
+    /// the home keeps such intents itself (a registry's lease); called right after
+    /// [`Backend::sync`]. Nothing by default: the local store's intents are settled by
+    /// `promote.rs`.
+    fn settle_shared(&self, _context: &Context<'_>, _image: &ImageConfig) -> Result<(), GateError> {
+        Ok(())
+    }
 
     /// The newest existing candidate built from the recipe with inputs digest `inputs`, by the
     /// digest this home names images by (an image id locally, a manifest digest in a registry).
@@ -194,6 +204,13 @@ pub trait PointerLock {
     /// Refuses, before anything moves, a rollback from `current` to `target` this home cannot
     /// make (the previous image is gone, or the pointer cannot be removed).
     fn check_restorable(&self, current: &str, target: Option<&str>) -> Result<(), GateError>;
+
+    /// Announces the move about to be made where the pointer's home keeps it for others (a
+    /// registry's lease), so that a holder killed mid-move is settled on any machine. Called
+    /// right before [`PointerLock::move_to`], after the local intent is stored.
+    fn intend(&self, _movement: &PointerMove<'_>) -> Result<(), GateError> {
+        Ok(())
+    }
 
     /// Moves the pointer from `from` to `to` (`None`: removes it), keeping what rollback may
     /// need. The caller reads it back with [`PointerLock::current`].

@@ -100,7 +100,9 @@ pub fn ensure_candidate(context: &Context<'_>, image: &ImageConfig, refresh: boo
     };
     let how = if refresh { "rebuilding without cache (refresh)" } else { "building the candidate" };
     context.progress.start(&image.name, &format!("{how}; log: {}", log_file.display()));
+    crate::failpoint!("build.start");
     let image_id = context.engine.build(&request)?;
+    crate::failpoint!("build.built");
     context.progress.finish(&image.name, &format!("built {}", short(&image_id)));
     context.store.record_build(&NewBuild {
         engine: context.engine_name(),
@@ -109,6 +111,7 @@ pub fn ensure_candidate(context: &Context<'_>, image: &ImageConfig, refresh: boo
         image_id: &image_id,
         refreshed: refresh,
     })?;
+    crate::failpoint!("build.recorded");
     let (image_id, reference) =
         context.backend.publish_candidate(context, image, &inputs.digest, &image_id, &reference)?;
     Ok(Candidate { image_id, reference, inputs, source: CandidateSource::Built })
@@ -119,7 +122,7 @@ pub fn plan(context: &Context<'_>, images: &[&ImageConfig]) -> Result<PlanReport
     let mut entries = Vec::new();
     let scope = context.backend.scope(context);
     for image in images {
-        context.backend.sync(context, image)?;
+        crate::promote::sync(context, image)?;
         let inputs = imagegate_config::inputs_digest(image)?;
         let existing = find_existing(context, image, &inputs)?;
         let stable = current_stable(context, image)?;

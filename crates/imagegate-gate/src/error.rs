@@ -35,8 +35,17 @@ pub enum GateError {
     )]
     PointerMoved { stable_tag: String, expected: String, found: String },
     /// After moving the pointer, it did not name the image it should.
-    #[error("verify stable tag `{stable_tag}`: expected {expected}, found {found}")]
+    #[error(
+        "verify stable tag `{stable_tag}`: expected {expected}, found {found}; another writer moved it at the same moment, so nothing is recorded as promoted\n  hint: see `imagegate history`, then run `imagegate gate` again against what the tag names now"
+    )]
     VerifyFailed { stable_tag: String, expected: String, found: String },
+    /// Another process held the machine-wide lock on a stable tag for too long.
+    #[error(
+        "stable tag `{stable_tag}` is still locked by another process after {waited_seconds} s (lock file `{}`)\n  hint: another imagegate is moving it; try again once it is done (`fuser {}` names the process holding it)",
+        path.display(),
+        path.display()
+    )]
+    PointerLocked { stable_tag: String, path: std::path::PathBuf, waited_seconds: u64 },
     #[error("{operation} `{}`: {source}", path.display())]
     Io { operation: &'static str, path: std::path::PathBuf, source: std::io::Error },
     #[error("interrupted")]
@@ -73,6 +82,7 @@ impl GateError {
             | GateError::Registry(_)
             | GateError::Digest(_)
             | GateError::VerifyFailed { .. }
+            | GateError::PointerLocked { .. }
             | GateError::Io { .. }
             | GateError::Interrupted
             | GateError::Shards { .. }

@@ -108,6 +108,8 @@ fn resolve_runnable(
 /// Gates one image: candidate, suite runs, reruns, comparison, stored verdict, and (when asked
 /// and allowed) promotion.
 pub fn gate_image(context: &Context<'_>, image: &ImageConfig, options: &GateOptions) -> Result<GateReport, GateError> {
+    // A move a killed gate left half done is settled before the pointer is read.
+    promote::settle_interrupted(context, image)?;
     let subjects = resolve_subjects(context, image, options.refresh)?;
     if subjects.up_to_date() {
         return Ok(up_to_date(context, image, &subjects, options));
@@ -266,17 +268,16 @@ pub fn judge(
     report.summary = crate::report::summarize(&report);
 
     let report_json = serde_json::to_string(&report).unwrap_or_default();
+    crate::failpoint!("record.judged");
     let verdict_id = record_verdict(context, image, subjects, &report, &report_json, options)?;
+    crate::failpoint!("record.verdict");
     report.verdict_id = Some(verdict_id);
 
     if options.promote {
         let attempt = match (report.decision, &options.promotion_allowed) {
-            (Decision::Pass, Ok(())) => Some(
-                context
-                    .backend
-                    .sync(context, image)
-                    .and_then(|()| promote::promote_verdict(context, image, verdict_id)),
-            ),
+            (Decision::Pass, Ok(())) => {
+                Some(promote::sync(context, image).and_then(|()| promote::promote_verdict(context, image, verdict_id)))
+            }
             _ => None,
         };
         report.promotion = Some(crate::report::promotion_outcome(image, &report, options, attempt)?);

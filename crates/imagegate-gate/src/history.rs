@@ -12,7 +12,7 @@ use crate::{Context, GateError};
 
 pub fn history(context: &Context<'_>, image: Option<&str>) -> Result<HistoryReport, GateError> {
     for config in context.config.images.values().filter(|config| image.is_none_or(|name| name == config.name)) {
-        context.backend.sync(context, config)?;
+        crate::promote::sync(context, config)?;
     }
     let mut events: Vec<HistoryEvent> = context
         .store

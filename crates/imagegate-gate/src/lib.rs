@@ -9,9 +9,24 @@
 //! does so only under the pointer's lock, after checking a stored passing verdict against the
 //! pointer's current target.
 
+/// A step a test may stop the process at: with the `failpoints` feature, `FAILPOINTS=NAME=…`
+/// (the `fail` crate's actions, such as `sleep(60000)`) acts here, and the step announces itself
+/// on stderr first so that the test knows when to kill the process. Without the feature it is
+/// nothing at all.
+macro_rules! failpoint {
+    ($name:literal) => {{
+        #[cfg(feature = "failpoints")]
+        crate::failpoints::reached($name);
+        fail::fail_point!($name);
+    }};
+}
+pub(crate) use failpoint;
+
 mod backend;
 mod candidate;
 mod error;
+#[cfg(feature = "failpoints")]
+mod failpoints;
 mod gate;
 mod history;
 mod packages;
@@ -26,8 +41,8 @@ mod shard;
 mod suite;
 
 pub use backend::{
-    Backend, KeptMove, LocalBackend, LockedWork, LockfileBackend, PointerLock, PointerMove, Prunable, RegistryBackend,
-    StablePointer, transfer_with_retries,
+    Backend, KeptMove, LOCK_DIR_VARIABLE, LocalBackend, LockedWork, LockfileBackend, PointerLock, PointerMove,
+    Prunable, RegistryBackend, StablePointer, lock_dir, transfer_with_retries,
 };
 pub use candidate::{Candidate, LABEL_IMAGE, LABEL_INPUTS, candidate_tag, current_stable, ensure_candidate, plan};
 pub use error::GateError;

@@ -2,17 +2,157 @@
 //! whatever home the pointer has (`backend.rs`).
 //!
 //! Architecture invariant: this is the only module that moves a stable pointer. Every move
-//! happens under the pointer's lock (the store's write lock locally, the repository's lease in
-//! a registry), after reading the pointer's current target and checking it against the stored
-//! verdict (promotion) or the stored history (rollback), and is verified by reading the pointer
-//! back.
+//! happens under the pointer's lock (a machine-wide lock on the engine's tag locally, the
+//! repository's lease in a registry), after reading the pointer's current target and checking
+//! it against the stored verdict (promotion) or the stored history (rollback), and is verified
+//! by reading the pointer back.
+//!
+//! Every move is two-phase ([`move_recorded`]): its intent is stored in the local store before
+//! the pointer moves, and settled after the move was read back and recorded. A process killed at
+//! any instant leaves either nothing, or a pending intent, which the next command settles
+//! against the pointer ([`settle_interrupted`], run by [`sync`] before anything reads history):
+//! completed (and recorded) when the pointer names the intent's target, abandoned otherwise. So
+//! history never lacks a move the pointer shows, and `rollback` always finds the promotion that
+//! put the current image there.
 
 use imagegate_config::ImageConfig;
 use imagegate_contract::{Decision, PromotionReport, PromotionStatus};
-use imagegate_store::{PromotionKind, Store, VerdictRecord};
+use imagegate_engine::{Liveness, Owner};
+use imagegate_store::{MoveIntent, NewPromotion, PromotionKind, Store, VerdictRecord};
 
 use crate::backend::{PointerLock, PointerMove};
 use crate::{Context, GateError, short};
+
+/// Brings the local store up to date with the backend's records, then settles the pointer moves
+/// of killed processes. Every command calls it before it reads history.
+pub(crate) fn sync(context: &Context<'_>, image: &ImageConfig) -> Result<(), GateError> {
+    context.backend.sync(context, image)?;
+    settle_interrupted(context, image)?;
+    context.backend.settle_shared(context, image)
+}
+
+/// Settles the pending move intents of `image` whose process is gone: the move is completed
+/// (recorded, if it was not yet) when the pointer names its target, abandoned otherwise. An
+/// intent of a live process is its own to settle: it is mid-move.
+pub(crate) fn settle_interrupted(context: &Context<'_>, image: &ImageConfig) -> Result<(), GateError> {
+    let scope = context.backend.scope(context);
+    let orphans: Vec<MoveIntent> = context
+        .store
+        .pending_moves(&scope, &image.name)?
+        .into_iter()
+        .filter(|intent| Owner::parse(&intent.owner).is_none_or(|owner| owner.liveness() == Liveness::Dead))
+        .collect();
+    if orphans.is_empty() {
+        return Ok(());
+    }
+    // The killed process may have written its record to a shared store before it died: import
+    // it first, so that completing the move never records it twice.
+    context.backend.sync(context, image)?;
+    let current = context.backend.pointer().read(context, image)?;
+    for intent in orphans {
+        settle(context, image, &intent, current.as_deref())?;
+    }
+    Ok(())
+}
+
+pub(crate) fn settle(
+    context: &Context<'_>,
+    image: &ImageConfig,
+    intent: &MoveIntent,
+    current: Option<&str>,
+) -> Result<(), GateError> {
+    let what = match intent.kind {
+        PromotionKind::Promote => "promotion",
+        PromotionKind::Rollback => "rollback",
+    };
+    let ends = format!(
+        "{} from {} to {}",
+        what,
+        intent.from_digest.as_deref().map_or("nothing", short),
+        intent.to_digest.as_deref().map_or("nothing", short)
+    );
+    if current == intent.to_digest.as_deref() {
+        if context.store.recorded_move_of(intent.id)?.is_none() {
+            context.backend.record_move(
+                context,
+                image,
+                &PointerMove {
+                    kind: intent.kind,
+                    from: intent.from_digest.as_deref(),
+                    to: intent.to_digest.as_deref(),
+                    verdict_id: intent.verdict_id,
+                },
+            )?;
+        }
+        context.store.complete_move(intent.id)?;
+        context.progress.note(
+            &image.name,
+            &format!(
+                "recorded the {ends} of `{}`: the process that made it (started {}) stopped before recording it",
+                image.stable_tag, intent.created_at
+            ),
+        );
+    } else {
+        context.store.abandon_move(intent.id)?;
+        context.progress.note(
+            &image.name,
+            &format!(
+                "abandoned the interrupted {ends} of `{}` (started {}): the tag names {}",
+                image.stable_tag,
+                intent.created_at,
+                current.map_or("no image", short)
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// Moves the pointer under `lock` from `movement.from` to `movement.to` in two phases: the
+/// intent first (committed), then the move, its read-back and its record, then the intent is
+/// settled. A move that does not read back is abandoned and reported as a failure: another
+/// writer's image is never recorded as ours.
+fn move_recorded(
+    context: &Context<'_>,
+    image: &ImageConfig,
+    lock: &dyn PointerLock,
+    movement: &PointerMove<'_>,
+) -> Result<(), GateError> {
+    let scope = context.backend.scope(context);
+    let intent = context.store.begin_move(
+        &NewPromotion {
+            scope: &scope,
+            image: &image.name,
+            stable_tag: &image.stable_tag,
+            kind: movement.kind,
+            from_digest: movement.from,
+            to_digest: movement.to,
+            verdict_id: movement.verdict_id,
+        },
+        &Owner::current().label(),
+    )?;
+    crate::failpoint!("move.intent");
+    let moved = lock.intend(movement).and_then(|()| {
+        lock.move_to(movement.kind, movement.from, movement.to).and_then(|()| {
+            crate::failpoint!("move.moved");
+            verify(lock, image, movement.to)
+        })
+    });
+    if let Err(error) = moved {
+        // Settled now if the pointer says how it ended; left pending (for the next command)
+        // when even reading it fails.
+        if let Ok(current) = lock.current()
+            && let Some(pending) = context.store.pending_moves(&scope, &image.name)?.iter().find(|i| i.id == intent)
+        {
+            let _ = settle(context, image, pending, current.as_deref());
+        }
+        return Err(error);
+    }
+    crate::failpoint!("move.verified");
+    context.backend.record_move(context, image, movement)?;
+    crate::failpoint!("move.recorded");
+    context.store.complete_move(intent)?;
+    Ok(())
+}
 
 fn verify(lock: &dyn PointerLock, image: &ImageConfig, expected: Option<&str>) -> Result<(), GateError> {
     let found = lock.current()?;
@@ -39,7 +179,7 @@ fn refuse_read_only(context: &Context<'_>) -> Result<(), GateError> {
 
 /// Promotes the candidate of the recipe as it is now, on the strength of its newest verdict.
 pub fn promote(context: &Context<'_>, image: &ImageConfig) -> Result<PromotionReport, GateError> {
-    context.backend.sync(context, image)?;
+    sync(context, image)?;
     let inputs = imagegate_config::inputs_digest(image)?;
     let scope = context.backend.scope(context);
     let candidate = context.backend.find_candidate(context, image, &inputs.digest)?;
@@ -100,7 +240,7 @@ pub(crate) fn promote_verdict(
         }
         Ok(())
     };
-    pointer.exclusive(context, image, &still_wanted, &mut |lock| {
+    let outcome = pointer.exclusive(context, image, &still_wanted, &mut |lock| {
         let current = lock.current()?;
         if current.as_deref() == Some(candidate) {
             return Ok(up_to_date(current));
@@ -108,11 +248,10 @@ pub(crate) fn promote_verdict(
         if current != verdict.incumbent {
             return Err(pointer_moved(image, verdict.incumbent.as_deref(), current.as_deref()));
         }
-        lock.move_to(PromotionKind::Promote, current.as_deref(), Some(candidate))?;
-        verify(lock, image, Some(candidate))?;
-        context.backend.record_move(
+        move_recorded(
             context,
             image,
+            lock,
             &PointerMove {
                 kind: PromotionKind::Promote,
                 from: current.as_deref(),
@@ -132,14 +271,32 @@ pub(crate) fn promote_verdict(
             from: current,
             to: Some(candidate.to_owned()),
         })
-    })
+    });
+    match outcome {
+        // Another promoter moved the tag to this very candidate while this one waited: the
+        // promotion it asked for is done.
+        Err(GateError::PointerMoved { .. }) => match pointer.read(context, image)? {
+            current if current.as_deref() == Some(candidate) => Ok(PromotionReport {
+                status: PromotionStatus::UpToDate,
+                message: format!(
+                    "already promoted: another promoter moved `{}` to {} meanwhile",
+                    image.stable_tag,
+                    short(candidate)
+                ),
+                from: current.clone(),
+                to: current,
+            }),
+            _ => outcome,
+        },
+        _ => outcome,
+    }
 }
 
 /// Points the stable pointer back at the image it named before the promotion that put the
 /// current image there. Refused when the pointer does not name what the history says it should.
 pub fn rollback(context: &Context<'_>, image: &ImageConfig) -> Result<PromotionReport, GateError> {
     refuse_read_only(context)?;
-    context.backend.sync(context, image)?;
+    sync(context, image)?;
     let scope = context.backend.scope(context);
     let no_wait_check = || Ok(());
     let pointer = context.backend.pointer();
@@ -175,11 +332,10 @@ pub fn rollback(context: &Context<'_>, image: &ImageConfig) -> Result<PromotionR
         // `None`: the promotion being undone was the first one, and before it there was no
         // stable image.
         lock.check_restorable(&current, target.as_deref())?;
-        lock.move_to(PromotionKind::Rollback, Some(&current), target.as_deref())?;
-        verify(lock, image, target.as_deref())?;
-        context.backend.record_move(
+        move_recorded(
             context,
             image,
+            lock,
             &PointerMove {
                 kind: PromotionKind::Rollback,
                 from: Some(&current),

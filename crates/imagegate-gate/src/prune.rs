@@ -38,7 +38,7 @@ pub fn prune(
     let scope = context.backend.scope(context);
     let mut candidates = Vec::new();
     for image in images {
-        context.backend.sync(context, image)?;
+        crate::promote::sync(context, image)?;
         // Every image a recorded pointer move touched may be needed by a rollback.
         let protected: BTreeSet<String> = context
             .store

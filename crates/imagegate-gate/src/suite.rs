@@ -109,6 +109,7 @@ pub(crate) fn run_container(
     };
     let container = context.engine.create_container(&spec)?;
     let guard = ContainerGuard { engine: context.engine, id: container };
+    crate::failpoint!("run.created");
     let exclude: Vec<PathBuf> = vec![context.state_dir.clone()];
     context.engine.copy_into(&guard.id, &context.config.root, &suite.workdir, &exclude)?;
     // Most reporters open their output file without making its folder (trial's subunit
@@ -117,6 +118,7 @@ pub(crate) fn run_container(
     context.engine.create_folders(&guard.id, &[copy_out])?;
     refuse_preexisting_files(context, image, &guard.id, copy_out, folder)?;
     let outcome = context.engine.start_and_wait(&guard.id, suite.timeout, &log_file, suite.limits.log_size)?;
+    crate::failpoint!("run.finished");
     let limits = suite.results_limits;
     let filter = ResultsFilter {
         wanted: match keep {

@@ -15,6 +15,13 @@
 //! back. The promoter narrows it further by re-reading the lease right before it moves the
 //! tag and verifying the tag after the move. Expiry relies on the machines' clocks agreeing to
 //! within the lease's lifetime (two minutes by default).
+//!
+//! The lease also carries the holder's intent: right before it moves the tag, the holder writes
+//! the move it is about to make into the lease (`io.imagegate.lease.intent`), and it releases
+//! the lease only after the move's record is written. A holder killed in between leaves an
+//! unreleased lease with an intent; whoever takes the lease next gets that intent back
+//! ([`Lease::interrupted`]) and settles it against the tag, on any machine. Versions of
+//! imagegate that do not know the annotation ignore it.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -30,6 +37,7 @@ pub const LEASE_ARTIFACT_TYPE: &str = "application/vnd.imagegate.lease.v1+json";
 const HOLDER: &str = "io.imagegate.lease.holder";
 const EXPIRES: &str = "io.imagegate.lease.expires";
 const RELEASED: &str = "io.imagegate.lease.released";
+const INTENT: &str = "io.imagegate.lease.intent";
 
 /// Timing of a lease.
 #[derive(Debug, Clone, Copy)]
@@ -58,10 +66,13 @@ pub struct LeaseState {
     pub holder: String,
     pub expires_unix_millis: i64,
     pub released: bool,
+    /// The move the holder was about to make (opaque to the lease), until it released it.
+    pub intent: Option<String>,
 }
 
 impl LeaseState {
-    fn is_live(&self, now_millis: i64) -> bool {
+    /// Whether a holder still has it at `now_millis` (not released, not expired).
+    pub fn is_live(&self, now_millis: i64) -> bool {
         !self.released && self.expires_unix_millis > now_millis
     }
 }
@@ -71,6 +82,10 @@ impl LeaseState {
 pub struct Lease {
     repository: Reference,
     holder: String,
+    expires_unix_millis: i64,
+    /// The intent of a previous holder that never released the lease (it was killed mid-move):
+    /// the new holder settles it before anything else.
+    pub interrupted: Option<LeaseState>,
 }
 
 fn now_millis() -> i64 {
@@ -109,7 +124,12 @@ pub fn read(client: &Client, repository: &Reference) -> Result<Option<LeaseState
         .and_then(|text| text.parse::<jiff::Timestamp>().ok())
         .map(jiff::Timestamp::as_millisecond)
         .ok_or_else(|| corrupt("it has no valid expiry"))?;
-    Ok(Some(LeaseState { holder, expires_unix_millis, released: annotations.contains_key(RELEASED) }))
+    Ok(Some(LeaseState {
+        holder,
+        expires_unix_millis,
+        released: annotations.contains_key(RELEASED),
+        intent: annotations.get(INTENT).cloned(),
+    }))
 }
 
 fn write(client: &Client, repository: &Reference, state: &LeaseState) -> Result<(), RegistryError> {
@@ -121,6 +141,9 @@ fn write(client: &Client, repository: &Reference, state: &LeaseState) -> Result<
     annotations.insert(EXPIRES.to_owned(), expires.to_string());
     if state.released {
         annotations.insert(RELEASED.to_owned(), "true".to_owned());
+    }
+    if let Some(intent) = &state.intent {
+        annotations.insert(INTENT.to_owned(), intent.clone());
     }
     let manifest = ArtifactManifest {
         schema_version: 2,
@@ -150,7 +173,8 @@ pub fn acquire<E: From<RegistryError>>(
     ensure_empty_blob(client, repository)?;
     let deadline = Instant::now() + timing.patience;
     loop {
-        if let Some(state) = read(client, repository)?
+        let found = read(client, repository)?;
+        if let Some(state) = &found
             && state.holder != holder
             && state.is_live(now_millis())
         {
@@ -163,7 +187,7 @@ pub fn acquire<E: From<RegistryError>>(
                 )
                 .into());
             }
-            waiting(&state)?;
+            waiting(state)?;
             let remaining =
                 Duration::from_millis(u64::try_from(state.expires_unix_millis - now_millis()).unwrap_or(0).max(1));
             let poll = Duration::from_millis(fastrand::u64(200..600)).min(remaining);
@@ -175,12 +199,19 @@ pub fn acquire<E: From<RegistryError>>(
             holder: holder.to_owned(),
             expires_unix_millis: now_millis().saturating_add(lifetime_millis),
             released: false,
+            intent: None,
         };
         write(client, repository, &mine)?;
         std::thread::sleep(timing.settle);
         match read(client, repository)? {
             Some(state) if state.holder == holder && !state.released => {
-                return Ok(Lease { repository: repository.clone(), holder: holder.to_owned() });
+                let interrupted = found.filter(|previous| !previous.released && previous.intent.is_some());
+                return Ok(Lease {
+                    repository: repository.clone(),
+                    holder: holder.to_owned(),
+                    expires_unix_millis: mine.expires_unix_millis,
+                    interrupted,
+                });
             }
             _ => continue,
         }
@@ -204,13 +235,35 @@ impl Lease {
         }
     }
 
+    /// Writes the move the holder is about to make into the lease, after checking that the lease
+    /// is still ours and unexpired: right before the tag moves. Until the lease is released,
+    /// the next holder finds it as [`Lease::interrupted`].
+    pub fn mark_intent(&self, client: &Client, intent: &str) -> Result<(), RegistryError> {
+        self.confirm(client)?;
+        write(
+            client,
+            &self.repository,
+            &LeaseState {
+                holder: self.holder.clone(),
+                expires_unix_millis: self.expires_unix_millis,
+                released: false,
+                intent: Some(intent.to_owned()),
+            },
+        )
+    }
+
     /// Gives the lease up (only if it is still ours).
     pub fn release(self, client: &Client) -> Result<(), RegistryError> {
         match read(client, &self.repository)? {
             Some(state) if state.holder == self.holder => write(
                 client,
                 &self.repository,
-                &LeaseState { holder: self.holder.clone(), expires_unix_millis: now_millis(), released: true },
+                &LeaseState {
+                    holder: self.holder.clone(),
+                    expires_unix_millis: now_millis(),
+                    released: true,
+                    intent: None,
+                },
             ),
             _ => Ok(()),
         }
@@ -223,7 +276,7 @@ mod tests {
 
     #[test]
     fn released_or_expired_leases_are_not_live() {
-        let state = LeaseState { holder: "a".to_owned(), expires_unix_millis: 1_000, released: false };
+        let state = LeaseState { holder: "a".to_owned(), expires_unix_millis: 1_000, released: false, intent: None };
         assert!(state.is_live(999));
         assert!(!state.is_live(1_000));
         assert!(!LeaseState { released: true, ..state }.is_live(0));

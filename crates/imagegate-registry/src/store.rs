@@ -260,6 +260,12 @@ impl RegistryStore {
         Ok(Some((reference, self.config_of(&repository, &manifest)?.image_id)))
     }
 
+    /// What the promotion lease of the stable tag's repository says now; `None` when there
+    /// never was one.
+    pub fn lease_state(&self, stable_tag: &str) -> Result<Option<lease::LeaseState>, RegistryError> {
+        lease::read(&self.client, &self.stable(stable_tag)?)
+    }
+
     /// Takes the promotion lease of the stable tag's repository.
     pub fn lease<E: From<RegistryError>>(
         &self,

@@ -230,3 +230,29 @@ fn deleted_manifests_are_gone_with_their_tags() {
     // Deleting what is gone is not an error.
     client.delete_manifest(&repository, &image.digest).unwrap();
 }
+
+#[test]
+fn a_holder_killed_mid_move_leaves_its_intent_to_the_next_holder() {
+    let registry = Registry::anonymous();
+    let repository = Reference::parse(&format!("{}/t/app", registry.address())).unwrap();
+    let client = client(&registry);
+    let timing = LeaseTiming {
+        lifetime: std::time::Duration::from_millis(600),
+        settle: std::time::Duration::from_millis(50),
+        patience: std::time::Duration::from_secs(10),
+    };
+    let none = |_: &lease::LeaseState| Ok::<(), imagegate_registry::RegistryError>(());
+    let first = lease::acquire(&client, &repository, "first", timing, none).unwrap();
+    assert_eq!(first.interrupted, None);
+    first.mark_intent(&client, r#"{"to":"sha256:c"}"#).unwrap();
+    // Never released: the holder was killed. The next holder gets the intent once it expires.
+    drop(first);
+    let second = lease::acquire(&client, &repository, "second", timing, none).unwrap();
+    let interrupted = second.interrupted.as_ref().expect("the first holder's intent");
+    assert_eq!((interrupted.holder.as_str(), interrupted.intent.as_deref()), ("first", Some(r#"{"to":"sha256:c"}"#)));
+    // A released lease hands nothing on.
+    second.mark_intent(&client, "{}").unwrap();
+    second.release(&client).unwrap();
+    let third = lease::acquire(&client, &repository, "third", timing, none).unwrap();
+    assert_eq!(third.interrupted, None);
+}

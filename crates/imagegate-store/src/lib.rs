@@ -1,11 +1,12 @@
 //! The embedded store: every build, verdict and promotion, in one SQLite file (WAL mode) in the
 //! project's state folder. No server is needed; several imagegate processes on one machine may
-//! share it, and promotions are serialised by a write lock on it.
+//! share it. Pointer moves are two-phase: their intent is stored before the pointer moves and
+//! settled after (`move_intents`).
 
 mod records;
 mod sqlite;
 
 pub use records::{
-    BuildRecord, Event, NewBuild, NewPromotion, NewVerdict, PromotionKind, PromotionRecord, VerdictRecord,
+    BuildRecord, Event, MoveIntent, NewBuild, NewPromotion, NewVerdict, PromotionKind, PromotionRecord, VerdictRecord,
 };
 pub use sqlite::{Store, StoreError};

@@ -124,3 +124,20 @@ impl Event {
         }
     }
 }
+
+/// The intent of a pointer move, stored before the pointer moves and settled after it; one
+/// still pending was interrupted (see `Store::begin_move`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MoveIntent {
+    pub id: i64,
+    pub scope: String,
+    pub image: String,
+    pub stable_tag: String,
+    pub kind: PromotionKind,
+    pub from_digest: Option<String>,
+    pub to_digest: Option<String>,
+    pub verdict_id: Option<i64>,
+    /// The process that meant to move it (`HOST/BOOT/PID/START`).
+    pub owner: String,
+    pub created_at: String,
+}

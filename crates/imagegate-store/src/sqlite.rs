@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use crate::{BuildRecord, Event, NewBuild, NewPromotion, NewVerdict, PromotionKind, PromotionRecord, VerdictRecord};
+use crate::{
+    BuildRecord, Event, MoveIntent, NewBuild, NewPromotion, NewVerdict, PromotionKind, PromotionRecord, VerdictRecord,
+};
 
 /// The store file inside the state folder.
 pub const DATABASE_FILE: &str = "imagegate.db";
@@ -67,6 +69,28 @@ CREATE UNIQUE INDEX promotions_by_record ON promotions (record) WHERE record IS 
 -- with it.
 ALTER TABLE verdicts RENAME COLUMN engine TO scope;
 ALTER TABLE promotions RENAME COLUMN engine TO scope;
+"#,
+    r#"
+-- Pointer moves are two-phase: the intent is stored (and committed) before the pointer moves,
+-- and settled after it: `completed` with the promotion row that records the move, or
+-- `abandoned` when the pointer never moved. A process killed between the two leaves a
+-- `pending` intent, which the next command settles against the pointer.
+CREATE TABLE move_intents (
+    id INTEGER PRIMARY KEY,
+    scope TEXT NOT NULL,
+    image TEXT NOT NULL,
+    stable_tag TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('promote', 'rollback')),
+    from_digest TEXT,
+    to_digest TEXT,
+    verdict_id INTEGER REFERENCES verdicts (id),
+    owner TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'completed', 'abandoned')),
+    promotion_id INTEGER REFERENCES promotions (id),
+    settled_at TEXT
+);
+CREATE INDEX move_intents_pending ON move_intents (scope, image) WHERE state = 'pending';
 "#,
 ];
 
@@ -140,8 +164,9 @@ impl Store {
     }
 
     /// Runs `work` holding the store's write lock (a `BEGIN IMMEDIATE` transaction), committing
-    /// when it returns `Ok`. Pointer moves happen inside this lock, so two imagegate processes
-    /// sharing a state folder cannot interleave their compare-and-swap steps.
+    /// when it returns `Ok`. Pointer moves do not run inside it: their intent must be committed
+    /// before the pointer moves (see [`Store::begin_move`]), and they are serialised by a lock
+    /// that also covers other state folders.
     pub fn exclusive<T, E: From<StoreError>>(&self, work: impl FnOnce(&Store) -> Result<T, E>) -> Result<T, E> {
         self.connection.execute_batch("BEGIN IMMEDIATE").map_err(self.query_error("take the write lock"))?;
         match work(self) {
@@ -370,6 +395,100 @@ impl Store {
         rows.collect::<Result<Vec<_>, _>>().map_err(self.query_error("read promotions"))
     }
 
+    /// Stores the intent to move a pointer, before it moves; returns the intent's id. Committed
+    /// at once (never inside another transaction), so it survives the process being killed
+    /// during the move.
+    pub fn begin_move(&self, movement: &NewPromotion<'_>, owner: &str) -> Result<i64, StoreError> {
+        self.connection
+            .execute(
+                "INSERT INTO move_intents (scope, image, stable_tag, kind, from_digest, to_digest, verdict_id, owner, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    movement.scope,
+                    movement.image,
+                    movement.stable_tag,
+                    movement.kind.as_str(),
+                    movement.from_digest,
+                    movement.to_digest,
+                    movement.verdict_id,
+                    owner,
+                    now()
+                ],
+            )
+            .map_err(self.query_error("record the intent of a pointer move"))?;
+        Ok(self.connection.last_insert_rowid())
+    }
+
+    /// Intents of one image's pointer moves that were never settled, oldest first.
+    pub fn pending_moves(&self, scope: &str, image: &str) -> Result<Vec<MoveIntent>, StoreError> {
+        let mut statement = self
+            .connection
+            .prepare(
+                "SELECT id, scope, image, stable_tag, kind, from_digest, to_digest, verdict_id, owner, created_at
+                 FROM move_intents WHERE scope = ?1 AND image = ?2 AND state = 'pending' ORDER BY id",
+            )
+            .map_err(self.query_error("read pending pointer moves"))?;
+        let rows = statement
+            .query_map(params![scope, image], |row| {
+                let kind: String = row.get(4)?;
+                Ok(MoveIntent {
+                    id: row.get(0)?,
+                    scope: row.get(1)?,
+                    image: row.get(2)?,
+                    stable_tag: row.get(3)?,
+                    kind: if kind == "rollback" { PromotionKind::Rollback } else { PromotionKind::Promote },
+                    from_digest: row.get(5)?,
+                    to_digest: row.get(6)?,
+                    verdict_id: row.get(7)?,
+                    owner: row.get(8)?,
+                    created_at: row.get(9)?,
+                })
+            })
+            .map_err(self.query_error("read pending pointer moves"))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.query_error("read pending pointer moves"))
+    }
+
+    /// The recorded move that carries out intent `intent` and no other intent: same scope,
+    /// image, kind, ends and verdict, the newest such row. `None` when it was never recorded.
+    pub fn recorded_move_of(&self, intent: i64) -> Result<Option<i64>, StoreError> {
+        self.connection
+            .query_row(
+                "SELECT p.id FROM promotions p JOIN move_intents i ON i.id = ?1
+                 WHERE p.scope = i.scope AND p.image = i.image AND p.kind = i.kind
+                   AND p.from_digest IS i.from_digest AND p.to_digest IS i.to_digest AND p.verdict_id IS i.verdict_id
+                   AND p.id NOT IN (SELECT promotion_id FROM move_intents WHERE promotion_id IS NOT NULL AND id != ?1)
+                 ORDER BY p.id DESC LIMIT 1",
+                params![intent],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(self.query_error("read a recorded pointer move"))
+    }
+
+    /// Settles intent `intent` as completed, linked to the row recording the move (see
+    /// [`Store::recorded_move_of`]). Returns that row's id, `None` when there is none.
+    pub fn complete_move(&self, intent: i64) -> Result<Option<i64>, StoreError> {
+        let promotion = self.recorded_move_of(intent)?;
+        self.connection
+            .execute(
+                "UPDATE move_intents SET state = 'completed', promotion_id = ?2, settled_at = ?3 WHERE id = ?1",
+                params![intent, promotion, now()],
+            )
+            .map_err(self.query_error("complete a pointer move"))?;
+        Ok(promotion)
+    }
+
+    /// Settles intent `intent` as abandoned: the pointer did not move.
+    pub fn abandon_move(&self, intent: i64) -> Result<(), StoreError> {
+        self.connection
+            .execute(
+                "UPDATE move_intents SET state = 'abandoned', settled_at = ?2 WHERE id = ?1",
+                params![intent, now()],
+            )
+            .map_err(self.query_error("abandon a pointer move"))?;
+        Ok(())
+    }
+
     /// Verdicts and pointer moves, oldest first; all images when `image` is `None`.
     pub fn history(&self, scope: &str, image: Option<&str>) -> Result<Vec<Event>, StoreError> {
         let mut events = Vec::new();
@@ -589,6 +708,36 @@ mod tests {
         assert_eq!(store.promotions("registry:r/ns", "debian").unwrap()[0].verdict_id, Some(verdict.id));
         assert_eq!(store.history("registry:r/ns", None).unwrap().len(), 2);
         assert_eq!(store.latest_local_engine("debian").unwrap().as_deref(), Some("podman"));
+    }
+
+    #[test]
+    fn a_move_intent_is_pending_until_settled_and_completes_with_its_own_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let verdict_id = store.record_verdict(&verdict("sha256:c", Some("sha256:i"), "pass")).unwrap();
+        let movement = NewPromotion {
+            scope: "docker",
+            image: "debian",
+            stable_tag: "acme/debian:12",
+            kind: PromotionKind::Promote,
+            from_digest: Some("sha256:i"),
+            to_digest: Some("sha256:c"),
+            verdict_id: Some(verdict_id),
+        };
+        let first = store.begin_move(&movement, "host/boot/1/2").unwrap();
+        let pending = store.pending_moves("docker", "debian").unwrap();
+        assert_eq!(pending.len(), 1);
+        assert_eq!((pending[0].id, pending[0].to_digest.as_deref()), (first, Some("sha256:c")));
+        assert_eq!(store.recorded_move_of(first).unwrap(), None);
+        let recorded = store.record_promotion(&movement).unwrap();
+        assert_eq!(store.complete_move(first).unwrap(), Some(recorded));
+        assert!(store.pending_moves("docker", "debian").unwrap().is_empty());
+        // The same move made again is not taken for the first one's record.
+        let second = store.begin_move(&movement, "host/boot/1/2").unwrap();
+        assert_eq!(store.recorded_move_of(second).unwrap(), None);
+        store.abandon_move(second).unwrap();
+        assert!(store.pending_moves("docker", "debian").unwrap().is_empty());
+        assert_eq!(store.promotions("docker", "debian").unwrap().len(), 1);
     }
 
     #[test]

@@ -22,6 +22,10 @@ use crate::error::CliError;
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 fn main() -> ExitCode {
+    // Crash tests stop the process at chosen steps (`FAILPOINTS`); compiled in only with the
+    // `failpoints` feature.
+    #[cfg(feature = "failpoints")]
+    let _failpoints = fail::FailScenario::setup();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => exit_on_bad_arguments(&error),

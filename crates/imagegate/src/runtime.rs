@@ -34,6 +34,7 @@ impl Runtime {
             refuse_engine_switch(&settings, &store, engine.kind(), &detected.passed_over)?;
         }
         let progress = StderrProgress::new(settings.quiet);
+        remove_leftovers(engine.as_ref(), &progress);
         let (backend, cert_dir): (Box<dyn Backend>, _) = match &settings.config.store.registry {
             Some(config) => {
                 let (registry, access, cert_dir) = open_registry(config)?;
@@ -98,6 +99,31 @@ impl Runtime {
             state_dir: self.settings.state_dir.clone(),
             backend: self.backend.as_ref(),
         }
+    }
+}
+
+/// Removes what imagegate processes that were killed (SIGKILL, a lost machine) left behind:
+/// their test containers in this engine and their temporary files. A failure is only a warning:
+/// the command's own work does not depend on it, and the next start tries again.
+fn remove_leftovers(engine: &dyn Engine, progress: &StderrProgress) {
+    use imagegate_gate::Progress;
+    match imagegate_engine::remove_leftovers(engine) {
+        Ok(removed) if !removed.containers.is_empty() || !removed.files.is_empty() => progress.note(
+            "imagegate",
+            &format!(
+                "removed {} test container(s) and {} temporary file(s) left by imagegate processes that no longer run",
+                removed.containers.len(),
+                removed.files.len()
+            ),
+        ),
+        Ok(_) => {}
+        Err(error) => progress.note(
+            "imagegate",
+            &format!(
+                "warning: could not look for test containers left by killed imagegate processes: {}",
+                error.to_string().lines().next().unwrap_or_default()
+            ),
+        ),
     }
 }
 
@@ -170,9 +196,27 @@ fn open_registry(
         tls_verify: !config.plain_http(),
         cert_dir: cert_dir.as_ref().map(|dir| dir.path().to_path_buf()),
     };
-    let store = RegistryStore::open(location, connection, resolved.credentials)?;
+    let mut store = RegistryStore::open(location, connection, resolved.credentials)?;
+    // How long a lease outlives a promoter that was killed holding it (default two minutes):
+    // shorter where clocks agree closely and promotions are quick, such as tests.
+    if let Some(text) = std::env::var_os(LEASE_LIFETIME_VARIABLE) {
+        let text = text.to_string_lossy();
+        let lifetime = humantime::parse_duration(text.trim())
+            .ok()
+            .filter(|lifetime| *lifetime >= std::time::Duration::from_secs(2))
+            .ok_or_else(|| {
+                CliError::usage(
+                    format!("{LEASE_LIFETIME_VARIABLE} is `{text}`, not a duration of 2 s or more"),
+                    format!("set it like `{LEASE_LIFETIME_VARIABLE}=90s`, or unset it for the default of 2m"),
+                )
+            })?;
+        store.lease_timing.lifetime = lifetime;
+    }
     Ok((store, access, cert_dir))
 }
+
+/// The environment variable that sets the registry lease's lifetime.
+const LEASE_LIFETIME_VARIABLE: &str = "IMAGEGATE_LEASE_LIFETIME";
 
 /// Prints a JSON document on one line of stdout.
 pub fn print_json<T: serde::Serialize>(document: &T) {

@@ -1,9 +1,11 @@
 //! The local home: candidates and the stable tag in the engine, records in the embedded SQLite
-//! store, and the store's write lock around every pointer move.
+//! store, and a machine-wide lock on the engine's tag around every pointer move
+//! (`tag_lock.rs`).
 //!
-//! Within one state folder the lock makes a pointer's check and write one step; against
-//! writers outside imagegate the window is the few milliseconds between the read and the
-//! engine's `tag`.
+//! The lock makes a pointer's check and write one step for every imagegate on the machine that
+//! drives the same engine, whatever its state folder; against writers outside imagegate the
+//! window is the few milliseconds between the read and the engine's `tag`, which the read-back
+//! after the move catches.
 
 use imagegate_config::ImageConfig;
 use imagegate_contract::GateReport;
@@ -149,11 +151,20 @@ impl StablePointer for LocalBackend {
         &self,
         context: &Context<'_>,
         image: &ImageConfig,
-        _still_wanted: &dyn Fn() -> Result<(), GateError>,
+        still_wanted: &dyn Fn() -> Result<(), GateError>,
         work: &mut LockedWork<'_>,
     ) -> Result<imagegate_contract::PromotionReport, GateError> {
-        // SQLite waits for the lock by itself (the store's busy timeout).
-        context.store.exclusive(|_: &Store| work(&EngineTagLock { context, image }))
+        // Not the store's write lock: the intent of a move must be committed before the tag
+        // moves (see `promote.rs`), and other state folders share the engine's tags.
+        let engine = context.engine.identity()?;
+        let waiting = |path: &std::path::Path| {
+            context.progress.note(
+                &image.name,
+                &format!("waiting for another imagegate moving `{}` (lock `{}`)", image.stable_tag, path.display()),
+            );
+        };
+        let _lock = super::tag_lock::acquire(&engine, &image.stable_tag, still_wanted, &waiting)?;
+        work(&EngineTagLock { context, image })
     }
 }
 

@@ -144,6 +144,30 @@ impl Backend for RegistryBackend {
         Ok(())
     }
 
+    /// An expired, unreleased lease that carries an intent was left by a promoter killed
+    /// mid-move: taking the lease settles it (see `settle_lease_intent`). A live one is its
+    /// holder's, or settled by whoever takes it once it expires.
+    fn settle_shared(&self, context: &Context<'_>, image: &ImageConfig) -> Result<(), GateError> {
+        if self.read_only {
+            return Ok(());
+        }
+        let Some(state) = self.registry.lease_state(&image.stable_tag)? else {
+            return Ok(());
+        };
+        if state.released || state.intent.is_none() || state.is_live(jiff::Timestamp::now().as_millisecond()) {
+            return Ok(());
+        }
+        self.exclusive(context, image, &|| Ok(()), &mut |_| {
+            Ok(PromotionReport {
+                status: imagegate_contract::PromotionStatus::UpToDate,
+                message: String::new(),
+                from: None,
+                to: None,
+            })
+        })
+        .map(|_| ())
+    }
+
     fn find_candidate(
         &self,
         _context: &Context<'_>,
@@ -313,13 +337,26 @@ impl StablePointer for RegistryBackend {
         work: &mut LockedWork<'_>,
     ) -> Result<PromotionReport, GateError> {
         context.progress.start(&image.name, &format!("taking the promotion lease of `{}`", image.stable_tag));
+        // One line per holder, refreshed at most every half minute: the spinner counts the wait
+        // on a terminal, and a CI log gets a few lines rather than one per poll.
+        let mut told: Option<(String, std::time::Instant)> = None;
         let lease = self.registry.lease(&image.stable_tag, |state| {
-            context.progress.note(&image.name, &format!("waiting for {} to finish promoting", state.holder));
+            let fresh = told.as_ref().is_none_or(|(holder, at)| {
+                holder != &state.holder || at.elapsed() >= std::time::Duration::from_secs(30)
+            });
+            if fresh {
+                context.progress.start(&image.name, &lease_wait_message(&image.stable_tag, state));
+                told = Some((state.holder.clone(), std::time::Instant::now()));
+            }
             // Once another promoter has moved the tag, waiting is pointless.
             still_wanted()
         })?;
         context.progress.finish(&image.name, "lease taken");
-        let outcome = work(&LeasedTag { backend: self, image, lease: &lease });
+        let outcome = match &lease.interrupted {
+            Some(previous) => self.settle_lease_intent(context, image, previous),
+            None => Ok(()),
+        }
+        .and_then(|()| work(&LeasedTag { backend: self, context, image, lease: &lease }));
         // Failing to give the lease up is only worth a warning: it expires by itself.
         if let Err(error) = lease.release(self.registry.client()) {
             context
@@ -330,13 +367,114 @@ impl StablePointer for RegistryBackend {
     }
 }
 
-struct LeasedTag<'l> {
+/// Whose lease a promoter waits for and until when: a promoter that was killed holding it
+/// leaves it until it expires.
+fn lease_wait_message(stable_tag: &str, state: &imagegate_registry::lease::LeaseState) -> String {
+    let expires = jiff::Timestamp::from_millisecond(state.expires_unix_millis)
+        .map(|at| at.strftime("%H:%M:%SZ").to_string())
+        .unwrap_or_else(|_| "an unreadable time".to_owned());
+    let left = (state.expires_unix_millis - jiff::Timestamp::now().as_millisecond()).max(0) / 1000;
+    format!(
+        "waiting for the promotion lease of `{stable_tag}`: {} holds it until {expires} (in {left} s); \
+         a lease whose holder was killed is taken over when it expires",
+        state.holder
+    )
+}
+
+struct LeasedTag<'l, 'a> {
     backend: &'l RegistryBackend,
+    context: &'l Context<'a>,
     image: &'l ImageConfig,
     lease: &'l imagegate_registry::lease::Lease,
 }
 
-impl PointerLock for LeasedTag<'_> {
+/// The move a lease holder is about to make, as the lease carries it (JSON in an annotation).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct LeaseIntent {
+    kind: PromotionKind,
+    from: Option<String>,
+    to: Option<String>,
+    /// The verdict record that allows a promotion.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    verdict_record: Option<String>,
+}
+
+impl RegistryBackend {
+    /// Settles the move a previous lease holder announced and never released: it was killed
+    /// between its intent and its record. Every move is made under the lease, so if that move
+    /// was recorded its record is the newest one; otherwise it is recorded now when the tag
+    /// names its target, and dropped (the tag never moved) when not.
+    fn settle_lease_intent(
+        &self,
+        context: &Context<'_>,
+        image: &ImageConfig,
+        previous: &imagegate_registry::lease::LeaseState,
+    ) -> Result<(), GateError> {
+        let Some(intent) = previous.intent.as_deref().and_then(|text| serde_json::from_str::<LeaseIntent>(text).ok())
+        else {
+            return Ok(());
+        };
+        self.sync(context, image)?;
+        let scope = self.scope(context);
+        let newest = context.store.promotions(&scope, &image.name)?.into_iter().next();
+        let recorded = newest.is_some_and(|record| {
+            record.kind == intent.kind && record.from_digest == intent.from && record.to_digest == intent.to
+        });
+        let current = self.registry.resolve_stable(&image.stable_tag)?;
+        let what = if intent.kind == PromotionKind::Promote { "promotion" } else { "rollback" };
+        if recorded {
+            return Ok(());
+        }
+        if current.is_some() && current == intent.to {
+            let verdict_id = match &intent.verdict_record {
+                Some(record) => context.store.verdict_id_of_record(record)?,
+                None => None,
+            };
+            self.record_move(
+                context,
+                image,
+                &PointerMove { kind: intent.kind, from: intent.from.as_deref(), to: intent.to.as_deref(), verdict_id },
+            )?;
+            context.progress.note(
+                &image.name,
+                &format!(
+                    "recorded the {what} of `{}` to {} that {} made and was stopped before recording",
+                    image.stable_tag,
+                    intent.to.as_deref().map_or("nothing", short),
+                    previous.holder
+                ),
+            );
+        } else {
+            context.progress.note(
+                &image.name,
+                &format!(
+                    "dropped the interrupted {what} of `{}` by {}: the tag never moved",
+                    image.stable_tag, previous.holder
+                ),
+            );
+        }
+        Ok(())
+    }
+}
+
+impl PointerLock for LeasedTag<'_, '_> {
+    /// Puts the move into the lease (after confirming it is still ours), so that the next
+    /// holder on any machine settles it if this process dies before its record is written.
+    fn intend(&self, movement: &PointerMove<'_>) -> Result<(), GateError> {
+        let verdict_record = match movement.verdict_id {
+            Some(id) => self.context.store.record_of_verdict(id)?,
+            None => None,
+        };
+        let intent = LeaseIntent {
+            kind: movement.kind,
+            from: movement.from.map(str::to_owned),
+            to: movement.to.map(str::to_owned),
+            verdict_record,
+        };
+        let text = serde_json::to_string(&intent).unwrap_or_default();
+        Ok(self.lease.mark_intent(self.backend.registry.client(), &text)?)
+    }
+
     fn current(&self) -> Result<Option<String>, GateError> {
         Ok(self.backend.registry.resolve_stable(&self.image.stable_tag)?)
     }
@@ -538,5 +676,18 @@ mod tests {
         let error = import(&store, "registry:r/ns", &record("sha256:v", verdict)).unwrap_err();
         assert!(error.to_string().contains("no `decision`"), "{error}");
         assert_eq!(error.exit_status(), imagegate_contract::ExitStatus::Infrastructure);
+    }
+
+    #[test]
+    fn a_lease_wait_names_the_holder_and_the_expiry() {
+        let state = imagegate_registry::lease::LeaseState {
+            holder: "runner-7/4242/00ff".to_owned(),
+            expires_unix_millis: jiff::Timestamp::now().as_millisecond() + 90_500,
+            released: false,
+            intent: None,
+        };
+        let message = lease_wait_message("acme/ci:stable", &state);
+        assert!(message.contains("runner-7/4242/00ff holds it until "), "{message}");
+        assert!(message.contains("(in 90 s)"), "{message}");
     }
 }

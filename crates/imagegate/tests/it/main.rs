@@ -10,6 +10,7 @@
 mod ci;
 mod containment;
 mod context;
+mod crashes;
 mod duplicates;
 mod faults;
 mod first_day;

@@ -619,3 +619,128 @@ fn sharded_runs_list_their_tests_in_the_images_pulled_from_the_registry() {
     assert_eq!(merged["regressions"], whole["regressions"]);
     assert_eq!(merged["candidate"]["digest"], whole["candidate"]["digest"]);
 }
+
+/// Promoters that all gated the same candidate: one moves the tag, and every other one finds
+/// its promotion done (exit 0, "already promoted"), as in the local store, never exit 4.
+#[test]
+fn promoters_racing_with_the_same_candidate_all_succeed() {
+    const PROMOTERS: usize = 4;
+    let project = RegistryProject::anonymous(Engine::Docker, &["base"], "test_a pass\n");
+    project.gate(&["--promote"]).0.expect_code(0);
+    project.context.set_features(&["base", "next"]);
+    let (run, report) = project.gate(&[]);
+    run.expect_code(0);
+    let candidate = digest(&report, "/candidate/digest");
+    let children: Vec<_> = (0..PROMOTERS)
+        .map(|index| {
+            let state = project.context.scratch.join(format!("state-{index}"));
+            project
+                .context
+                .command()
+                .arg("--state-dir")
+                .arg(&state)
+                .args(["promote", "--json"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let runs: Vec<Run> = children.into_iter().map(|child| Run::from(child.wait_with_output().unwrap())).collect();
+    let statuses: Vec<String> = runs
+        .iter()
+        .map(|run| run.json()["images"][0]["promotion"]["status"].as_str().unwrap_or("none").to_owned())
+        .collect();
+    for run in &runs {
+        run.expect_code(0);
+    }
+    assert_eq!(statuses.iter().filter(|status| *status == "promoted").count(), 1, "{statuses:?}");
+    for run in runs.iter().filter(|run| !run.stdout.contains("\"promoted\"")) {
+        assert!(run.stdout.contains("already"), "{run}");
+    }
+    assert_eq!(project.skopeo_digest(&project.stable_reference()).as_deref(), Some(candidate.as_str()));
+}
+
+/// A lease left by a promoter that was killed holding it: the next promoter says whose it is
+/// and until when, in a few lines, waits for it to expire and promotes.
+#[test]
+fn a_stale_lease_is_named_with_its_expiry_and_waited_for_in_a_few_lines() {
+    use imagegate_registry::lease::{self, LeaseTiming};
+    let project = RegistryProject::anonymous(Engine::Docker, &["base"], "test_a pass\n");
+    project.gate(&["--promote"]).0.expect_code(0);
+    project.context.set_features(&["base", "next"]);
+    project.gate(&[]).0.expect_code(0);
+
+    let mut connection = imagegate_registry::Connection::new(&project.registry.address());
+    connection.plain_http = true;
+    let client = imagegate_registry::Client::new(connection, imagegate_registry::auth::Credentials::Anonymous).unwrap();
+    let repository = imagegate_registry::reference::Reference::parse(&project.repository()).unwrap();
+    let timing = LeaseTiming {
+        lifetime: std::time::Duration::from_secs(6),
+        settle: std::time::Duration::from_millis(100),
+        patience: std::time::Duration::from_secs(10),
+    };
+    let holder = "runner-7/4242/deadbeef";
+    // Taken and never released: what a killed promoter leaves.
+    let _stale =
+        lease::acquire(&client, &repository, holder, timing, |_| Ok::<(), imagegate_registry::RegistryError>(()))
+            .unwrap();
+    let run = project.run(&["promote"]);
+    run.expect_code(0);
+    let waits: Vec<&str> = run.stderr.lines().filter(|line| line.contains("waiting")).collect();
+    assert!(!waits.is_empty() && waits.len() <= 3, "{} waiting lines:\n{run}", waits.len());
+    assert!(waits[0].contains(holder) && waits[0].contains("until "), "{run}");
+    assert!(run.stdout.contains("moved from"), "{run}");
+}
+
+/// A promoter killed with SIGKILL between its tag write and its record: on another machine,
+/// once the lease it left expires, history shows the promotion and rollback undoes it; one
+/// killed before its tag write leaves no promotion, and the next one goes through.
+#[cfg(feature = "failpoints")]
+#[test]
+fn a_promoter_killed_mid_move_is_settled_on_another_machine() {
+    use crate::crashes::kills::kill_command;
+    const LEASE: (&str, &str) = ("IMAGEGATE_LEASE_LIFETIME", "3s");
+    let project = RegistryProject::anonymous(Engine::Docker, &["base"], "test_a pass\n");
+    let (run, first) = project.gate(&["--promote"]);
+    run.expect_code(0);
+    let incumbent = digest(&first, "/candidate/digest");
+    let promotions_to = |state: &str, to: &str| {
+        let state = project.context.scratch.join(state);
+        let history = project.run_with(&["history", "--json", "--state-dir", state.to_str().unwrap()], &[LEASE]);
+        history.expect_code(0);
+        history.json()["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|event| event["kind"] == "promote" && event["to"] == to)
+            .count()
+    };
+
+    // Killed before the tag moved: nothing to record, and the promotion is made again.
+    project.context.set_features(&["base", "first"]);
+    let (run, report) = project.gate(&[]);
+    run.expect_code(0);
+    let dropped = digest(&report, "/candidate/digest");
+    let mut command = project.context.command();
+    command.args(["promote"]).env(LEASE.0, LEASE.1);
+    kill_command(command, "move.intent");
+    assert_eq!(project.skopeo_digest(&project.stable_reference()).as_deref(), Some(incumbent.as_str()));
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    assert_eq!(promotions_to("fresh-1", &dropped), 0);
+
+    // Killed after the tag moved, before its record: recorded by the next machine.
+    let mut command = project.context.command();
+    let scratch = project.context.scratch.join("killed-state");
+    command.arg("--state-dir").arg(&scratch).args(["promote"]).env(LEASE.0, LEASE.1);
+    kill_command(command, "move.moved");
+    assert_eq!(project.skopeo_digest(&project.stable_reference()).as_deref(), Some(dropped.as_str()));
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    assert_eq!(promotions_to("fresh-2", &dropped), 1);
+    // Recorded once, whichever machine looks next.
+    assert_eq!(promotions_to("fresh-3", &dropped), 1);
+    let fresh = project.context.scratch.join("fresh-4");
+    let run = project.run_with(&["rollback", &project.context.image, "--state-dir", fresh.to_str().unwrap()], &[LEASE]);
+    run.expect_code(0);
+    assert_eq!(project.skopeo_digest(&project.stable_reference()).as_deref(), Some(incumbent.as_str()));
+}
