@@ -59,7 +59,7 @@ test: engines
 # Left out of `make test` (nextest skips ignored tests) because it takes minutes; CI runs it
 # right after (.ci/run).
 long-run:
-	$(CARGO) nextest run -p imagegate --run-ignored ignored-only --no-capture long_run
+	$(CARGO) nextest run -p imagegate --run-ignored ignored-only --no-capture $(TEST_FEATURES) long_run
 
 # The binary: IMAGEGATE when given; else this checkout's, built (a no-op once it is up to date);
 # else, without cargo, an imagegate already on PATH.
