@@ -29,8 +29,8 @@ pub fn inventory(files: &BTreeMap<String, Vec<u8>>) -> Inventory {
                 let read = dpkg::read_status(&String::from_utf8_lossy(content), requires_status);
                 if read.incomplete_stanzas > 0 {
                     warnings.push(format!(
-                        "{path}: skipped {} stanza(s) without a Package or Version field",
-                        read.incomplete_stanzas
+                        "{path}: skipped {} without a Package or Version field",
+                        imagegate_contract::plural(read.incomplete_stanzas, "stanza")
                     ));
                 }
                 dpkg_entries.extend(read.entries);
@@ -39,8 +39,8 @@ pub fn inventory(files: &BTreeMap<String, Vec<u8>>) -> Inventory {
                 let read = apk::read_installed(&String::from_utf8_lossy(content));
                 if read.incomplete_blocks > 0 {
                     warnings.push(format!(
-                        "{path}: skipped {} package block(s) without a P: or V: line",
-                        read.incomplete_blocks
+                        "{path}: skipped {} without a P: or V: line",
+                        imagegate_contract::plural(read.incomplete_blocks, "package block")
                     ));
                 }
                 packages.extend(read.packages);

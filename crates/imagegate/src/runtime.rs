@@ -111,9 +111,9 @@ fn remove_leftovers(engine: &dyn Engine, progress: &StderrProgress) {
         Ok(removed) if !removed.containers.is_empty() || !removed.files.is_empty() => progress.note(
             "imagegate",
             &format!(
-                "removed {} test container(s) and {} temporary file(s) left by imagegate processes that no longer run",
-                removed.containers.len(),
-                removed.files.len()
+                "removed {} and {} left by imagegate processes that no longer run",
+                imagegate_contract::plural(removed.containers.len(), "test container"),
+                imagegate_contract::plural(removed.files.len(), "temporary file")
             ),
         ),
         Ok(_) => {}

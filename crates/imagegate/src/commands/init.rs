@@ -438,7 +438,7 @@ fn summary(report: &InitReport) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
     let enabled = report.images.iter().filter(|image| image.enabled).count();
-    let _ = writeln!(out, "{}: {} image(s)", report.config, enabled);
+    let _ = writeln!(out, "{}: {}", report.config, imagegate_contract::plural(enabled, "image"));
     let width = report.images.iter().map(|image| image.name.len()).max().unwrap_or(0);
     for image in report.images.iter().filter(|image| image.enabled) {
         let _ = writeln!(

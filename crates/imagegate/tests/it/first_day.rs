@@ -135,7 +135,10 @@ fn an_unreachable_engine_is_not_silently_replaced_by_another() {
     command.env("IMAGEGATE_DOCKER", context.scratch.join("no-docker-here"));
     let run = crate::context::Run::from(command.args(["gate", "--json", "--promote"]).output().unwrap());
     run.expect_code(3);
-    assert!(run.stdout.trim().is_empty(), "{run}");
+    // With --json the failure is a document, not a verdict.
+    let document: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    assert_eq!(document["schema"], "imagegate.error/v1", "{run}");
+    assert_eq!(document["exit_code"], 3, "{run}");
     assert!(run.stderr.contains("docker does not answer"), "{run}");
     assert!(run.stderr.contains("was made in docker"), "{run}");
     assert!(run.stderr.contains("hint: start docker again, or choose an engine: `--engine podman`"), "{run}");

@@ -118,6 +118,9 @@ impl RegistryProject {
     /// Removes every local image of this project, as on a fresh CI machine.
     pub(crate) fn empty_engine(&self) {
         remove_local_images(self.context.engine, &self.registry.address());
+        if let Some(proxy) = &self.proxy {
+            remove_local_images(self.context.engine, &proxy.address());
+        }
         remove_local_images(self.context.engine, self.context.stable_tag.split(':').next().unwrap());
     }
 }
