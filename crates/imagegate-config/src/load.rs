@@ -24,7 +24,7 @@ use crate::error::{ConfigError, ConfigErrorKind, Location, SourceFile};
 use crate::model::{
     Config, DEFAULT_ATTEMPTS, DEFAULT_NETWORK, DEFAULT_PRUNE_AFTER, DEFAULT_STATE_DIR, DEFAULT_TIMEOUT,
     DEFAULT_WORKDIR, EngineConfig, EngineKind, ImageConfig, ImageLines, LockfileConfig, MAX_ATTEMPTS, PromoteConfig,
-    RegistryStoreConfig, StoreConfig, SuiteConfig,
+    IncumbentRuns, MAX_CONCURRENCY, RegistryStoreConfig, StoreConfig, SuiteConfig,
 };
 use crate::raw::{RawConfig, RawEngine, RawImage, RawPromote, RawStore, RawSuite};
 use crate::reference::normalize_stable_tag;
@@ -199,7 +199,18 @@ impl Validator<'_> {
         });
         let build_network =
             raw.build_network.map(|network| self.non_blank(network, "build_network", "[engine]", r#""host""#));
-        EngineConfig { kind, build_network }
+        let concurrency = raw.concurrency.map(|concurrency| match u32::try_from(*concurrency.get_ref()) {
+            Ok(count) if (1..=MAX_CONCURRENCY).contains(&count) => count,
+            _ => {
+                self.invalid(
+                    concurrency.span(),
+                    format!("`concurrency` must be between 1 and {MAX_CONCURRENCY}, found {}", concurrency.get_ref()),
+                    "concurrency is how many suite runs may run side by side: 1 runs them one after the other; leave it out for the machine's default",
+                );
+                1
+            }
+        });
+        EngineConfig { kind, build_network, concurrency }
     }
 
     fn promote(&mut self, raw: Option<RawPromote>) -> PromoteConfig {
@@ -947,7 +958,22 @@ impl Validator<'_> {
             shard.into_inner()
         });
         let list = raw.list.map(|list| self.non_blank(list, "list", &table, r#""./run-tests.sh --list""#));
-        SuiteConfig { command, results, workdir, env, timeout, rerun, attempts, network, shard, list }
+        let incumbent = match raw.incumbent {
+            Some(incumbent) => match incumbent.get_ref().as_str() {
+                "targeted" => IncumbentRuns::Targeted,
+                "full" => IncumbentRuns::Full,
+                other => {
+                    self.invalid(
+                        incumbent.span(),
+                        format!("unknown `incumbent` value `{other}`"),
+                        "write incumbent = \"full\" to run the whole suite in the incumbent, or \"targeted\" (the default) to run only the tests its judgement needs",
+                    );
+                    IncumbentRuns::default()
+                }
+            },
+            None => IncumbentRuns::default(),
+        };
+        SuiteConfig { command, results, workdir, env, timeout, rerun, attempts, network, shard, list, incumbent }
     }
 }
 
@@ -963,6 +989,7 @@ fn placeholder_suite() -> SuiteConfig {
         network: DEFAULT_NETWORK.to_owned(),
         shard: None,
         list: None,
+        incumbent: IncumbentRuns::default(),
     }
 }
 

@@ -42,7 +42,11 @@ const fn key(name: &'static str, shape: Shape, example: &'static str) -> Key {
 }
 
 pub(crate) const ENGINE_KEYS: &[Key] =
-    &[key("kind", Shape::String, r#""docker""#), key("build_network", Shape::String, r#""host""#)];
+    &[
+    key("kind", Shape::String, r#""docker""#),
+    key("build_network", Shape::String, r#""host""#),
+    key("concurrency", Shape::Integer, "2"),
+];
 
 pub(crate) const PROMOTE_KEYS: &[Key] = &[key("branches", Shape::StringList, r#"["main"]"#)];
 
@@ -69,6 +73,7 @@ pub(crate) const SUITE_KEYS: &[Key] = &[
     key("network", Shape::String, r#""none""#),
     key("shard", Shape::String, r#""./run-tests.sh --shard {index}/{total}""#),
     key("list", Shape::String, r#""./run-tests.sh --list""#),
+    key("incumbent", Shape::String, r#""full""#),
 ];
 
 pub(crate) const IMAGE_KEYS: &[Key] = &[

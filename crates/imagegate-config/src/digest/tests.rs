@@ -34,6 +34,7 @@ fn image(context: &Path) -> ImageConfig {
             network: "none".to_owned(),
             shard: None,
             list: None,
+            incumbent: Default::default(),
         },
         lines: Default::default(),
     }
