@@ -620,85 +620,85 @@ mod tests {
     }
 
     proptest! {
-        #[test]
-        fn the_same_results_in_both_images_are_never_a_regression(
-            mut results in result_set_strategy(),
-            confirmation in proptest::option::of(result_set_strategy()),
-        ) {
-            results.incomplete.clear();
-            prop_assume!(!results.is_empty());
-            let comparison = compare(&results, Some(&results), confirmation.as_ref());
-            prop_assert_ne!(comparison.decision, Decision::Regression);
-            prop_assert_eq!(comparison.decision, Decision::Pass);
-        }
-
-        #[test]
-        fn a_pass_lists_no_regression_and_a_regression_lists_one(
-            candidate in result_set_strategy(),
-            incumbent in proptest::option::of(result_set_strategy()),
-            confirmation in proptest::option::of(result_set_strategy()),
-        ) {
-            let comparison = compare(&candidate, incumbent.as_ref(), confirmation.as_ref());
-            let regressions = comparison.of_class(Class::Regression).count();
-            match comparison.decision {
-                Decision::Pass => prop_assert_eq!(regressions, 0),
-                Decision::Regression => prop_assert!(regressions > 0),
-                Decision::Error => prop_assert!(!comparison.errors.is_empty()),
+            #[test]
+            fn the_same_results_in_both_images_are_never_a_regression(
+                mut results in result_set_strategy(),
+                confirmation in proptest::option::of(result_set_strategy()),
+            ) {
+                results.incomplete.clear();
+                prop_assume!(!results.is_empty());
+                let comparison = compare(&results, Some(&results), confirmation.as_ref());
+                prop_assert_ne!(comparison.decision, Decision::Regression);
+                prop_assert_eq!(comparison.decision, Decision::Pass);
             }
-            prop_assert_eq!(comparison.decision == Decision::Error, !comparison.errors.is_empty());
-            if !candidate.is_complete() || candidate.is_empty() {
-                prop_assert_eq!(comparison.decision, Decision::Error);
-            }
-        }
 
-        #[test]
-        fn every_test_is_listed_once_or_counted(
-            candidate in result_set_strategy(),
-            incumbent in proptest::option::of(result_set_strategy()),
-            confirmation in proptest::option::of(result_set_strategy()),
-        ) {
-            let comparison = compare(&candidate, incumbent.as_ref(), confirmation.as_ref());
-            let all: BTreeSet<&TestId> = candidate.ids().chain(incumbent.iter().flat_map(ResultSet::ids)).collect();
-            prop_assert_eq!(comparison.entries.len() + comparison.unlisted, all.len());
-            let keys: Vec<(Class, &TestId)> = comparison.entries.iter().map(|entry| (entry.class, &entry.id)).collect();
-            prop_assert!(keys.windows(2).all(|pair| pair[0] < pair[1]), "sorted and unique: {:?}", keys);
-        }
-    
-        #[test]
-        fn a_targeted_incumbent_run_decides_as_a_full_one_and_only_leaves_fixed_unmeasured(
-            mut candidate in result_set_strategy(),
-            mut incumbent in result_set_strategy(),
-            confirmation in proptest::option::of(result_set_strategy()),
-        ) {
-            candidate.incomplete.clear();
-            incumbent.incomplete.clear();
-            prop_assume!(!candidate.is_empty() && !incumbent.is_empty());
-            // The incumbent lists what its full run reports, and runs only the targets.
-            let listed: BTreeSet<TestId> = incumbent.ids().cloned().collect();
-            let targets: BTreeSet<TestId> =
-                crate::incumbent_targets(&candidate, Some(&listed)).into_iter().collect();
-            let mut targeted = ResultSet::new();
-            for result in incumbent.tests().filter(|result| targets.contains(&result.id)) {
-                for attempt in &result.attempts {
-                    targeted.record(result.id.clone(), attempt.clone());
+            #[test]
+            fn a_pass_lists_no_regression_and_a_regression_lists_one(
+                candidate in result_set_strategy(),
+                incumbent in proptest::option::of(result_set_strategy()),
+                confirmation in proptest::option::of(result_set_strategy()),
+            ) {
+                let comparison = compare(&candidate, incumbent.as_ref(), confirmation.as_ref());
+                let regressions = comparison.of_class(Class::Regression).count();
+                match comparison.decision {
+                    Decision::Pass => prop_assert_eq!(regressions, 0),
+                    Decision::Regression => prop_assert!(regressions > 0),
+                    Decision::Error => prop_assert!(!comparison.errors.is_empty()),
+                }
+                prop_assert_eq!(comparison.decision == Decision::Error, !comparison.errors.is_empty());
+                if !candidate.is_complete() || candidate.is_empty() {
+                    prop_assert_eq!(comparison.decision, Decision::Error);
                 }
             }
-            let full = compare(&candidate, Some(&incumbent), confirmation.as_ref());
-            let partial = compare_targeted(&candidate, &targeted, confirmation.as_ref(), &listed);
-            prop_assert_eq!(partial.decision, full.decision, "{:?} / {:?}", partial.errors, full.errors);
-            // Everything but the candidate's clean passes is classed exactly as with a full run.
-            let passed = |entry: &&Entry| Standing::of(candidate.get(&entry.id)) == Standing::Passed;
-            let full_kept: Vec<(Class, &TestId, &str)> = full.entries.iter().filter(|entry| !passed(entry))
-                .map(|entry| (entry.class, &entry.id, entry.reason.as_str())).collect();
-            let partial_kept: Vec<(Class, &TestId, &str)> = partial.entries.iter().filter(|entry| !passed(entry))
-                .map(|entry| (entry.class, &entry.id, entry.reason.as_str())).collect();
-            prop_assert_eq!(partial_kept, full_kept);
-            // A clean pass is never listed against a targeted incumbent except as new (not listed).
-            for entry in partial.entries.iter().filter(|entry| passed(entry)) {
-                prop_assert_eq!(entry.class, Class::New);
-                prop_assert!(!listed.contains(&entry.id));
+
+            #[test]
+            fn every_test_is_listed_once_or_counted(
+                candidate in result_set_strategy(),
+                incumbent in proptest::option::of(result_set_strategy()),
+                confirmation in proptest::option::of(result_set_strategy()),
+            ) {
+                let comparison = compare(&candidate, incumbent.as_ref(), confirmation.as_ref());
+                let all: BTreeSet<&TestId> = candidate.ids().chain(incumbent.iter().flat_map(ResultSet::ids)).collect();
+                prop_assert_eq!(comparison.entries.len() + comparison.unlisted, all.len());
+                let keys: Vec<(Class, &TestId)> = comparison.entries.iter().map(|entry| (entry.class, &entry.id)).collect();
+                prop_assert!(keys.windows(2).all(|pair| pair[0] < pair[1]), "sorted and unique: {:?}", keys);
             }
-            prop_assert_eq!(partial.entries.len() + partial.unlisted, full.entries.len() + full.unlisted);
-        }
-}
+
+            #[test]
+            fn a_targeted_incumbent_run_decides_as_a_full_one_and_only_leaves_fixed_unmeasured(
+                mut candidate in result_set_strategy(),
+                mut incumbent in result_set_strategy(),
+                confirmation in proptest::option::of(result_set_strategy()),
+            ) {
+                candidate.incomplete.clear();
+                incumbent.incomplete.clear();
+                prop_assume!(!candidate.is_empty() && !incumbent.is_empty());
+                // The incumbent lists what its full run reports, and runs only the targets.
+                let listed: BTreeSet<TestId> = incumbent.ids().cloned().collect();
+                let targets: BTreeSet<TestId> =
+                    crate::incumbent_targets(&candidate, Some(&listed)).into_iter().collect();
+                let mut targeted = ResultSet::new();
+                for result in incumbent.tests().filter(|result| targets.contains(&result.id)) {
+                    for attempt in &result.attempts {
+                        targeted.record(result.id.clone(), attempt.clone());
+                    }
+                }
+                let full = compare(&candidate, Some(&incumbent), confirmation.as_ref());
+                let partial = compare_targeted(&candidate, &targeted, confirmation.as_ref(), &listed);
+                prop_assert_eq!(partial.decision, full.decision, "{:?} / {:?}", partial.errors, full.errors);
+                // Everything but the candidate's clean passes is classed exactly as with a full run.
+                let passed = |entry: &&Entry| Standing::of(candidate.get(&entry.id)) == Standing::Passed;
+                let full_kept: Vec<(Class, &TestId, &str)> = full.entries.iter().filter(|entry| !passed(entry))
+                    .map(|entry| (entry.class, &entry.id, entry.reason.as_str())).collect();
+                let partial_kept: Vec<(Class, &TestId, &str)> = partial.entries.iter().filter(|entry| !passed(entry))
+                    .map(|entry| (entry.class, &entry.id, entry.reason.as_str())).collect();
+                prop_assert_eq!(partial_kept, full_kept);
+                // A clean pass is never listed against a targeted incumbent except as new (not listed).
+                for entry in partial.entries.iter().filter(|entry| passed(entry)) {
+                    prop_assert_eq!(entry.class, Class::New);
+                    prop_assert!(!listed.contains(&entry.id));
+                }
+                prop_assert_eq!(partial.entries.len() + partial.unlisted, full.entries.len() + full.unlisted);
+            }
+    }
 }

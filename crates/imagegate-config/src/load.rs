@@ -23,8 +23,8 @@ use crate::CONFIG_FILE_NAME;
 use crate::error::{ConfigError, ConfigErrorKind, Location, SourceFile};
 use crate::model::{
     Config, DEFAULT_ATTEMPTS, DEFAULT_NETWORK, DEFAULT_PRUNE_AFTER, DEFAULT_STATE_DIR, DEFAULT_TIMEOUT,
-    DEFAULT_WORKDIR, EngineConfig, EngineKind, ImageConfig, ImageLines, LockfileConfig, MAX_ATTEMPTS, PromoteConfig,
-    IncumbentRuns, MAX_CONCURRENCY, RegistryStoreConfig, StoreConfig, SuiteConfig,
+    DEFAULT_WORKDIR, EngineConfig, EngineKind, ImageConfig, ImageLines, IncumbentRuns, LockfileConfig, MAX_ATTEMPTS,
+    MAX_CONCURRENCY, PromoteConfig, RegistryStoreConfig, StoreConfig, SuiteConfig,
 };
 use crate::raw::{RawConfig, RawEngine, RawImage, RawPromote, RawStore, RawSuite};
 use crate::reference::normalize_stable_tag;

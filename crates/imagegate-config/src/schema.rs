@@ -41,8 +41,7 @@ const fn key(name: &'static str, shape: Shape, example: &'static str) -> Key {
     Key { name, shape, example }
 }
 
-pub(crate) const ENGINE_KEYS: &[Key] =
-    &[
+pub(crate) const ENGINE_KEYS: &[Key] = &[
     key("kind", Shape::String, r#""docker""#),
     key("build_network", Shape::String, r#""host""#),
     key("concurrency", Shape::Integer, "2"),

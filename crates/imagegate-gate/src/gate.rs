@@ -128,8 +128,7 @@ pub fn gate_image(context: &Context<'_>, image: &ImageConfig, options: &GateOpti
     // The incumbent is what the stable pointer names when the gate starts: read it (and make it
     // runnable) before the build, so that its first run can overlap the build.
     let inputs = crate::candidate::digest_inputs(context, image)?;
-    let existing =
-        if options.refresh { None } else { crate::candidate::find_existing(context, image, &inputs)? };
+    let existing = if options.refresh { None } else { crate::candidate::find_existing(context, image, &inputs)? };
     let incumbent = crate::candidate::current_stable(context, image)?;
     let incumbent_run = match &incumbent {
         // A candidate that is the stable image already has nothing to run against it.
@@ -143,8 +142,7 @@ pub fn gate_image(context: &Context<'_>, image: &ImageConfig, options: &GateOpti
             scope.spawn(move || incumbent_first(runner, image, reference, &image.suite.command, true, run_dir))
         });
         let collected: Result<(Subjects, Option<()>), GateError> = (|| {
-            let candidate =
-                crate::candidate::ensure_candidate_for(context, image, options.refresh, inputs, existing)?;
+            let candidate = crate::candidate::ensure_candidate_for(context, image, options.refresh, inputs, existing)?;
             let mut subjects = Subjects {
                 candidate: CandidateRef {
                     digest: candidate.image_id,
@@ -302,8 +300,18 @@ fn incumbent_rest(
                 runner.progress.note(&image.name, "incumbent: nothing to run beyond its list");
                 (ResultSet::new(), None)
             } else {
-                runner.progress.note(&image.name, &format!("incumbent: running the {} test(s) the verdict needs", targets.len()));
-                let run = run_suite_in(runner, image, reference, "incumbent", "suite", &rerun_command(image, &targets), run_dir)?;
+                runner
+                    .progress
+                    .note(&image.name, &format!("incumbent: running the {} test(s) the verdict needs", targets.len()));
+                let run = run_suite_in(
+                    runner,
+                    image,
+                    reference,
+                    "incumbent",
+                    "suite",
+                    &rerun_command(image, &targets),
+                    run_dir,
+                )?;
                 let mut results = only(&run.results, &targets);
                 // A targeted run that broke cannot clear the candidate's failures.
                 results.incomplete.clone_from(&run.results.incomplete);
@@ -321,7 +329,10 @@ fn keep(selection: &Selection, set: ResultSet) -> ResultSet {
     }
 }
 
-#[expect(clippy::too_many_lines, reason = "one sequence of runs, in both orders (one after the other, or side by side)")]
+#[expect(
+    clippy::too_many_lines,
+    reason = "one sequence of runs, in both orders (one after the other, or side by side)"
+)]
 fn collect<'scope>(
     context: &Context<'scope>,
     image: &'scope ImageConfig,
@@ -357,7 +368,10 @@ fn collect<'scope>(
     // The incumbent's first run, beside the candidate's when allowed (it may have started
     // already, while the candidate was built).
     let mut early = early;
-    if side_by_side && early.is_none() && let Some(reference) = incumbent_run.clone() {
+    if side_by_side
+        && early.is_none()
+        && let Some(reference) = incumbent_run.clone()
+    {
         let (runner, command) = (runner.clone(), first_command.clone());
         early = Some(scope.spawn(move || incumbent_first(&runner, image, &reference, &command, targeted, run_dir)));
     }
@@ -369,9 +383,7 @@ fn collect<'scope>(
     let first = first?;
     let incumbent_first_result = match (incumbent_first_result, &incumbent_run) {
         (Some(result), _) => Some(result?),
-        (None, Some(reference)) => {
-            Some(incumbent_first(&runner, image, reference, &first_command, targeted, run_dir)?)
-        }
+        (None, Some(reference)) => Some(incumbent_first(&runner, image, reference, &first_command, targeted, run_dir)?),
         (None, None) => None,
     };
     if let Some(code) = first.summary.exit_code.filter(|code| *code != 0)
@@ -394,9 +406,10 @@ fn collect<'scope>(
     if let (Some(reference), Some(first)) = (incumbent_run.clone(), incumbent_first_result) {
         if side_by_side {
             let (runner, candidate_now) = (runner.clone(), candidate_results.clone());
-            rest = Some(scope.spawn(move || {
-                incumbent_rest(&runner, image, &reference, first, &candidate_now, selection, run_dir)
-            }));
+            rest =
+                Some(scope.spawn(move || {
+                    incumbent_rest(&runner, image, &reference, first, &candidate_now, selection, run_dir)
+                }));
         } else {
             incumbent_side =
                 Some(incumbent_rest(&runner, image, &reference, first, &candidate_results, selection, run_dir)?);
@@ -480,17 +493,12 @@ pub fn judge(
         );
     }
     let comparison = match (&evidence.incumbent, &evidence.listed) {
-        (Some(incumbent), Some(listed)) => imagegate_compare::compare_targeted(
-            &evidence.candidate,
-            incumbent,
-            evidence.confirmation.as_ref(),
-            listed,
-        ),
-        _ => imagegate_compare::compare(
-            &evidence.candidate,
-            evidence.incumbent.as_ref(),
-            evidence.confirmation.as_ref(),
-        ),
+        (Some(incumbent), Some(listed)) => {
+            imagegate_compare::compare_targeted(&evidence.candidate, incumbent, evidence.confirmation.as_ref(), listed)
+        }
+        _ => {
+            imagegate_compare::compare(&evidence.candidate, evidence.incumbent.as_ref(), evidence.confirmation.as_ref())
+        }
     };
     crate::report::fill_from_comparison(&mut report, &comparison);
     if let Some(listed) = &evidence.listed {
