@@ -10,6 +10,7 @@
 mod ci;
 mod context;
 mod first_day;
+mod gate_cost;
 mod gate_rules;
 mod init;
 mod lifecycle;
