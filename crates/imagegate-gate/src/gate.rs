@@ -242,6 +242,10 @@ struct IncumbentSide {
     results: ResultSet,
     /// The targeted run, after the list.
     targeted: Option<RunSummary>,
+    /// With a targeted run side by side: a confirmation made beside the candidate's reruns, of
+    /// every test failing in the candidate's first run and passing in the targeted run (a
+    /// superset of what the verdict asks), with those ids.
+    early_confirmation: Option<(crate::SuiteRun, Vec<TestId>)>,
     warnings: Vec<String>,
 }
 
@@ -291,6 +295,7 @@ fn incumbent_rest(
     candidate: &ResultSet,
     selection: &Selection,
     run_dir: &std::path::Path,
+    confirm_early: bool,
 ) -> Result<IncumbentSide, GateError> {
     let (results, targeted) = match &first {
         IncumbentFirst::Ran(run) => (keep(selection, run.results.clone()), None),
@@ -319,7 +324,17 @@ fn incumbent_rest(
             }
         }
     };
-    Ok(IncumbentSide { first, results, targeted, warnings })
+    // Beside the candidate's reruns, a targeted incumbent confirms at once what may need it:
+    // waiting for the reruns would add a round of container runs to every regression.
+    let mut early_confirmation = None;
+    if confirm_early && matches!(first, IncumbentFirst::Listed { .. }) && candidate.is_complete() {
+        let targets = imagegate_compare::incumbent_confirmation(candidate, Some(&results));
+        if !targets.is_empty() {
+            let run = run_selected_in(runner, image, reference, "incumbent", "confirm", &targets, run_dir)?;
+            early_confirmation = Some((run, targets));
+        }
+    }
+    Ok(IncumbentSide { first, results, targeted, early_confirmation, warnings })
 }
 
 fn keep(selection: &Selection, set: ResultSet) -> ResultSet {
@@ -406,13 +421,12 @@ fn collect<'scope>(
     if let (Some(reference), Some(first)) = (incumbent_run.clone(), incumbent_first_result) {
         if side_by_side {
             let (runner, candidate_now) = (runner.clone(), candidate_results.clone());
-            rest =
-                Some(scope.spawn(move || {
-                    incumbent_rest(&runner, image, &reference, first, &candidate_now, selection, run_dir)
-                }));
+            rest = Some(scope.spawn(move || {
+                incumbent_rest(&runner, image, &reference, first, &candidate_now, selection, run_dir, true)
+            }));
         } else {
             incumbent_side =
-                Some(incumbent_rest(&runner, image, &reference, first, &candidate_results, selection, run_dir)?);
+                Some(incumbent_rest(&runner, image, &reference, first, &candidate_results, selection, run_dir, false)?);
         }
     }
 
@@ -447,7 +461,7 @@ fn collect<'scope>(
         evidence.candidate = candidate_results;
         return Ok(evidence);
     };
-    let IncumbentSide { first, results, targeted: targeted_run, warnings } = side;
+    let IncumbentSide { first, results, targeted: targeted_run, early_confirmation, warnings } = side;
     evidence.warnings.extend(warnings);
     match first {
         IncumbentFirst::Listed { ids, summary } => {
@@ -459,9 +473,18 @@ fn collect<'scope>(
     evidence.runs.extend(targeted_run);
     evidence.runs.extend(rerun_runs);
     let targets = imagegate_compare::incumbent_confirmation(&candidate_results, Some(&results));
+    // The candidate's reruns only ever clear failures, so what the verdict asks is within what
+    // an early confirmation ran; a test that turned out flaky is dropped from it.
+    let early = early_confirmation.filter(|(_, ran)| targets.iter().all(|target| ran.contains(target)));
+    if let Some((run, _)) = early.as_ref().filter(|_| targets.is_empty()) {
+        evidence.runs.push(run.summary.clone());
+    }
     if !targets.is_empty() {
         let reference = incumbent_run.as_deref().unwrap_or_default();
-        let run = run_selected(context, image, reference, "incumbent", "confirm", &targets, run_dir)?;
+        let run = match early {
+            Some((run, _)) => run,
+            None => run_selected(context, image, reference, "incumbent", "confirm", &targets, run_dir)?,
+        };
         for problem in &run.results.incomplete {
             evidence.warnings.push(format!("incumbent confirmation: {}: {}", problem.source, problem.reason));
         }

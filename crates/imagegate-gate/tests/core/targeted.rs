@@ -71,7 +71,11 @@ fn missing_newly_skipped_and_failing_in_both_are_classed_as_with_a_full_run() {
     assert_eq!(purposes(&targeted), ["suite", "list", "suite", "rerun", "rerun", "confirm"]);
     let incumbent = incumbent_commands(&project, &targeted, 6);
     assert_eq!(incumbent[1], "run-tests it.test_broken it.test_flaky it.test_gone it.test_regressed it.test_skipped");
-    assert_eq!(incumbent[2], "run-tests it.test_regressed");
+    // Confirmed beside the candidate's reruns, before they showed test_flaky to be flaky; the
+    // verdict keeps only test_regressed's confirmation.
+    assert_eq!(incumbent[2], "run-tests it.test_flaky it.test_regressed");
+    assert_eq!(targeted.flaky[0].incumbent, [Pass]);
+    assert_eq!(targeted.regressions[1].incumbent, [Pass, Pass]);
     // With `incumbent = "full"`: the bootstrap's suite, then the whole suite in both images.
     assert_eq!(full_project.engine.runs().iter().filter(|(_, command)| command == "run-tests").count(), 3);
 }
