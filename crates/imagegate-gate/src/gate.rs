@@ -287,6 +287,7 @@ fn incumbent_first(
 
 /// After the candidate's first run: the incumbent's targeted run, when it listed. (The
 /// confirmation waits for the candidate's reruns, which tell which tests it must clear.)
+#[expect(clippy::too_many_arguments, reason = "the incumbent's side of one gate, as `collect` hands it over")]
 fn incumbent_rest(
     runner: &Runner<'_>,
     image: &ImageConfig,
@@ -391,10 +392,7 @@ fn collect<'scope>(
         early = Some(scope.spawn(move || incumbent_first(&runner, image, &reference, &command, targeted, run_dir)));
     }
     let first = run_suite(context, image, candidate_id, "candidate", "suite", &first_command, run_dir);
-    let incumbent_first_result = match early {
-        Some(handle) => Some(join(handle)),
-        None => None,
-    };
+    let incumbent_first_result = early.map(join);
     let first = first?;
     let incumbent_first_result = match (incumbent_first_result, &incumbent_run) {
         (Some(result), _) => Some(result?),

@@ -281,7 +281,7 @@ fn unknown_key_far_from_all_lists_the_valid_ones() {
           |
         7 | flaky_retries = 2
           | ^^^^^^^^^^^^^
-          hint: valid keys in [images.debian.suite] are `command`, `results`, `workdir`, `env`, `timeout`, `rerun`, `attempts`, `network`, `shard` and `list`
+          hint: valid keys in [images.debian.suite] are `command`, `results`, `workdir`, `env`, `timeout`, `rerun`, `attempts`, `network`, `shard`, `list` and `incumbent`
         ");
 }
 
@@ -1077,4 +1077,17 @@ fn lockfile_remote_and_branch_need_a_lockfile_and_a_name() {
     assert!(error.contains("invalid branch `my lock`"), "{error}");
     let error = project.error(&format!("[store]\nlockfile = \"images.lock\"\nlockfile_remote = \"\"\n{MINIMAL}"));
     assert!(error.contains("invalid git remote"), "{error}");
+}
+
+#[test]
+fn incumbent_runs_and_concurrency() {
+    let project = Project::new();
+    let config = project.load(&format!("{MINIMAL}incumbent = \"full\"\n")).expect("valid");
+    assert_eq!(config.images.values().next().map(|image| image.suite.incumbent), Some(crate::IncumbentRuns::Full));
+    let error = project.error(&format!("{MINIMAL}incumbent = \"some\"\n"));
+    assert!(error.contains("unknown `incumbent` value `some`") && error.contains("hint:"), "{error}");
+    let error = project.error(&format!("[engine]\nconcurrency = 0\n{MINIMAL}"));
+    assert!(error.contains("`concurrency` must be between 1 and 16, found 0") && error.contains("hint:"), "{error}");
+    let config = project.load(&format!("[engine]\nconcurrency = 1\n{MINIMAL}")).expect("valid");
+    assert_eq!(config.engine.concurrency(), 1);
 }
