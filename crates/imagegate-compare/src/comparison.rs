@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::classify::{Baseline, classify};
 use crate::entry::{Class, Entry, Evidence};
-use crate::reruns::needs_confirmation;
+use crate::reruns::{incumbent_targets, needs_confirmation};
 use crate::standing::Standing;
 
 /// The decision is the contract's own: one type from the comparison to every report.
@@ -32,6 +32,10 @@ pub struct Comparison {
     pub candidate_counts: Counts,
     /// The incumbent's, by each test's last attempt; `None` with no incumbent (bootstrap).
     pub incumbent_counts: Option<Counts>,
+    /// Tests the incumbent listed but was deliberately not asked to run, because the candidate
+    /// passed them (see [`compare_targeted`]): whether any of them is `fixed` is not known.
+    #[serde(default)]
+    pub unmeasured: usize,
 }
 
 impl Comparison {
@@ -57,11 +61,48 @@ impl Comparison {
 ///
 /// The rules are those of the [crate documentation](crate).
 pub fn compare(candidate: &ResultSet, incumbent: Option<&ResultSet>, confirmation: Option<&ResultSet>) -> Comparison {
+    compare_with(candidate, incumbent, confirmation, None)
+}
+
+/// [`compare`] for a targeted incumbent run: the incumbent listed its tests (`listed`) and ran
+/// only those [`incumbent_targets`](crate::incumbent_targets) named.
+///
+/// Every rule of the table stays as it is, because a test whose class depends on the
+/// incumbent's result was run there. The one difference is a test the candidate passed (never
+/// failing) that the incumbent lists: it was not run in the incumbent, so it is neither `fixed`
+/// nor `new` but counted in [`Comparison::unmeasured`] (and, like a test passing in both, not
+/// listed). A test the incumbent does not list and the candidate passes or skips is `new`, as
+/// with a full run.
+pub fn compare_targeted(
+    candidate: &ResultSet,
+    incumbent: &ResultSet,
+    confirmation: Option<&ResultSet>,
+    listed: &BTreeSet<TestId>,
+) -> Comparison {
+    compare_with(candidate, Some(incumbent), confirmation, Some(listed))
+}
+
+fn compare_with(
+    candidate: &ResultSet,
+    incumbent: Option<&ResultSet>,
+    confirmation: Option<&ResultSet>,
+    listed: Option<&BTreeSet<TestId>>,
+) -> Comparison {
     let mut entries = Vec::new();
     let mut unlisted = 0;
+    let mut unmeasured = 0;
     let ids: BTreeSet<&TestId> = candidate.ids().chain(incumbent.into_iter().flat_map(ResultSet::ids)).collect();
     for id in ids {
         let candidate_result = candidate.get(id);
+        if let (Some(listed), Some(incumbent)) = (listed, incumbent)
+            && listed.contains(id)
+            && !incumbent.contains(id)
+            && Standing::of(candidate_result) == Standing::Passed
+        {
+            unmeasured += 1;
+            unlisted += 1;
+            continue;
+        }
         let baseline = match incumbent {
             None => Baseline::Bootstrap,
             Some(incumbent) => Baseline::Incumbent {
@@ -93,7 +134,12 @@ pub fn compare(candidate: &ResultSet, incumbent: Option<&ResultSet>, confirmatio
     let mut warnings = Vec::new();
     judge_candidate(candidate, &mut errors);
     if let Some(incumbent) = incumbent {
-        judge_incumbent(candidate, incumbent, &mut errors, &mut warnings);
+        // A targeted incumbent asked only for tests it does not list (or for none) is expected
+        // to report nothing.
+        let asked = listed.is_none_or(|listed| {
+            incumbent_targets(candidate, Some(listed)).iter().any(|target| listed.contains(target))
+        });
+        judge_incumbent(candidate, incumbent, asked, &mut errors, &mut warnings);
         if let Some(confirmation) = confirmation {
             judge_confirmation(candidate, incumbent, confirmation, &mut warnings);
         }
@@ -115,6 +161,7 @@ pub fn compare(candidate: &ResultSet, incumbent: Option<&ResultSet>, confirmatio
         warnings,
         candidate_counts: candidate.counts(),
         incumbent_counts: incumbent.map(ResultSet::counts),
+        unmeasured,
     }
 }
 
@@ -132,13 +179,19 @@ fn judge_candidate(candidate: &ResultSet, errors: &mut Vec<String>) {
 /// An incomplete or empty incumbent run can still vouch for a candidate that fails nothing
 /// (it does at least as well as anything), but cannot clear a failing test: whether that test
 /// also fails in the incumbent is unknown.
-fn judge_incumbent(candidate: &ResultSet, incumbent: &ResultSet, errors: &mut Vec<String>, warnings: &mut Vec<String>) {
+fn judge_incumbent(
+    candidate: &ResultSet,
+    incumbent: &ResultSet,
+    asked: bool,
+    errors: &mut Vec<String>,
+    warnings: &mut Vec<String>,
+) {
     let mut problems: Vec<String> = incumbent
         .incomplete
         .iter()
         .map(|incomplete| format!("incumbent results incomplete: {}: {}", incomplete.source, incomplete.reason))
         .collect();
-    if incumbent.is_empty() {
+    if incumbent.is_empty() && asked {
         problems.push("the incumbent ran no tests".to_owned());
     }
     if problems.is_empty() {
@@ -607,48 +660,85 @@ mod tests {
     }
 
     proptest! {
-        #[test]
-        fn the_same_results_in_both_images_are_never_a_regression(
-            mut results in result_set_strategy(),
-            confirmation in proptest::option::of(result_set_strategy()),
-        ) {
-            results.incomplete.clear();
-            prop_assume!(!results.is_empty());
-            let comparison = compare(&results, Some(&results), confirmation.as_ref());
-            prop_assert_ne!(comparison.decision, Decision::Regression);
-            prop_assert_eq!(comparison.decision, Decision::Pass);
-        }
-
-        #[test]
-        fn a_pass_lists_no_regression_and_a_regression_lists_one(
-            candidate in result_set_strategy(),
-            incumbent in proptest::option::of(result_set_strategy()),
-            confirmation in proptest::option::of(result_set_strategy()),
-        ) {
-            let comparison = compare(&candidate, incumbent.as_ref(), confirmation.as_ref());
-            let regressions = comparison.of_class(Class::Regression).count();
-            match comparison.decision {
-                Decision::Pass => prop_assert_eq!(regressions, 0),
-                Decision::Regression => prop_assert!(regressions > 0),
-                Decision::Error => prop_assert!(!comparison.errors.is_empty()),
+            #[test]
+            fn the_same_results_in_both_images_are_never_a_regression(
+                mut results in result_set_strategy(),
+                confirmation in proptest::option::of(result_set_strategy()),
+            ) {
+                results.incomplete.clear();
+                prop_assume!(!results.is_empty());
+                let comparison = compare(&results, Some(&results), confirmation.as_ref());
+                prop_assert_ne!(comparison.decision, Decision::Regression);
+                prop_assert_eq!(comparison.decision, Decision::Pass);
             }
-            prop_assert_eq!(comparison.decision == Decision::Error, !comparison.errors.is_empty());
-            if !candidate.is_complete() || candidate.is_empty() {
-                prop_assert_eq!(comparison.decision, Decision::Error);
-            }
-        }
 
-        #[test]
-        fn every_test_is_listed_once_or_counted(
-            candidate in result_set_strategy(),
-            incumbent in proptest::option::of(result_set_strategy()),
-            confirmation in proptest::option::of(result_set_strategy()),
-        ) {
-            let comparison = compare(&candidate, incumbent.as_ref(), confirmation.as_ref());
-            let all: BTreeSet<&TestId> = candidate.ids().chain(incumbent.iter().flat_map(ResultSet::ids)).collect();
-            prop_assert_eq!(comparison.entries.len() + comparison.unlisted, all.len());
-            let keys: Vec<(Class, &TestId)> = comparison.entries.iter().map(|entry| (entry.class, &entry.id)).collect();
-            prop_assert!(keys.windows(2).all(|pair| pair[0] < pair[1]), "sorted and unique: {:?}", keys);
-        }
+            #[test]
+            fn a_pass_lists_no_regression_and_a_regression_lists_one(
+                candidate in result_set_strategy(),
+                incumbent in proptest::option::of(result_set_strategy()),
+                confirmation in proptest::option::of(result_set_strategy()),
+            ) {
+                let comparison = compare(&candidate, incumbent.as_ref(), confirmation.as_ref());
+                let regressions = comparison.of_class(Class::Regression).count();
+                match comparison.decision {
+                    Decision::Pass => prop_assert_eq!(regressions, 0),
+                    Decision::Regression => prop_assert!(regressions > 0),
+                    Decision::Error => prop_assert!(!comparison.errors.is_empty()),
+                }
+                prop_assert_eq!(comparison.decision == Decision::Error, !comparison.errors.is_empty());
+                if !candidate.is_complete() || candidate.is_empty() {
+                    prop_assert_eq!(comparison.decision, Decision::Error);
+                }
+            }
+
+            #[test]
+            fn every_test_is_listed_once_or_counted(
+                candidate in result_set_strategy(),
+                incumbent in proptest::option::of(result_set_strategy()),
+                confirmation in proptest::option::of(result_set_strategy()),
+            ) {
+                let comparison = compare(&candidate, incumbent.as_ref(), confirmation.as_ref());
+                let all: BTreeSet<&TestId> = candidate.ids().chain(incumbent.iter().flat_map(ResultSet::ids)).collect();
+                prop_assert_eq!(comparison.entries.len() + comparison.unlisted, all.len());
+                let keys: Vec<(Class, &TestId)> = comparison.entries.iter().map(|entry| (entry.class, &entry.id)).collect();
+                prop_assert!(keys.windows(2).all(|pair| pair[0] < pair[1]), "sorted and unique: {:?}", keys);
+            }
+
+            #[test]
+            fn a_targeted_incumbent_run_decides_as_a_full_one_and_only_leaves_fixed_unmeasured(
+                mut candidate in result_set_strategy(),
+                mut incumbent in result_set_strategy(),
+                confirmation in proptest::option::of(result_set_strategy()),
+            ) {
+                candidate.incomplete.clear();
+                incumbent.incomplete.clear();
+                prop_assume!(!candidate.is_empty() && !incumbent.is_empty());
+                // The incumbent lists what its full run reports, and runs only the targets.
+                let listed: BTreeSet<TestId> = incumbent.ids().cloned().collect();
+                let targets: BTreeSet<TestId> =
+                    crate::incumbent_targets(&candidate, Some(&listed)).into_iter().collect();
+                let mut targeted = ResultSet::new();
+                for result in incumbent.tests().filter(|result| targets.contains(&result.id)) {
+                    for attempt in &result.attempts {
+                        targeted.record(result.id.clone(), attempt.clone());
+                    }
+                }
+                let full = compare(&candidate, Some(&incumbent), confirmation.as_ref());
+                let partial = compare_targeted(&candidate, &targeted, confirmation.as_ref(), &listed);
+                prop_assert_eq!(partial.decision, full.decision, "{:?} / {:?}", partial.errors, full.errors);
+                // Everything but the candidate's clean passes is classed exactly as with a full run.
+                let passed = |entry: &&Entry| Standing::of(candidate.get(&entry.id)) == Standing::Passed;
+                let full_kept: Vec<(Class, &TestId, &str)> = full.entries.iter().filter(|entry| !passed(entry))
+                    .map(|entry| (entry.class, &entry.id, entry.reason.as_str())).collect();
+                let partial_kept: Vec<(Class, &TestId, &str)> = partial.entries.iter().filter(|entry| !passed(entry))
+                    .map(|entry| (entry.class, &entry.id, entry.reason.as_str())).collect();
+                prop_assert_eq!(partial_kept, full_kept);
+                // A clean pass is never listed against a targeted incumbent except as new (not listed).
+                for entry in partial.entries.iter().filter(|entry| passed(entry)) {
+                    prop_assert_eq!(entry.class, Class::New);
+                    prop_assert!(!listed.contains(&entry.id));
+                }
+                prop_assert_eq!(partial.entries.len() + partial.unlisted, full.entries.len() + full.unlisted);
+            }
     }
 }

@@ -20,6 +20,12 @@
 //!   not the candidate's doing. Reruns are asymmetric, as Chromium's try-bots do: the incumbent
 //!   is only rerun to clear a suspected regression, never to excuse a flaky candidate.
 //!
+//! - [`incumbent_targets`]: with a targeted incumbent run (the suite has `list` and `rerun`),
+//!   what the incumbent runs besides its list: every test the candidate did not pass cleanly,
+//!   and every listed test the candidate did not run. [`compare_targeted`] then applies the
+//!   same table; only `fixed` cannot be told, for the candidate's passing tests were not run in
+//!   the incumbent ([`Comparison::unmeasured`]).
+//!
 //! ## Per test
 //!
 //! For every test in either image ([`Class`]):
@@ -80,6 +86,6 @@ mod entry;
 mod reruns;
 mod standing;
 
-pub use comparison::{Comparison, Decision, compare};
+pub use comparison::{Comparison, Decision, compare, compare_targeted};
 pub use entry::{Class, Entry, Evidence};
-pub use reruns::{incumbent_confirmation, rerun_targets};
+pub use reruns::{incumbent_confirmation, incumbent_targets, rerun_targets};

@@ -35,6 +35,33 @@ pub fn incumbent_confirmation(candidate: &ResultSet, incumbent: Option<&ResultSe
         .collect()
 }
 
+/// The tests a targeted incumbent run must run, in id order: every test whose class depends on
+/// the incumbent's result. That is each test of the candidate that is not passed (failed,
+/// flaky, errored or skipped on its last attempt… anything but a clean pass), and each test the
+/// incumbent lists (`listed`, its `list` command's ids) that the candidate did not run at all
+/// (a missing test is a regression only if the incumbent passes it).
+///
+/// A test the candidate passed on every attempt is never a regression whatever the incumbent
+/// does, so it needs no incumbent result; it is only `fixed` when the incumbent fails it, which
+/// a targeted run does not measure. A failing test is asked for even when the incumbent does not
+/// list it: a list that misses a test its suite runs must not turn a regression into a
+/// pre-existing failure.
+///
+/// Flaky tests are included although their class does not depend on the incumbent, since
+/// the gate calls this on the candidate's first run, before reruns tell flaky from failed.
+pub fn incumbent_targets(candidate: &ResultSet, listed: Option<&std::collections::BTreeSet<TestId>>) -> Vec<TestId> {
+    let Some(listed) = listed else {
+        return Vec::new();
+    };
+    let mut targets: std::collections::BTreeSet<TestId> = candidate
+        .tests()
+        .filter(|result| Standing::of(Some(result)) != Standing::Passed)
+        .map(|result| result.id.clone())
+        .collect();
+    targets.extend(listed.iter().filter(|id| !candidate.contains(id)).cloned());
+    targets.into_iter().collect()
+}
+
 /// The one place that says which tests a confirmation rerun can clear.
 pub(crate) fn needs_confirmation(candidate: Standing, incumbent: Standing) -> bool {
     candidate == Standing::Failed && incumbent == Standing::Passed
@@ -98,5 +125,25 @@ mod tests {
         ]);
         assert_eq!(incumbent_confirmation(&candidate, Some(&incumbent)), ids(&["broken", "broken_but_xfail_before"]));
         assert_eq!(incumbent_confirmation(&candidate, None), ids(&[]));
+    }
+
+    #[test]
+    fn a_targeted_incumbent_runs_what_the_candidate_did_not_pass_and_what_it_missed() {
+        let candidate = set(&[
+            ("error", &[Error]),
+            ("fail", &[Fail]),
+            ("flaky", &[Fail, Pass]),
+            ("pass", &[Pass]),
+            ("skip", &[Skip]),
+            ("unlisted_fail", &[Fail]),
+            ("unlisted_pass", &[Pass]),
+            ("xfail", &[Xfail]),
+        ]);
+        let listed = ids(&["error", "fail", "flaky", "gone", "pass", "skip", "xfail"]).into_iter().collect();
+        assert_eq!(
+            incumbent_targets(&candidate, Some(&listed)),
+            ids(&["error", "fail", "flaky", "gone", "skip", "unlisted_fail"])
+        );
+        assert_eq!(incumbent_targets(&candidate, None), ids(&[]));
     }
 }

@@ -24,8 +24,8 @@ use crate::error::{ConfigError, ConfigErrorKind, Location, SourceFile};
 use crate::model::{
     ALLOWED_CAPABILITIES, Config, DEFAULT_ATTEMPTS, DEFAULT_NETWORK, DEFAULT_PIDS, DEFAULT_PRUNE_AFTER,
     DEFAULT_STATE_DIR, DEFAULT_TIMEOUT, DEFAULT_WORKDIR, EngineConfig, EngineKind, ImageConfig, ImageLines,
-    LOG_SIZE_RANGE, LockfileConfig, MAX_ATTEMPTS, MAX_CPUS, MIN_MEMORY, PIDS_RANGE, PromoteConfig, RegistryStoreConfig,
-    ResultsLimits, StoreConfig, SuiteConfig, SuiteLimits,
+    IncumbentRuns, LOG_SIZE_RANGE, LockfileConfig, MAX_ATTEMPTS, MAX_CONCURRENCY, MAX_CPUS, MIN_MEMORY, PIDS_RANGE,
+    PromoteConfig, RegistryStoreConfig, ResultsLimits, StoreConfig, SuiteConfig, SuiteLimits,
 };
 use crate::raw::{RawConfig, RawEngine, RawImage, RawLimits, RawPromote, RawStore, RawSuite};
 use crate::reference::normalize_stable_tag;
@@ -200,7 +200,18 @@ impl Validator<'_> {
         });
         let build_network =
             raw.build_network.map(|network| self.non_blank(network, "build_network", "[engine]", r#""host""#));
-        EngineConfig { kind, build_network }
+        let concurrency = raw.concurrency.map(|concurrency| match u32::try_from(*concurrency.get_ref()) {
+            Ok(count) if (1..=MAX_CONCURRENCY).contains(&count) => count,
+            _ => {
+                self.invalid(
+                    concurrency.span(),
+                    format!("`concurrency` must be between 1 and {MAX_CONCURRENCY}, found {}", concurrency.get_ref()),
+                    "concurrency is how many suite runs may run side by side: 1 runs them one after the other; leave it out for the machine's default",
+                );
+                1
+            }
+        });
+        EngineConfig { kind, build_network, concurrency }
     }
 
     fn promote(&mut self, raw: Option<RawPromote>) -> PromoteConfig {
@@ -969,6 +980,21 @@ impl Validator<'_> {
             None => SuiteLimits::default(),
         };
         let results_limits = self.results_limits(raw.max_results_size, raw.max_results_files);
+        let incumbent = match raw.incumbent {
+            Some(incumbent) => match incumbent.get_ref().as_str() {
+                "targeted" => IncumbentRuns::Targeted,
+                "full" => IncumbentRuns::Full,
+                other => {
+                    self.invalid(
+                        incumbent.span(),
+                        format!("unknown `incumbent` value `{other}`"),
+                        "write incumbent = \"full\" to run the whole suite in the incumbent, or \"targeted\" (the default) to run only the tests its judgement needs",
+                    );
+                    IncumbentRuns::default()
+                }
+            },
+            None => IncumbentRuns::default(),
+        };
         SuiteConfig {
             command,
             results,
@@ -982,6 +1008,7 @@ impl Validator<'_> {
             list,
             limits,
             results_limits,
+            incumbent,
         }
     }
 
@@ -1153,6 +1180,7 @@ fn placeholder_suite() -> SuiteConfig {
         list: None,
         limits: SuiteLimits::default(),
         results_limits: ResultsLimits::default(),
+        incumbent: IncumbentRuns::default(),
     }
 }
 

@@ -130,6 +130,27 @@ pub struct EngineConfig {
     pub kind: Option<EngineKind>,
     /// Network for RUN steps while building; `None`: the engine's own default.
     pub build_network: Option<String>,
+    /// How many suite runs (of the candidate and of the incumbent) may run side by side;
+    /// `None`: [`default_concurrency`].
+    pub concurrency: Option<u32>,
+}
+
+/// The most suite runs `concurrency` may ask for.
+pub const MAX_CONCURRENCY: u32 = 16;
+
+/// Side-by-side suite runs when `[engine] concurrency` is not set: two (the candidate's and
+/// the incumbent's) on a machine with at least two cores, else one, since a second run on a
+/// single core only slows the first down.
+pub fn default_concurrency() -> u32 {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    if cores >= 2 { 2 } else { 1 }
+}
+
+impl EngineConfig {
+    /// The concurrency to use: the configured one, else [`default_concurrency`].
+    pub fn concurrency(&self) -> u32 {
+        self.concurrency.unwrap_or_else(default_concurrency)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -274,6 +295,29 @@ pub struct SuiteConfig {
     pub limits: SuiteLimits,
     /// What the results folder may hold.
     pub results_limits: ResultsLimits,
+    /// What the incumbent runs. Default [`IncumbentRuns::Targeted`].
+    pub incumbent: IncumbentRuns,
+}
+
+/// What the incumbent runs in a gate (`incumbent` in a suite's config).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IncumbentRuns {
+    /// With `list` and `rerun`: the list, then only the tests whose judgement needs an
+    /// incumbent result (failing, erroring, skipped or missing in the candidate). A test that
+    /// passes in the candidate is not run there, so `fixed` is not measured. Without them: the
+    /// whole suite.
+    #[default]
+    Targeted,
+    /// Always the whole suite (so `fixed` is measured).
+    Full,
+}
+
+impl SuiteConfig {
+    /// Whether the incumbent runs only what the judgement needs: asked for (the default), and
+    /// possible (the suite can list its tests and run selected ones).
+    pub fn targeted_incumbent(&self) -> bool {
+        self.incumbent == IncumbentRuns::Targeted && self.list.is_some() && self.rerun.is_some()
+    }
 }
 
 /// Bounds on a suite's results folder (`max_results_size`, `max_results_files`), so that a

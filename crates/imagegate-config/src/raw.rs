@@ -23,6 +23,8 @@ pub(crate) struct RawConfig {
 pub(crate) struct RawEngine {
     pub kind: Option<Spanned<String>>,
     pub build_network: Option<Spanned<String>>,
+    /// Wider than the model's `u32` so that out-of-range values reach validation.
+    pub concurrency: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -73,6 +75,7 @@ pub(crate) struct RawSuite {
     pub network: Option<Spanned<String>>,
     pub shard: Option<Spanned<String>>,
     pub list: Option<Spanned<String>>,
+    pub incumbent: Option<Spanned<String>>,
     pub max_results_size: Option<Spanned<String>>,
     /// Wide, as `attempts`, so that out-of-range values reach validation.
     pub max_results_files: Option<Spanned<i64>>,

@@ -47,8 +47,11 @@ const fn key(name: &'static str, shape: Shape, example: &'static str) -> Key {
     Key { name, shape, example }
 }
 
-pub(crate) const ENGINE_KEYS: &[Key] =
-    &[key("kind", Shape::String, r#""docker""#), key("build_network", Shape::String, r#""host""#)];
+pub(crate) const ENGINE_KEYS: &[Key] = &[
+    key("kind", Shape::String, r#""docker""#),
+    key("build_network", Shape::String, r#""host""#),
+    key("concurrency", Shape::Integer, "2"),
+];
 
 pub(crate) const PROMOTE_KEYS: &[Key] = &[key("branches", Shape::StringList, r#"["main"]"#)];
 
@@ -75,6 +78,7 @@ pub(crate) const SUITE_KEYS: &[Key] = &[
     key("network", Shape::String, r#""none""#),
     key("shard", Shape::String, r#""./run-tests.sh --shard {index}/{total}""#),
     key("list", Shape::String, r#""./run-tests.sh --list""#),
+    key("incumbent", Shape::String, r#""full""#),
     // What the results folder may hold (`ResultsLimits`).
     key("max_results_size", Shape::String, r#""256MiB""#),
     key("max_results_files", Shape::Integer, "10000"),

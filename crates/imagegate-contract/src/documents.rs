@@ -97,6 +97,10 @@ pub struct GateReport {
     pub flaky: Vec<TestEntry>,
     pub preexisting: Vec<TestEntry>,
     pub fixed: Vec<TestEntry>,
+    /// Present when the incumbent ran only the tests the verdict needs (a suite with `list`
+    /// and `rerun`): `fixed` is then not measured, and this says why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fixed_not_measured: Option<String>,
     /// Why no judgement could be reached (set when `decision` is `error`).
     pub errors: Vec<String>,
     pub warnings: Vec<String>,

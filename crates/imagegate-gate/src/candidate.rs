@@ -70,8 +70,21 @@ pub(crate) fn digest_inputs(context: &Context<'_>, image: &ImageConfig) -> Resul
 /// `refresh` asks for a rebuild without cache.
 pub fn ensure_candidate(context: &Context<'_>, image: &ImageConfig, refresh: bool) -> Result<Candidate, GateError> {
     let inputs = digest_inputs(context, image)?;
+    let existing = if refresh { None } else { find_existing(context, image, &inputs)? };
+    ensure_candidate_for(context, image, refresh, inputs, existing)
+}
+
+/// [`ensure_candidate`] once the inputs are hashed and the candidate to reuse (`existing`,
+/// never with `refresh`) was looked for.
+pub(crate) fn ensure_candidate_for(
+    context: &Context<'_>,
+    image: &ImageConfig,
+    refresh: bool,
+    inputs: InputsDigest,
+    existing: Option<String>,
+) -> Result<Candidate, GateError> {
     let reference = candidate_tag(image, &inputs.digest);
-    if !refresh && let Some(image_id) = find_existing(context, image, &inputs)? {
+    if let Some(image_id) = existing {
         context.progress.note(&image.name, &format!("reusing candidate {} (recipe unchanged)", short(&image_id)));
         let reference = context.backend.reuse_candidate(context, image, &image_id, &reference)?;
         return Ok(Candidate { image_id, reference, inputs, source: CandidateSource::Reused });

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::candidate::timestamp_for_files;
 use crate::report::up_to_date;
-use crate::suite::shell_quote;
+use crate::suite::{Runner, run_suite_in, shell_quote};
 use crate::{Context, GateError, Project, ensure_candidate, promote, run_suite};
 
 /// How to gate.
@@ -38,6 +38,10 @@ pub struct Evidence {
     pub incumbent: Option<ResultSet>,
     /// The incumbent's reruns of the tests that failed only in the candidate.
     pub confirmation: Option<ResultSet>,
+    /// The incumbent's test list, when its run was targeted: it then ran only the tests
+    /// [`imagegate_compare::incumbent_targets`] named, and `incumbent` holds only those.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listed: Option<BTreeSet<TestId>>,
     pub runs: Vec<RunSummary>,
     pub warnings: Vec<String>,
 }
@@ -107,16 +111,83 @@ fn resolve_runnable(
 
 /// Gates one image: candidate, suite runs, reruns, comparison, stored verdict, and (when asked
 /// and allowed) promotion.
+///
+/// With a concurrency of 2 or more (`[engine] concurrency`), the incumbent's first run (its
+/// list, or its whole suite) starts before the candidate is built, since the incumbent exists
+/// already, and goes on beside the candidate's runs.
 pub fn gate_image(context: &Context<'_>, image: &ImageConfig, options: &GateOptions) -> Result<GateReport, GateError> {
     // A move a killed gate left half done is settled before the pointer is read.
     promote::settle_interrupted(context, image)?;
-    let subjects = resolve_subjects(context, image, options.refresh)?;
-    if subjects.up_to_date() {
-        return Ok(up_to_date(context, image, &subjects, options));
-    }
     let run_dir = context.state_dir.join("runs").join(&image.name).join(timestamp_for_files());
-    let evidence = collect_evidence(context, image, &subjects, &Selection::Whole, &run_dir)?;
-    judge(context, image, &subjects, evidence, options)
+    if context.config.engine.concurrency() < 2 {
+        let subjects = resolve_subjects(context, image, options.refresh)?;
+        if subjects.up_to_date() {
+            return Ok(up_to_date(context, image, &subjects, options));
+        }
+        let evidence = collect_evidence(context, image, &subjects, &Selection::Whole, &run_dir)?;
+        return judge(context, image, &subjects, evidence, options);
+    }
+    // The incumbent is what the stable pointer names when the gate starts: read it (and make it
+    // runnable) before the build, so that its first run can overlap the build.
+    let inputs = crate::candidate::digest_inputs(context, image)?;
+    let existing = if options.refresh { None } else { crate::candidate::find_existing(context, image, &inputs)? };
+    let incumbent = crate::candidate::current_stable(context, image)?;
+    let incumbent_run = match &incumbent {
+        // A candidate that is the stable image already has nothing to run against it.
+        Some(digest) if existing.as_ref() != Some(digest) => Some(context.backend.runnable(context, image, digest)?),
+        _ => None,
+    };
+    let runner = context.runner();
+    let evidence = std::thread::scope(|scope| {
+        let early = incumbent_run.as_deref().map(|reference| {
+            let (runner, run_dir) = (&runner, &run_dir);
+            scope.spawn(move || incumbent_first(runner, image, reference, &image.suite.command, true, run_dir))
+        });
+        let collected: Result<(Subjects, Option<()>), GateError> = (|| {
+            let candidate = crate::candidate::ensure_candidate_for(context, image, options.refresh, inputs, existing)?;
+            let mut subjects = Subjects {
+                candidate: CandidateRef {
+                    digest: candidate.image_id,
+                    reference: candidate.reference,
+                    inputs_digest: candidate.inputs.digest,
+                    source: candidate.source,
+                },
+                incumbent: incumbent.clone(),
+                runnable: None,
+            };
+            if subjects.up_to_date() {
+                return Ok((subjects, None));
+            }
+            let incumbent_run = match (&incumbent_run, &incumbent) {
+                (Some(reference), _) => Some(reference.clone()),
+                (None, Some(digest)) => Some(context.backend.runnable(context, image, digest)?),
+                (None, None) => None,
+            };
+            subjects.runnable = Some(Runnable {
+                candidate: context.backend.runnable(context, image, &subjects.candidate.digest)?,
+                incumbent: incumbent_run,
+            });
+            Ok((subjects, Some(())))
+        })();
+        match collected {
+            Ok((subjects, Some(()))) => {
+                let evidence = collect(context, image, &subjects, &Selection::Whole, &run_dir, scope, early)?;
+                Ok((subjects, Some(evidence)))
+            }
+            other => {
+                // Nothing to run after all (or the build failed): wait for the incumbent's run,
+                // whose containers must be gone before the gate returns.
+                if let Some(handle) = early {
+                    let _ = join(handle);
+                }
+                other.map(|(subjects, _)| (subjects, None))
+            }
+        }
+    });
+    match evidence? {
+        (subjects, Some(evidence)) => judge(context, image, &subjects, evidence, options),
+        (subjects, None) => Ok(up_to_date(context, image, &subjects, options)),
+    }
 }
 
 /// Finds (or builds) the candidate, reads what the stable pointer names now, and, when there is
@@ -144,12 +215,150 @@ pub fn resolve_subjects(context: &Context<'_>, image: &ImageConfig, refresh: boo
 /// Runs the selected tests in the candidate and the incumbent (same checkout, same command),
 /// reruns the candidate's failures up to `attempts` runs in all, then reruns in the incumbent
 /// the tests that still fail only in the candidate.
+///
+/// For the whole suite of a suite with `list` and `rerun` (unless `incumbent = "full"`), the
+/// incumbent lists its tests and runs only those whose judgement needs it
+/// ([`imagegate_compare::incumbent_targets`]). With a concurrency of 2 or more, the incumbent's
+/// runs go side by side with the candidate's.
 pub fn collect_evidence(
     context: &Context<'_>,
     image: &ImageConfig,
     subjects: &Subjects,
     selection: &Selection,
     run_dir: &std::path::Path,
+) -> Result<Evidence, GateError> {
+    std::thread::scope(|scope| collect(context, image, subjects, selection, run_dir, scope, None))
+}
+
+/// The incumbent's first run, which needs nothing of the candidate: its list (when targeted),
+/// or its whole selection.
+enum IncumbentFirst {
+    Listed { ids: BTreeSet<TestId>, summary: RunSummary },
+    Ran(crate::SuiteRun),
+}
+
+/// What the incumbent's side of a gate produced.
+struct IncumbentSide {
+    first: IncumbentFirst,
+    /// Its results of the selection (of the targets, when targeted).
+    results: ResultSet,
+    /// The targeted run, after the list.
+    targeted: Option<RunSummary>,
+    /// With a targeted run side by side: a confirmation made beside the candidate's reruns, of
+    /// every test failing in the candidate's first run and passing in the targeted run (a
+    /// superset of what the verdict asks), with those ids.
+    early_confirmation: Option<(crate::SuiteRun, Vec<TestId>)>,
+    warnings: Vec<String>,
+}
+
+type FirstResult = Result<(IncumbentFirst, Vec<String>), GateError>;
+
+fn join<T>(handle: std::thread::ScopedJoinHandle<'_, Result<T, GateError>>) -> Result<T, GateError> {
+    handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
+
+/// Runs the incumbent's list (when `targeted` and the suite can list and rerun) or its whole
+/// `command`. A list that fails falls back to the whole command, with a warning.
+fn incumbent_first(
+    runner: &Runner<'_>,
+    image: &ImageConfig,
+    reference: &str,
+    command: &str,
+    targeted: bool,
+    run_dir: &std::path::Path,
+) -> FirstResult {
+    let mut warnings = Vec::new();
+    if targeted
+        && image.suite.targeted_incumbent()
+        && let Some(list) = &image.suite.list
+    {
+        match crate::shard::list_tests(runner, image, reference, "incumbent", list, run_dir) {
+            Ok((ids, summary)) if !ids.is_empty() => return Ok((IncumbentFirst::Listed { ids, summary }, warnings)),
+            Ok(_) => warnings.push(format!(
+                "the incumbent's list command `{list}` printed no test ids: the whole suite ran in the incumbent"
+            )),
+            Err(GateError::Shards { message }) => {
+                warnings.push(format!("{message}: the whole suite ran in the incumbent"));
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    let run = run_suite_in(runner, image, reference, "incumbent", "suite", command, run_dir)?;
+    Ok((IncumbentFirst::Ran(run), warnings))
+}
+
+/// After the candidate's first run: the incumbent's targeted run, when it listed. (The
+/// confirmation waits for the candidate's reruns, which tell which tests it must clear.)
+#[expect(clippy::too_many_arguments, reason = "the incumbent's side of one gate, as `collect` hands it over")]
+fn incumbent_rest(
+    runner: &Runner<'_>,
+    image: &ImageConfig,
+    reference: &str,
+    (first, warnings): (IncumbentFirst, Vec<String>),
+    candidate: &ResultSet,
+    selection: &Selection,
+    run_dir: &std::path::Path,
+    confirm_early: bool,
+) -> Result<IncumbentSide, GateError> {
+    let (results, targeted) = match &first {
+        IncumbentFirst::Ran(run) => (keep(selection, run.results.clone()), None),
+        IncumbentFirst::Listed { ids, .. } => {
+            let targets = imagegate_compare::incumbent_targets(candidate, Some(ids));
+            if targets.is_empty() {
+                runner.progress.note(&image.name, "incumbent: nothing to run beyond its list");
+                (ResultSet::new(), None)
+            } else {
+                runner
+                    .progress
+                    .note(&image.name, &format!("incumbent: running the {} test(s) the verdict needs", targets.len()));
+                let run = run_suite_in(
+                    runner,
+                    image,
+                    reference,
+                    "incumbent",
+                    "suite",
+                    &rerun_command(image, &targets),
+                    run_dir,
+                )?;
+                let mut results = only(&run.results, &targets);
+                // A targeted run that broke cannot clear the candidate's failures.
+                results.incomplete.clone_from(&run.results.incomplete);
+                (results, Some(run.summary))
+            }
+        }
+    };
+    // Beside the candidate's reruns, a targeted incumbent confirms at once what may need it:
+    // waiting for the reruns would add a round of container runs to every regression.
+    let mut early_confirmation = None;
+    if confirm_early && matches!(first, IncumbentFirst::Listed { .. }) && candidate.is_complete() {
+        let targets = imagegate_compare::incumbent_confirmation(candidate, Some(&results));
+        if !targets.is_empty() {
+            let run = run_selected_in(runner, image, reference, "incumbent", "confirm", &targets, run_dir)?;
+            early_confirmation = Some((run, targets));
+        }
+    }
+    Ok(IncumbentSide { first, results, targeted, early_confirmation, warnings })
+}
+
+fn keep(selection: &Selection, set: ResultSet) -> ResultSet {
+    match selection {
+        Selection::Ids(ids) => only(&set, ids),
+        _ => set,
+    }
+}
+
+#[expect(
+    clippy::too_many_lines,
+    reason = "one sequence of runs, in both orders (one after the other, or side by side)"
+)]
+fn collect<'scope>(
+    context: &Context<'scope>,
+    image: &'scope ImageConfig,
+    subjects: &Subjects,
+    selection: &'scope Selection,
+    run_dir: &'scope std::path::Path,
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    early: Option<std::thread::ScopedJoinHandle<'scope, FirstResult>>,
 ) -> Result<Evidence, GateError> {
     let suite = &image.suite;
     let Runnable { candidate: candidate_run, incumbent: incumbent_run } = subjects.runnable(context, image)?;
@@ -163,15 +372,35 @@ pub fn collect_evidence(
     };
     let Some(first_command) = first_command else {
         // An empty slice: nothing to run in either image.
+        if let Some(handle) = early {
+            join(handle)?;
+        }
         evidence.incumbent = subjects.incumbent.as_ref().map(|_| ResultSet::new());
         return Ok(evidence);
     };
-    let keep = |set: ResultSet| match selection {
-        Selection::Ids(ids) => only(&set, ids),
-        _ => set,
-    };
+    let runner = context.runner();
+    let side_by_side = context.config.engine.concurrency() >= 2;
+    // Only the whole suite is targeted: a shard's slice is run whole in both images.
+    let targeted = *selection == Selection::Whole;
 
-    let first = run_suite(context, image, candidate_id, "candidate", "suite", &first_command, run_dir)?;
+    // The incumbent's first run, beside the candidate's when allowed (it may have started
+    // already, while the candidate was built).
+    let mut early = early;
+    if side_by_side
+        && early.is_none()
+        && let Some(reference) = incumbent_run.clone()
+    {
+        let (runner, command) = (runner.clone(), first_command.clone());
+        early = Some(scope.spawn(move || incumbent_first(&runner, image, &reference, &command, targeted, run_dir)));
+    }
+    let first = run_suite(context, image, candidate_id, "candidate", "suite", &first_command, run_dir);
+    let incumbent_first_result = early.map(join);
+    let first = first?;
+    let incumbent_first_result = match (incumbent_first_result, &incumbent_run) {
+        (Some(result), _) => Some(result?),
+        (None, Some(reference)) => Some(incumbent_first(&runner, image, reference, &first_command, targeted, run_dir)?),
+        (None, None) => None,
+    };
     if let Some(code) = first.summary.exit_code.filter(|code| *code != 0)
         && first.results.is_complete()
         && !first.results.is_empty()
@@ -184,40 +413,85 @@ pub fn collect_evidence(
         ));
     }
     evidence.runs.push(first.summary);
-    let mut candidate_results = keep(first.results);
-    if let Some(digest) = &incumbent_run {
-        let run = run_suite(context, image, digest, "incumbent", "suite", &first_command, run_dir)?;
-        evidence.runs.push(run.summary);
-        evidence.incumbent = Some(keep(run.results));
+    let mut candidate_results = keep(selection, first.results);
+
+    // The incumbent's rest (its targeted run, and a confirmation) beside the candidate's reruns.
+    let mut incumbent_side = None;
+    let mut rest = None;
+    if let (Some(reference), Some(first)) = (incumbent_run.clone(), incumbent_first_result) {
+        if side_by_side {
+            let (runner, candidate_now) = (runner.clone(), candidate_results.clone());
+            rest = Some(scope.spawn(move || {
+                incumbent_rest(&runner, image, &reference, first, &candidate_now, selection, run_dir, true)
+            }));
+        } else {
+            incumbent_side =
+                Some(incumbent_rest(&runner, image, &reference, first, &candidate_results, selection, run_dir, false)?);
+        }
     }
 
     // Reruns only make sense on complete results: an incomplete candidate is an error anyway.
-    if candidate_results.is_complete() && !candidate_results.is_empty() {
-        for _ in 1..suite.attempts {
-            let targets = imagegate_compare::rerun_targets(&candidate_results);
-            if targets.is_empty() {
-                break;
+    let mut rerun_runs = Vec::new();
+    let reruns = (|| {
+        if candidate_results.is_complete() && !candidate_results.is_empty() {
+            for _ in 1..suite.attempts {
+                let targets = imagegate_compare::rerun_targets(&candidate_results);
+                if targets.is_empty() {
+                    break;
+                }
+                let rerun = run_selected(context, image, candidate_id, "candidate", "rerun", &targets, run_dir)?;
+                for problem in &rerun.results.incomplete {
+                    evidence.warnings.push(format!("candidate rerun: {}: {}", problem.source, problem.reason));
+                }
+                rerun_runs.push(rerun.summary);
+                candidate_results.merge(only(&rerun.results, &targets));
             }
-            let rerun = run_selected(context, image, candidate_id, "candidate", "rerun", &targets, run_dir)?;
-            evidence.runs.push(rerun.summary);
-            for problem in &rerun.results.incomplete {
-                evidence.warnings.push(format!("candidate rerun: {}: {}", problem.source, problem.reason));
-            }
-            candidate_results.merge(only(&rerun.results, &targets));
         }
+        Ok::<(), GateError>(())
+    })();
+    if let Some(handle) = rest {
+        incumbent_side = Some(join(handle)?);
     }
+    reruns?;
 
-    if let (Some(digest), Some(incumbent_set)) = (&incumbent_run, &evidence.incumbent) {
-        let targets = imagegate_compare::incumbent_confirmation(&candidate_results, Some(incumbent_set));
-        if !targets.is_empty() {
-            let run = run_selected(context, image, digest, "incumbent", "confirm", &targets, run_dir)?;
-            evidence.runs.push(run.summary);
-            for problem in &run.results.incomplete {
-                evidence.warnings.push(format!("incumbent confirmation: {}: {}", problem.source, problem.reason));
-            }
-            evidence.confirmation = Some(only(&run.results, &targets));
+    // runs[] in one order whatever ran beside what: the candidate's suite, the incumbent's
+    // list and suite, the candidate's reruns, the confirmation.
+    let Some(side) = incumbent_side else {
+        evidence.runs.extend(rerun_runs);
+        evidence.candidate = candidate_results;
+        return Ok(evidence);
+    };
+    let IncumbentSide { first, results, targeted: targeted_run, early_confirmation, warnings } = side;
+    evidence.warnings.extend(warnings);
+    match first {
+        IncumbentFirst::Listed { ids, summary } => {
+            evidence.runs.push(summary);
+            evidence.listed = Some(ids);
         }
+        IncumbentFirst::Ran(run) => evidence.runs.push(run.summary),
     }
+    evidence.runs.extend(targeted_run);
+    evidence.runs.extend(rerun_runs);
+    let targets = imagegate_compare::incumbent_confirmation(&candidate_results, Some(&results));
+    // The candidate's reruns only ever clear failures, so what the verdict asks is within what
+    // an early confirmation ran; a test that turned out flaky is dropped from it.
+    let early = early_confirmation.filter(|(_, ran)| targets.iter().all(|target| ran.contains(target)));
+    if let Some((run, _)) = early.as_ref().filter(|_| targets.is_empty()) {
+        evidence.runs.push(run.summary.clone());
+    }
+    if !targets.is_empty() {
+        let reference = incumbent_run.as_deref().unwrap_or_default();
+        let run = match early {
+            Some((run, _)) => run,
+            None => run_selected(context, image, reference, "incumbent", "confirm", &targets, run_dir)?,
+        };
+        for problem in &run.results.incomplete {
+            evidence.warnings.push(format!("incumbent confirmation: {}: {}", problem.source, problem.reason));
+        }
+        evidence.runs.push(run.summary);
+        evidence.confirmation = Some(only(&run.results, &targets));
+    }
+    evidence.incumbent = Some(results);
     evidence.candidate = candidate_results;
     Ok(evidence)
 }
@@ -246,9 +520,26 @@ pub fn judge(
                 .to_owned(),
         );
     }
-    let comparison =
-        imagegate_compare::compare(&evidence.candidate, evidence.incumbent.as_ref(), evidence.confirmation.as_ref());
+    let comparison = match (&evidence.incumbent, &evidence.listed) {
+        (Some(incumbent), Some(listed)) => {
+            imagegate_compare::compare_targeted(&evidence.candidate, incumbent, evidence.confirmation.as_ref(), listed)
+        }
+        _ => {
+            imagegate_compare::compare(&evidence.candidate, evidence.incumbent.as_ref(), evidence.confirmation.as_ref())
+        }
+    };
     crate::report::fill_from_comparison(&mut report, &comparison);
+    if let Some(listed) = &evidence.listed {
+        report.fixed_not_measured = Some(format!(
+            "the incumbent ran only the {} of its {} listed tests that the verdict needs; {} test(s) passing in the \
+             candidate were not run there, so whether they are fixed is not measured (set incumbent = \"full\" in \
+             [images.{}.suite] to measure it)",
+            evidence.incumbent.as_ref().map_or(0, ResultSet::len),
+            listed.len(),
+            comparison.unmeasured,
+            image.name
+        ));
+    }
     if let (Some(reference), Some(counts)) = (report.incumbent.as_mut(), comparison.incumbent_counts) {
         reference.counts = Some(counts);
     }
@@ -385,10 +676,22 @@ fn run_selected(
     targets: &[TestId],
     run_dir: &std::path::Path,
 ) -> Result<crate::SuiteRun, GateError> {
-    context
+    run_selected_in(&context.runner(), image, image_ref, which, purpose, targets, run_dir)
+}
+
+pub(crate) fn run_selected_in(
+    runner: &Runner<'_>,
+    image: &ImageConfig,
+    image_ref: &str,
+    which: &str,
+    purpose: &str,
+    targets: &[TestId],
+    run_dir: &std::path::Path,
+) -> Result<crate::SuiteRun, GateError> {
+    runner
         .progress
         .note(&image.name, &format!("{which}: rerunning {}", imagegate_contract::plural(targets.len(), "test")));
-    run_suite(context, image, image_ref, which, purpose, &rerun_command(image, targets), run_dir)
+    run_suite_in(runner, image, image_ref, which, purpose, &rerun_command(image, targets), run_dir)
 }
 
 /// The attempts of `targets` in `set`, and nothing else.

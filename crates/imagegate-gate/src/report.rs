@@ -37,6 +37,7 @@ pub(crate) fn new_report(
         flaky: Vec::new(),
         preexisting: Vec::new(),
         fixed: Vec::new(),
+        fixed_not_measured: None,
         errors: Vec::new(),
         warnings: Vec::new(),
         runs: Vec::new(),

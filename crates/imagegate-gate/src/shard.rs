@@ -12,14 +12,14 @@ use std::fmt;
 use std::str::FromStr;
 
 use imagegate_config::ImageConfig;
-use imagegate_contract::GateReport;
+use imagegate_contract::{GateReport, RunSummary};
 use imagegate_results::{ResultSet, TestId};
 use serde::{Deserialize, Serialize};
 
 use crate::candidate::timestamp_for_files;
 use crate::gate::{Evidence, Selection, Subjects, collect_evidence, judge, resolve_subjects};
 use crate::report::up_to_date;
-use crate::suite::{Keep, run_container, unique_folder};
+use crate::suite::{Keep, Runner, run_container, unique_folder};
 use crate::{Context, GateError, GateOptions};
 
 pub const SHARD_SCHEMA: &str = "imagegate.shard/v1";
@@ -83,17 +83,20 @@ pub fn slice(ids: &BTreeSet<TestId>, shard: Shard) -> Vec<TestId> {
         .collect()
 }
 
-/// Runs `suite.list` in `image_ref` and returns the ids it printed.
-fn list_tests(
-    context: &Context<'_>,
+/// Runs `suite.list` in `image_ref` and returns the ids it printed, with the run's summary
+/// (`which` names the image in it, purpose `list`). A list that times out or fails is a
+/// [`GateError::Shards`].
+pub(crate) fn list_tests(
+    context: &Runner<'_>,
     image: &ImageConfig,
     image_ref: &str,
+    which: &str,
     list: &str,
     run_dir: &std::path::Path,
-) -> Result<BTreeSet<TestId>, GateError> {
+) -> Result<(BTreeSet<TestId>, RunSummary), GateError> {
     let folder = unique_folder(run_dir, "list");
     let command = format!("mkdir -p /tmp/imagegate-list && ( {list} ) > /tmp/imagegate-list/ids.txt");
-    context.progress.start(&image.name, &format!("listing tests: `{list}`"));
+    context.progress.start(&image.name, &format!("{which}: listing tests: `{list}`"));
     let run = run_container(context, image, image_ref, &command, "/tmp/imagegate-list", Keep::Everything, &folder)?;
     let problem = |message: String| GateError::Shards { message };
     if run.outcome.timed_out {
@@ -110,8 +113,19 @@ fn list_tests(
         run.copied_out.map(|folder| folder.join("ids.txt")).and_then(|path| std::fs::read_to_string(path).ok());
     let ids: BTreeSet<TestId> =
         listed.unwrap_or_default().lines().map(str::trim).filter(|line| !line.is_empty()).map(TestId::new).collect();
-    context.progress.finish(&image.name, &format!("{} listed", imagegate_contract::plural(ids.len(), "test")));
-    Ok(ids)
+    context.progress.finish(&image.name, &format!("{which}: {} listed", imagegate_contract::plural(ids.len(), "test")));
+    let summary = RunSummary {
+        image: which.to_owned(),
+        purpose: "list".to_owned(),
+        exit_code: run.outcome.exit_code,
+        timed_out: run.outcome.timed_out,
+        duration_seconds: (run.outcome.elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
+        tests: ids.len(),
+        log: run.log_file.display().to_string(),
+        output_tail: None,
+        skipped: Vec::new(),
+    };
+    Ok((ids, summary))
 }
 
 /// Collects the evidence of one shard in both images.
@@ -142,9 +156,10 @@ pub fn run_shard(
                 // The engine lists in what it can run (in a registry, the pulled image), not in
                 // the digest a verdict names.
                 let runnable = subjects.runnable(context, image)?;
-                let mut ids = list_tests(context, image, &runnable.candidate, list, &run_dir)?;
+                let runner = context.runner();
+                let (mut ids, _) = list_tests(&runner, image, &runnable.candidate, "candidate", list, &run_dir)?;
                 if let Some(incumbent) = &runnable.incumbent {
-                    ids.extend(list_tests(context, image, incumbent, list, &run_dir)?);
+                    ids.extend(list_tests(&runner, image, incumbent, "incumbent", list, &run_dir)?.0);
                 }
                 if ids.is_empty() {
                     return Err(GateError::Shards {

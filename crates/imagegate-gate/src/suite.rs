@@ -16,7 +16,24 @@ use imagegate_engine::{
 };
 use imagegate_results::ResultSet;
 
-use crate::{Context, GateError, read_results_dir};
+use crate::{Context, GateError, Progress, read_results_dir};
+
+/// What a suite run needs of the [`Context`]. Unlike the context (whose store and backend stay
+/// on the thread that made them), it can be handed to a second thread, so that the candidate's
+/// and the incumbent's runs can go side by side.
+#[derive(Clone)]
+pub(crate) struct Runner<'a> {
+    pub config: &'a imagegate_config::Config,
+    pub engine: &'a dyn Engine,
+    pub progress: &'a dyn Progress,
+    pub state_dir: PathBuf,
+}
+
+impl<'a> Context<'a> {
+    pub(crate) fn runner(&self) -> Runner<'a> {
+        Runner { config: self.config, engine: self.engine, progress: self.progress, state_dir: self.state_dir.clone() }
+    }
+}
 
 /// Label on every test container, so leftovers can be found and removed.
 pub const LABEL_RUN: &str = "io.imagegate.run";
@@ -79,7 +96,7 @@ fn wanted_nothing(_head: &[u8]) -> bool {
 /// workdir, environment, network and timeout, copies `copy_out` out into `folder`, and removes
 /// the container whatever happened.
 pub(crate) fn run_container(
-    context: &Context<'_>,
+    context: &Runner<'_>,
     image: &ImageConfig,
     image_ref: &str,
     command: &str,
@@ -175,6 +192,19 @@ pub(crate) fn containment(limits: &SuiteLimits, workdir: &str, copy_out: &str) -
 /// takes as a pass.
 pub fn run_suite(
     context: &Context<'_>,
+    image: &ImageConfig,
+    image_ref: &str,
+    which: &str,
+    purpose: &str,
+    command: &str,
+    run_dir: &Path,
+) -> Result<SuiteRun, GateError> {
+    run_suite_in(&context.runner(), image, image_ref, which, purpose, command, run_dir)
+}
+
+/// [`run_suite`] with what it needs of the context, on any thread.
+pub(crate) fn run_suite_in(
+    context: &Runner<'_>,
     image: &ImageConfig,
     image_ref: &str,
     which: &str,
@@ -293,7 +323,7 @@ fn skipped_files(image: &ImageConfig, skipped: &[SkippedFile], results: &mut Res
 /// checkout when the folder lies inside the workdir) would be read as this run's results:
 /// refuse, naming them, rather than judge on stale data.
 fn refuse_preexisting_files(
-    context: &Context<'_>,
+    context: &Runner<'_>,
     image: &ImageConfig,
     container: &str,
     results: &str,

@@ -304,7 +304,7 @@ mod tests {
         insta::assert_snapshot!(warnings, @r"
         app/node_modules/broken/package.json: failed to parse package.json: EOF while parsing an object at line 1 column 1
         usr/local/bundle/specifications/nameless.gemspec: failed to find the gem's name and version
-        var/lib/dpkg/status: skipped 1 stanza(s) without a Package or Version field
+        var/lib/dpkg/status: skipped 1 stanza without a Package or Version field
         var/lib/rpm/rpmdb.sqlite-wal: 32 bytes of rpm transactions not yet written to rpmdb.sqlite were not read; the packages installed or removed last may be missing
         var/lib/rpm/rpmdb.sqlite: failed to read rpmdb.sqlite: file is not a database
         usr/lib/python3/dist-packages/mystery.egg-info: failed to find the distribution's name and version

@@ -108,6 +108,7 @@ fn base(image: &str, stable_tag: &str, decision: Decision) -> GateReport {
         flaky: Vec::new(),
         preexisting: Vec::new(),
         fixed: Vec::new(),
+        fixed_not_measured: None,
         errors: Vec::new(),
         warnings: Vec::new(),
         runs: Vec::new(),

@@ -251,7 +251,11 @@ fn overview(out: &mut String, reports: &[GateReport]) {
             report.regressions.len(),
             report.flaky.len(),
             report.preexisting.len(),
-            report.fixed.len(),
+            if report.fixed_not_measured.is_some() {
+                "not measured".to_owned()
+            } else {
+                report.fixed.len().to_string()
+            },
         );
     }
     out.push_str("</tbody>\n</table>\n</div>\n");

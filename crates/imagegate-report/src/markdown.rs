@@ -179,7 +179,7 @@ fn run_document(reports: &[GateReport], links: &MarkdownLinks, limits: Limits, b
             report.regressions.len(),
             report.flaky.len(),
             report.preexisting.len(),
-            report.fixed.len(),
+            fixed_count(report),
         );
         if table_budget.is_some_and(|table_budget| out.len() + row.len() > table_budget) {
             let _ = writeln!(out, "| … and {} more | | | | | | | | |", reports.len() - index);
@@ -374,6 +374,13 @@ fn image_body(out: &mut String, report: &GateReport, limits: Limits, heading_lev
     folded(out, "Flaky, not blocking", &report.flaky, limits, full_list);
     folded(out, "Pre-existing failures, not blocking", &report.preexisting, limits, full_list);
     folded(out, "Fixed", &report.fixed, limits, full_list);
+    if let Some(reason) = &report.fixed_not_measured {
+        let _ = writeln!(
+            out,
+            "\n**Fixed: not measured.** {}",
+            md_text(&shorten(&one_line(reason), limits.text_characters))
+        );
+    }
     if let Some(diff) = &report.packages {
         packages(out, diff, limits);
     }
@@ -644,6 +651,12 @@ fn fenced(content: &str, indent: &str) -> String {
     out.push_str(indent);
     out.push_str(&fence);
     out
+}
+
+/// The fixed column: a count, or "not measured" when the incumbent ran only what the verdict
+/// needed.
+fn fixed_count(report: &GateReport) -> String {
+    if report.fixed_not_measured.is_some() { "not measured".to_owned() } else { report.fixed.len().to_string() }
 }
 
 #[cfg(test)]

@@ -228,6 +228,9 @@ pub fn gate_text(report: &GateReport) -> String {
         }
     }
     sections(&mut out, &report.regressions, &report.flaky, &report.preexisting, &report.fixed);
+    if let Some(reason) = &report.fixed_not_measured {
+        let _ = writeln!(out, "\nFixed: not measured ({})", one_line(reason));
+    }
     if let Some(diff) = &report.packages {
         packages_section(&mut out, diff);
     }

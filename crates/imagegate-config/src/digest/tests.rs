@@ -36,6 +36,7 @@ fn image(context: &Path) -> ImageConfig {
             list: None,
             limits: Default::default(),
             results_limits: Default::default(),
+            incumbent: Default::default(),
         },
         lines: Default::default(),
     }

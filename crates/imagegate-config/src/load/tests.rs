@@ -369,7 +369,7 @@ fn unknown_key_far_from_all_lists_the_valid_ones() {
           |
         7 | flaky_retries = 2
           | ^^^^^^^^^^^^^
-          hint: valid keys in [images.debian.suite] are `command`, `results`, `workdir`, `env`, `timeout`, `rerun`, `attempts`, `network`, `shard`, `list`, `max_results_size`, `max_results_files` and [images.debian.suite.limits]
+          hint: valid keys in [images.debian.suite] are `command`, `results`, `workdir`, `env`, `timeout`, `rerun`, `attempts`, `network`, `shard`, `list`, `incumbent`, `max_results_size`, `max_results_files` and [images.debian.suite.limits]
         ");
 }
 
@@ -1272,4 +1272,17 @@ fn a_relative_results_folder_is_never_moved_onto_a_system_folder() {
             project.load(&MINIMAL.replace("results = \"/results\"", &format!("results = \"{written}\""))).unwrap_err();
         assert_eq!(hint.hint(), format!("for example: results = \"{suggested}\""), "{written}");
     }
+}
+
+#[test]
+fn incumbent_runs_and_concurrency() {
+    let project = Project::new();
+    let config = project.load(&format!("{MINIMAL}incumbent = \"full\"\n")).expect("valid");
+    assert_eq!(config.images.values().next().map(|image| image.suite.incumbent), Some(crate::IncumbentRuns::Full));
+    let error = project.error(&format!("{MINIMAL}incumbent = \"some\"\n"));
+    assert!(error.contains("unknown `incumbent` value `some`") && error.contains("hint:"), "{error}");
+    let error = project.error(&format!("[engine]\nconcurrency = 0\n{MINIMAL}"));
+    assert!(error.contains("`concurrency` must be between 1 and 16, found 0") && error.contains("hint:"), "{error}");
+    let config = project.load(&format!("[engine]\nconcurrency = 1\n{MINIMAL}")).expect("valid");
+    assert_eq!(config.engine.concurrency(), 1);
 }

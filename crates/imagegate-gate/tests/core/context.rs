@@ -40,6 +40,22 @@ const RESULTS: &str = "/results";
 /// otherwise exits 0 whatever its tests do, and does not make its results folder: the gate must
 /// have made it.
 pub fn run_cases(run: &Invocation<'_>) -> Execution {
+    // `list-tests` (wrapped by the gate to write its output to a file) prints the ids of every
+    // case, whatever the image has; `list-tests-broken` fails.
+    if let Some(rest) = run.command.strip_prefix("mkdir -p /tmp/imagegate-list && ( ") {
+        let cases = run.checkout_file("tests/cases").unwrap_or_default();
+        let mut execution = Execution { duration: Duration::from_millis(5), ..Execution::default() };
+        if rest.starts_with("list-tests-broken") {
+            execution.exit_code = 2;
+            execution.output = "list-tests: cannot collect\n".to_owned();
+            return execution;
+        }
+        assert!(rest.starts_with("list-tests )"), "unexpected list command `{}`", run.command);
+        let ids: String =
+            cases.lines().filter_map(|line| line.split_once(' ')).map(|(name, _)| format!("it.{name}\n")).collect();
+        execution.writes.push(("/tmp/imagegate-list/ids.txt".to_owned(), ids));
+        return execution;
+    }
     let mut words = run.command.split_whitespace();
     assert_eq!(words.next(), Some("run-tests"), "unexpected command `{}`", run.command);
     // The gate shell-quotes ids; these ids need no quoting, so splitting on spaces is exact.
@@ -137,6 +153,9 @@ struct Settings {
     timeout: String,
     attempts: u32,
     rerun: bool,
+    /// Extra lines of the suite's table (`list`, `incumbent`), and of `[engine]`.
+    suite_extra: String,
+    engine_extra: String,
 }
 
 pub struct TestProject {
@@ -165,6 +184,8 @@ impl TestProject {
             timeout: "2m".to_owned(),
             attempts: 3,
             rerun: true,
+            suite_extra: String::new(),
+            engine_extra: String::new(),
         };
         let project = TestProject {
             _temp: temp,
@@ -197,7 +218,7 @@ impl TestProject {
         let config = format!(
             r#"[engine]
 kind = "docker"
-
+{engine_extra}
 [promote]
 branches = ["main"]
 
@@ -213,7 +234,9 @@ results = "{RESULTS}"
 workdir = "/src"
 timeout = "{timeout}"
 {rerun}attempts = {attempts}
-"#,
+{suite_extra}"#,
+            engine_extra = settings.engine_extra,
+            suite_extra = settings.suite_extra,
             features = settings.features.join(" "),
             timeout = settings.timeout,
             attempts = settings.attempts,
@@ -236,6 +259,18 @@ timeout = "{timeout}"
     /// Drops the `rerun` template: reruns then run the whole suite.
     pub fn without_rerun_template(&self) {
         self.settings.borrow_mut().rerun = false;
+        self.write_config();
+    }
+
+    /// Adds `line` to the suite's table (e.g. `list = "list-tests"`).
+    pub fn add_suite_line(&self, line: &str) {
+        self.settings.borrow_mut().suite_extra.push_str(&format!("{line}\n"));
+        self.write_config();
+    }
+
+    /// Adds `line` to `[engine]` (e.g. `concurrency = 1`).
+    pub fn add_engine_line(&self, line: &str) {
+        self.settings.borrow_mut().engine_extra.push_str(&format!("{line}\n"));
         self.write_config();
     }
 

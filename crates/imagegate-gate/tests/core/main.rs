@@ -10,3 +10,4 @@ mod home;
 mod home_moves;
 mod lifecycle;
 mod rules;
+mod targeted;

@@ -154,12 +154,28 @@ timeout = "{timeout}"
 rerun = "sh tests/run.sh {{tests}}"
 list = "sh tests/run.sh --list"
 attempts = {attempts}
+# The rule tests check what a full incumbent run measures (fixed tests, the confirmation of a
+# full run); tests of targeted runs remove this line (`TestContext::targeted`).
+incumbent = "full"
 "#,
             engine = self.engine.name(),
             image = self.image,
             stable = self.stable_tag,
         );
         fs::write(self.root.join("imagegate.toml"), config).expect("write config");
+    }
+
+    /// Rewrites imagegate.toml with `edit`, and commits it.
+    pub fn edit_config(&self, edit: impl FnOnce(String) -> String) {
+        let config = fs::read_to_string(self.root.join("imagegate.toml")).expect("read config");
+        fs::write(self.root.join("imagegate.toml"), edit(config)).expect("write config");
+        self.commit("change the config");
+    }
+
+    /// Lets the incumbent run only what the verdict needs (the product's default; the harness
+    /// pins full incumbent runs for the rule tests).
+    pub fn targeted(&self) {
+        self.edit_config(|config| config.replace("incumbent = \"full\"\n", ""));
     }
 
     /// Changes the recipe: the image's features.

@@ -14,6 +14,7 @@ mod crashes;
 mod duplicates;
 mod faults;
 mod first_day;
+mod gate_cost;
 mod gate_rules;
 mod init;
 mod init_ci;
