@@ -184,6 +184,12 @@ pub(crate) mod kills {
     #[test]
     fn a_kill_at_any_step_of_build_run_or_record_moves_nothing_and_leaves_nothing() {
         let context = TestContext::new(Engine::Docker, &["base"], "test_a pass\ntest_b pass\n");
+        // One run at a time, so that each step is reached with nothing else under way. Side by
+        // side, the incumbent's first run overlaps the build: a kill at `run.created` then
+        // orphans the engine's `build` client, which may write its image id file or finish
+        // its container after the next command has cleaned up; the command after that
+        // removes them (the labels and names still name the dead process).
+        context.edit_config(|config| config.replacen("[engine]\n", "[engine]\nconcurrency = 1\n", 1));
         context.gate(&["--promote"]).0.expect_code(0);
         let stable = context.stable_id().unwrap();
         let steps = [
