@@ -155,7 +155,17 @@ fn move_recorded(
 }
 
 fn verify(lock: &dyn PointerLock, image: &ImageConfig, expected: Option<&str>) -> Result<(), GateError> {
-    let found = lock.current()?;
+    let mut found = lock.current()?;
+    // Podman under load has been seen to answer "no such image" for a tag it made a moment
+    // ago, and name it on the next read. Another writer's image is an answer; no image right
+    // after our own write is asked again, briefly, before it counts as a failed move.
+    for _ in 0..5 {
+        if found.is_some() || expected.is_none() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        found = lock.current()?;
+    }
     if found.as_deref() != expected {
         return Err(GateError::VerifyFailed {
             stable_tag: image.stable_tag.clone(),
