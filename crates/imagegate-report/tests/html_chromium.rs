@@ -8,6 +8,8 @@
 //! it had. The last screenshot and its page are kept in `target/tmp/html_chromium/` for a
 //! person to look at.
 
+#[path = "support/chromium.rs"]
+mod chromium;
 #[path = "../src/fixtures.rs"]
 #[expect(dead_code, reason = "the fixtures module serves several test binaries; this one uses a few")]
 mod fixtures;
@@ -20,9 +22,6 @@ use std::time::Duration;
 
 use wait_timeout::ChildExt;
 
-/// Where Debian's `chromium` package puts the browser.
-const CHROMIUM: &str = "/usr/bin/chromium";
-
 /// A page this size renders in a second or two; a browser that takes a minute is stuck.
 const TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -30,16 +29,6 @@ const PNG_SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
 
 const REGRESSION_IDS: [&str; 2] =
     ["tests.test_auth.LoginTests.test_login_redirects_to_next", "tests.test_session.test_session_cookie_is_secure"];
-
-fn chromium() -> PathBuf {
-    let path = PathBuf::from(CHROMIUM);
-    assert!(
-        path.is_file(),
-        "chromium is not installed ({CHROMIUM} is missing), so the HTML report cannot be checked in a browser; \
-         install it with `apt-get install chromium` (as `.ci/run` does) and run the tests again"
-    );
-    path
-}
 
 /// A work folder holding the report's HTML page; the page has two regressions.
 fn page() -> (tempfile::TempDir, PathBuf) {
@@ -55,21 +44,12 @@ fn page() -> (tempfile::TempDir, PathBuf) {
 /// its exit status and what it wrote to stdout. Kills it (and every process it started) when it
 /// takes longer than [`TIMEOUT`].
 fn run_chromium(work: &Path, arguments: &[String], url: &str) -> (ExitStatus, String) {
-    let chromium = chromium();
+    let chromium = chromium::require("the HTML report cannot be checked in a browser");
     let profile = tempfile::tempdir_in(work).expect("a profile folder");
     let stdout_path = work.join("chromium.stdout");
     let stderr_path = work.join("chromium.stderr");
     let mut child = Command::new(&chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-quic",
-        ])
+        .args(chromium::HEADLESS_FLAGS)
         .arg(format!("--user-data-dir={}", profile.path().display()))
         .args(arguments)
         .arg(url)

@@ -17,6 +17,8 @@
 //!
 //! Needs `/usr/bin/chromium`, as `html_chromium.rs` does; without it the tests fail.
 
+#[path = "support/chromium.rs"]
+mod chromium;
 #[path = "../src/fixtures.rs"]
 #[expect(dead_code, reason = "the fixtures module serves several test binaries; this one uses a few")]
 mod fixtures;
@@ -25,7 +27,7 @@ use std::fs;
 use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -34,8 +36,6 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use serde_json::{Value, json};
 use tungstenite::{Message, WebSocket};
-
-const CHROMIUM: &str = "/usr/bin/chromium";
 
 /// How long the browser may take to start, and to answer any one command.
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -58,22 +58,11 @@ struct Browser {
 
 impl Browser {
     fn launch() -> Browser {
-        assert!(
-            Path::new(CHROMIUM).is_file(),
-            "chromium is not installed ({CHROMIUM} is missing), so the HTML report's layout cannot be checked; \
-             install it with `apt-get install chromium` (as `.ci/run` does) and run the tests again"
-        );
+        let program = chromium::require("the HTML report's layout cannot be checked");
         let profile = tempfile::tempdir().expect("a profile folder");
-        let mut child = Command::new(CHROMIUM)
+        let mut child = Command::new(&program)
+            .args(chromium::HEADLESS_FLAGS)
             .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--disable-quic",
                 "--hide-scrollbars",
                 // Port 0: the browser picks a free loopback port and prints its address.
                 "--remote-debugging-address=127.0.0.1",
@@ -90,7 +79,7 @@ impl Browser {
             // Its own process group, so that dropping it ends the renderer and GPU processes too.
             .process_group(0)
             .spawn()
-            .unwrap_or_else(|error| panic!("cannot start {CHROMIUM}: {error}"));
+            .unwrap_or_else(|error| panic!("cannot start {}: {error}", program.display()));
 
         // The browser prints `DevTools listening on ws://…` on stderr; the rest of its stderr is
         // kept for the message of a failure.
