@@ -430,13 +430,12 @@ impl Store {
             .map_err(self.query_error("read pending pointer moves"))?;
         let rows = statement
             .query_map(params![scope, image], |row| {
-                let kind: String = row.get(4)?;
                 Ok(MoveIntent {
                     id: row.get(0)?,
                     scope: row.get(1)?,
                     image: row.get(2)?,
                     stable_tag: row.get(3)?,
-                    kind: if kind == "rollback" { PromotionKind::Rollback } else { PromotionKind::Promote },
+                    kind: kind_from_row(row, 4)?,
                     from_digest: row.get(5)?,
                     to_digest: row.get(6)?,
                     verdict_id: row.get(7)?,
@@ -558,14 +557,19 @@ fn verdict_from_row(row: &Row<'_>) -> rusqlite::Result<VerdictRecord> {
     })
 }
 
+/// The `kind` column of promotions and move intents: `rollback`, or a promotion.
+fn kind_from_row(row: &Row<'_>, column: usize) -> rusqlite::Result<PromotionKind> {
+    let kind: String = row.get(column)?;
+    Ok(if kind == "rollback" { PromotionKind::Rollback } else { PromotionKind::Promote })
+}
+
 fn promotion_from_row(row: &Row<'_>) -> rusqlite::Result<PromotionRecord> {
-    let kind: String = row.get(4)?;
     Ok(PromotionRecord {
         id: row.get(0)?,
         scope: row.get(1)?,
         image: row.get(2)?,
         stable_tag: row.get(3)?,
-        kind: if kind == "rollback" { PromotionKind::Rollback } else { PromotionKind::Promote },
+        kind: kind_from_row(row, 4)?,
         from_digest: row.get(5)?,
         to_digest: row.get(6)?,
         verdict_id: row.get(7)?,
