@@ -262,6 +262,21 @@ incumbent = "full"
 /// to find image"). Podman's are pruned as before: every `podman images` walks the untagged
 /// images left behind, and a walk fails ("image not known") when another test removes one
 /// meanwhile; imagegate retries such a listing, but the fewer such images the better.
+/// Sends SIGINT to a running imagegate, as a Ctrl-C at the terminal would, and waits (bounded)
+/// for it to end.
+pub fn interrupt(child: &mut std::process::Child) -> std::process::ExitStatus {
+    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            return exit;
+        }
+        assert!(std::time::Instant::now() < deadline, "imagegate did not stop on SIGINT");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
 pub fn remove_images(engine: Engine, tags: &[String]) {
     let mut command = Command::new(engine.name());
     command.args(["rmi", "-f"]);

@@ -110,16 +110,7 @@ both_engines!(an_interrupted_overlapped_gate_leaves_no_container, |engine: Engin
         std::thread::sleep(Duration::from_millis(200));
     }
     std::thread::sleep(Duration::from_millis(500));
-    let status = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
-    assert!(status.success());
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let exit = loop {
-        if let Some(exit) = child.try_wait().unwrap() {
-            break exit;
-        }
-        assert!(Instant::now() < deadline, "imagegate did not stop on SIGINT");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let exit = crate::context::interrupt(&mut child);
     assert_eq!(exit.code(), Some(130), "imagegate said:\n{}", log());
     let left = context.leftover_containers();
     assert!(left.is_empty(), "containers left: {left:?}; imagegate said:\n{}", log());
