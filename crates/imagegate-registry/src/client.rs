@@ -244,20 +244,44 @@ impl Client {
     }
 
     /// The manifest `reference` names, as stored; `None` when there is none.
+    ///
+    /// Docker Hub counts every manifest GET as a pull and rate-limits them, while a HEAD is
+    /// free: a tag is first resolved with HEAD, and the bytes are fetched only when no manifest
+    /// with that digest was read or stored by this client before.
     pub fn manifest(&self, reference: &Reference) -> Result<Option<RawManifest>, RegistryError> {
-        let key = reference.digest().map(|digest| format!("{}@{digest}", reference.name()));
-        if let Some(key) = &key
-            && let Some(found) = self.known_manifests.lock().ok().and_then(|known| known.get(key).cloned())
+        let digest = match reference.digest() {
+            Some(digest) => Some(digest.to_owned()),
+            None if self.has_known_manifests() => match self.resolve(reference)? {
+                Some(digest) => Some(digest),
+                None => return Ok(None),
+            },
+            None => None,
+        };
+        if let Some(digest) = &digest
+            && let Some(found) = self.known_manifest(reference, digest)
         {
             return Ok(Some(found));
         }
         let found = self.fetch_manifest(reference)?;
-        if let (Some(key), Some(manifest)) = (key, &found)
-            && let Ok(mut known) = self.known_manifests.lock()
-        {
-            known.insert(key, manifest.clone());
+        if let Some(manifest) = &found {
+            self.remember_manifest(reference, manifest.clone());
         }
         Ok(found)
+    }
+
+    fn has_known_manifests(&self) -> bool {
+        self.known_manifests.lock().is_ok_and(|known| !known.is_empty())
+    }
+
+    fn known_manifest(&self, reference: &Reference, digest: &str) -> Option<RawManifest> {
+        let key = format!("{}@{digest}", reference.name());
+        self.known_manifests.lock().ok().and_then(|known| known.get(&key).cloned())
+    }
+
+    fn remember_manifest(&self, reference: &Reference, manifest: RawManifest) {
+        if let Ok(mut known) = self.known_manifests.lock() {
+            known.insert(format!("{}@{}", reference.name(), manifest.digest), manifest);
+        }
     }
 
     fn fetch_manifest(&self, reference: &Reference) -> Result<Option<RawManifest>, RegistryError> {
@@ -300,7 +324,14 @@ impl Client {
             self.inner.auth(&oci, &self.auth, oci_client::RegistryOperation::Push).await?;
             self.inner.push_manifest_raw(&oci, body.clone(), content_type.clone()).await
         })?;
-        Ok(sha256_digest(bytes))
+        let digest = sha256_digest(bytes);
+        // What was stored need not be read back: a later read HEADs the tag and, when it still
+        // names these bytes, serves them from here.
+        self.remember_manifest(
+            reference,
+            RawManifest { bytes: bytes.to_vec(), media_type: media_type.to_owned(), digest: digest.clone() },
+        );
+        Ok(digest)
     }
 
     /// Reads a small blob (an image config, a record) into memory.
