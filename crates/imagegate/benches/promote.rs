@@ -106,8 +106,21 @@ fn main() {
     let measure = |what: &str, work: &dyn Fn() -> Duration| {
         let before = registry.request_count();
         let elapsed = work();
-        let requests = registry.request_count() - before;
-        println!("{what:<44} {:>8.2}s {requests:>6} requests", elapsed.as_secs_f64());
+        let served: Vec<_> = registry.requests().into_iter().skip(before).collect();
+        // Per method, and manifest GETs apart: Docker Hub counts those as pulls.
+        let mut methods = std::collections::BTreeMap::<String, usize>::new();
+        for entry in &served {
+            *methods.entry(entry.method.clone()).or_default() += 1;
+        }
+        let manifest_gets =
+            served.iter().filter(|entry| entry.method == "GET" && entry.path.contains("/manifests/")).count();
+        let methods: Vec<String> = methods.iter().map(|(method, count)| format!("{method} {count}")).collect();
+        println!(
+            "{what:<44} {:>8.2}s {:>6} requests ({}; manifest GETs {manifest_gets})",
+            elapsed.as_secs_f64(),
+            served.len(),
+            methods.join(", ")
+        );
     };
     println!("{:<44} {:>9} {:>15}", "way of moving a tag to the candidate", "time", "registry load");
     measure("imagegate promote", &|| run(binary, &["--quiet", "promote"], root));
