@@ -235,12 +235,79 @@ impl Client {
     }
 
     /// The digest a tag or digest reference names now; `None` when it names nothing.
+    ///
+    /// One HEAD request. `oci-client`'s own digest lookup follows a HEAD that finds nothing
+    /// with a GET, which Docker Hub counts as a pull: a missing tag is answered by the HEAD.
     pub fn resolve(&self, reference: &Reference) -> Result<Option<String>, RegistryError> {
+        Ok(self.head_manifest(reference)?.map(|(digest, _)| digest))
+    }
+
+    /// The digest and media type of the manifest `reference` names, from one HEAD request.
+    fn head_manifest(&self, reference: &Reference) -> Result<Option<(String, String)>, RegistryError> {
         let oci = reference.to_oci();
-        let result = self.retrying(&format!("resolve `{reference}`"), async || {
-            self.inner.fetch_manifest_digest(&oci, &self.auth).await
-        });
-        not_found_as_none(result)
+        let scheme = if self.connection.plain_http { "http" } else { "https" };
+        let target = reference.digest().or(reference.tag()).unwrap_or("latest");
+        let url = format!("{scheme}://{}/v2/{}/manifests/{target}", oci.resolve_registry(), oci.repository());
+        let found = self.retrying_with(
+            &format!("resolve `{reference}`"),
+            async || self.head_once(&url, &oci).await,
+            |(kind, message)| (*kind, message.clone()),
+        )?;
+        // The header is optional in the OCI spec: without it, only the bytes tell the digest.
+        let found = match found {
+            Some((digest, _)) if digest.is_empty() => self.fetch_manifest(reference)?.map(|manifest| {
+                self.remember_manifest(reference, manifest.clone());
+                (manifest.digest, manifest.media_type)
+            }),
+            found => found,
+        };
+        if let (Some(wanted), Some((digest, _))) = (reference.digest(), &found)
+            && wanted != digest
+        {
+            return Err(RegistryError::new(
+                self.registry(),
+                format!("resolve `{reference}`"),
+                ErrorKind::Protocol,
+                format!("the registry answered for digest {digest}"),
+            ));
+        }
+        Ok(found)
+    }
+
+    async fn head_once(
+        &self,
+        url: &str,
+        oci: &oci_client::Reference,
+    ) -> Result<Option<(String, String)>, (ErrorKind, String)> {
+        // The same token a pull uses (oci-client answers the registry's challenge and keeps it).
+        let token = self
+            .inner
+            .auth(oci, &self.auth, oci_client::RegistryOperation::Pull)
+            .await
+            .map_err(|error| (classify(&error), describe(&error)))?;
+        let authorization = match token {
+            Some(token) if token.is_empty() => None,
+            Some(token) => Some(format!("Bearer {token}")),
+            None => self.static_authorization(),
+        };
+        let mut request = self.http.head(url).header(reqwest::header::ACCEPT, MANIFEST_MEDIA_TYPES.join(", "));
+        if let Some(value) = authorization {
+            request = request.header(reqwest::header::AUTHORIZATION, value);
+        }
+        let response = request.send().await.map_err(request_failure)?;
+        let status = response.status();
+        if status == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !status.is_success() {
+            return Err((status_kind(status.as_u16()), format!("HTTP {status}")));
+        }
+        let header = |name: &str| {
+            response.headers().get(name).and_then(|value| value.to_str().ok()).map(|value| value.trim().to_owned())
+        };
+        let digest = header("docker-content-digest").unwrap_or_default();
+        let media_type = header("content-type").unwrap_or_default();
+        Ok(Some((digest, media_type)))
     }
 
     /// The manifest `reference` names, as stored; `None` when there is none.
@@ -267,6 +334,55 @@ impl Client {
             self.remember_manifest(reference, manifest.clone());
         }
         Ok(found)
+    }
+
+    /// The manifest `reference` names, like [`Client::manifest`], for manifests stored with
+    /// [`Client::put_manifest_with_copy`]: the tag is resolved with HEAD and the bytes are read
+    /// from the copy stored as a blob of the same digest (Docker Hub counts blob reads as no
+    /// pull). Without that copy (written by another tool, or collected by the registry's
+    /// garbage collection) the manifest is read as usual.
+    pub fn manifest_via_copy(&self, reference: &Reference) -> Result<Option<RawManifest>, RegistryError> {
+        let Some((digest, media_type)) = self.head_manifest(reference)? else {
+            return Ok(None);
+        };
+        if let Some(found) = self.known_manifest(reference, &digest) {
+            return Ok(Some(found));
+        }
+        // `blob` checks the bytes against the digest, so the copy is exactly the manifest.
+        if let Ok(bytes) = self.blob(reference, &digest) {
+            let manifest = RawManifest { bytes, media_type, digest };
+            self.remember_manifest(reference, manifest.clone());
+            return Ok(Some(manifest));
+        }
+        let found = self.fetch_manifest(reference)?;
+        if let Some(manifest) = &found {
+            self.remember_manifest(reference, manifest.clone());
+        }
+        Ok(found)
+    }
+
+    /// Stores `bytes` as a manifest under `reference`, like [`Client::put_manifest`], and first
+    /// as a blob of the same digest so that [`Client::manifest_via_copy`] reads them back
+    /// without a manifest GET. For small documents that imagegate rewrites and other processes
+    /// read (the referrers index), not for images.
+    pub fn put_manifest_with_copy(
+        &self,
+        reference: &Reference,
+        bytes: &[u8],
+        media_type: &str,
+    ) -> Result<String, RegistryError> {
+        self.push_blob(reference, bytes)?;
+        self.put_manifest(reference, bytes, media_type)
+    }
+
+    /// Takes `bytes` as the content of a manifest of `reference`'s repository without reading
+    /// it: a later read of a tag that names their digest is served from here. For documents
+    /// whose exact bytes are known in advance (a released lease); the digest is computed from
+    /// the bytes, so a match is the same content.
+    pub fn know_manifest(&self, reference: &Reference, bytes: &[u8], media_type: &str) {
+        let manifest =
+            RawManifest { bytes: bytes.to_vec(), media_type: media_type.to_owned(), digest: sha256_digest(bytes) };
+        self.remember_manifest(reference, manifest);
     }
 
     fn has_known_manifests(&self) -> bool {

@@ -106,9 +106,17 @@ fn lease_reference(client: &Client, repository: &Reference) -> Result<Reference,
     })
 }
 
+/// What a released lease says, the same bytes on every release: a promoter that finds the
+/// lease tag naming their digest knows it free from a HEAD alone, without the manifest GET
+/// that Docker Hub counts as a pull. Who released it last is in the promotion records.
+fn released() -> LeaseState {
+    LeaseState { holder: String::new(), expires_unix_millis: 0, released: true, intent: None }
+}
+
 /// Reads the lease of `repository`; `None` when there never was one.
 pub fn read(client: &Client, repository: &Reference) -> Result<Option<LeaseState>, RegistryError> {
     let reference = lease_reference(client, repository)?;
+    client.know_manifest(&reference, &encode(client, &released())?, OCI_MANIFEST);
     let Some(manifest) = client.manifest(&reference)? else {
         return Ok(None);
     };
@@ -133,6 +141,12 @@ pub fn read(client: &Client, repository: &Reference) -> Result<Option<LeaseState
 }
 
 fn write(client: &Client, repository: &Reference, state: &LeaseState) -> Result<(), RegistryError> {
+    let bytes = encode(client, state)?;
+    client.put_manifest(&lease_reference(client, repository)?, &bytes, OCI_MANIFEST).map(|_| ())
+}
+
+/// The lease manifest saying `state`: the same state always gives the same bytes.
+fn encode(client: &Client, state: &LeaseState) -> Result<Vec<u8>, RegistryError> {
     let mut annotations = BTreeMap::new();
     annotations.insert(HOLDER.to_owned(), state.holder.clone());
     let expires = jiff::Timestamp::from_millisecond(state.expires_unix_millis).map_err(|error| {
@@ -154,10 +168,9 @@ fn write(client: &Client, repository: &Reference, state: &LeaseState) -> Result<
         subject: None,
         annotations: Some(annotations),
     };
-    let bytes = serde_json::to_vec(&manifest).map_err(|error| {
+    serde_json::to_vec(&manifest).map_err(|error| {
         RegistryError::new(client.registry(), "write the lease", ErrorKind::Protocol, error.to_string())
-    })?;
-    client.put_manifest(&lease_reference(client, repository)?, &bytes, OCI_MANIFEST).map(|_| ())
+    })
 }
 
 /// Takes the lease of `repository`, waiting for another holder at most `timing.patience`.
@@ -255,16 +268,7 @@ impl Lease {
     /// Gives the lease up (only if it is still ours).
     pub fn release(self, client: &Client) -> Result<(), RegistryError> {
         match read(client, &self.repository)? {
-            Some(state) if state.holder == self.holder => write(
-                client,
-                &self.repository,
-                &LeaseState {
-                    holder: self.holder.clone(),
-                    expires_unix_millis: now_millis(),
-                    released: true,
-                    intent: None,
-                },
-            ),
+            Some(state) if state.holder == self.holder => write(client, &self.repository, &released()),
             _ => Ok(()),
         }
     }

@@ -288,7 +288,9 @@ fn add_referrer(
 ) -> Result<(), RegistryError> {
     let index_tag = tag_of(client, repository, &subject.replace(':', "-"))?;
     for _ in 0..10 {
-        let mut index = match client.manifest(&index_tag)? {
+        // Read and written with a blob copy: a promotion adds its record to the index that the
+        // verdict's gate wrote, and reading it must not cost a manifest GET (a Docker Hub pull).
+        let mut index = match client.manifest_via_copy(&index_tag)? {
             Some(manifest) => serde_json::from_slice::<Index>(&manifest.bytes).map_err(|error| {
                 RegistryError::new(
                     client.registry(),
@@ -323,7 +325,7 @@ fn add_referrer(
         let bytes = serde_json::to_vec(&index).map_err(|error| {
             RegistryError::new(client.registry(), "encode a referrers index", ErrorKind::Protocol, error.to_string())
         })?;
-        client.put_manifest(&index_tag, &bytes, OCI_INDEX)?;
+        client.put_manifest_with_copy(&index_tag, &bytes, OCI_INDEX)?;
         // Let concurrent writers' stale writes land before checking again.
         std::thread::sleep(std::time::Duration::from_millis(fastrand::u64(50..300)));
     }

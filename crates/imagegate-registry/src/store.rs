@@ -308,12 +308,17 @@ impl RegistryStore {
     /// outside imagegate gets its keep tag before it is replaced).
     pub fn keep(&self, stable_tag: &str, digest: &str) -> Result<(), RegistryError> {
         let stable = self.stable(stable_tag)?;
-        let Some((_, manifest)) = self.find_manifest(stable_tag, digest)? else {
-            return Ok(());
-        };
         let keep = stable
             .with_tag(&format!("promoted-{}", short(digest)))
             .map_err(|error| naming_error(&self.client, error))?;
+        // An image promoted by imagegate has its keep tag already: a HEAD says so, where
+        // re-storing it would first GET its manifest (a pull on Docker Hub).
+        if self.client.resolve(&keep)?.as_deref() == Some(digest) {
+            return Ok(());
+        }
+        let Some((_, manifest)) = self.find_manifest(stable_tag, digest)? else {
+            return Ok(());
+        };
         self.client.put_manifest(&keep, &manifest.bytes, &manifest.media_type).map(|_| ())
     }
 

@@ -256,3 +256,81 @@ fn a_holder_killed_mid_move_leaves_its_intent_to_the_next_holder() {
     let third = lease::acquire(&client, &repository, "third", timing, none).unwrap();
     assert_eq!(third.interrupted, None);
 }
+
+/// Manifest GETs (Docker Hub counts each as a pull) among the requests served since `before`.
+fn manifest_gets(registry: &Registry, before: usize) -> Vec<String> {
+    registry
+        .requests()
+        .into_iter()
+        .skip(before)
+        .filter(|entry| entry.method == "GET" && entry.path.contains("/manifests/"))
+        .map(|entry| format!("{} {}", entry.path, entry.status))
+        .collect()
+}
+
+#[test]
+fn a_missing_tag_is_answered_by_one_head() {
+    let registry = Registry::anonymous();
+    let client = client(&registry);
+    let repository = Reference::parse(&format!("{}/t/app", registry.address())).unwrap();
+    subject(&client, &repository, "present");
+    let before = registry.request_count();
+    assert_eq!(client.resolve(&repository.with_tag("absent").unwrap()).unwrap(), None);
+    let served: Vec<(String, u16)> =
+        registry.requests().into_iter().skip(before).map(|entry| (entry.method, entry.status)).collect();
+    assert_eq!(served, [("HEAD".to_owned(), 404)]);
+}
+
+#[test]
+fn a_manifest_stored_with_a_copy_is_read_back_without_a_manifest_get() {
+    let registry = Registry::anonymous();
+    let repository = Reference::parse(&format!("{}/t/app", registry.address())).unwrap();
+    let writer = client(&registry);
+    let written = subject(&writer, &repository, "plain");
+    let bytes = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#;
+    let copied = repository.with_tag("copied").unwrap();
+    let digest = writer.put_manifest_with_copy(&copied, bytes, records::OCI_INDEX).unwrap();
+
+    // Another process: nothing read or written before.
+    let reader = client(&registry);
+    let before = registry.request_count();
+    let found = reader.manifest_via_copy(&copied).unwrap().unwrap();
+    assert_eq!((found.bytes.as_slice(), found.digest.as_str()), (bytes.as_slice(), digest.as_str()));
+    assert_eq!(found.media_type, records::OCI_INDEX);
+    assert_eq!(manifest_gets(&registry, before), Vec::<String>::new());
+    assert_eq!(reader.manifest_via_copy(&repository.with_tag("absent").unwrap()).unwrap(), None);
+    assert_eq!(manifest_gets(&registry, before), Vec::<String>::new());
+
+    // Without a copy (another tool wrote it) the manifest is read as usual.
+    let before = registry.request_count();
+    let plain = reader.manifest_via_copy(&repository.with_tag("plain").unwrap()).unwrap().unwrap();
+    assert_eq!(plain.digest, written.digest);
+    assert_eq!(manifest_gets(&registry, before).len(), 1);
+}
+
+#[test]
+fn a_released_lease_is_read_without_a_manifest_get() {
+    let registry = Registry::anonymous();
+    let repository = Reference::parse(&format!("{}/t/app", registry.address())).unwrap();
+    let timing = LeaseTiming {
+        lifetime: std::time::Duration::from_secs(60),
+        settle: std::time::Duration::from_millis(50),
+        patience: std::time::Duration::from_secs(10),
+    };
+    let none = |_: &lease::LeaseState| Ok::<(), imagegate_registry::RegistryError>(());
+    let first = client(&registry);
+    lease::acquire(&first, &repository, "first", timing, none).unwrap().release(&first).unwrap();
+
+    // The next promoter, in another process, takes and releases it reading no lease manifest.
+    let second = client(&registry);
+    let before = registry.request_count();
+    let state = lease::read(&second, &repository).unwrap().unwrap();
+    assert!(state.released && !state.is_live(0), "{state:?}");
+    let held = lease::acquire(&second, &repository, "second", timing, none).unwrap();
+    assert_eq!(held.interrupted, None);
+    held.release(&second).unwrap();
+    assert_eq!(manifest_gets(&registry, before), Vec::<String>::new());
+    // A lease another holder has is still read whole.
+    let _third = lease::acquire(&first, &repository, "third", timing, none).unwrap();
+    assert_eq!(lease::read(&second, &repository).unwrap().unwrap().holder, "third");
+}

@@ -749,24 +749,81 @@ fn a_promoter_killed_mid_move_is_settled_on_another_machine() {
 }
 
 /// Docker Hub counts every manifest GET as a pull (a HEAD is free) and rate-limits them: a
-/// promotion reads digests with HEAD and fetches a manifest's bytes only when it has not read
-/// or stored them already. Before, a promotion made at least 10 manifest GETs; it makes 4 now (the lease,
-/// the candidate, the old stable image and the referrers index). The aim is one.
+/// promotion reads digests with HEAD and makes one manifest GET, for the candidate it puts
+/// under the stable tag. The lease released by the last promoter is known from its digest,
+/// the incumbent's keep tag from a HEAD, and the referrers index is read from its blob copy.
+/// The promotion is still whole: compare-and-swap on the incumbent, lease, keep tag, record
+/// and referrers index.
 #[test]
 fn a_promotion_reads_digests_with_head() {
     let project = RegistryProject::anonymous(Engine::Docker, &["alpha"], "test_a pass\n");
-    project.gate(&["--promote"]).0.expect_code(0);
+    let (run, first) = project.gate(&["--promote"]);
+    run.expect_code(0);
+    let incumbent = digest(&first, "/candidate/digest");
     project.context.set_features(&["alpha", "beta"]);
     project.context.commit("beta");
-    project.gate(&[]).0.expect_code(0);
+    let (run, second) = project.gate(&[]);
+    run.expect_code(0);
+    let candidate = digest(&second, "/candidate/digest");
 
     let before = project.registry.requests().len();
     let run = project.run(&["promote"]);
     run.expect_code(0);
     let requests: Vec<_> = project.registry.requests().into_iter().skip(before).collect();
-    let manifest_gets: Vec<_> =
-        requests.iter().filter(|entry| entry.method == "GET" && entry.path.contains("/manifests/")).collect();
     let summary: Vec<String> =
         requests.iter().map(|entry| format!("{} {} {}", entry.method, entry.path, entry.status)).collect();
-    assert!(manifest_gets.len() <= 4, "{} manifest GETs in a promotion:\n{}", manifest_gets.len(), summary.join("\n"));
+    let summary = summary.join("\n");
+    let manifest_gets: Vec<_> =
+        requests.iter().filter(|entry| entry.method == "GET" && entry.path.contains("/manifests/")).collect();
+    assert!(manifest_gets.len() <= 1, "{} manifest GETs in a promotion:\n{summary}", manifest_gets.len());
+    // The compare-and-swap read the stable tag right before moving it.
+    let stable_path = format!("/manifests/{}", project.context.stable_tag.rsplit_once(':').unwrap().1);
+    let moved = requests
+        .iter()
+        .position(|entry| entry.method == "PUT" && entry.path.ends_with(&stable_path))
+        .unwrap_or_else(|| panic!("the stable tag was not written:\n{summary}"));
+    assert!(
+        requests[..moved].iter().any(|entry| entry.method == "HEAD" && entry.path.ends_with(&stable_path)),
+        "no compare-and-swap read of the stable tag:\n{summary}"
+    );
+
+    assert_eq!(project.skopeo_digest(&project.stable_reference()).as_deref(), Some(candidate.as_str()));
+    // Both images keep a tag that rollback returns to.
+    let repository = project.repository();
+    let kept: Vec<String> = project
+        .tags()
+        .iter()
+        .filter(|tag| tag.starts_with("promoted-"))
+        .filter_map(|tag| project.skopeo_digest(&format!("{repository}:{tag}")))
+        .collect();
+    assert!(kept.contains(&incumbent) && kept.contains(&candidate), "{kept:?}");
+    // The lease is released.
+    let lease = skopeo_raw(&project.registry, &format!("{repository}:imagegate-lease"));
+    assert_eq!(lease["annotations"]["io.imagegate.lease.released"], "true", "{lease}");
+    // The promotion is recorded, from the incumbent to the candidate.
+    let history = project.run(&["history", "--json"]).json();
+    let promotions: Vec<&Value> =
+        history["events"].as_array().unwrap().iter().filter(|event| event["kind"] == "promote").collect();
+    assert_eq!(promotions.len(), 2, "{history}");
+    assert_eq!(
+        (&promotions[1]["from"], &promotions[1]["to"]),
+        (&Value::from(incumbent.clone()), &Value::from(candidate.clone()))
+    );
+    // The referrers index of the candidate lists its verdict and its promotion.
+    let index = skopeo_raw(&project.registry, &format!("{repository}:{}", candidate.replace(':', "-")));
+    let types: Vec<&str> =
+        index["manifests"].as_array().unwrap().iter().filter_map(|entry| entry["artifactType"].as_str()).collect();
+    assert!(types.contains(&"application/vnd.imagegate.verdict.v1+json"), "{index}");
+    assert!(types.contains(&"application/vnd.imagegate.promotion.v1+json"), "{index}");
+
+    // A rollback still returns to the incumbent.
+    project.run(&["rollback", &project.context.image]).expect_code(0);
+    assert_eq!(project.skopeo_digest(&project.stable_reference()).as_deref(), Some(incumbent.as_str()));
+}
+
+/// The manifest under `reference` as stored (`skopeo inspect --raw`).
+fn skopeo_raw(registry: &Registry, reference: &str) -> Value {
+    let output = skopeo(registry, &["inspect", "--raw", &format!("docker://{reference}")]);
+    assert!(output.status.success(), "skopeo inspect --raw: {}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).unwrap()
 }
