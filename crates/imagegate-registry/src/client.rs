@@ -4,7 +4,10 @@
 //! API and its tag-schema fallback); this module drives it on a current-thread runtime, adds
 //! what a CI tool needs around it — a timeout on every request, retries with exponential
 //! backoff and full jitter on idempotent requests, errors that name the registry and the
-//! operation — and the one call the crate lacks (manifest DELETE) as raw HTTP.
+//! operation — and, as raw HTTP, the calls the crate lacks: manifest DELETE, and a manifest HEAD
+//! that answers a missing tag without the GET `oci-client` follows it with (Docker Hub counts
+//! every manifest GET as a pull). Manifests read or stored are kept by digest, so a tag whose
+//! HEAD names one is not read again.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -102,7 +105,8 @@ pub struct Client {
     connection: Connection,
     /// Blobs known to exist, as `repository@digest`: blobs are immutable, so one look suffices.
     known_blobs: std::sync::Mutex<std::collections::HashSet<String>>,
-    /// Manifests read by digest, as `repository@digest`: immutable too.
+    /// Manifests read, stored or known in advance, as `repository@digest`: content-addressed,
+    /// so an entry is never stale; a tag is resolved with HEAD before one is served for it.
     known_manifests: std::sync::Mutex<std::collections::HashMap<String, RawManifest>>,
     /// Whether each repository has the referrers API, once asked.
     referrers_api: std::sync::Mutex<std::collections::HashMap<String, bool>>,

@@ -22,6 +22,10 @@
 //! unreleased lease with an intent; whoever takes the lease next gets that intent back
 //! ([`Lease::interrupted`]) and settles it against the tag, on any machine. Versions of
 //! imagegate that do not know the annotation ignore it.
+//!
+//! A released lease is always the same document (no holder, expired at the epoch): the next
+//! promoter, on any machine, recognises its digest from a HEAD and reads no manifest, which
+//! Docker Hub would count as a pull.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};

@@ -8,7 +8,9 @@
 //! and listing tags finds them all in time order on a machine that has never seen the
 //! project. The OCI 1.1 referrers tag-schema index (`sha256-<hex>`) is kept up to date for
 //! registries without the referrers API (distribution 2.8 has none); a registry with the API
-//! keeps its referrers lists itself.
+//! keeps its referrers lists itself. That index is also stored as a blob of the same digest,
+//! so that the next writer (a promotion after the gate that wrote the verdict) reads it after a
+//! HEAD without a manifest GET, which Docker Hub counts as a pull.
 
 use serde::{Deserialize, Serialize};
 
