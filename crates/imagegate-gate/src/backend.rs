@@ -119,6 +119,12 @@ pub trait Backend {
     /// Where this home's stable pointers live.
     fn pointer(&self) -> &dyn StablePointer;
 
+    /// Where this home keeps suite runs for other machines to reuse (`evidence.rs`); `None`
+    /// for a home only this machine uses (the local store keeps them anyway).
+    fn shared_evidence(&self) -> Option<&dyn crate::SharedEvidence> {
+        None
+    }
+
     /// The candidates `prune` may remove, when this home keeps them apart from the engine.
     fn prunable(&self) -> Option<&dyn Prunable> {
         None
