@@ -198,6 +198,9 @@ pub struct GateArgs {
     /// Rebuild the candidate without cache even when the recipe is unchanged
     #[arg(long)]
     pub refresh: bool,
+    /// Run every suite again, never reusing a stored run with the same image, checkout, command and environment
+    #[arg(long)]
+    pub fresh: bool,
     /// Promote each candidate that passes (where `[promote] branches` allows)
     #[arg(long)]
     pub promote: bool,
