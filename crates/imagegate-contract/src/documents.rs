@@ -464,6 +464,10 @@ pub struct PruneReport {
     /// Candidates created before this time (RFC 3339) and never promoted are removed.
     pub cutoff: String,
     pub candidates: Vec<PruneCandidate>,
+    /// Stored suite runs (evidence for reuse) recorded before the cutoff, removed (or, in a dry
+    /// run, that would be).
+    #[serde(default)]
+    pub evidence_removed: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

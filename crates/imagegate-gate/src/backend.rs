@@ -237,4 +237,15 @@ pub trait Prunable {
     ) -> Result<Vec<PruneEntry>, GateError>;
 
     fn delete_candidate(&self, image: &ImageConfig, digest: &str) -> Result<(), GateError>;
+
+    /// Removes (unless `dry_run`) the image's stored suite runs recorded before `cutoff`, when
+    /// this home keeps them; returns how many there were.
+    fn prune_evidence(
+        &self,
+        _image: &ImageConfig,
+        _cutoff: jiff::Timestamp,
+        _dry_run: bool,
+    ) -> Result<usize, GateError> {
+        Ok(0)
+    }
 }

@@ -107,6 +107,33 @@ pub fn read_evidence(client: &Client, repository: &Reference, key: &str) -> Resu
     Ok(Some(StoredRun { recorded_at, body }))
 }
 
+/// The stored runs of `repository` recorded before `cutoff`, as `(tag, manifest digest)`; with
+/// `delete`, they are deleted too. A stored run whose time cannot be read is kept.
+pub fn prune_evidence(
+    client: &Client,
+    repository: &Reference,
+    cutoff: jiff::Timestamp,
+    delete: bool,
+) -> Result<Vec<(String, String)>, RegistryError> {
+    let mut old = Vec::new();
+    for tag in client.tags(repository)?.into_iter().filter(|tag| tag.starts_with(EVIDENCE_TAG_PREFIX)) {
+        let reference = repository.with_tag(&tag).map_err(|error| {
+            RegistryError::new(client.registry(), "name stored evidence", ErrorKind::Protocol, error.to_string())
+        })?;
+        let Some(manifest) = client.manifest(&reference)? else { continue };
+        let recorded = serde_json::from_slice::<ArtifactManifest>(&manifest.bytes)
+            .ok()
+            .and_then(|artifact| artifact.annotations?.get(ANNOTATION_RECORDED)?.parse::<jiff::Timestamp>().ok());
+        if recorded.is_some_and(|recorded| recorded < cutoff) {
+            if delete {
+                client.delete_manifest(repository, &manifest.digest)?;
+            }
+            old.push((tag, manifest.digest));
+        }
+    }
+    Ok(old)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -373,6 +373,17 @@ impl RegistryStore {
         crate::evidence::write_evidence(&self.client, &self.stable(stable_tag)?, key, recorded_at, body)
     }
 
+    /// Deletes (unless `dry_run`) the image's stored runs recorded before `cutoff`; returns how
+    /// many there were.
+    pub fn prune_evidence(
+        &self,
+        stable_tag: &str,
+        cutoff: jiff::Timestamp,
+        dry_run: bool,
+    ) -> Result<usize, RegistryError> {
+        Ok(crate::evidence::prune_evidence(&self.client, &self.stable(stable_tag)?, cutoff, !dry_run)?.len())
+    }
+
     /// The suite run stored under `key` for the image, if any.
     pub fn read_evidence(
         &self,

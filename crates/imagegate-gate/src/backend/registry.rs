@@ -552,6 +552,10 @@ impl Prunable for RegistryBackend {
     fn delete_candidate(&self, image: &ImageConfig, digest: &str) -> Result<(), GateError> {
         Ok(self.registry.delete_candidate(&image.stable_tag, digest)?)
     }
+
+    fn prune_evidence(&self, image: &ImageConfig, cutoff: jiff::Timestamp, dry_run: bool) -> Result<usize, GateError> {
+        Ok(self.registry.prune_evidence(&image.stable_tag, cutoff, dry_run)?)
+    }
 }
 
 /// Stores one registry record in the local store; returns its row id.

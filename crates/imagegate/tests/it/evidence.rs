@@ -173,4 +173,15 @@ both_engines!(another_state_folder_reuses_the_evidence_a_first_recorded_in_the_r
         format!("registry:{}/{}", project.registry.address(), project.namespace),
     );
     assert_eq!(candidate_suite_runs(&second_state, &project.context.image), 0, "a container ran the suite");
+
+    // `prune` removes stored runs older than its cutoff from the registry.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let dry = project.run(&["prune", "--older-than", "1s", "--dry-run", "--json"]);
+    dry.expect_code(0);
+    assert_eq!(dry.json()["evidence_removed"], 1, "{dry}");
+    assert!(project.tags().iter().any(|tag| tag.starts_with("imagegate-evidence-")));
+    let pruned = project.run(&["prune", "--older-than", "1s"]);
+    pruned.expect_code(0);
+    assert!(pruned.stdout.contains("1 stored run removed"), "{pruned}");
+    assert!(!project.tags().iter().any(|tag| tag.starts_with("imagegate-evidence-")), "{:?}", project.tags());
 });
