@@ -153,6 +153,9 @@ pub(crate) fn key_for(
     copy_out: &str,
 ) -> Option<String> {
     runner.evidence.as_ref()?;
+    if !image.suite.reuse {
+        return None;
+    }
     let problem = |what: String| {
         runner.progress.note(&image.name, &format!("stored runs are not looked up: {what}"));
         None

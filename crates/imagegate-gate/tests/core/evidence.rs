@@ -91,3 +91,14 @@ fn a_refresh_at_an_unchanged_incumbent_and_checkout_reuses_the_incumbents_run() 
     assert_eq!(refreshed.decision, Decision::Pass, "{}", refreshed.summary);
     assert!(reused(&refreshed).contains(&("incumbent", "suite")), "{:?}", refreshed.runs);
 }
+
+#[test]
+fn a_suite_that_opts_out_is_never_reused() {
+    let project = TestProject::new(&["alpha"], "test_a pass\n");
+    project.add_suite_line("reuse = false");
+    project.gate(false);
+    let runs = project.engine.runs().len();
+    let report = project.gate(false);
+    assert_eq!(reused(&report), []);
+    assert_eq!(project.engine.runs().len(), runs + 1);
+}
