@@ -1009,7 +1009,7 @@ impl Validator<'_> {
             limits,
             results_limits,
             incumbent,
-            reuse: raw.reuse.map_or(true, Spanned::into_inner),
+            reuse: raw.reuse.is_none_or(Spanned::into_inner),
         }
     }
 
