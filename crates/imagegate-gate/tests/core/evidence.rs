@@ -102,3 +102,23 @@ fn a_suite_that_opts_out_is_never_reused() {
     assert_eq!(reused(&report), []);
     assert_eq!(project.engine.runs().len(), runs + 1);
 }
+
+#[test]
+fn the_incumbents_list_and_targeted_run_are_reused_too() {
+    let cases = "test_a pass\ntest_b needs:alpha\n";
+    let project = TestProject::new(&["alpha"], cases);
+    project.add_suite_line("list = \"list-tests\"");
+    assert_eq!(project.gate(true).decision, Decision::Pass);
+    project.set_features(&["beta"]);
+    let report = project.gate(false);
+    assert_eq!(report.decision, Decision::Regression, "{}", report.summary);
+    assert_eq!(reused(&report), []);
+    let refreshed =
+        project.try_gate(&imagegate_gate::GateOptions { refresh: true, ..project.options(false) }).expect("gate");
+    assert_eq!(refreshed.decision, Decision::Regression, "{}", refreshed.summary);
+    let reused = reused(&refreshed);
+    assert!(reused.contains(&("incumbent", "list")), "{reused:?}");
+    assert!(reused.contains(&("incumbent", "suite")), "the targeted run: {reused:?}");
+    // The candidate's failure was rerun, and the incumbent confirmed it, afresh.
+    assert!(!reused.iter().any(|(_, purpose)| *purpose == "rerun" || *purpose == "confirm"), "{reused:?}");
+}
