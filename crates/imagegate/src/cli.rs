@@ -187,6 +187,9 @@ pub struct TestArgs {
     /// Folder for the shard's evidence (with --shard)
     #[arg(long, value_name = "DIR")]
     pub output: Option<PathBuf>,
+    /// Run the suite again, never reusing a stored run with the same image, checkout, command and environment
+    #[arg(long)]
+    pub fresh: bool,
     #[command(flatten)]
     pub project: ProjectArgs,
 }
