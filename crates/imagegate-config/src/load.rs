@@ -1009,6 +1009,7 @@ impl Validator<'_> {
             limits,
             results_limits,
             incumbent,
+            reuse: raw.reuse.is_none_or(Spanned::into_inner),
         }
     }
 
@@ -1181,6 +1182,7 @@ fn placeholder_suite() -> SuiteConfig {
         limits: SuiteLimits::default(),
         results_limits: ResultsLimits::default(),
         incumbent: IncumbentRuns::default(),
+        reuse: true,
     }
 }
 

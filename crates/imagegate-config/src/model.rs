@@ -297,6 +297,10 @@ pub struct SuiteConfig {
     pub results_limits: ResultsLimits,
     /// What the incumbent runs. Default [`IncumbentRuns::Targeted`].
     pub incumbent: IncumbentRuns,
+    /// Whether a stored first run with the same image, checkout, command, environment and
+    /// settings may be reused instead of run again (`reuse`). Default `true`; `false` for a
+    /// suite whose results depend on more than that (the network, the time of day).
+    pub reuse: bool,
 }
 
 /// What the incumbent runs in a gate (`incumbent` in a suite's config).

@@ -76,6 +76,7 @@ pub(crate) struct RawSuite {
     pub shard: Option<Spanned<String>>,
     pub list: Option<Spanned<String>>,
     pub incumbent: Option<Spanned<String>>,
+    pub reuse: Option<Spanned<bool>>,
     pub max_results_size: Option<Spanned<String>>,
     /// Wide, as `attempts`, so that out-of-range values reach validation.
     pub max_results_files: Option<Spanned<i64>>,

@@ -79,6 +79,7 @@ pub(crate) const SUITE_KEYS: &[Key] = &[
     key("shard", Shape::String, r#""./run-tests.sh --shard {index}/{total}""#),
     key("list", Shape::String, r#""./run-tests.sh --list""#),
     key("incumbent", Shape::String, r#""full""#),
+    key("reuse", Shape::Boolean, "false"),
     // What the results folder may hold (`ResultsLimits`).
     key("max_results_size", Shape::String, r#""256MiB""#),
     key("max_results_files", Shape::Integer, "10000"),

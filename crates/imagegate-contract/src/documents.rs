@@ -275,6 +275,23 @@ pub struct RunSummary {
     /// and why): files in no results format, and results files beyond the suite's limits.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub skipped: Vec<String>,
+    /// Set when this run was not made again but its stored results reused: a run with the
+    /// same image digest, checkout content, command, environment and settings was recorded
+    /// before (absent for runs made by this gate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reused: Option<ReusedRun>,
+}
+
+/// Where and when the results of a reused run were first recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReusedRun {
+    /// When the run was made (RFC 3339).
+    pub recorded_at: String,
+    /// Where its results were found: `local` (this state folder's store) or
+    /// `registry:HOST/NAMESPACE` (a registry store, where another machine may have put them).
+    pub source: String,
+    /// The evidence key (`sha256:…`) the results are stored under.
+    pub key: String,
 }
 
 /// What happened to the stable pointer.
@@ -447,6 +464,10 @@ pub struct PruneReport {
     /// Candidates created before this time (RFC 3339) and never promoted are removed.
     pub cutoff: String,
     pub candidates: Vec<PruneCandidate>,
+    /// Stored suite runs (evidence for reuse) recorded before the cutoff, removed (or, in a dry
+    /// run, that would be).
+    #[serde(default)]
+    pub evidence_removed: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -22,7 +22,7 @@ pub use docker::Docker;
 pub use error::EngineError;
 pub use owner::{LABEL_OWNER, Leftovers, Liveness, Owner, remove_leftovers};
 pub use podman::Podman;
-pub use transfer::MAX_STREAMED_BYTES;
+pub use transfer::{MAX_STREAMED_BYTES, checkout_digest};
 pub use types::{
     BuildRequest, CPU_PERIOD_MICROS, ContainerSpec, Containment, CopiedResults, Engine, ImageInfo, RegistryAccess,
     ResultsFilter, RunOutcome, SkipReason, SkippedFile,

@@ -38,12 +38,7 @@ pub(crate) fn write_tree<W: Write>(
     builder.follow_symlinks(false);
     // Keep modes and mtimes (build tools look at them) but not the host's owners.
     builder.mode(tar::HeaderMode::Complete);
-    let walker = walkdir::WalkDir::new(source)
-        .follow_links(false)
-        .sort_by_file_name()
-        .into_iter()
-        .filter_entry(|entry| !exclude.iter().any(|excluded| entry.path() == excluded));
-    for entry in walker {
+    for entry in checkout_walker(source, exclude, true) {
         let entry = entry.map_err(|error| {
             let path = error.path().unwrap_or(source).to_path_buf();
             io_error(io::Error::other(error.to_string()), &path)
@@ -70,6 +65,85 @@ pub(crate) fn write_tree<W: Write>(
     }
     builder.into_inner().map_err(|error| io_error(error, source))?.flush().map_err(|error| io_error(error, source))?;
     Ok(())
+}
+
+/// The entries [`write_tree`] copies, in the order it copies them: one walk for both the copy
+/// and [`checkout_digest`], so that the digest covers exactly what a container gets.
+/// With `git_contents` false, the files inside the top `.git` folder are passed over.
+fn checkout_walker<'a>(
+    source: &'a Path,
+    exclude: &'a [PathBuf],
+    git_contents: bool,
+) -> impl Iterator<Item = walkdir::Result<walkdir::DirEntry>> + 'a {
+    walkdir::WalkDir::new(source).follow_links(false).sort_by_file_name().into_iter().filter_entry(move |entry| {
+        let git_inside = || {
+            entry.depth() > 1 && entry.path().strip_prefix(source).is_ok_and(|relative| relative.starts_with(".git"))
+        };
+        !exclude.iter().any(|excluded| entry.path() == excluded) && (git_contents || !git_inside())
+    })
+}
+
+/// `sha256:<hex>` of what [`write_tree`] copies of `source` into a container: each entry's
+/// relative path, kind, permission bits, and a file's bytes or a link's target. Left out:
+/// mtimes and owners (a fresh clone of the same commit has other ones), and the contents of
+/// `.git` (its index and packs differ between clones of one commit, and `git status` rewrites
+/// the index): the digest names the checkout's files, so that another clone of the same files
+/// has the same one.
+pub fn checkout_digest(source: &Path, exclude: &[PathBuf]) -> Result<String, EngineError> {
+    use sha2::Digest;
+    let io_error = |source_error: io::Error, path: &Path| EngineError::Io {
+        operation: "read the checkout at".into(),
+        path: path.to_path_buf(),
+        source: source_error,
+    };
+    let mut hasher = sha2::Sha256::new();
+    let mut field = |bytes: &[u8]| {
+        hasher.update((bytes.len() as u64).to_le_bytes());
+        hasher.update(bytes);
+    };
+    for entry in checkout_walker(source, exclude, false) {
+        let entry = entry.map_err(|error| {
+            let path = error.path().unwrap_or(source).to_path_buf();
+            io_error(io::Error::other(error.to_string()), &path)
+        })?;
+        let relative = entry.path().strip_prefix(source).unwrap_or(entry.path());
+        let metadata = entry.path().symlink_metadata().map_err(|error| io_error(error, entry.path()))?;
+        let file_type = metadata.file_type();
+        let kind: &[u8] = if file_type.is_dir() {
+            b"dir"
+        } else if file_type.is_symlink() {
+            b"link"
+        } else if file_type.is_file() {
+            b"file"
+        } else {
+            // What `write_tree` leaves out is left out here too.
+            continue;
+        };
+        field(relative.as_os_str().as_encoded_bytes());
+        field(kind);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            field(&(metadata.permissions().mode() & 0o7777).to_le_bytes());
+        }
+        if file_type.is_symlink() {
+            let target = fs::read_link(entry.path()).map_err(|error| io_error(error, entry.path()))?;
+            field(target.as_os_str().as_encoded_bytes());
+        } else if file_type.is_file() {
+            let mut file = fs::File::open(entry.path()).map_err(|error| io_error(error, entry.path()))?;
+            let mut content = sha2::Sha256::new();
+            let mut buffer = vec![0_u8; 64 * 1024];
+            loop {
+                let read = file.read(&mut buffer).map_err(|error| io_error(error, entry.path()))?;
+                if read == 0 {
+                    break;
+                }
+                content.update(&buffer[..read]);
+            }
+            field(&content.finalize());
+        }
+    }
+    Ok(format!("sha256:{}", hex::encode(hasher.finalize())))
 }
 
 /// Writes a tar stream that holds only the folders `folders` (absolute container paths), each
@@ -220,6 +294,32 @@ mod tests {
         assert_eq!(copied.files, 1);
         assert_eq!(fs::read_to_string(destination.path().join("a/b/c.txt")).unwrap(), "hello");
         assert!(!destination.path().join(".imagegate").exists());
+    }
+
+    #[test]
+    fn the_checkout_digest_follows_what_is_copied() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("project");
+        fs::create_dir_all(root.join(".git")).unwrap();
+        fs::create_dir_all(root.join("state")).unwrap();
+        fs::write(root.join("a.txt"), "one").unwrap();
+        fs::write(root.join(".git/index"), "stat data").unwrap();
+        let exclude = [root.join("state")];
+        let first = checkout_digest(&root, &exclude).unwrap();
+        assert_eq!(first, checkout_digest(&root, &exclude).unwrap());
+        // Not copied, or not the checkout's files: no change.
+        fs::write(root.join("state/run.log"), "x").unwrap();
+        fs::write(root.join(".git/index"), "other stat data").unwrap();
+        assert_eq!(first, checkout_digest(&root, &exclude).unwrap());
+        // An uncommitted file, an edit, a rename each change it.
+        fs::write(root.join("new.txt"), "").unwrap();
+        let added = checkout_digest(&root, &exclude).unwrap();
+        assert_ne!(first, added);
+        fs::write(root.join("a.txt"), "two").unwrap();
+        let edited = checkout_digest(&root, &exclude).unwrap();
+        assert_ne!(added, edited);
+        fs::rename(root.join("new.txt"), root.join("renamed.txt")).unwrap();
+        assert_ne!(edited, checkout_digest(&root, &exclude).unwrap());
     }
 
     #[test]

@@ -119,6 +119,12 @@ pub trait Backend {
     /// Where this home's stable pointers live.
     fn pointer(&self) -> &dyn StablePointer;
 
+    /// Where this home keeps suite runs for other machines to reuse (`evidence.rs`); `None`
+    /// for a home only this machine uses (the local store keeps them anyway).
+    fn shared_evidence(&self) -> Option<&dyn crate::SharedEvidence> {
+        None
+    }
+
     /// The candidates `prune` may remove, when this home keeps them apart from the engine.
     fn prunable(&self) -> Option<&dyn Prunable> {
         None
@@ -231,4 +237,15 @@ pub trait Prunable {
     ) -> Result<Vec<PruneEntry>, GateError>;
 
     fn delete_candidate(&self, image: &ImageConfig, digest: &str) -> Result<(), GateError>;
+
+    /// Removes (unless `dry_run`) the image's stored suite runs recorded before `cutoff`, when
+    /// this home keeps them; returns how many there were.
+    fn prune_evidence(
+        &self,
+        _image: &ImageConfig,
+        _cutoff: jiff::Timestamp,
+        _dry_run: bool,
+    ) -> Result<usize, GateError> {
+        Ok(0)
+    }
 }

@@ -25,6 +25,7 @@ pub(crate) use failpoint;
 mod backend;
 mod candidate;
 mod error;
+mod evidence;
 #[cfg(feature = "failpoints")]
 mod failpoints;
 mod gate;
@@ -46,6 +47,7 @@ pub use backend::{
 };
 pub use candidate::{Candidate, LABEL_IMAGE, LABEL_INPUTS, candidate_tag, current_stable, ensure_candidate, plan};
 pub use error::GateError;
+pub use evidence::SharedEvidence;
 pub use gate::{
     Evidence, GateOptions, Runnable, Selection, Subjects, collect_evidence, gate_image, judge, resolve_subjects,
 };
@@ -79,6 +81,8 @@ pub struct Context<'a> {
     /// Where candidates, stable pointers and records live. With a shared home (a registry),
     /// `store` is a cache of its records.
     pub backend: &'a dyn Backend,
+    /// Make every suite run again rather than reuse a stored run (`gate --fresh`).
+    pub fresh: bool,
 }
 
 impl Context<'_> {

@@ -2,7 +2,8 @@
 //!
 //! Only candidates that were never promoted and are older than the cutoff go; never the
 //! stable image, an image that was ever stable (rollback may return to it), or a candidate
-//! whose age is unknown. Records stay: history keeps every verdict.
+//! whose age is unknown. Records stay: history keeps every verdict. Stored suite runs
+//! (evidence) older than the cutoff go too.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -37,7 +38,10 @@ pub fn prune(
     })?;
     let scope = context.backend.scope(context);
     let mut candidates = Vec::new();
+    let mut evidence_removed = 0;
     for image in images {
+        // Stored suite runs that old are not worth keeping for reuse either.
+        evidence_removed += registry.prune_evidence(image, cutoff, dry_run)?;
         crate::promote::sync(context, image)?;
         // Every image a recorded pointer move touched may be needed by a rollback.
         let protected: BTreeSet<String> = context
@@ -69,5 +73,6 @@ pub fn prune(
         dry_run,
         cutoff: cutoff.to_string(),
         candidates,
+        evidence_removed,
     })
 }

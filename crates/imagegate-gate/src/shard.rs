@@ -20,7 +20,7 @@ use crate::candidate::timestamp_for_files;
 use crate::gate::{Evidence, Selection, Subjects, collect_evidence, judge, resolve_subjects};
 use crate::report::up_to_date;
 use crate::suite::{Keep, Runner, run_container, unique_folder};
-use crate::{Context, GateError, GateOptions};
+use crate::{Context, GateError, GateOptions, evidence};
 
 pub const SHARD_SCHEMA: &str = "imagegate.shard/v1";
 
@@ -96,8 +96,25 @@ pub(crate) fn list_tests(
 ) -> Result<(BTreeSet<TestId>, RunSummary), GateError> {
     let folder = unique_folder(run_dir, "list");
     let command = format!("mkdir -p /tmp/imagegate-list && ( {list} ) > /tmp/imagegate-list/ids.txt");
+    let copy_out = "/tmp/imagegate-list";
+    // A listing made before with everything that determines it unchanged is not made again.
+    let key = evidence::key_for(context, image, image_ref, evidence::RunKind::List, &command, copy_out);
+    if let Some(found) = key.as_deref().and_then(|key| evidence::find(context, image, key))
+        && let Some(ids) = found.run.listed.clone()
+    {
+        context.progress.note(
+            &image.name,
+            &format!(
+                "{which}: {} listed, reused from {} ({})",
+                imagegate_contract::plural(ids.len(), "test"),
+                found.reused.recorded_at,
+                found.reused.source
+            ),
+        );
+        return Ok((ids, evidence::reused_summary(&found, which, "list")));
+    }
     context.progress.start(&image.name, &format!("{which}: listing tests: `{list}`"));
-    let run = run_container(context, image, image_ref, &command, "/tmp/imagegate-list", Keep::Everything, &folder)?;
+    let run = run_container(context, image, image_ref, &command, copy_out, Keep::Everything, &folder)?;
     let problem = |message: String| GateError::Shards { message };
     if run.outcome.timed_out {
         return Err(problem(format!("the list command `{list}` timed out (output: {})", run.log_file.display())));
@@ -124,7 +141,17 @@ pub(crate) fn list_tests(
         log: run.log_file.display().to_string(),
         output_tail: None,
         skipped: Vec::new(),
+        reused: None,
     };
+    if let Some(key) = key
+        && !ids.is_empty()
+        && run.skipped.is_empty()
+        && run.stopped_at.is_none()
+    {
+        let stored =
+            evidence::StoredRun { summary: summary.clone(), results: ResultSet::new(), listed: Some(ids.clone()) };
+        evidence::keep(context, image, &key, &stored);
+    }
     Ok((ids, summary))
 }
 

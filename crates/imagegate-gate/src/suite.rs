@@ -16,7 +16,7 @@ use imagegate_engine::{
 };
 use imagegate_results::ResultSet;
 
-use crate::{Context, GateError, Progress, read_results_dir};
+use crate::{Context, GateError, Progress, evidence, read_results_dir};
 
 /// What a suite run needs of the [`Context`]. Unlike the context (whose store and backend stay
 /// on the thread that made them), it can be handed to a second thread, so that the candidate's
@@ -27,11 +27,23 @@ pub(crate) struct Runner<'a> {
     pub engine: &'a dyn Engine,
     pub progress: &'a dyn Progress,
     pub state_dir: PathBuf,
+    /// Where stored runs are looked up and kept; `None` with `gate --fresh`.
+    pub evidence: Option<crate::evidence::EvidenceAccess<'a>>,
 }
 
 impl<'a> Context<'a> {
     pub(crate) fn runner(&self) -> Runner<'a> {
-        Runner { config: self.config, engine: self.engine, progress: self.progress, state_dir: self.state_dir.clone() }
+        let evidence = (!self.fresh).then(|| crate::evidence::EvidenceAccess {
+            store_dir: self.store.path().parent().map_or_else(|| self.state_dir.clone(), Path::to_path_buf),
+            shared: self.backend.shared_evidence(),
+        });
+        Runner {
+            config: self.config,
+            engine: self.engine,
+            progress: self.progress,
+            state_dir: self.state_dir.clone(),
+            evidence,
+        }
     }
 }
 
@@ -214,6 +226,30 @@ pub(crate) fn run_suite_in(
 ) -> Result<SuiteRun, GateError> {
     let folder = unique_folder(run_dir, &format!("{which}-{purpose}"));
     let suite = &image.suite;
+    // A first run made before with everything that determines its results unchanged is not
+    // made again (`evidence.rs`); reruns and confirmations always are.
+    let key = if evidence::reusable_purpose(purpose) {
+        evidence::key_for(context, image, image_ref, evidence::RunKind::Suite, command, &suite.results)
+    } else {
+        None
+    };
+    if let Some(found) = key.as_deref().and_then(|key| evidence::find(context, image, key)) {
+        let summary = evidence::reused_summary(&found, which, purpose);
+        let counts = found.run.results.counts();
+        context.progress.note(
+            &image.name,
+            &format!(
+                "{which}: {purpose} run of `{}` reused from {} ({}): {}, {} passed, {} failed",
+                one_line(command),
+                found.reused.recorded_at,
+                found.reused.source,
+                imagegate_contract::plural(counts.tests, "test"),
+                counts.passed,
+                counts.failed
+            ),
+        );
+        return Ok(SuiteRun { summary, results: found.run.results });
+    }
     context.progress.start(&image.name, &format!("{which}: {purpose} running `{}`", one_line(command)));
     let run = run_container(context, image, image_ref, command, &suite.results, Keep::Results, &folder)?;
     let outcome = run.outcome;
@@ -272,7 +308,7 @@ pub(crate) fn run_suite_in(
             ),
         );
     }
-    Ok(SuiteRun {
+    let run = SuiteRun {
         summary: RunSummary {
             image: which.to_owned(),
             purpose: purpose.to_owned(),
@@ -283,9 +319,17 @@ pub(crate) fn run_suite_in(
             log: log_file.display().to_string(),
             output_tail,
             skipped,
+            reused: None,
         },
         results,
-    })
+    };
+    if let Some(key) = key
+        && evidence::storable(&run.summary, &run.results)
+    {
+        let stored = evidence::StoredRun { summary: run.summary.clone(), results: run.results.clone(), listed: None };
+        evidence::keep(context, image, &key, &stored);
+    }
+    Ok(run)
 }
 
 /// Says what was not copied out of a run's results folder, one line per file: never silently

@@ -18,6 +18,7 @@
 pub mod auth;
 mod client;
 mod error;
+pub mod evidence;
 pub mod lease;
 pub mod records;
 pub mod reference;

@@ -367,6 +367,37 @@ impl RegistryStore {
         Ok(tags)
     }
 
+    /// Stores a suite run's evidence (see `evidence.rs`) in the image's stable repository.
+    pub fn write_evidence(
+        &self,
+        stable_tag: &str,
+        key: &str,
+        recorded_at: &str,
+        body: &[u8],
+    ) -> Result<(), RegistryError> {
+        crate::evidence::write_evidence(&self.client, &self.stable(stable_tag)?, key, recorded_at, body)
+    }
+
+    /// Deletes (unless `dry_run`) the image's stored runs recorded before `cutoff`; returns how
+    /// many there were.
+    pub fn prune_evidence(
+        &self,
+        stable_tag: &str,
+        cutoff: jiff::Timestamp,
+        dry_run: bool,
+    ) -> Result<usize, RegistryError> {
+        Ok(crate::evidence::prune_evidence(&self.client, &self.stable(stable_tag)?, cutoff, !dry_run)?.len())
+    }
+
+    /// The suite run stored under `key` for the image, if any.
+    pub fn read_evidence(
+        &self,
+        stable_tag: &str,
+        key: &str,
+    ) -> Result<Option<crate::evidence::StoredRun>, RegistryError> {
+        crate::evidence::read_evidence(&self.client, &self.stable(stable_tag)?, key)
+    }
+
     pub fn read_record(&self, repository: &Reference, tag: &str) -> Result<Option<Record>, RegistryError> {
         records::read_record(&self.client, repository, tag)
     }

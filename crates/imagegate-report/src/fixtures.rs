@@ -75,6 +75,7 @@ fn run(image: &str, purpose: &str, exit_code: Option<i32>, seconds: f64, tests: 
         log: format!("/work/.imagegate/runs/{name}.log"),
         output_tail: None,
         skipped: Vec::new(),
+        reused: None,
     }
 }
 

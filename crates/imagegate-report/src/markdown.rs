@@ -340,6 +340,10 @@ fn image_body(out: &mut String, report: &GateReport, limits: Limits, heading_lev
             let _ = write!(line, "; {} in the stable image ({})", counts.tests, count_phrase(counts));
         }
         let _ = writeln!(out, "\n{line}");
+        let reused = crate::text::reused_runs(report);
+        if !reused.is_empty() {
+            let _ = writeln!(out, "\nNot run again: {}.", md_prose(&reused.join("; "), false));
+        }
     }
 
     let errors_shown = limits.entries.max(3);
@@ -663,6 +667,20 @@ fn fixed_count(report: &GateReport) -> String {
 mod tests {
     use super::*;
     use crate::fixtures;
+
+    #[test]
+    fn a_reused_run_says_from_when_and_where() {
+        let mut report = fixtures::regression();
+        let fresh = gate_markdown(&report);
+        assert!(!fresh.contains("reused"), "{fresh}");
+        report.runs[0].reused = Some(imagegate_contract::ReusedRun {
+            recorded_at: "2026-03-01T10:00:00Z".to_owned(),
+            source: "local".to_owned(),
+            key: "sha256:abc".to_owned(),
+        });
+        let text = gate_markdown(&report);
+        assert!(text.contains("the candidate's suite run, reused from 2026-03-01T10:00:00Z (local)"), "{text}");
+    }
 
     #[test]
     fn snapshot_regression() {

@@ -210,6 +210,9 @@ pub fn gate_text(report: &GateReport) -> String {
             let _ = writeln!(out, "             {} in the stable image: {}", counts.tests, count_phrase(counts));
         }
     }
+    for line in crate::text::reused_runs(report) {
+        let _ = writeln!(out, "  reused     {line}");
+    }
 
     if !report.errors.is_empty() {
         let _ = writeln!(out, "\nNo verdict could be reached:");
@@ -377,6 +380,20 @@ mod tests {
 
     use super::*;
     use crate::fixtures;
+
+    #[test]
+    fn a_reused_run_says_from_when_and_where() {
+        let mut report = fixtures::regression();
+        let fresh = gate_text(&report);
+        assert!(!fresh.contains("reused"), "{fresh}");
+        report.runs[0].reused = Some(imagegate_contract::ReusedRun {
+            recorded_at: "2026-03-01T10:00:00Z".to_owned(),
+            source: "local".to_owned(),
+            key: "sha256:abc".to_owned(),
+        });
+        let text = gate_text(&report);
+        assert!(text.contains("the candidate's suite run, reused from 2026-03-01T10:00:00Z (local)"), "{text}");
+    }
 
     #[test]
     fn snapshot_regression() {

@@ -186,6 +186,22 @@ pub(crate) fn output_tails(report: &imagegate_contract::GateReport) -> Vec<(Stri
         .collect()
 }
 
+/// One phrase per run of the report whose stored results were reused rather than run again:
+/// "the candidate's suite run, reused from 2026-01-01T00:00:00Z (local)".
+pub(crate) fn reused_runs(report: &imagegate_contract::GateReport) -> Vec<String> {
+    report
+        .runs
+        .iter()
+        .filter_map(|run| {
+            let reused = run.reused.as_ref()?;
+            Some(format!(
+                "the {}'s {} run, reused from {} ({})",
+                run.image, run.purpose, reused.recorded_at, reused.source
+            ))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,6 +7,7 @@ mod records;
 mod sqlite;
 
 pub use records::{
-    BuildRecord, Event, MoveIntent, NewBuild, NewPromotion, NewVerdict, PromotionKind, PromotionRecord, VerdictRecord,
+    BuildRecord, Event, MoveIntent, NewBuild, NewPromotion, NewVerdict, PromotionKind, PromotionRecord, StoredEvidence,
+    VerdictRecord,
 };
-pub use sqlite::{Store, StoreError};
+pub use sqlite::{EVIDENCE_KEPT_PER_IMAGE, Store, StoreError};

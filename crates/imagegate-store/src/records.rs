@@ -141,3 +141,18 @@ pub struct MoveIntent {
     pub owner: String,
     pub created_at: String,
 }
+
+/// The stored results of one complete suite run (see `Store::keep_evidence`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvidence {
+    /// `sha256:…` of everything that determines the run's results.
+    pub key: String,
+    /// The image's name in imagegate.toml (pruning keeps the newest runs per image).
+    pub image: String,
+    /// When the run was made (RFC 3339).
+    pub recorded_at: String,
+    /// Where it was first recorded: `local`, or `registry:HOST/NAMESPACE`.
+    pub source: String,
+    /// The run's results and summary, as the gate serialises them.
+    pub run_json: String,
+}

@@ -6,7 +6,8 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::{
-    BuildRecord, Event, MoveIntent, NewBuild, NewPromotion, NewVerdict, PromotionKind, PromotionRecord, VerdictRecord,
+    BuildRecord, Event, MoveIntent, NewBuild, NewPromotion, NewVerdict, PromotionKind, PromotionRecord, StoredEvidence,
+    VerdictRecord,
 };
 
 /// The store file inside the state folder.
@@ -92,7 +93,26 @@ CREATE TABLE move_intents (
 );
 CREATE INDEX move_intents_pending ON move_intents (scope, image) WHERE state = 'pending';
 "#,
+    r#"
+-- Evidence: the per-test results of complete suite runs, keyed by a digest of everything that
+-- determines them (image digest, checkout content, command, environment, settings, imagegate's
+-- version), so that a later gate needing the same run reuses them. `run_json` holds the
+-- results and the run's summary; environment values are never stored, only hashed into `key`.
+-- `source` says where the run was first recorded (`local`, or the registry it came from).
+CREATE TABLE evidence (
+    key TEXT PRIMARY KEY,
+    image TEXT NOT NULL,
+    recorded_at TEXT NOT NULL,
+    source TEXT NOT NULL,
+    run_json TEXT NOT NULL
+);
+CREATE INDEX evidence_by_image ON evidence (image, recorded_at);
+"#,
 ];
+
+/// How many stored runs [`Store::keep_evidence`] keeps per image, newest first: enough for the
+/// runs of a few gates on both images, bounded so that the store does not grow with every push.
+pub const EVIDENCE_KEPT_PER_IMAGE: usize = 64;
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -179,6 +199,46 @@ impl Store {
                 Err(error)
             }
         }
+    }
+
+    /// Stores a run's evidence under `key` (the first one stored under a key stays), then
+    /// drops the image's oldest beyond [`EVIDENCE_KEPT_PER_IMAGE`].
+    pub fn keep_evidence(&self, evidence: &StoredEvidence) -> Result<(), StoreError> {
+        self.connection
+            .execute(
+                "INSERT OR IGNORE INTO evidence (key, image, recorded_at, source, run_json) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![evidence.key, evidence.image, evidence.recorded_at, evidence.source, evidence.run_json],
+            )
+            .map_err(self.query_error("store a run's evidence"))?;
+        self.prune_evidence(&evidence.image, EVIDENCE_KEPT_PER_IMAGE)?;
+        Ok(())
+    }
+
+    /// The evidence stored under `key`.
+    pub fn evidence(&self, key: &str) -> Result<Option<StoredEvidence>, StoreError> {
+        self.connection
+            .query_row("SELECT key, image, recorded_at, source, run_json FROM evidence WHERE key = ?1", [key], |row| {
+                Ok(StoredEvidence {
+                    key: row.get(0)?,
+                    image: row.get(1)?,
+                    recorded_at: row.get(2)?,
+                    source: row.get(3)?,
+                    run_json: row.get(4)?,
+                })
+            })
+            .optional()
+            .map_err(self.query_error("read a run's evidence"))
+    }
+
+    /// Drops the evidence of `image` beyond its `keep` newest runs; returns how many went.
+    pub fn prune_evidence(&self, image: &str, keep: usize) -> Result<usize, StoreError> {
+        self.connection
+            .execute(
+                "DELETE FROM evidence WHERE image = ?1 AND key NOT IN
+                 (SELECT key FROM evidence WHERE image = ?1 ORDER BY recorded_at DESC, rowid DESC LIMIT ?2)",
+                params![image, i64::try_from(keep).unwrap_or(i64::MAX)],
+            )
+            .map_err(self.query_error("prune stored evidence"))
     }
 
     pub fn record_build(&self, build: &NewBuild<'_>) -> Result<i64, StoreError> {
@@ -593,6 +653,49 @@ mod tests {
             decision,
             report_json: "{}",
         }
+    }
+
+    fn evidence(key: &str, image: &str, recorded_at: &str) -> StoredEvidence {
+        StoredEvidence {
+            key: key.to_owned(),
+            image: image.to_owned(),
+            recorded_at: recorded_at.to_owned(),
+            source: "local".to_owned(),
+            run_json: format!("{{\"run\":\"{key}\"}}"),
+        }
+    }
+
+    #[test]
+    fn evidence_is_found_by_key_and_the_first_stored_stays() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.evidence("sha256:a").unwrap(), None);
+        store.keep_evidence(&evidence("sha256:a", "debian", "2026-01-01T00:00:00Z")).unwrap();
+        let mut later = evidence("sha256:a", "debian", "2026-01-02T00:00:00Z");
+        later.run_json = "{}".to_owned();
+        store.keep_evidence(&later).unwrap();
+        let found = store.evidence("sha256:a").unwrap().unwrap();
+        assert_eq!(found, evidence("sha256:a", "debian", "2026-01-01T00:00:00Z"));
+        assert_eq!(store.evidence("sha256:b").unwrap(), None);
+    }
+
+    #[test]
+    fn stored_evidence_is_bounded_per_image_keeping_the_newest() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        for day in 1..=EVIDENCE_KEPT_PER_IMAGE + 2 {
+            let at = jiff::Timestamp::from_second(1_700_000_000 + day as i64 * 60).unwrap().to_string();
+            store.keep_evidence(&evidence(&format!("sha256:{day}"), "debian", &at)).unwrap();
+        }
+        store.keep_evidence(&evidence("sha256:other", "alpine", "2020-01-01T00:00:00Z")).unwrap();
+        assert_eq!(store.evidence("sha256:1").unwrap(), None);
+        assert_eq!(store.evidence("sha256:2").unwrap(), None);
+        assert!(store.evidence("sha256:3").unwrap().is_some());
+        assert!(store.evidence(&format!("sha256:{}", EVIDENCE_KEPT_PER_IMAGE + 2)).unwrap().is_some());
+        // Another image's runs are bounded on their own.
+        assert!(store.evidence("sha256:other").unwrap().is_some());
+        assert_eq!(store.prune_evidence("debian", 1).unwrap(), EVIDENCE_KEPT_PER_IMAGE - 1);
+        assert!(store.evidence(&format!("sha256:{}", EVIDENCE_KEPT_PER_IMAGE + 2)).unwrap().is_some());
     }
 
     #[test]

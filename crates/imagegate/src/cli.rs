@@ -187,6 +187,9 @@ pub struct TestArgs {
     /// Folder for the shard's evidence (with --shard)
     #[arg(long, value_name = "DIR")]
     pub output: Option<PathBuf>,
+    /// Run the suite again, never reusing a stored run with the same image, checkout, command and environment
+    #[arg(long)]
+    pub fresh: bool,
     #[command(flatten)]
     pub project: ProjectArgs,
 }
@@ -198,6 +201,9 @@ pub struct GateArgs {
     /// Rebuild the candidate without cache even when the recipe is unchanged
     #[arg(long)]
     pub refresh: bool,
+    /// Run every suite again, never reusing a stored run with the same image, checkout, command and environment
+    #[arg(long)]
+    pub fresh: bool,
     /// Promote each candidate that passes (where `[promote] branches` allows)
     #[arg(long)]
     pub promote: bool,

@@ -98,6 +98,7 @@ impl Runtime {
             progress: &self.progress,
             state_dir: self.settings.state_dir.clone(),
             backend: self.backend.as_ref(),
+            fresh: false,
         }
     }
 }

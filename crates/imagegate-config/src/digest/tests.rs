@@ -37,6 +37,7 @@ fn image(context: &Path) -> ImageConfig {
             limits: Default::default(),
             results_limits: Default::default(),
             incumbent: Default::default(),
+            reuse: true,
         },
         lines: Default::default(),
     }

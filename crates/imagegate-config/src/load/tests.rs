@@ -369,7 +369,7 @@ fn unknown_key_far_from_all_lists_the_valid_ones() {
           |
         7 | flaky_retries = 2
           | ^^^^^^^^^^^^^
-          hint: valid keys in [images.debian.suite] are `command`, `results`, `workdir`, `env`, `timeout`, `rerun`, `attempts`, `network`, `shard`, `list`, `incumbent`, `max_results_size`, `max_results_files` and [images.debian.suite.limits]
+          hint: valid keys in [images.debian.suite] are `command`, `results`, `workdir`, `env`, `timeout`, `rerun`, `attempts`, `network`, `shard`, `list`, `incumbent`, `reuse`, `max_results_size`, `max_results_files` and [images.debian.suite.limits]
         ");
 }
 

@@ -194,6 +194,10 @@ impl Backend for LockfileBackend {
     fn prunable(&self) -> Option<&dyn Prunable> {
         self.inner.prunable()
     }
+
+    fn shared_evidence(&self) -> Option<&dyn crate::SharedEvidence> {
+        self.inner.shared_evidence()
+    }
 }
 
 impl StablePointer for LockfileBackend {

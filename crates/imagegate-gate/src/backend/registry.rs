@@ -310,6 +310,31 @@ impl Backend for RegistryBackend {
     fn prunable(&self) -> Option<&dyn Prunable> {
         Some(self)
     }
+
+    fn shared_evidence(&self) -> Option<&dyn crate::SharedEvidence> {
+        Some(self)
+    }
+}
+
+/// Stored runs travel with the records, in the image's stable repository, so that a gate on
+/// another machine reuses them.
+impl crate::SharedEvidence for RegistryBackend {
+    fn source(&self) -> String {
+        format!("registry:{}", self.registry.location().display())
+    }
+
+    fn read_evidence(&self, image: &ImageConfig, key: &str) -> Result<Option<(String, Vec<u8>)>, GateError> {
+        Ok(self.registry.read_evidence(&image.stable_tag, key)?.map(|run| (run.recorded_at, run.body)))
+    }
+
+    fn write_evidence(&self, image: &ImageConfig, key: &str, recorded_at: &str, body: &[u8]) -> Result<(), GateError> {
+        // Code from a fork only reads the registry: what it ran is kept on this machine only,
+        // so that it cannot hand other machines results of its choosing.
+        if self.read_only {
+            return Ok(());
+        }
+        Ok(self.registry.write_evidence(&image.stable_tag, key, recorded_at, body)?)
+    }
 }
 
 /// The stable tag in the registry, moved under the repository's lease.
@@ -526,6 +551,10 @@ impl Prunable for RegistryBackend {
 
     fn delete_candidate(&self, image: &ImageConfig, digest: &str) -> Result<(), GateError> {
         Ok(self.registry.delete_candidate(&image.stable_tag, digest)?)
+    }
+
+    fn prune_evidence(&self, image: &ImageConfig, cutoff: jiff::Timestamp, dry_run: bool) -> Result<usize, GateError> {
+        Ok(self.registry.prune_evidence(&image.stable_tag, cutoff, dry_run)?)
     }
 }
 

@@ -367,7 +367,8 @@ pub fn with_context_in<T>(
     let config = imagegate_config::load(config).expect("load the config");
     let state_dir = config.state_dir();
     let store = Store::open(&state_dir).expect("open the store");
-    let context = Context { config: &config, engine, store: &store, progress: &SilentProgress, state_dir, backend };
+    let context =
+        Context { config: &config, engine, store: &store, progress: &SilentProgress, state_dir, backend, fresh: false };
     work(&context, &config.images[IMAGE])
 }
 

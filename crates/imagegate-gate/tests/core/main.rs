@@ -6,6 +6,7 @@
 
 mod context;
 mod engine;
+mod evidence;
 mod home;
 mod home_moves;
 mod lifecycle;

@@ -25,7 +25,7 @@ pub fn run(global: &GlobalArgs, args: &GateArgs) -> Result<ExitStatus, CliError>
         project,
         packages: args.packages,
     };
-    let context = runtime.context();
+    let context = imagegate_gate::Context { fresh: args.fresh, ..runtime.context() };
     let mut shards = if args.results.is_empty() { None } else { Some(read_shards(&args.results)?) };
     let images: Vec<String> = match &shards {
         // Without image names, judge the images that have shard evidence.

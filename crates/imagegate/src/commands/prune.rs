@@ -38,6 +38,12 @@ pub fn run(global: &GlobalArgs, args: &PruneArgs) -> Result<ExitStatus, CliError
             ),
         }
     }
+    if report.evidence_removed > 0 {
+        println!(
+            "{} {verb}: suite runs stored for reuse before the cutoff",
+            imagegate_contract::plural(report.evidence_removed, "stored run")
+        );
+    }
     println!(
         "{} {verb} from {} (created before {}){}",
         imagegate_contract::plural(removed, "candidate"),

@@ -26,7 +26,7 @@ pub fn run(global: &GlobalArgs, args: &TestArgs) -> Result<ExitStatus, CliError>
         }
     };
     crate::settings::refuse_host_network(config, [image], &crate::settings::RunTrust::from_environment())?;
-    let context = runtime.context();
+    let context = imagegate_gate::Context { fresh: args.fresh, ..runtime.context() };
     if let Some(shard) = args.shard {
         return run_shard(&runtime, image, shard, args);
     }
@@ -62,7 +62,8 @@ pub fn run(global: &GlobalArgs, args: &TestArgs) -> Result<ExitStatus, CliError>
 /// `test --shard K/N --output DIR`: the evidence of one slice, saved for `gate --results`.
 fn run_shard(runtime: &Runtime, image: &ImageConfig, shard: Shard, args: &TestArgs) -> Result<ExitStatus, CliError> {
     let project = runtime.project(&args.project);
-    let record = imagegate_gate::run_shard(&runtime.context(), image, shard, &project.commit)?;
+    let context = imagegate_gate::Context { fresh: args.fresh, ..runtime.context() };
+    let record = imagegate_gate::run_shard(&context, image, shard, &project.commit)?;
     runtime.progress.clear();
     let output =
         args.output.clone().ok_or_else(|| CliError::usage("`--shard` needs `--output DIR`", "name a folder"))?;

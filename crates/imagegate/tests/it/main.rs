@@ -12,6 +12,7 @@ mod containment;
 mod context;
 mod crashes;
 mod duplicates;
+mod evidence;
 mod faults;
 mod first_day;
 mod gate_cost;

@@ -44,7 +44,7 @@ impl RegistryProject {
         self.proxy.as_ref().map_or_else(|| self.registry.address(), FaultProxy::address)
     }
 
-    fn anonymous(engine: Engine, features: &[&str], cases: &str) -> RegistryProject {
+    pub(crate) fn anonymous(engine: Engine, features: &[&str], cases: &str) -> RegistryProject {
         RegistryProject::new(engine, RegistryOptions { auth: RegistryAuth::None, tls: false }, features, cases)
     }
 
