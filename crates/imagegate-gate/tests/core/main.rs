@@ -9,5 +9,6 @@ mod engine;
 mod home;
 mod home_moves;
 mod lifecycle;
+mod rounds;
 mod rules;
 mod targeted;
