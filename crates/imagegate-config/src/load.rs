@@ -206,7 +206,7 @@ impl Validator<'_> {
                 self.invalid(
                     concurrency.span(),
                     format!("`concurrency` must be between 1 and {MAX_CONCURRENCY}, found {}", concurrency.get_ref()),
-                    "concurrency is how many suite runs may run side by side: 1 runs them one after the other; leave it out for the machine's default",
+                    "concurrency is how many runs each image (candidate, incumbent) may have going at once: 1 runs everything one after the other; leave it out for the machine's default",
                 );
                 1
             }

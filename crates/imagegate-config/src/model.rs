@@ -130,17 +130,20 @@ pub struct EngineConfig {
     pub kind: Option<EngineKind>,
     /// Network for RUN steps while building; `None`: the engine's own default.
     pub build_network: Option<String>,
-    /// How many suite runs (of the candidate and of the incumbent) may run side by side;
-    /// `None`: [`default_concurrency`].
+    /// How many runs each image (the candidate, the incumbent) may have going at once; `None`:
+    /// [`default_concurrency`]. 1 runs everything one after the other. From 2, the two images'
+    /// runs go side by side, and after the candidate's suite its reruns (with a `rerun`
+    /// template) and the incumbent's targeted run and confirmation go up to this many at once
+    /// per image, so a gate has at most twice this many containers; the whole suite runs once
+    /// per image at a time.
     pub concurrency: Option<u32>,
 }
 
-/// The most suite runs `concurrency` may ask for.
+/// The most runs per image `concurrency` may ask for.
 pub const MAX_CONCURRENCY: u32 = 16;
 
-/// Side-by-side suite runs when `[engine] concurrency` is not set: two (the candidate's and
-/// the incumbent's) on a machine with at least two cores, else one, since a second run on a
-/// single core only slows the first down.
+/// Runs per image at once when `[engine] concurrency` is not set: two on a machine with at
+/// least two cores, else one, since a second run on a single core only slows the first down.
 pub fn default_concurrency() -> u32 {
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
     if cores >= 2 { 2 } else { 1 }

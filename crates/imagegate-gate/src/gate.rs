@@ -300,6 +300,7 @@ fn incumbent_rest(
     run_dir: &std::path::Path,
     confirm_early: bool,
 ) -> Result<IncumbentSide, GateError> {
+    let mut speculative = None;
     let (results, targeted) = match &first {
         IncumbentFirst::Ran(run) => (keep(selection, run.results.clone()), None),
         IncumbentFirst::Listed { ids, .. } => {
@@ -311,26 +312,55 @@ fn incumbent_rest(
                 runner
                     .progress
                     .note(&image.name, &format!("incumbent: running the {} test(s) the verdict needs", targets.len()));
-                let run = run_suite_in(
-                    runner,
-                    image,
-                    reference,
-                    "incumbent",
-                    "suite",
-                    &rerun_command(image, &targets),
-                    run_dir,
-                )?;
+                let targeted_run = || {
+                    run_suite_in(
+                        runner,
+                        image,
+                        reference,
+                        "incumbent",
+                        "suite",
+                        &rerun_command(image, &targets),
+                        run_dir,
+                    )
+                };
+                // When the targeted run is nothing but the candidate's failures, the
+                // confirmation would rerun those very tests: it starts beside the targeted run
+                // rather than after it (a round of container runs less on every regression).
+                // Otherwise the targeted run goes first, since it tells which failures the
+                // incumbent passes, the only ones a confirmation must clear.
+                let (run, confirmation) = if confirm_early
+                    && candidate.is_complete()
+                    && targets == imagegate_compare::rerun_targets(candidate)
+                {
+                    std::thread::scope(|scope| {
+                        let confirmation = scope.spawn(|| {
+                            run_selected_in(runner, image, reference, "incumbent", "confirm", &targets, run_dir)
+                        });
+                        let run = targeted_run();
+                        (run, join(confirmation).map(Some))
+                    })
+                } else {
+                    (targeted_run(), Ok(None))
+                };
+                let (run, confirmation) = (run?, confirmation?);
                 let mut results = only(&run.results, &targets);
                 // A targeted run that broke cannot clear the candidate's failures.
                 results.incomplete.clone_from(&run.results.incomplete);
+                if let Some(confirmation) = confirmation {
+                    speculative = Some((confirmation, targets.clone()));
+                }
                 (results, Some(run.summary))
             }
         }
     };
     // Beside the candidate's reruns, a targeted incumbent confirms at once what may need it:
     // waiting for the reruns would add a round of container runs to every regression.
-    let mut early_confirmation = None;
-    if confirm_early && matches!(first, IncumbentFirst::Listed { .. }) && candidate.is_complete() {
+    let mut early_confirmation = speculative;
+    if early_confirmation.is_none()
+        && confirm_early
+        && matches!(first, IncumbentFirst::Listed { .. })
+        && candidate.is_complete()
+    {
         let targets = imagegate_compare::incumbent_confirmation(candidate, Some(&results));
         if !targets.is_empty() {
             let run = run_selected_in(runner, image, reference, "incumbent", "confirm", &targets, run_dir)?;
@@ -338,6 +368,66 @@ fn incumbent_rest(
         }
     }
     Ok(IncumbentSide { first, results, targeted, early_confirmation, warnings })
+}
+
+/// The candidate's reruns of its failures, up to `attempts` runs in all, the first included;
+/// returns their summaries in attempt order.
+///
+/// An attempt reruns the tests failing after the attempts before it, and its results count only
+/// for those. With a `rerun` template (so that a rerun is a few tests, not the suite) and
+/// `at_once` ≥ 2, the attempts do not wait for each other: up to `at_once` start together, each
+/// rerunning the tests failing when they start, and are merged in attempt order, a later one
+/// counting only for the tests still failing after the earlier ones. Every attempt keeps the
+/// result it would have had one after the other, so no class changes; an attempt whose tests had
+/// all passed by then counts for nothing (it is still listed: it ran).
+fn candidate_reruns(
+    runner: &Runner<'_>,
+    image: &ImageConfig,
+    reference: &str,
+    results: &mut ResultSet,
+    at_once: u32,
+    run_dir: &std::path::Path,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<RunSummary>, GateError> {
+    let mut summaries = Vec::new();
+    // Reruns only make sense on complete results: an incomplete candidate is an error anyway.
+    if !results.is_complete() || results.is_empty() {
+        return Ok(summaries);
+    }
+    // Without a template every rerun is the whole suite: those go one after the other.
+    let at_once = if image.suite.rerun.is_some() { at_once.max(1) } else { 1 };
+    let mut left = image.suite.attempts.saturating_sub(1);
+    while left > 0 {
+        let targets = imagegate_compare::rerun_targets(results);
+        if targets.is_empty() {
+            break;
+        }
+        let batch = left.min(at_once);
+        left -= batch;
+        let rerun = || run_selected_in(runner, image, reference, "candidate", "rerun", &targets, run_dir);
+        let runs: Vec<Result<crate::SuiteRun, GateError>> = if batch == 1 {
+            vec![rerun()]
+        } else {
+            // The scope joins every attempt, so all their containers are gone before an error
+            // of one of them is returned.
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = (0..batch).map(|_| scope.spawn(rerun)).collect();
+                handles.into_iter().map(join).collect()
+            })
+        };
+        for run in runs {
+            let run = run?;
+            let still = imagegate_compare::rerun_targets(results);
+            if !still.is_empty() {
+                for problem in &run.results.incomplete {
+                    warnings.push(format!("candidate rerun: {}: {}", problem.source, problem.reason));
+                }
+                results.merge(only(&run.results, &still));
+            }
+            summaries.push(run.summary);
+        }
+    }
+    Ok(summaries)
 }
 
 fn keep(selection: &Selection, set: ResultSet) -> ResultSet {
@@ -430,29 +520,22 @@ fn collect<'scope>(
         }
     }
 
-    // Reruns only make sense on complete results: an incomplete candidate is an error anyway.
-    let mut rerun_runs = Vec::new();
-    let reruns = (|| {
-        if candidate_results.is_complete() && !candidate_results.is_empty() {
-            for _ in 1..suite.attempts {
-                let targets = imagegate_compare::rerun_targets(&candidate_results);
-                if targets.is_empty() {
-                    break;
-                }
-                let rerun = run_selected(context, image, candidate_id, "candidate", "rerun", &targets, run_dir)?;
-                for problem in &rerun.results.incomplete {
-                    evidence.warnings.push(format!("candidate rerun: {}: {}", problem.source, problem.reason));
-                }
-                rerun_runs.push(rerun.summary);
-                candidate_results.merge(only(&rerun.results, &targets));
-            }
-        }
-        Ok::<(), GateError>(())
-    })();
+    // The candidate's reruns: side by side, its remaining attempts go in one round, beside the
+    // incumbent's rest.
+    let at_once = if side_by_side { context.config.engine.concurrency() } else { 1 };
+    let reruns = candidate_reruns(
+        &runner,
+        image,
+        candidate_id,
+        &mut candidate_results,
+        at_once,
+        run_dir,
+        &mut evidence.warnings,
+    );
     if let Some(handle) = rest {
         incumbent_side = Some(join(handle)?);
     }
-    reruns?;
+    let rerun_runs = reruns?;
 
     // runs[] in one order whatever ran beside what: the candidate's suite, the incumbent's
     // list and suite, the candidate's reruns, the confirmation.

@@ -456,10 +456,17 @@ pub(crate) const TAIL_LINES: usize = 25;
 pub(crate) const TAIL_BYTES: usize = 4096;
 const TAIL_READ_BYTES: u64 = 64 * 1024;
 
+/// A folder of `run_dir` named `name` (or `name-2`, `name-3`…), made here: runs that go side
+/// by side ask at once, and making the folder is what claims its name, so no two share one.
 pub(crate) fn unique_folder(run_dir: &Path, name: &str) -> PathBuf {
+    // A failure to make it shows when the run makes its files there.
+    let _ = fs::create_dir_all(run_dir);
     let mut candidate = run_dir.join(name);
     let mut index = 2;
-    while candidate.exists() {
+    while let Err(error) = fs::create_dir(&candidate) {
+        if error.kind() != std::io::ErrorKind::AlreadyExists {
+            break;
+        }
         candidate = run_dir.join(format!("{name}-{index}"));
         index += 1;
     }

@@ -256,6 +256,12 @@ timeout = "{timeout}"
         self.write_config();
     }
 
+    /// Changes how many runs a failing test gets in all (`attempts`).
+    pub fn set_attempts(&self, attempts: u32) {
+        self.settings.borrow_mut().attempts = attempts;
+        self.write_config();
+    }
+
     /// Drops the `rerun` template: reruns then run the whole suite.
     pub fn without_rerun_template(&self) {
         self.settings.borrow_mut().rerun = false;

@@ -14,8 +14,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::time::Duration;
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 use imagegate_config::EngineKind;
 use imagegate_engine::{
@@ -78,6 +78,29 @@ struct Container {
     folders: BTreeSet<String>,
 }
 
+/// A container's start or end, as [`MemoryEngine::events`] lists them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunEvent {
+    /// `true` when the container started, `false` when it ended.
+    pub started: bool,
+    pub container: String,
+    pub image_id: String,
+    pub command: String,
+}
+
+/// Runs of selected tests wait at their start until `count` of them have started in all, for at
+/// most `wait` each (see [`MemoryEngine::gather`]).
+struct Gather {
+    count: usize,
+    wait: Duration,
+}
+
+/// Whether `command` runs selected tests (`run-tests ID…`), as reruns, targeted runs and
+/// confirmations do.
+fn runs_selected_tests(command: &str) -> bool {
+    command.starts_with("run-tests ")
+}
+
 /// A tag move another actor makes once this many container runs have finished: a concurrent
 /// promotion landing while a gate's suites run.
 struct PendingMove {
@@ -99,6 +122,11 @@ struct State {
     /// The containment and log limit of every container started, in order.
     contained: Vec<(Containment, u64)>,
     pending: Option<PendingMove>,
+    /// Every container start and end, in order.
+    events: Vec<RunEvent>,
+    gather: Option<Gather>,
+    /// How many runs of selected tests have started.
+    selected_started: usize,
 }
 
 impl State {
@@ -114,6 +142,8 @@ impl State {
 
 pub struct MemoryEngine {
     state: Mutex<State>,
+    /// Wakes the runs waiting in [`MemoryEngine::gather`] when another one starts.
+    started: Condvar,
     suite: Box<SuiteModel>,
 }
 
@@ -161,7 +191,7 @@ fn is_under(path: &str, folder: &str) -> bool {
 
 impl MemoryEngine {
     pub fn new(suite: impl Fn(&Invocation<'_>) -> Execution + Send + Sync + 'static) -> MemoryEngine {
-        MemoryEngine { state: Mutex::new(State::default()), suite: Box::new(suite) }
+        MemoryEngine { state: Mutex::new(State::default()), started: Condvar::new(), suite: Box::new(suite) }
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -191,6 +221,22 @@ impl MemoryEngine {
     pub fn move_tag_after_runs(&self, after_runs: usize, reference: &str, image_id: &str) {
         self.state().pending =
             Some(PendingMove { after_runs, reference: reference.to_owned(), image_id: image_id.to_owned() });
+    }
+
+    /// From now on, each run of selected tests (`run-tests ID…`: reruns, targeted runs,
+    /// confirmations) waits at its start until `count` of them have started in all, or for
+    /// `wait`. Runs the gate starts side by side then overlap in [`MemoryEngine::events`] (every
+    /// one starts before any ends), as they would in a real engine where each takes a while;
+    /// runs it starts one after the other each wait in vain, and do not.
+    pub fn gather(&self, count: usize, wait: Duration) {
+        let mut state = self.state();
+        state.gather = Some(Gather { count, wait });
+        state.selected_started = 0;
+    }
+
+    /// Every container start and end, in order.
+    pub fn events(&self) -> Vec<RunEvent> {
+        self.state().events.clone()
     }
 
     /// How many builds ran.
@@ -403,7 +449,33 @@ impl Engine for MemoryEngine {
         log_limit: u64,
     ) -> Result<RunOutcome, EngineError> {
         let mut state = self.state();
+        let Some(found) = state.containers.get(container) else {
+            return Err(refused("start", format!("no such container: {container}")));
+        };
+        let event = RunEvent {
+            started: true,
+            container: container.to_owned(),
+            image_id: found.image_id.clone(),
+            command: found.spec.command.clone(),
+        };
+        let selected = runs_selected_tests(&event.command);
+        state.events.push(event.clone());
+        if selected {
+            state.selected_started += 1;
+            self.started.notify_all();
+            if let Some(Gather { count, wait }) = state.gather {
+                let deadline = Instant::now() + wait;
+                while state.selected_started < count {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        break;
+                    }
+                    state = self.started.wait_timeout(state, left).unwrap_or_else(std::sync::PoisonError::into_inner).0;
+                }
+            }
+        }
         let state = &mut *state;
+        state.events.push(RunEvent { started: false, ..event });
         let Some(found) = state.containers.get_mut(container) else {
             return Err(refused("start", format!("no such container: {container}")));
         };

@@ -10,5 +10,6 @@ mod evidence;
 mod home;
 mod home_moves;
 mod lifecycle;
+mod rounds;
 mod rules;
 mod targeted;
