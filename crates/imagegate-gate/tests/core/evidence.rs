@@ -59,12 +59,14 @@ fn an_edited_checkout_file_is_run_again_even_uncommitted() {
 fn a_flaky_rerun_is_never_served_and_the_reused_runs_failures_are_rerun_fresh() {
     let project = TestProject::new(&["alpha"], "test_a pass\ntest_flaky flaky\n");
     let first = project.gate(false);
-    assert_eq!(purposes(&first), ["suite", "rerun"]);
+    // With two or more runs at once the remaining attempts start together: one or more reruns.
+    let reruns = purposes(&first).iter().filter(|purpose| **purpose == "rerun").count();
+    assert!(reruns >= 1, "{:?}", purposes(&first));
     let runs = project.engine.runs().len();
     let second = project.gate(false);
-    assert_eq!(purposes(&second), ["suite", "rerun"]);
+    assert_eq!(purposes(&second), purposes(&first));
     assert_eq!(reused(&second), [("candidate", "suite")], "the rerun ran again");
-    assert_eq!(project.engine.runs().len(), runs + 1, "exactly the rerun ran");
+    assert_eq!(project.engine.runs().len(), runs + reruns, "exactly the reruns ran");
     assert_eq!(second.flaky.len(), 1, "{}", second.summary);
 }
 
