@@ -82,6 +82,7 @@
 
 mod classify;
 mod comparison;
+pub mod culprits;
 mod entry;
 mod reruns;
 mod standing;
