@@ -94,7 +94,6 @@ pub(crate) fn list_tests(
     list: &str,
     run_dir: &std::path::Path,
 ) -> Result<(BTreeSet<TestId>, RunSummary), GateError> {
-    let folder = unique_folder(run_dir, "list");
     let command = format!("mkdir -p /tmp/imagegate-list && ( {list} ) > /tmp/imagegate-list/ids.txt");
     let copy_out = "/tmp/imagegate-list";
     // A listing made before with everything that determines it unchanged is not made again.
@@ -113,6 +112,7 @@ pub(crate) fn list_tests(
         );
         return Ok((ids, evidence::reused_summary(&found, which, "list")));
     }
+    let folder = unique_folder(run_dir, "list");
     context.progress.start(&image.name, &format!("{which}: listing tests: `{list}`"));
     let run = run_container(context, image, image_ref, &command, copy_out, Keep::Everything, &folder)?;
     let problem = |message: String| GateError::Shards { message };

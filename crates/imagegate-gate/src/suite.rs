@@ -224,7 +224,6 @@ pub(crate) fn run_suite_in(
     command: &str,
     run_dir: &Path,
 ) -> Result<SuiteRun, GateError> {
-    let folder = unique_folder(run_dir, &format!("{which}-{purpose}"));
     let suite = &image.suite;
     // A first run made before with everything that determines its results unchanged is not
     // made again (`evidence.rs`); reruns and confirmations always are.
@@ -250,6 +249,8 @@ pub(crate) fn run_suite_in(
         );
         return Ok(SuiteRun { summary, results: found.run.results });
     }
+    // Claimed only for a run that is made: a reused run leaves no folder.
+    let folder = unique_folder(run_dir, &format!("{which}-{purpose}"));
     context.progress.start(&image.name, &format!("{which}: {purpose} running `{}`", one_line(command)));
     let run = run_container(context, image, image_ref, command, &suite.results, Keep::Results, &folder)?;
     let outcome = run.outcome;
