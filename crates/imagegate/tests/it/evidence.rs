@@ -146,10 +146,12 @@ both_engines!(a_flaky_rerun_is_never_served_from_stored_evidence, |engine: Engin
     let context = TestContext::new(engine, &["alpha"], "test_a pass\ntest_flaky flaky\n");
     let (run, first) = context.gate(&[]);
     run.expect_code(0);
-    assert_eq!(purposes(&first), ["suite", "rerun"]);
+    // The remaining attempts start together when runs go side by side: one rerun or more.
+    assert_eq!(purposes(&first)[0], "suite");
+    assert!(purposes(&first)[1..].iter().all(|purpose| purpose == "rerun") && purposes(&first).len() >= 2, "{first}");
     let (run, second) = context.gate(&[]);
     run.expect_code(0);
-    assert_eq!(purposes(&second), ["suite", "rerun"]);
+    assert_eq!(purposes(&second), purposes(&first));
     assert_eq!(reused(&second), ["candidate suite"], "{run}");
     assert!(run.stderr.contains("candidate: rerun running"), "the rerun did not run\n{run}");
     assert_eq!(crate::context::ids(&second, "flaky"), ["it.test_flaky"]);
