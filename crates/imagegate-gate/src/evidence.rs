@@ -293,10 +293,9 @@ mod tests {
         config.images["app"].suite.clone()
     }
 
-    #[test]
-    fn every_part_changes_the_key() {
-        let suite = suite();
-        let base = KeyInputs {
+    /// The key's inputs for a suite run of `pytest` in one image and checkout.
+    fn inputs(suite: &SuiteConfig) -> KeyInputs<'_> {
+        KeyInputs {
             version: "1.0.0",
             engine: "docker",
             image_digest: "sha256:image",
@@ -304,8 +303,14 @@ mod tests {
             kind: RunKind::Suite,
             command: "pytest",
             copy_out: "/results",
-            suite: &suite,
-        };
+            suite,
+        }
+    }
+
+    #[test]
+    fn every_part_changes_the_key() {
+        let suite = suite();
+        let base = inputs(&suite);
         let key = evidence_key(&base);
         assert!(key.starts_with("sha256:") && key.len() == 71, "{key}");
         assert_eq!(key, evidence_key(&base.clone()), "the key is a function of its inputs");
@@ -352,16 +357,6 @@ mod tests {
         // Reruns, attempts and the list command change other runs' commands, not this one.
         other.attempts = 7;
         other.rerun = Some("pytest {tests}".into());
-        let inputs = |suite| KeyInputs {
-            version: "1.0.0",
-            engine: "docker",
-            image_digest: "sha256:image",
-            checkout: "sha256:checkout",
-            kind: RunKind::Suite,
-            command: "pytest",
-            copy_out: "/results",
-            suite,
-        };
         assert_eq!(evidence_key(&inputs(&suite)), evidence_key(&inputs(&other)));
     }
 
@@ -369,17 +364,7 @@ mod tests {
     fn environment_values_are_not_in_the_key_in_clear() {
         let mut suite = suite();
         suite.env.insert("TOKEN".into(), "s3cr3t-value".into());
-        let inputs = KeyInputs {
-            version: "1.0.0",
-            engine: "docker",
-            image_digest: "sha256:image",
-            checkout: "sha256:checkout",
-            kind: RunKind::Suite,
-            command: "pytest",
-            copy_out: "/results",
-            suite: &suite,
-        };
-        assert!(!evidence_key(&inputs).contains("s3cr3t"));
+        assert!(!evidence_key(&inputs(&suite)).contains("s3cr3t"));
     }
 
     #[test]

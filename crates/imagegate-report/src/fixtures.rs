@@ -229,6 +229,17 @@ pub fn regression() -> GateReport {
 }
 
 /// A reused candidate that does at least as well: one flaky test, one test it fixes; promoted.
+/// [`regression`] whose candidate suite run was reused from an earlier gate.
+pub fn regression_with_reused_run() -> GateReport {
+    let mut report = regression();
+    report.runs[0].reused = Some(imagegate_contract::ReusedRun {
+        recorded_at: "2026-03-01T10:00:00Z".to_owned(),
+        source: "local".to_owned(),
+        key: "sha256:abc".to_owned(),
+    });
+    report
+}
+
 pub fn pass_with_flaky_and_fixed() -> GateReport {
     let stable_tag = "imagegate-demo/tools:stable";
     let mut report = base("tools", stable_tag, Decision::Pass);

@@ -670,15 +670,9 @@ mod tests {
 
     #[test]
     fn a_reused_run_says_from_when_and_where() {
-        let mut report = fixtures::regression();
-        let fresh = gate_markdown(&report);
+        let fresh = gate_markdown(&fixtures::regression());
         assert!(!fresh.contains("reused"), "{fresh}");
-        report.runs[0].reused = Some(imagegate_contract::ReusedRun {
-            recorded_at: "2026-03-01T10:00:00Z".to_owned(),
-            source: "local".to_owned(),
-            key: "sha256:abc".to_owned(),
-        });
-        let text = gate_markdown(&report);
+        let text = gate_markdown(&fixtures::regression_with_reused_run());
         assert!(text.contains("the candidate's suite run, reused from 2026-03-01T10:00:00Z (local)"), "{text}");
     }
 
