@@ -76,6 +76,10 @@ while read -r name how; do
       if [ $alone -eq 1 ]; then result=fail; msg="fails when run alone"
       elif has "$f"; then result=pass; else result=fail; msg="feature $f missing from the image"; fi ;;
     sleep:*) sleep ${how#sleep:}; result=pass ;;
+    python-version:*) want=${how#python-version:}; package=${want%%=*}; version=${want#*=}
+      found=$(python3 -c "import importlib.metadata as m; print(m.version('$package'))" 2>&1)
+      if [ "$found" = "$version" ]; then result=pass; else result=fail
+        msg="AssertionError: $package is $found, the tests need $version"; fi ;;
     werkzeug-urls:*) f=${how#werkzeug-urls:}; if has "$f"; then result=pass; else result=error
       msg="ImportError: cannot import name 'url_quote' from 'werkzeug.urls' (/usr/local/lib/python3.11/dist-packages/werkzeug/urls.py)"; fi ;;
     *) result=error; msg="unknown mode $how" ;;
