@@ -137,12 +137,7 @@ fn dpkg_owned(files: &Files, name: &str, version: &str) -> Result<Owned, Ownersh
     Ok(owned)
 }
 
-fn python_owned(
-    files: &Files,
-    name: &str,
-    version: &str,
-    site: &str,
-) -> Result<Owned, OwnershipError> {
+fn python_owned(files: &Files, name: &str, version: &str, site: &str) -> Result<Owned, OwnershipError> {
     let site = site.trim_end_matches('/');
     let wanted = normalize_distribution_name(name);
     let record = files.iter().find_map(|(path, content)| {
@@ -285,7 +280,12 @@ fn dpkg_names(stanza: &str, name: &str) -> bool {
 /// The database `target` with the entry of package `name` made what it is in `source`: replaced
 /// by `source`'s entry, removed when `source` has none, added when `target` has none. Stanzas
 /// (dpkg) or blocks (apk) keep their order; an added one goes last.
-pub fn put_back_entry(ecosystem: Ecosystem, target: &[u8], source: &[u8], name: &str) -> Result<Vec<u8>, OwnershipError> {
+pub fn put_back_entry(
+    ecosystem: Ecosystem,
+    target: &[u8],
+    source: &[u8],
+    name: &str,
+) -> Result<Vec<u8>, OwnershipError> {
     let (target, source) = (String::from_utf8_lossy(target), String::from_utf8_lossy(source));
     let (target_entries, source_entries, matches): (Vec<String>, Vec<String>, Box<dyn Fn(&str) -> bool>) =
         match ecosystem {
@@ -388,7 +388,8 @@ mod tests {
         let npm = owned_files(&files(&[]), Ecosystem::Npm, "@scope/left-pad", "1.0.0", "app/node_modules").unwrap();
         assert!(npm.owns("app/node_modules/@scope/left-pad/index.js"));
         assert!(!npm.owns("app/node_modules/@scope/left-pad-extra/index.js"));
-        let installed = "P:musl\nV:1\nF:lib\nR:libc.so\n\nP:zlib\nV:1.3\nF:usr/lib\nR:libz.so.1\nR:libz.so.1.3\nF:etc\n\n";
+        let installed =
+            "P:musl\nV:1\nF:lib\nR:libc.so\n\nP:zlib\nV:1.3\nF:usr/lib\nR:libz.so.1\nR:libz.so.1.3\nF:etc\n\n";
         let image = files(&[("lib/apk/db/installed", installed)]);
         let zlib = owned_files(&image, Ecosystem::Apk, "zlib", "1.3", "").unwrap();
         assert_eq!(zlib.paths, BTreeSet::from(["usr/lib/libz.so.1".into(), "usr/lib/libz.so.1.3".into()]));
@@ -398,8 +399,10 @@ mod tests {
 
     #[test]
     fn a_dpkg_stanza_is_replaced_removed_or_added() {
-        let candidate = "Package: a\nVersion: 2\n\nPackage: b\nVersion: 2\nDescription: new\n more\n\nPackage: c\nVersion: 1\n\n";
-        let incumbent = "Package: a\nVersion: 2\n\nPackage: b\nVersion: 1\nDescription: old\n\nPackage: d\nVersion: 1\n";
+        let candidate =
+            "Package: a\nVersion: 2\n\nPackage: b\nVersion: 2\nDescription: new\n more\n\nPackage: c\nVersion: 1\n\n";
+        let incumbent =
+            "Package: a\nVersion: 2\n\nPackage: b\nVersion: 1\nDescription: old\n\nPackage: d\nVersion: 1\n";
         let replaced = put_back_entry(Ecosystem::Deb, candidate.as_bytes(), incumbent.as_bytes(), "b").unwrap();
         assert_eq!(
             String::from_utf8(replaced).unwrap(),
