@@ -110,6 +110,15 @@ macro_rules! delegate_engine {
             ) -> Result<(), EngineError> {
                 self.client.save_image(reference, consume)
             }
+            fn load_image(&self, archive: &Path) -> Result<String, EngineError> {
+                self.client.load_image(archive)
+            }
+            fn remove_image(&self, reference: &str) -> Result<(), EngineError> {
+                self.client.remove_image(reference)
+            }
+            fn images_by_owner(&self) -> Result<Vec<(String, String)>, EngineError> {
+                self.client.images_by_owner()
+            }
             fn containers_with_label(&self, key: &str, value: &str) -> Result<Vec<String>, EngineError> {
                 self.client.containers_with_label(key, value)
             }

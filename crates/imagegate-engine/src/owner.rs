@@ -124,10 +124,12 @@ fn temporary_is_orphaned(name: &str) -> bool {
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Leftovers {
     pub containers: Vec<String>,
+    /// Experiment images (a gate's transplants) of dead makers.
+    pub images: Vec<String>,
     pub files: Vec<PathBuf>,
 }
 
-/// Removes the test containers and temporary files of imagegate processes that no longer run.
+/// Removes the test containers, experiment images and temporary files of imagegate processes that no longer run.
 /// Failures to remove are ignored: the next start tries again.
 pub fn remove_leftovers(engine: &dyn Engine) -> Result<Leftovers, EngineError> {
     let mut removed = Leftovers::default();
@@ -135,6 +137,12 @@ pub fn remove_leftovers(engine: &dyn Engine) -> Result<Leftovers, EngineError> {
         let dead = Owner::parse(&label).is_some_and(|owner| owner.liveness() == Liveness::Dead);
         if dead && engine.remove_container(&container).is_ok() {
             removed.containers.push(container);
+        }
+    }
+    for (image, label) in engine.images_by_owner()? {
+        let dead = Owner::parse(&label).is_some_and(|owner| owner.liveness() == Liveness::Dead);
+        if dead && engine.remove_image(&image).is_ok() {
+            removed.images.push(image);
         }
     }
     removed.files = remove_orphaned_temporaries(&std::env::temp_dir());
