@@ -20,7 +20,7 @@ pub use cleanup::remove_live_containers;
 pub use detect::{Detected, connect, detect, detect_explained};
 pub use docker::Docker;
 pub use error::EngineError;
-pub use owner::{LABEL_OWNER, Leftovers, Liveness, Owner, remove_leftovers};
+pub use owner::{LABEL_OWNER, Leftovers, Liveness, Owner, remove_leftovers, temporary_prefix};
 pub use podman::Podman;
 pub use transfer::{MAX_STREAMED_BYTES, checkout_digest};
 pub use types::{

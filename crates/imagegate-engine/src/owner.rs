@@ -100,6 +100,12 @@ impl Owner {
     }
 }
 
+/// The start of the name of a temporary file or folder this process makes for `purpose`:
+/// a later process removes it once this one is gone.
+pub fn temporary_prefix(purpose: &str) -> String {
+    format!("imagegate-{purpose}-{}-", Owner::current().file_tag())
+}
+
 /// Whether the maker of temporary file `name` (`imagegate-PURPOSE-PID-START-…`, or
 /// `imagegate-PURPOSE-PID-COUNTER` as older versions named them) is gone.
 fn temporary_is_orphaned(name: &str) -> bool {

@@ -227,8 +227,8 @@ impl Experiments for EngineExperiments<'_, '_> {
         }
     }
 
-    fn unavailable(&mut self, _package: usize) -> Option<String> {
-        None
+    fn unavailable(&mut self, package: usize) -> Option<String> {
+        self.transplants.unavailable(&self.changes[package])
     }
 }
 

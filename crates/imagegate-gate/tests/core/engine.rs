@@ -568,7 +568,8 @@ impl Engine for MemoryEngine {
             let name = entry.path().map_err(|source| io_error("read", archive, source))?.to_string_lossy().into_owned();
             if name.ends_with(".json") {
                 let mut bytes = Vec::new();
-                std::io::Read::read_to_end(&mut entry, &mut bytes).map_err(|source| io_error("read", archive, source))?;
+                std::io::Read::read_to_end(&mut entry, &mut bytes)
+                    .map_err(|source| io_error("read", archive, source))?;
                 members.insert(name, bytes);
             }
         }
@@ -579,7 +580,8 @@ impl Engine for MemoryEngine {
         let config_name = manifest[0]["Config"].as_str().unwrap_or_default().to_owned();
         let config = members.get(&config_name).ok_or_else(|| refused("load", format!("no config {config_name}")))?;
         let id = format!("sha256:{}", hex::encode(Sha256::digest(config)));
-        let parsed: serde_json::Value = serde_json::from_slice(config).map_err(|error| refused("load", error.to_string()))?;
+        let parsed: serde_json::Value =
+            serde_json::from_slice(config).map_err(|error| refused("load", error.to_string()))?;
         let labels = parsed["config"]["Labels"]
             .as_object()
             .map(|labels| {
