@@ -18,7 +18,7 @@ use crate::{Engine, EngineError};
 pub const LABEL_OWNER: &str = "io.imagegate.owner";
 
 /// The prefixes of imagegate's temporary files and folders in the system's temporary folder.
-const TEMPORARY_PREFIXES: [&str; 2] = ["imagegate-iid-", "imagegate-auth-"];
+const TEMPORARY_PREFIXES: [&str; 3] = ["imagegate-iid-", "imagegate-auth-", "imagegate-transplant-"];
 
 /// A process, as it is named on what it creates.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,7 +100,8 @@ impl Owner {
     }
 }
 
-/// The start of the name of a temporary file or folder this process makes for `purpose`:
+/// The start of the name of a temporary file or folder this process makes for `purpose` (one of
+/// the purposes in `TEMPORARY_PREFIXES`):
 /// a later process removes it once this one is gone.
 pub fn temporary_prefix(purpose: &str) -> String {
     format!("imagegate-{purpose}-{}-", Owner::current().file_tag())

@@ -48,7 +48,10 @@ pub(crate) fn prove(
         ),
     );
     let mut transplants = match Transplants::prepare(context, image, images.candidate, images.incumbent, diff) {
-        Ok(transplants) => transplants,
+        Ok(mut transplants) => {
+            transplants.kept = keep;
+            transplants
+        }
         Err(error) => {
             report.warnings.push(format!("the culprit proof did not run: {error}"));
             return;

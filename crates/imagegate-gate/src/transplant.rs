@@ -43,6 +43,8 @@ pub struct Transplants {
     candidate_files: ownership::Files,
     incumbent_files: ownership::Files,
     made: usize,
+    /// Kept images carry no maker: a later start must not remove them as leftovers.
+    pub kept: bool,
 }
 
 impl Transplants {
@@ -80,6 +82,7 @@ impl Transplants {
             candidate_files,
             incumbent_files,
             made: 0,
+            kept: false,
         })
     }
 
@@ -138,6 +141,7 @@ impl Transplants {
             .collect();
         let listed = serde_json::Value::Array(listed).to_string();
         let image_name = self.image.clone();
+        let kept = self.kept;
         let edit = |config: &mut serde_json::Value| {
             let labels = &mut config["config"]["Labels"];
             if !labels.is_object() {
@@ -147,7 +151,9 @@ impl Transplants {
                 // Never taken for a candidate: the inputs label is what finds candidates.
                 labels.remove(crate::LABEL_INPUTS);
                 labels.insert(LABEL_EXPERIMENT.to_owned(), serde_json::Value::String(image_name.clone()));
-                labels.insert(imagegate_engine::LABEL_OWNER.to_owned(), serde_json::Value::String(owner.clone()));
+                if !kept {
+                    labels.insert(imagegate_engine::LABEL_OWNER.to_owned(), serde_json::Value::String(owner.clone()));
+                }
                 labels.insert(LABEL_PUT_BACK.to_owned(), serde_json::Value::String(listed.clone()));
             }
             let step = serde_json::json!({
@@ -183,6 +189,7 @@ impl Transplants {
         let loaded = context.engine.load_image(&archive_path);
         let _ = fs::remove_file(&archive_path);
         let image_id = loaded?;
+        crate::failpoint!("experiment.made");
         Ok(Transplant {
             reference,
             image_id,

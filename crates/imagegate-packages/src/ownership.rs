@@ -287,20 +287,20 @@ pub fn put_back_entry(
     name: &str,
 ) -> Result<Vec<u8>, OwnershipError> {
     let (target, source) = (String::from_utf8_lossy(target), String::from_utf8_lossy(source));
-    let (target_entries, source_entries, matches): (Vec<String>, Vec<String>, Box<dyn Fn(&str) -> bool>) =
-        match ecosystem {
-            Ecosystem::Deb => (dpkg_stanzas(&target), dpkg_stanzas(&source), Box::new(|entry| dpkg_names(entry, name))),
-            Ecosystem::Apk => {
-                (apk_blocks(&target), apk_blocks(&source), Box::new(|entry| apk_field(entry, "P") == Some(name)))
-            }
-            other => {
-                return Err(OwnershipError::Unsupported {
-                    ecosystem: other,
-                    name: name.to_owned(),
-                    version: String::new(),
-                });
-            }
-        };
+    type Matcher<'a> = Box<dyn Fn(&str) -> bool + 'a>;
+    let (target_entries, source_entries, matches): (Vec<String>, Vec<String>, Matcher<'_>) = match ecosystem {
+        Ecosystem::Deb => (dpkg_stanzas(&target), dpkg_stanzas(&source), Box::new(|entry| dpkg_names(entry, name))),
+        Ecosystem::Apk => {
+            (apk_blocks(&target), apk_blocks(&source), Box::new(|entry| apk_field(entry, "P") == Some(name)))
+        }
+        other => {
+            return Err(OwnershipError::Unsupported {
+                ecosystem: other,
+                name: name.to_owned(),
+                version: String::new(),
+            });
+        }
+    };
     let replacement = source_entries.iter().find(|entry| matches(entry));
     let mut entries: Vec<&str> = Vec::with_capacity(target_entries.len() + 1);
     let mut placed = false;

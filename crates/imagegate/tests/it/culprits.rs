@@ -258,3 +258,31 @@ both_engines!(an_experiment_image_holds_exactly_the_put_back_versions, |engine: 
         let _ = std::process::Command::new(engine.name()).args(["rmi", "--force", &id]).output();
     }
 });
+
+#[cfg(feature = "failpoints")]
+mod interrupted {
+    use super::*;
+
+    both_engines!(a_killed_proof_leaves_no_experiment_image_container_or_file, |engine: Engine| {
+        let before = experiment_images(engine);
+        let context = project(engine, &["extras"]);
+        let mut command = context.command();
+        command.args(["gate"]);
+        let killed = crate::crashes::kills::kill_command(command, "experiment.made");
+        let made: Vec<String> = experiment_images(engine).into_iter().filter(|id| !before.contains(id)).collect();
+        assert!(!made.is_empty(), "the killed process had loaded an experiment image");
+        // The next command removes what the dead process left.
+        context.run(&["gate", "--no-culprits"]).expect_code(1);
+        let left: Vec<String> = experiment_images(engine).into_iter().filter(|id| made.contains(id)).collect();
+        assert!(left.is_empty(), "experiment images of the killed process are removed: {left:?}");
+        assert!(context.leftover_containers().is_empty());
+        let prefix = format!("imagegate-transplant-{}-", killed.pid);
+        let left: Vec<String> = std::fs::read_dir(std::env::temp_dir())
+            .unwrap()
+            .flatten()
+            .map(|entry| entry.file_name().to_string_lossy().into_owned())
+            .filter(|name| name.starts_with(&prefix))
+            .collect();
+        assert!(left.is_empty(), "the unpacked images are removed: {left:?}");
+    });
+}
