@@ -458,3 +458,146 @@ fn member_header(size: u64) -> tar::Header {
     header.set_size(size);
     header
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(path: &str, content: &[u8], mode: u32) -> (String, Entry) {
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(tar::EntryType::Regular);
+        header.set_mode(mode);
+        header.set_size(content.len() as u64);
+        (path.to_owned(), Entry { header, data: content.to_vec() })
+    }
+
+    fn folder(path: &str) -> (String, Entry) {
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(tar::EntryType::Directory);
+        header.set_mode(0o755);
+        (path.to_owned(), Entry { header, data: Vec::new() })
+    }
+
+    fn layer_tar(plan: &LayerPlan) -> Vec<u8> {
+        let mut out = Vec::new();
+        plan.write(&mut out).unwrap();
+        out
+    }
+
+    /// A `save` archive of one image made of `layers` (plain tars), in docker's legacy layout.
+    fn saved_archive(layers: &[Vec<u8>]) -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        let mut members = Vec::new();
+        let mut diff_ids = Vec::new();
+        for (index, layer) in layers.iter().enumerate() {
+            let member = format!("layer{index}/layer.tar");
+            builder.append_data(&mut member_header(layer.len() as u64), &member, layer.as_slice()).unwrap();
+            members.push(member);
+            diff_ids.push(format!("sha256:{}", hex::encode(Sha256::digest(layer))));
+        }
+        let config = serde_json::json!({"config": {"Labels": {"keep": "1"}}, "rootfs": {"type": "layers", "diff_ids": diff_ids}, "history": []});
+        let config = serde_json::to_vec(&config).unwrap();
+        builder.append_data(&mut member_header(config.len() as u64), "config.json", config.as_slice()).unwrap();
+        let manifest = serde_json::to_vec(
+            &serde_json::json!([{"Config": "config.json", "RepoTags": ["base:1"], "Layers": members}]),
+        )
+        .unwrap();
+        builder.append_data(&mut member_header(manifest.len() as u64), "manifest.json", manifest.as_slice()).unwrap();
+        builder.into_inner().unwrap()
+    }
+
+    #[test]
+    fn stacking_applies_whiteouts_opaque_folders_and_replacements_and_keeps_modes() {
+        let lower = LayerPlan {
+            entries: BTreeMap::from([
+                folder("site"),
+                folder("site/pkg-1.dist-info"),
+                file("site/pkg-1.dist-info/METADATA", b"Version: 1", 0o644),
+                file("site/pkg/__init__.py", b"old", 0o644),
+                file("usr/bin/tool", b"#!/bin/sh", 0o755),
+                file("npm/pkg/index.js", b"old", 0o644),
+            ]),
+            ..LayerPlan::default()
+        };
+        let upper = LayerPlan {
+            entries: BTreeMap::from([
+                file("site/pkg/__init__.py", b"new", 0o644),
+                file("npm/pkg/other.js", b"x", 0o644),
+            ]),
+            whiteouts: BTreeSet::from(["site/pkg-1.dist-info".to_owned()]),
+            opaque: BTreeSet::from(["npm/pkg".to_owned()]),
+        };
+        let folder_on_disk = tempfile::tempdir().unwrap();
+        let archive = saved_archive(&[layer_tar(&lower), layer_tar(&upper)]);
+        let image = SavedImage::unpack(archive.as_slice(), folder_on_disk.path()).unwrap();
+        assert_eq!(image.layer_count(), 2);
+        let stack = image.stack(&|_| true).unwrap();
+        let paths: Vec<&str> = stack.entries.keys().map(String::as_str).collect();
+        assert_eq!(paths, ["npm/pkg/other.js", "site", "site/pkg/__init__.py", "usr/bin/tool"]);
+        assert_eq!(stack.entries["site/pkg/__init__.py"].data, b"new");
+        assert_eq!(stack.entries["usr/bin/tool"].header.mode().unwrap(), 0o755);
+        // What is not wanted is not kept.
+        let only = image.stack(&|path| path == "usr/bin/tool").unwrap();
+        assert_eq!(only.entries.keys().collect::<Vec<_>>(), ["usr/bin/tool"]);
+    }
+
+    #[test]
+    fn a_derived_archive_is_the_base_plus_one_layer_with_its_diff_id_and_edited_config() {
+        let base = LayerPlan { entries: BTreeMap::from([file("etc/version", b"2", 0o644)]), ..LayerPlan::default() };
+        let folder_on_disk = tempfile::tempdir().unwrap();
+        let image =
+            SavedImage::unpack(saved_archive(&[layer_tar(&base)]).as_slice(), &folder_on_disk.path().join("base"))
+                .unwrap();
+        let extra = LayerPlan {
+            entries: BTreeMap::from([file("etc/version", b"1", 0o600)]),
+            whiteouts: BTreeSet::from(["etc/only-in-2".to_owned()]),
+            ..LayerPlan::default()
+        };
+        let layer_path = folder_on_disk.path().join("layer.tar");
+        extra.write(fs::File::create(&layer_path).unwrap()).unwrap();
+        let mut written = Vec::new();
+        let derived = write_derived_archive(
+            &image,
+            &layer_path,
+            "localhost/derived:1",
+            &|config| config["config"]["Labels"]["added"] = serde_json::json!("yes"),
+            &mut written,
+        )
+        .unwrap();
+        assert_eq!(derived.layer_bytes, fs::metadata(&layer_path).unwrap().len());
+        let again = SavedImage::unpack(written.as_slice(), &folder_on_disk.path().join("derived")).unwrap();
+        assert_eq!(again.layer_count(), 2);
+        let config = again.config().unwrap();
+        assert_eq!(config["config"]["Labels"]["added"], "yes");
+        assert_eq!(config["config"]["Labels"]["keep"], "1");
+        let diff_ids = config["rootfs"]["diff_ids"].as_array().unwrap();
+        let layer = fs::read(&layer_path).unwrap();
+        assert_eq!(diff_ids.len(), 2);
+        assert_eq!(diff_ids[1], format!("sha256:{}", hex::encode(Sha256::digest(&layer))));
+        let config_bytes = fs::read(again.member_path(&again.config_member)).unwrap();
+        assert_eq!(derived.config_digest, format!("sha256:{}", hex::encode(Sha256::digest(&config_bytes))));
+        // The layer as the image reader sees it: the file put back, the other one deleted.
+        let stack = again.stack(&|_| true).unwrap();
+        assert_eq!(stack.entries["etc/version"].data, b"1");
+        assert_eq!(stack.entries["etc/version"].header.mode().unwrap(), 0o600);
+        let read = crate::read_layer(layer.as_slice(), &|_| true).unwrap();
+        assert_eq!(read.whiteouts().collect::<Vec<_>>(), ["etc/only-in-2"]);
+    }
+
+    #[test]
+    fn an_archive_without_a_manifest_or_naming_a_missing_layer_is_refused() {
+        let folder_on_disk = tempfile::tempdir().unwrap();
+        let mut builder = tar::Builder::new(Vec::new());
+        builder.append_data(&mut member_header(2), "config.json", b"{}".as_slice()).unwrap();
+        let error =
+            SavedImage::unpack(builder.into_inner().unwrap().as_slice(), &folder_on_disk.path().join("a")).unwrap_err();
+        assert!(error.to_string().contains("manifest.json"), "{error}");
+        let mut builder = tar::Builder::new(Vec::new());
+        let manifest = br#"[{"Config":"config.json","Layers":["gone/layer.tar"]}]"#;
+        builder.append_data(&mut member_header(2), "config.json", b"{}".as_slice()).unwrap();
+        builder.append_data(&mut member_header(manifest.len() as u64), "manifest.json", manifest.as_slice()).unwrap();
+        let error =
+            SavedImage::unpack(builder.into_inner().unwrap().as_slice(), &folder_on_disk.path().join("b")).unwrap_err();
+        assert!(error.to_string().contains("gone/layer.tar"), "{error}");
+    }
+}
