@@ -24,7 +24,7 @@
 #                           runner and reporter of Tahoe-LAFS's suite, which does not make its
 #                           output folder
 #   debian-large:latest     (--large) debian-py:b + compilers and big Python wheels, over 500 MB
-# The images of the podman tests (debian-py:b, layers:latest) are copied into podman as well.
+# The images of the podman tests (debian-py:a and :b, layers:latest) are copied into podman as well.
 #
 # Idempotent and quick when nothing changed: each image carries the digest of its recipe and
 # its parent (label io.imagegate.test.recipe) and is rebuilt only when that changes. Builds run
@@ -47,7 +47,7 @@ readonly RECIPE_LABEL="io.imagegate.test.recipe"
 readonly BUSYBOX_BASE="imagegate-test/busybox:base"
 readonly DEBIAN_BASE="imagegate-test/debian:base"
 readonly SUITE="bookworm"
-readonly PODMAN_IMAGES=("imagegate-test/debian-py:b" "imagegate-test/layers:latest" "imagegate-test/trial:latest")
+readonly PODMAN_IMAGES=("imagegate-test/debian-py:a" "imagegate-test/debian-py:b" "imagegate-test/layers:latest" "imagegate-test/trial:latest")
 readonly ALL_IMAGES=(
   "$DEBIAN_BASE"
   "imagegate-test/debian-py:a"

@@ -22,12 +22,13 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 use crate::CONFIG_FILE_NAME;
 use crate::error::{ConfigError, ConfigErrorKind, Location, SourceFile};
 use crate::model::{
-    ALLOWED_CAPABILITIES, Config, DEFAULT_ATTEMPTS, DEFAULT_NETWORK, DEFAULT_PIDS, DEFAULT_PRUNE_AFTER,
-    DEFAULT_STATE_DIR, DEFAULT_TIMEOUT, DEFAULT_WORKDIR, EngineConfig, EngineKind, ImageConfig, ImageLines,
-    IncumbentRuns, LOG_SIZE_RANGE, LockfileConfig, MAX_ATTEMPTS, MAX_CONCURRENCY, MAX_CPUS, MIN_MEMORY, PIDS_RANGE,
-    PromoteConfig, RegistryStoreConfig, ResultsLimits, StoreConfig, SuiteConfig, SuiteLimits,
+    ALLOWED_CAPABILITIES, Config, CulpritsConfig, DEFAULT_ATTEMPTS, DEFAULT_CULPRIT_BUDGET, DEFAULT_NETWORK,
+    DEFAULT_PIDS, DEFAULT_PRUNE_AFTER, DEFAULT_STATE_DIR, DEFAULT_TIMEOUT, DEFAULT_WORKDIR, EngineConfig, EngineKind,
+    ImageConfig, ImageLines, IncumbentRuns, LOG_SIZE_RANGE, LockfileConfig, MAX_ATTEMPTS, MAX_CONCURRENCY, MAX_CPUS,
+    MAX_CULPRIT_BUDGET, MIN_MEMORY, PIDS_RANGE, PromoteConfig, RegistryStoreConfig, ResultsLimits, StoreConfig,
+    SuiteConfig, SuiteLimits,
 };
-use crate::raw::{RawConfig, RawEngine, RawImage, RawLimits, RawPromote, RawStore, RawSuite};
+use crate::raw::{RawConfig, RawCulprits, RawEngine, RawImage, RawLimits, RawPromote, RawStore, RawSuite};
 use crate::reference::normalize_stable_tag;
 use crate::schema::{quoted, table_name};
 
@@ -629,7 +630,12 @@ impl Validator<'_> {
         };
 
         let (_, context) = context.unwrap_or_default();
+        let culprits = match raw.culprits {
+            Some(culprits) => self.culprits(name, culprits.into_inner()),
+            None => CulpritsConfig::default(),
+        };
         let image = ImageConfig {
+            culprits,
             name: name.to_owned(),
             dockerfile: dockerfile.unwrap_or_default(),
             context,
@@ -1049,6 +1055,33 @@ impl Validator<'_> {
     }
 
     /// `[images.NAME.suite.limits]`. Every limit stays finite whatever the file says.
+    /// `[images.NAME.culprits]`.
+    fn culprits(&mut self, image: &str, raw: RawCulprits) -> CulpritsConfig {
+        let table = table_name(&["images", image, "culprits"]);
+        let defaults = CulpritsConfig::default();
+        let budget = match raw.budget {
+            Some(budget) => match u32::try_from(*budget.get_ref()) {
+                Ok(count) if count <= MAX_CULPRIT_BUDGET => count,
+                _ => {
+                    self.invalid(
+                        budget.span(),
+                        format!(
+                            "`budget` in {table} must be between 0 and {MAX_CULPRIT_BUDGET}, found {}",
+                            budget.get_ref()
+                        ),
+                        format!(
+                            "budget is the most experiments one gate runs to prove a culprit; 0 turns the proof off, \
+                             the default is {DEFAULT_CULPRIT_BUDGET}"
+                        ),
+                    );
+                    defaults.budget
+                }
+            },
+            None => defaults.budget,
+        };
+        CulpritsConfig { budget, keep: raw.keep.map_or(defaults.keep, Spanned::into_inner) }
+    }
+
     fn limits(&mut self, image: &str, raw: RawLimits) -> SuiteLimits {
         let table = table_name(&["images", image, "suite", "limits"]);
         let defaults = SuiteLimits::default();

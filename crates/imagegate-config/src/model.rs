@@ -252,8 +252,32 @@ pub struct ImageConfig {
     /// gives none gets `:latest`, as Docker would.
     pub stable_tag: String,
     pub suite: SuiteConfig,
+    /// `[images.NAME.culprits]`: the proof of which changed packages cause a regression.
+    pub culprits: CulpritsConfig,
     /// Where the image's keys are written in imagegate.toml, for messages that point there.
     pub lines: ImageLines,
+}
+
+/// `[images.NAME.culprits]`: after a regression, experiments that put changed packages back to
+/// the incumbent's versions and rerun the regressed tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CulpritsConfig {
+    /// At most this many experiments per gate (`budget`); 0 turns the proof off.
+    pub budget: u32,
+    /// Keep the experiment images in the engine after the gate (`keep`).
+    pub keep: bool,
+}
+
+/// The default experiment budget: a single culprit among 64 changed packages is found in at
+/// most log2(64) + 2 = 8 experiments.
+pub const DEFAULT_CULPRIT_BUDGET: u32 = 8;
+/// The largest budget accepted.
+pub const MAX_CULPRIT_BUDGET: u32 = 64;
+
+impl Default for CulpritsConfig {
+    fn default() -> Self {
+        CulpritsConfig { budget: DEFAULT_CULPRIT_BUDGET, keep: false }
+    }
 }
 
 /// 1-based lines of an image's keys in imagegate.toml; `None` for a key not written (or a

@@ -58,6 +58,16 @@ pub(crate) struct RawImage {
     pub platform: Option<Spanned<String>>,
     pub stable_tag: Option<Spanned<String>>,
     pub suite: Option<Spanned<RawSuite>>,
+    pub culprits: Option<Spanned<RawCulprits>>,
+}
+
+/// `[images.NAME.culprits]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCulprits {
+    /// Wider than the model's `u32`, as `attempts`, so that validation reports the value.
+    pub budget: Option<Spanned<i64>>,
+    pub keep: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Deserialize)]

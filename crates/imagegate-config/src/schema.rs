@@ -105,7 +105,10 @@ pub(crate) const IMAGE_KEYS: &[Key] = &[
     key("platform", Shape::String, r#""linux/amd64""#),
     key("stable_tag", Shape::String, r#""acme-ci/debian:stable""#),
     key("suite", Shape::Table(SUITE_KEYS), ""),
+    key("culprits", Shape::Table(CULPRITS_KEYS), ""),
 ];
+
+pub(crate) const CULPRITS_KEYS: &[Key] = &[key("budget", Shape::Integer, "8"), key("keep", Shape::Boolean, "true")];
 
 pub(crate) const ROOT_KEYS: &[Key] = &[
     key("engine", Shape::Table(ENGINE_KEYS), ""),
@@ -330,13 +333,14 @@ fn home_of(name: &str, table_path: &[&str]) -> Option<String> {
         ["images", image, ..] => *image,
         _ => "NAME",
     };
-    let tables: [(Vec<&str>, &[Key]); 6] = [
+    let tables: [(Vec<&str>, &[Key]); 7] = [
         (vec!["engine"], ENGINE_KEYS),
         (vec!["promote"], PROMOTE_KEYS),
         (vec!["store"], STORE_KEYS),
         (vec!["images", image], IMAGE_KEYS),
         (vec!["images", image, "suite"], SUITE_KEYS),
         (vec!["images", image, "suite", "limits"], LIMITS_KEYS),
+        (vec!["images", image, "culprits"], CULPRITS_KEYS),
     ];
     tables
         .iter()

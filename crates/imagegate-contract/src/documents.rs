@@ -123,6 +123,11 @@ pub struct GateReport {
     /// on a CI provider imagegate knows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub links: Option<RunLinks>,
+    /// After a regression: what putting changed packages back to the incumbent's versions
+    /// showed, one entry per changed package (confirmed culprits first). Added in 0.1; empty
+    /// when no proof ran.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub culprits: Vec<Culprit>,
 }
 
 /// Where a gate ran, as the CI provider's web pages show it. Every URL is built from the
@@ -661,4 +666,36 @@ mod error_document_tests {
         assert_eq!(json["schema"], ERROR_SCHEMA);
         assert!(json.get("image").is_none(), "{json}");
     }
+}
+
+/// One changed package as the culprit proof judged it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Culprit {
+    /// `dpkg`, `python`, `npm`, `apk`, …
+    pub ecosystem: String,
+    pub name: String,
+    /// The environment it lives in (a Python site-packages folder, an npm tree); empty for
+    /// system package databases.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub location: String,
+    /// Its version in the incumbent (`None` when the candidate added it).
+    pub from: Option<String>,
+    /// Its version in the candidate (`None` when the candidate removed it).
+    pub to: Option<String>,
+    /// `confirmed` (putting it back, with its partners, makes the regressions pass),
+    /// `cleared` or `inconclusive`.
+    pub verdict: String,
+    /// The regressed tests its put-back made pass.
+    pub regressions: Vec<String>,
+    /// The experiments (numbered from 1, in the order run) it was put back in.
+    pub experiments: Vec<usize>,
+    /// The packages it is confirmed together with, as `name` (a pair that breaks only
+    /// together, or culprits that must all be put back).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub partners: Vec<String>,
+    /// The constraint that would keep the incumbent's version (`markupsafe<2.1`, `libfoo=1.2-3`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }

@@ -595,6 +595,65 @@ impl Client {
             .collect())
     }
 
+    /// `load` of an archive file; the image's id is read back through the name the archive
+    /// gives it, since docker prints an id only for archives without names and podman prints
+    /// names in a form that changed between versions.
+    pub(crate) fn load_image(&self, archive: &Path) -> Result<String, EngineError> {
+        let path = archive.to_string_lossy();
+        let operation = format!("load image archive {path}");
+        let printed = self.run(&operation, &["load", "--input", &path])?;
+        let mut loaded = Vec::new();
+        for line in printed.lines() {
+            if let Some(id) = line.trim().strip_prefix("Loaded image ID:") {
+                return Ok(normalize_id(id.trim()));
+            }
+            if let Some((_, names)) = line.trim().split_once(':').filter(|(head, _)| head.starts_with("Loaded image")) {
+                loaded.extend(names.split(',').map(|name| name.trim().to_owned()).filter(|name| !name.is_empty()));
+            }
+        }
+        for name in &loaded {
+            if let Some(info) = self.inspect_image(name)? {
+                return Ok(info.id);
+            }
+        }
+        Err(EngineError::Output {
+            program: self.program.clone(),
+            operation: "load".into(),
+            message: format!("no loaded image found in its output: {}", printed.trim()),
+        })
+    }
+
+    pub(crate) fn remove_image(&self, reference: &str) -> Result<(), EngineError> {
+        let output = self.output(&["rmi", "--force", reference])?;
+        if output.status.success() {
+            return Ok(());
+        }
+        let stderr = String::from_utf8_lossy(&output.stderr).to_lowercase();
+        if stderr.contains("no such") || stderr.contains("not known") || stderr.contains("not found") {
+            return Ok(());
+        }
+        Err(self.failure(&format!("remove image `{reference}`"), &output))
+    }
+
+    /// Every image that names its maker, with that name (the owner label).
+    pub(crate) fn images_by_owner(&self) -> Result<Vec<(String, String)>, EngineError> {
+        let filter = format!("label={}", crate::owner::LABEL_OWNER);
+        let listed = self.list_images(&["images", "--no-trunc", "--quiet", "--filter", &filter])?;
+        let mut ids: Vec<String> =
+            listed.lines().map(|line| normalize_id(line.trim())).filter(|id| !id.is_empty()).collect();
+        ids.sort();
+        ids.dedup();
+        let mut owned = Vec::new();
+        for id in ids {
+            if let Some(info) = self.inspect_image(&id)?
+                && let Some(owner) = info.labels.get(crate::owner::LABEL_OWNER)
+            {
+                owned.push((info.id, owner.clone()));
+            }
+        }
+        Ok(owned)
+    }
+
     pub(crate) fn containers_with_label(&self, key: &str, value: &str) -> Result<Vec<String>, EngineError> {
         let filter = format!("label={key}={value}");
         let listed = self.run("list containers", &["ps", "--all", "--quiet", "--no-trunc", "--filter", &filter])?;

@@ -20,7 +20,7 @@ pub use cleanup::remove_live_containers;
 pub use detect::{Detected, connect, detect, detect_explained};
 pub use docker::Docker;
 pub use error::EngineError;
-pub use owner::{LABEL_OWNER, Leftovers, Liveness, Owner, remove_leftovers};
+pub use owner::{LABEL_OWNER, Leftovers, Liveness, Owner, remove_leftovers, temporary_prefix};
 pub use podman::Podman;
 pub use transfer::{MAX_STREAMED_BYTES, checkout_digest};
 pub use types::{
@@ -109,6 +109,15 @@ macro_rules! delegate_engine {
                 consume: &mut dyn FnMut(&mut dyn std::io::Read) -> Result<(), String>,
             ) -> Result<(), EngineError> {
                 self.client.save_image(reference, consume)
+            }
+            fn load_image(&self, archive: &Path) -> Result<String, EngineError> {
+                self.client.load_image(archive)
+            }
+            fn remove_image(&self, reference: &str) -> Result<(), EngineError> {
+                self.client.remove_image(reference)
+            }
+            fn images_by_owner(&self) -> Result<Vec<(String, String)>, EngineError> {
+                self.client.images_by_owner()
             }
             fn containers_with_label(&self, key: &str, value: &str) -> Result<Vec<String>, EngineError> {
                 self.client.containers_with_label(key, value)

@@ -18,7 +18,7 @@ use crate::{Engine, EngineError};
 pub const LABEL_OWNER: &str = "io.imagegate.owner";
 
 /// The prefixes of imagegate's temporary files and folders in the system's temporary folder.
-const TEMPORARY_PREFIXES: [&str; 2] = ["imagegate-iid-", "imagegate-auth-"];
+const TEMPORARY_PREFIXES: [&str; 3] = ["imagegate-iid-", "imagegate-auth-", "imagegate-transplant-"];
 
 /// A process, as it is named on what it creates.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,6 +100,13 @@ impl Owner {
     }
 }
 
+/// The start of the name of a temporary file or folder this process makes for `purpose` (one of
+/// the purposes in `TEMPORARY_PREFIXES`):
+/// a later process removes it once this one is gone.
+pub fn temporary_prefix(purpose: &str) -> String {
+    format!("imagegate-{purpose}-{}-", Owner::current().file_tag())
+}
+
 /// Whether the maker of temporary file `name` (`imagegate-PURPOSE-PID-START-…`, or
 /// `imagegate-PURPOSE-PID-COUNTER` as older versions named them) is gone.
 fn temporary_is_orphaned(name: &str) -> bool {
@@ -124,10 +131,12 @@ fn temporary_is_orphaned(name: &str) -> bool {
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Leftovers {
     pub containers: Vec<String>,
+    /// Experiment images (a gate's transplants) of dead makers.
+    pub images: Vec<String>,
     pub files: Vec<PathBuf>,
 }
 
-/// Removes the test containers and temporary files of imagegate processes that no longer run.
+/// Removes the test containers, experiment images and temporary files of imagegate processes that no longer run.
 /// Failures to remove are ignored: the next start tries again.
 pub fn remove_leftovers(engine: &dyn Engine) -> Result<Leftovers, EngineError> {
     let mut removed = Leftovers::default();
@@ -135,6 +144,12 @@ pub fn remove_leftovers(engine: &dyn Engine) -> Result<Leftovers, EngineError> {
         let dead = Owner::parse(&label).is_some_and(|owner| owner.liveness() == Liveness::Dead);
         if dead && engine.remove_container(&container).is_ok() {
             removed.containers.push(container);
+        }
+    }
+    for (image, label) in engine.images_by_owner()? {
+        let dead = Owner::parse(&label).is_some_and(|owner| owner.liveness() == Liveness::Dead);
+        if dead && engine.remove_image(&image).is_ok() {
+            removed.images.push(image);
         }
     }
     removed.files = remove_orphaned_temporaries(&std::env::temp_dir());

@@ -214,6 +214,20 @@ pub trait Engine: Send + Sync {
         consume: &mut dyn FnMut(&mut dyn std::io::Read) -> Result<(), String>,
     ) -> Result<(), EngineError>;
 
+    /// Loads the image archive at `archive` (Docker archive format, as `save` writes it) into
+    /// the engine and returns the loaded image's id (`sha256:<hex>`).
+    fn load_image(&self, archive: &Path) -> Result<String, EngineError>;
+
+    /// Removes the image `reference` (an id or a tag) with every tag it has; `Ok` when the
+    /// engine has no such image.
+    fn remove_image(&self, reference: &str) -> Result<(), EngineError>;
+
+    /// Images that name the imagegate process that made them (label [`crate::LABEL_OWNER`]),
+    /// with that label's value: the experiment images made for a gate. None by default.
+    fn images_by_owner(&self) -> Result<Vec<(String, String)>, EngineError> {
+        Ok(Vec::new())
+    }
+
     /// Ids of containers carrying the label `key=value`, running or not.
     fn containers_with_label(&self, key: &str, value: &str) -> Result<Vec<String>, EngineError>;
 

@@ -63,6 +63,9 @@ pub enum GateError {
         "{message}\n  hint: run every shard with the same candidate and commit, then pass all their folders to `gate --results`"
     )]
     Shards { message: String },
+    /// A set of packages could not be put back into the candidate (which, and why).
+    #[error("{message}")]
+    Transplant { message: String },
 }
 
 impl GateError {
@@ -86,6 +89,7 @@ impl GateError {
             | GateError::Io { .. }
             | GateError::Interrupted
             | GateError::Shards { .. }
+            | GateError::Transplant { .. }
             | GateError::DamagedRecord { .. } => ExitStatus::Infrastructure,
         }
     }

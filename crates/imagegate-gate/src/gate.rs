@@ -26,6 +26,11 @@ pub struct GateOptions {
     /// Diff the two images' packages whatever the decision (they are always diffed, and each
     /// regression given its suspects, when the decision is `regression`).
     pub packages: bool,
+    /// After a regression, prove which changed packages cause it (within
+    /// `[images.NAME.culprits] budget`); `gate --no-culprits` turns it off.
+    pub culprits: bool,
+    /// Keep the proof's experiment images in the engine.
+    pub keep_experiments: bool,
 }
 
 /// What the suite runs showed, before any judgement. Shard runs save it to disk, so it is
@@ -629,7 +634,7 @@ pub fn judge(
     if let Some(incumbent) = &incumbent
         && (report.decision == Decision::Regression || options.packages)
     {
-        explain_with_packages(
+        let diff = explain_with_packages(
             context,
             image,
             subjects,
@@ -638,6 +643,15 @@ pub fn judge(
             &evidence.candidate,
             &mut report,
         );
+        // Which changed package causes the regressions: experiments, never a different decision.
+        if let Some(diff) = diff.filter(|diff| !diff.is_empty())
+            && report.decision == Decision::Regression
+            && options.culprits
+            && let Ok(Runnable { candidate, incumbent: Some(incumbent) }) = subjects.runnable(context, image)
+        {
+            let images = crate::culprits::Images { candidate: &candidate, incumbent: &incumbent };
+            crate::culprits::prove(context, image, &images, &diff, &mut report, options.keep_experiments);
+        }
     }
     report.summary = crate::report::summarize(&report);
 
@@ -697,7 +711,7 @@ fn explain_with_packages(
     candidate: &str,
     candidate_results: &ResultSet,
     report: &mut GateReport,
-) {
+) -> Option<imagegate_packages::PackageDiff> {
     context.progress.start(&image.name, "reading both images' packages");
     let images = subjects
         .runnable(context, image)
@@ -707,7 +721,7 @@ fn explain_with_packages(
             Ok(diff) => diff,
             Err(error) => {
                 report.warnings.push(format!("the package diff is missing: {error}"));
-                return;
+                return None;
             }
         };
     context.progress.finish(
@@ -735,6 +749,7 @@ fn explain_with_packages(
         entry.suspects = imagegate_packages::suspects(&text, &diff).iter().map(Into::into).collect();
     }
     report.packages = Some(diff.to_contract(incumbent, candidate));
+    Some(diff)
 }
 
 /// The rerun command for `targets`, or the whole suite when there is no `rerun` template.
@@ -750,7 +765,7 @@ fn rerun_command(image: &ImageConfig, targets: &[TestId]) -> String {
 
 /// Runs only `targets`: through the `rerun` template when there is one, else the whole suite
 /// (whose other results are then ignored).
-fn run_selected(
+pub(crate) fn run_selected(
     context: &Context<'_>,
     image: &ImageConfig,
     image_ref: &str,
@@ -778,7 +793,7 @@ pub(crate) fn run_selected_in(
 }
 
 /// The attempts of `targets` in `set`, and nothing else.
-fn only(set: &ResultSet, targets: &[TestId]) -> ResultSet {
+pub(crate) fn only(set: &ResultSet, targets: &[TestId]) -> ResultSet {
     let wanted: BTreeSet<&TestId> = targets.iter().collect();
     let mut selected = ResultSet::new();
     for result in set.tests().filter(|result| wanted.contains(&result.id)) {

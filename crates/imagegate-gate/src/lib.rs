@@ -24,6 +24,7 @@ pub(crate) use failpoint;
 
 mod backend;
 mod candidate;
+mod culprits;
 mod error;
 mod evidence;
 #[cfg(feature = "failpoints")]
@@ -40,6 +41,7 @@ mod report;
 mod results_dir;
 mod shard;
 mod suite;
+mod transplant;
 
 pub use backend::{
     Backend, KeptMove, LOCK_DIR_VARIABLE, LocalBackend, LockedWork, LockfileBackend, PointerLock, PointerMove,

@@ -47,6 +47,7 @@ pub(crate) fn new_report(
         started_at: Some(now()),
         imagegate_version: Some(env!("CARGO_PKG_VERSION").to_owned()),
         links: options.project.links.clone(),
+        culprits: Vec::new(),
     }
 }
 

@@ -18,6 +18,7 @@ mod layer;
 mod manifest;
 mod path;
 mod stack;
+pub mod transplant;
 
 use std::collections::BTreeMap;
 

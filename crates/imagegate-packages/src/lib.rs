@@ -19,6 +19,7 @@ mod inventory;
 mod model;
 mod ndb;
 mod npm;
+pub mod ownership;
 mod paths;
 mod python;
 mod rpm;
@@ -28,6 +29,10 @@ pub mod version;
 pub use diff::{Direction, PackageChange, PackageDiff, diff};
 pub use inventory::inventory;
 pub use model::{Ecosystem, Inventory, Package};
+pub use ownership::{
+    APK_INSTALLED, DPKG_STATUS, Files, Owned, OwnershipError, apk_database_path, is_ownership_path, owned_files,
+    put_back_entry,
+};
 pub use paths::is_inventory_path;
 pub use python::normalize_distribution_name;
 pub use suspects::{Suspect, suspects};

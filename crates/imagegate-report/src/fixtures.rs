@@ -119,6 +119,7 @@ fn base(image: &str, stable_tag: &str, decision: Decision) -> GateReport {
         started_at: Some("2026-12-04T13:37:05Z".to_owned()),
         imagegate_version: Some("0.1.0".to_owned()),
         links: None,
+        culprits: Vec::new(),
     }
 }
 
@@ -228,7 +229,6 @@ pub fn regression() -> GateReport {
     report
 }
 
-/// A reused candidate that does at least as well: one flaky test, one test it fixes; promoted.
 /// [`regression`] whose candidate suite run was reused from an earlier gate.
 pub fn regression_with_reused_run() -> GateReport {
     let mut report = regression();
@@ -240,6 +240,41 @@ pub fn regression_with_reused_run() -> GateReport {
     report
 }
 
+/// [`regression`] after a culprit proof: `werkzeug` confirmed, two packages cleared, one that
+/// could not be put back.
+pub fn regression_with_culprits() -> GateReport {
+    let mut report = regression();
+    let regressions: Vec<String> = report.regressions.iter().map(|entry| entry.id.clone()).collect();
+    let culprit = |name: &str, from: &str, to: &str, verdict: &str| imagegate_contract::Culprit {
+        ecosystem: "python".to_owned(),
+        name: name.to_owned(),
+        location: "/usr/lib/python3/dist-packages".to_owned(),
+        from: Some(from.to_owned()),
+        to: Some(to.to_owned()),
+        verdict: verdict.to_owned(),
+        regressions: Vec::new(),
+        experiments: vec![2],
+        partners: Vec::new(),
+        pin: None,
+        note: None,
+    };
+    let mut confirmed = culprit("werkzeug", "2.2.3", "2.3.0", "confirmed");
+    confirmed.regressions = regressions;
+    confirmed.experiments = vec![1, 2];
+    confirmed.pin = Some("werkzeug<2.3.0".to_owned());
+    let mut inconclusive = culprit("libssl3", "3.0.11-1", "3.0.13-1", "inconclusive");
+    inconclusive.ecosystem = "deb".to_owned();
+    inconclusive.note = Some("<b>cannot</b> be put back".to_owned());
+    report.culprits = vec![
+        confirmed,
+        inconclusive,
+        culprit("markupsafe", "2.1.3", "2.1.5", "cleared"),
+        culprit("idna", "3.6", "3.7", "cleared"),
+    ];
+    report
+}
+
+/// A reused candidate that does at least as well: one flaky test, one test it fixes; promoted.
 pub fn pass_with_flaky_and_fixed() -> GateReport {
     let stable_tag = "imagegate-demo/tools:stable";
     let mut report = base("tools", stable_tag, Decision::Pass);

@@ -283,6 +283,7 @@ fn image_section(out: &mut String, report: &GateReport, anchor: &str, run_commit
         out.push_str("</div>\n");
     }
 
+    culprits_section(out, report);
     tests_section(out, report);
     if let Some(diff) = &report.packages {
         packages(out, diff);
@@ -387,6 +388,21 @@ fn counts_table(out: &mut String, report: &GateReport) {
 /// Every listed test as a card, regressions first, then flaky, pre-existing and fixed ones.
 /// Cards rather than a table: a test id, a culprit and a traceback need the whole width at
 /// 400 px as much as at 1400.
+fn culprits_section(out: &mut String, report: &GateReport) {
+    let proof = crate::culprit_lines(report, &|text: &str| format!("<code>{}</code>", escape(text)), &|text: &str| {
+        escape(text)
+    });
+    if proof.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "<h3>Culprit proof</h3>");
+    for (index, line) in proof.iter().enumerate() {
+        let class = if index == 0 && line.starts_with("confirmed") { "likely" } else { "muted" };
+        // The line's names are escaped inside their code spans; the words around them are ours.
+        let _ = writeln!(out, "<p class=\"{class}\">{line}</p>");
+    }
+}
+
 fn tests_section(out: &mut String, report: &GateReport) {
     let classes: [(&str, &str, &str, &[TestEntry]); 4] = [
         ("regression", "regression", "Regressions", &report.regressions),

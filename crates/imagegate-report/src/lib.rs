@@ -113,6 +113,72 @@ pub(crate) fn and_more(hidden: usize, singular: &str) -> String {
     format!("… and {hidden} more {}", plural_word(hidden, singular))
 }
 
+/// The culprit proof's lead sentences, confirmed culprits first: "confirmed: putting
+/// `MarkupSafe` back to 2.0.1 makes all 3 regressions pass (pin `MarkupSafe<2.1.0`)". `code`
+/// wraps a name or pin (backticks in Markdown, nothing in a terminal), `plain` escapes other
+/// text from the images (versions, notes). Empty without a proof.
+pub(crate) fn culprit_lines(
+    report: &GateReport,
+    code: &dyn Fn(&str) -> String,
+    plain: &dyn Fn(&str) -> String,
+) -> Vec<String> {
+    let total = report.regressions.len();
+    let mut lines = Vec::new();
+    for culprit in report.culprits.iter().filter(|culprit| culprit.verdict == "confirmed") {
+        let target = match culprit.from.as_deref() {
+            Some(from) => format!("back to {}", plain(from)),
+            None => "out (the candidate added it)".to_owned(),
+        };
+        let fixed = culprit.regressions.len();
+        let effect = if fixed == total {
+            match total {
+                1 => "makes the regression pass".to_owned(),
+                2 => "makes both regressions pass".to_owned(),
+                _ => format!("makes all {total} regressions pass"),
+            }
+        } else {
+            format!("makes {fixed} of the {total} regressions pass")
+        };
+        let mut line = if culprit.partners.is_empty() {
+            format!("confirmed: putting {} {target} {effect}", code(&culprit.name))
+        } else {
+            let partners: Vec<String> = culprit.partners.iter().map(|name| code(name)).collect();
+            format!(
+                "confirmed: putting {} {target} {effect} (together with {})",
+                code(&culprit.name),
+                partners.join(", ")
+            )
+        };
+        if let Some(pin) = &culprit.pin {
+            line.push_str(&format!("; pin {}", code(pin)));
+        }
+        if let Some(note) = &culprit.note {
+            line.push_str(&format!(" — {}", plain(note)));
+        }
+        lines.push(line);
+    }
+    let cleared = report.culprits.iter().filter(|culprit| culprit.verdict == "cleared").count();
+    let inconclusive: Vec<&imagegate_contract::Culprit> =
+        report.culprits.iter().filter(|culprit| culprit.verdict == "inconclusive").collect();
+    if !report.culprits.is_empty() && lines.is_empty() && inconclusive.is_empty() {
+        lines.push(format!(
+            "no changed package causes the regressions: putting them back leaves them failing ({} cleared)",
+            plural(cleared, "package")
+        ));
+    } else if cleared > 0 {
+        lines.push(format!("cleared: {}", plural(cleared, "other changed package")));
+    }
+    for culprit in inconclusive {
+        lines.push(format!(
+            "inconclusive: {} {}{}",
+            code(&culprit.name),
+            plain(&version_change(culprit.from.as_deref(), culprit.to.as_deref())),
+            culprit.note.as_deref().map(|note| format!(" ({})", plain(note))).unwrap_or_default()
+        ));
+    }
+    lines
+}
+
 /// `409 passed, 2 failed, 1 error, 0 skipped`.
 pub(crate) fn count_phrase(counts: &imagegate_results::Counts) -> String {
     format!(
@@ -127,6 +193,57 @@ pub(crate) fn count_phrase(counts: &imagegate_results::Counts) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_culprit_proof_leads_with_the_confirmed_package_and_its_pin() {
+        let report = fixtures::regression_with_culprits();
+        let lines = culprit_lines(&report, &|text: &str| format!("`{text}`"), &|text: &str| text.to_owned());
+        assert_eq!(
+            lines,
+            vec![
+                "confirmed: putting `werkzeug` back to 2.2.3 makes both regressions pass; pin `werkzeug<2.3.0`",
+                "cleared: 2 other changed packages",
+                "inconclusive: `libssl3` 3.0.11-1 → 3.0.13-1 (<b>cannot</b> be put back)",
+            ]
+        );
+        let terminal = terminal::gate_text(&report);
+        let markdown = markdown::gate_markdown(&report);
+        let html = html::gate_html(std::slice::from_ref(&report));
+        let lead = "confirmed: putting";
+        for (format, text) in [("terminal", &terminal), ("markdown", &markdown), ("html", &html)] {
+            let proof = text.find(lead).unwrap_or_else(|| panic!("{format}: no proof line"));
+            // Before the regressions' details.
+            let details =
+                text.find("test_login_redirects_to_next").unwrap_or_else(|| panic!("{format}: no regression"));
+            assert!(proof < details, "{format}: the proof comes after the regressions");
+        }
+        assert!(
+            markdown.contains(
+                "**confirmed: putting `werkzeug` back to 2.2.3 makes both regressions pass; pin `werkzeug<2.3.0`**"
+            ),
+            "{markdown}"
+        );
+        assert!(html.contains("&lt;b&gt;cannot&lt;/b&gt;") && !html.contains("<b>cannot</b>"), "html escapes notes");
+    }
+
+    #[test]
+    fn a_proof_that_clears_every_package_says_no_package_causes_the_regressions() {
+        let mut report = fixtures::regression_with_culprits();
+        for culprit in &mut report.culprits {
+            culprit.verdict = "cleared".to_owned();
+        }
+        let lines = culprit_lines(&report, &|text: &str| text.to_owned(), &|text: &str| text.to_owned());
+        assert_eq!(
+            lines,
+            vec![
+                "no changed package causes the regressions: putting them back leaves them failing (4 packages cleared)"
+            ]
+        );
+        assert!(
+            culprit_lines(&fixtures::regression(), &|text: &str| text.to_owned(), &|text: &str| text.to_owned())
+                .is_empty()
+        );
+    }
 
     #[test]
     fn short_takes_twelve_hex_digits_and_survives_odd_input() {

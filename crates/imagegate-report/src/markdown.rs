@@ -365,6 +365,18 @@ fn image_body(out: &mut String, report: &GateReport, limits: Limits, heading_lev
         }
     }
 
+    let proof = crate::culprit_lines(report, &|text: &str| md_code(text, false), &|text: &str| md_prose(text, false));
+    if !proof.is_empty() {
+        let _ = writeln!(out);
+        for (index, line) in proof.iter().enumerate() {
+            if index == 0 && line.starts_with("confirmed") {
+                let _ = writeln!(out, "**{line}**  ");
+            } else {
+                let _ = writeln!(out, "{line}  ");
+            }
+        }
+    }
+
     if !report.regressions.is_empty() {
         let _ = writeln!(out, "\n{heading} Regressions ({})\n", report.regressions.len());
         let shown = limits.entries.min(report.regressions.len());

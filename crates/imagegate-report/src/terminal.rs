@@ -230,6 +230,14 @@ pub fn gate_text(report: &GateReport) -> String {
             }
         }
     }
+    let proof = crate::culprit_lines(report, &|text: &str| one_line(text), &|text: &str| one_line(text));
+    if !proof.is_empty() {
+        let _ =
+            writeln!(out, "\nCulprit proof (packages put back to the stable image's versions, regressed tests rerun):");
+        for line in proof {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
     sections(&mut out, &report.regressions, &report.flaky, &report.preexisting, &report.fixed);
     if let Some(reason) = &report.fixed_not_measured {
         let _ = writeln!(out, "\nFixed: not measured ({})", one_line(reason));

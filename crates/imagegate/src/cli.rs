@@ -215,6 +215,12 @@ pub struct GateArgs {
     /// Diff the two images' packages even when the candidate passes (always done on a regression)
     #[arg(long)]
     pub packages: bool,
+    /// Skip the culprit proof after a regression (experiments that put changed packages back)
+    #[arg(long)]
+    pub no_culprits: bool,
+    /// Keep the culprit proof's experiment images in the engine after the gate
+    #[arg(long)]
+    pub keep_experiments: bool,
     /// Judge from the evidence saved by `test --shard` in these folders instead of running the suite
     #[arg(long, value_name = "DIR", num_args = 1.., conflicts_with = "refresh")]
     pub results: Vec<PathBuf>,
@@ -310,6 +316,12 @@ pub struct CiArgs {
     /// Print JSON, one imagegate.gate/v1 document per image and line (annotations then go to stderr)
     #[arg(long)]
     pub json: bool,
+    /// Skip the culprit proof after a regression (experiments that put changed packages back)
+    #[arg(long)]
+    pub no_culprits: bool,
+    /// Keep the culprit proof's experiment images in the engine after the gate
+    #[arg(long)]
+    pub keep_experiments: bool,
 }
 
 #[derive(Debug, Args)]

@@ -39,6 +39,7 @@ fn image(context: &Path) -> ImageConfig {
             incumbent: Default::default(),
             reuse: true,
         },
+        culprits: Default::default(),
         lines: Default::default(),
     }
 }

@@ -1286,3 +1286,24 @@ fn incumbent_runs_and_concurrency() {
     let config = project.load(&format!("[engine]\nconcurrency = 1\n{MINIMAL}")).expect("valid");
     assert_eq!(config.engine.concurrency(), 1);
 }
+
+#[test]
+fn culprit_budget_and_keep() {
+    let project = Project::new();
+    let config = project.load(MINIMAL).expect("valid");
+    let image = config.images.values().next().expect("an image");
+    assert_eq!(image.culprits, crate::CulpritsConfig { budget: crate::DEFAULT_CULPRIT_BUDGET, keep: false });
+    let name = &image.name;
+    let config = project.load(&format!("{MINIMAL}[images.{name}.culprits]\nbudget = 0\nkeep = true\n")).expect("valid");
+    let image = config.images.values().next().expect("an image");
+    assert_eq!(image.culprits, crate::CulpritsConfig { budget: 0, keep: true });
+    let error = project.error(&format!("{MINIMAL}[images.{name}.culprits]\nbudget = 65\n"));
+    assert!(
+        error.contains("`budget` in [images.")
+            && error.contains("must be between 0 and 64, found 65")
+            && error.contains("hint:"),
+        "{error}"
+    );
+    let error = project.error(&format!("{MINIMAL}[images.{name}.culprits]\nbudegt = 3\n"));
+    assert!(error.contains("budegt"), "{error}");
+}

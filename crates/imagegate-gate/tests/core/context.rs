@@ -309,6 +309,8 @@ timeout = "{timeout}"
                 links: None,
             },
             packages: false,
+            culprits: true,
+            keep_experiments: false,
         }
     }
 

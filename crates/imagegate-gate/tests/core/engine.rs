@@ -556,6 +556,57 @@ impl Engine for MemoryEngine {
         Err(refused("save", format!("the in-memory engine keeps no layers of `{reference}`")))
     }
 
+    /// Reads the archive's manifest and config (layers are not kept): the image gets the
+    /// config's labels and the manifest's names, and the config's digest as its id, as a real
+    /// engine gives it.
+    fn load_image(&self, archive: &Path) -> Result<String, EngineError> {
+        let file = fs::File::open(archive).map_err(|source| io_error("open", archive, source))?;
+        let mut members = BTreeMap::new();
+        let mut reader = tar::Archive::new(file);
+        for entry in reader.entries().map_err(|source| io_error("read", archive, source))? {
+            let mut entry = entry.map_err(|source| io_error("read", archive, source))?;
+            let name = entry.path().map_err(|source| io_error("read", archive, source))?.to_string_lossy().into_owned();
+            if name.ends_with(".json") {
+                let mut bytes = Vec::new();
+                std::io::Read::read_to_end(&mut entry, &mut bytes)
+                    .map_err(|source| io_error("read", archive, source))?;
+                members.insert(name, bytes);
+            }
+        }
+        let manifest: serde_json::Value = members
+            .get("manifest.json")
+            .and_then(|bytes| serde_json::from_slice(bytes).ok())
+            .ok_or_else(|| refused("load", "the archive has no manifest.json".to_owned()))?;
+        let config_name = manifest[0]["Config"].as_str().unwrap_or_default().to_owned();
+        let config = members.get(&config_name).ok_or_else(|| refused("load", format!("no config {config_name}")))?;
+        let id = format!("sha256:{}", hex::encode(Sha256::digest(config)));
+        let parsed: serde_json::Value =
+            serde_json::from_slice(config).map_err(|error| refused("load", error.to_string()))?;
+        let labels = parsed["config"]["Labels"]
+            .as_object()
+            .map(|labels| {
+                labels.iter().map(|(key, value)| (key.clone(), value.as_str().unwrap_or_default().to_owned())).collect()
+            })
+            .unwrap_or_default();
+        let mut state = self.state();
+        let created = state.tick();
+        state.images.insert(id.clone(), Image { id: id.clone(), labels, build_args: BTreeMap::new(), created });
+        for name in manifest[0]["RepoTags"].as_array().into_iter().flatten().filter_map(|name| name.as_str()) {
+            state.tags.insert(name.to_owned(), id.clone());
+        }
+        Ok(id)
+    }
+
+    fn remove_image(&self, reference: &str) -> Result<(), EngineError> {
+        let mut state = self.state();
+        let id = state.resolve(reference).map(|image| image.id.clone());
+        if let Some(id) = id {
+            state.tags.retain(|_, target| *target != id);
+            state.images.remove(&id);
+        }
+        Ok(())
+    }
+
     fn containers_with_label(&self, key: &str, value: &str) -> Result<Vec<String>, EngineError> {
         Ok(self
             .state()

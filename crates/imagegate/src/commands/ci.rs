@@ -91,7 +91,15 @@ pub fn run(global: &GlobalArgs, args: &CiArgs) -> Result<ExitStatus, CliError> {
     let commit = ci.commit.clone().unwrap_or(git.commit);
     let links = imagegate_ci::run_links(&environment, &commit);
     let project = Project { commit, branch: ci.branch.clone(), links };
-    let options = GateOptions { refresh, promote: true, promotion_allowed, project, packages: false };
+    let options = GateOptions {
+        refresh,
+        promote: true,
+        promotion_allowed,
+        project,
+        packages: false,
+        culprits: !args.no_culprits,
+        keep_experiments: args.keep_experiments,
+    };
 
     let context = runtime.context();
     if context.backend.read_only() {

@@ -24,6 +24,8 @@ pub fn run(global: &GlobalArgs, args: &GateArgs) -> Result<ExitStatus, CliError>
         promotion_allowed: promotion_policy(config, &project),
         project,
         packages: args.packages,
+        culprits: !args.no_culprits,
+        keep_experiments: args.keep_experiments,
     };
     let context = imagegate_gate::Context { fresh: args.fresh, ..runtime.context() };
     let mut shards = if args.results.is_empty() { None } else { Some(read_shards(&args.results)?) };

@@ -76,6 +76,14 @@ while read -r name how; do
       if [ $alone -eq 1 ]; then result=fail; msg="fails when run alone"
       elif has "$f"; then result=pass; else result=fail; msg="feature $f missing from the image"; fi ;;
     sleep:*) sleep ${how#sleep:}; result=pass ;;
+    python-version:*) want=${how#python-version:}; package=${want%%=*}; version=${want#*=}
+      found=$(python3 -c "import importlib.metadata as m; print(m.version('$package'))" 2>&1)
+      if [ "$found" = "$version" ]; then result=pass; else result=fail
+        msg="AssertionError: $package is $found, the tests need $version"; fi ;;
+    python-not-both:*) spec=${how#python-not-both:}
+      found=$(python3 -c "import importlib.metadata as m, sys; print(all(m.version(p.split('=')[0]) == p.split('=')[1] for p in sys.argv[1].split(',')))" "$spec" 2>&1)
+      if [ "$found" = "False" ]; then result=pass; else result=fail
+        msg="AssertionError: $spec together break this test ($found)"; fi ;;
     werkzeug-urls:*) f=${how#werkzeug-urls:}; if has "$f"; then result=pass; else result=error
       msg="ImportError: cannot import name 'url_quote' from 'werkzeug.urls' (/usr/local/lib/python3.11/dist-packages/werkzeug/urls.py)"; fi ;;
     *) result=error; msg="unknown mode $how" ;;

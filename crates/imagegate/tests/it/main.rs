@@ -11,6 +11,7 @@ mod ci;
 mod containment;
 mod context;
 mod crashes;
+mod culprits;
 mod duplicates;
 mod evidence;
 mod faults;

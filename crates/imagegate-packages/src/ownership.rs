@@ -1,0 +1,432 @@
+//! Which files of an image belong to one installed package, from the package manager's own
+//! records, and the edits that put one package's entry in a single-file database back to
+//! another image's.
+//!
+//! Used to transplant a package from one image into another: the files the package owns in
+//! each image tell what to copy and what to delete, and the database entry moves with them.
+//! Pure: works on the files' contents handed in.
+//!
+//! - dpkg: `var/lib/dpkg/info/NAME.list` (or `NAME:ARCH.list`) lists every path the package
+//!   installed, folders included; its `info/NAME.*` files (maintainer scripts, md5sums) belong
+//!   to it too. The entry is its stanza in `var/lib/dpkg/status`.
+//! - Python: the `RECORD` of its `.dist-info` folder lists its files relative to the
+//!   site-packages folder; the `.dist-info` folder is its own.
+//! - npm: the package's folder under `node_modules`, whole.
+//! - apk: its block in `lib/apk/db/installed`, whose `F:` (folder) and `R:` (file) lines list
+//!   its files; the block is the entry.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use thiserror::Error;
+
+use crate::model::Ecosystem;
+use crate::python::normalize_distribution_name;
+
+/// dpkg's database of installed packages.
+pub const DPKG_STATUS: &str = "var/lib/dpkg/status";
+const DPKG_INFO: &str = "var/lib/dpkg/info/";
+/// apk's database of installed packages, at either of its two places.
+pub const APK_INSTALLED: [&str; 2] = ["lib/apk/db/installed", "usr/lib/apk/db/installed"];
+
+/// An image's files by path, as the image reader gives them.
+pub type Files = BTreeMap<String, Vec<u8>>;
+
+/// Why a package's files cannot be told.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum OwnershipError {
+    /// The package manager's record of the package's files is not in the image.
+    #[error("{ecosystem} package {name} {version}: its file list {expected} is not in the image")]
+    NoFileList { ecosystem: Ecosystem, name: String, version: String, expected: String },
+    /// The ecosystem keeps no file list imagegate reads yet.
+    #[error("cannot put back {ecosystem} packages yet ({name} {version}): imagegate reads no file list of theirs")]
+    Unsupported { ecosystem: Ecosystem, name: String, version: String },
+}
+
+/// The paths a package owns in one image: exact paths, and folders owned with everything in
+/// them. Paths are relative and `/`-separated, as the image reader gives them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Owned {
+    /// Paths listed one by one. Some may be folders (dpkg lists the folders it made).
+    pub paths: BTreeSet<String>,
+    /// Folders owned whole: every path under them belongs to the package.
+    pub folders: BTreeSet<String>,
+    /// Prefixes of file names owned (dpkg's `info/NAME.`).
+    pub prefixes: BTreeSet<String>,
+}
+
+impl Owned {
+    /// Whether `path` belongs to the package.
+    pub fn owns(&self, path: &str) -> bool {
+        self.paths.contains(path)
+            || self.prefixes.iter().any(|prefix| path.starts_with(prefix.as_str()))
+            || self.folders.iter().any(|folder| is_within(path, folder))
+    }
+
+    /// Whether `path` is a folder owned whole or lies in one.
+    pub fn in_owned_folder(&self, path: &str) -> bool {
+        self.folders.iter().any(|folder| is_within(path, folder))
+    }
+}
+
+/// Whether `path` is `folder` or lies under it.
+fn is_within(path: &str, folder: &str) -> bool {
+    path == folder || (path.starts_with(folder) && path.as_bytes().get(folder.len()) == Some(&b'/'))
+}
+
+/// What [`owned_files`] needs to read from an image, beyond [`crate::is_inventory_path`].
+pub fn is_ownership_path(path: &str) -> bool {
+    let path = crate::paths::trim_root(path);
+    (path.starts_with(DPKG_INFO) && path.ends_with(".list")) || crate::is_inventory_path(path)
+}
+
+/// The paths package `name` at `version` owns in an image whose files (at least those
+/// [`is_ownership_path`] accepts) are `files`. `location` is the package's environment
+/// (site-packages or node_modules folder), empty for system packages.
+pub fn owned_files(
+    files: &Files,
+    ecosystem: Ecosystem,
+    name: &str,
+    version: &str,
+    location: &str,
+) -> Result<Owned, OwnershipError> {
+    match ecosystem {
+        Ecosystem::Deb => dpkg_owned(files, name, version),
+        Ecosystem::Python => python_owned(files, name, version, location),
+        Ecosystem::Npm => {
+            let folder = format!("{}/{name}", location.trim_end_matches('/'));
+            Ok(Owned { folders: BTreeSet::from([folder]), ..Owned::default() })
+        }
+        Ecosystem::Apk => apk_owned(files, name, version),
+        Ecosystem::Rpm | Ecosystem::Gem => {
+            Err(OwnershipError::Unsupported { ecosystem, name: name.to_owned(), version: version.to_owned() })
+        }
+    }
+}
+
+fn dpkg_owned(files: &Files, name: &str, version: &str) -> Result<Owned, OwnershipError> {
+    // A package of the main architecture that is `Multi-Arch: same` keeps `NAME:ARCH.list`; one
+    // of a foreign architecture is named `NAME:ARCH` by the inventory already.
+    let exact = format!("{DPKG_INFO}{name}.list");
+    let qualified = format!("{DPKG_INFO}{name}:");
+    let list = files.get(exact.as_str()).map(|content| (exact.clone(), content)).or_else(|| {
+        files
+            .iter()
+            .find(|(path, _)| {
+                path.starts_with(&qualified) && path.ends_with(".list") && !path[qualified.len()..].contains('/')
+            })
+            .map(|(path, content)| (path.clone(), content))
+    });
+    let Some((list_path, content)) = list else {
+        return Err(OwnershipError::NoFileList {
+            ecosystem: Ecosystem::Deb,
+            name: name.to_owned(),
+            version: version.to_owned(),
+            expected: exact,
+        });
+    };
+    let mut owned = Owned::default();
+    for line in String::from_utf8_lossy(content).lines() {
+        let path = line.trim().trim_start_matches('/');
+        // `/.` is the root folder, listed by some packages: never the package's own.
+        if !path.is_empty() && path != "." {
+            owned.paths.insert(path.to_owned());
+        }
+    }
+    let stem = list_path.trim_end_matches("list");
+    owned.prefixes.insert(stem.to_owned());
+    Ok(owned)
+}
+
+fn python_owned(files: &Files, name: &str, version: &str, site: &str) -> Result<Owned, OwnershipError> {
+    let site = site.trim_end_matches('/');
+    let wanted = normalize_distribution_name(name);
+    let record = files.iter().find_map(|(path, content)| {
+        let folder = path.strip_prefix(site)?.strip_prefix('/')?.strip_suffix("/RECORD")?;
+        let stem = folder.strip_suffix(".dist-info")?;
+        // `NAME-VERSION.dist-info`: names never hold a `-` there (it is escaped to `_`).
+        let (found_name, found_version) = stem.split_once('-')?;
+        (normalize_distribution_name(found_name) == wanted && found_version == version)
+            .then(|| (format!("{site}/{folder}"), content))
+    });
+    let Some((folder, content)) = record else {
+        return Err(OwnershipError::NoFileList {
+            ecosystem: Ecosystem::Python,
+            name: name.to_owned(),
+            version: version.to_owned(),
+            expected: format!("{site}/{}-{version}.dist-info/RECORD", name.replace('-', "_")),
+        });
+    };
+    let mut owned = Owned::default();
+    for line in String::from_utf8_lossy(content).lines() {
+        // `path,hash,size`; a path holding a comma is quoted, which RECORD writers do only then.
+        let path = match line.strip_prefix('"') {
+            Some(quoted) => quoted.split_once('"').map_or(quoted, |(path, _)| path),
+            None => line.split(',').next().unwrap_or_default(),
+        };
+        if path.is_empty() {
+            continue;
+        }
+        // Paths are relative to the site folder and may climb out of it (`../../../bin/flask`).
+        if let Some(resolved) = resolve(site, path) {
+            owned.paths.insert(resolved);
+        }
+    }
+    owned.folders.insert(folder);
+    Ok(owned)
+}
+
+/// `relative` from `base`, lexically; `None` when it climbs above the root.
+fn resolve(base: &str, relative: &str) -> Option<String> {
+    let mut parts: Vec<&str> = if relative.starts_with('/') { Vec::new() } else { base.split('/').collect() };
+    for component in relative.split('/') {
+        match component {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            other => parts.push(other),
+        }
+    }
+    let joined = parts.into_iter().filter(|part| !part.is_empty()).collect::<Vec<_>>().join("/");
+    (!joined.is_empty()).then_some(joined)
+}
+
+fn apk_database(files: &Files) -> Option<(&'static str, &[u8])> {
+    APK_INSTALLED.iter().find_map(|path| files.get(*path).map(|content| (*path, content.as_slice())))
+}
+
+fn apk_owned(files: &Files, name: &str, version: &str) -> Result<Owned, OwnershipError> {
+    let missing = || OwnershipError::NoFileList {
+        ecosystem: Ecosystem::Apk,
+        name: name.to_owned(),
+        version: version.to_owned(),
+        expected: format!("its block in {}", APK_INSTALLED[0]),
+    };
+    let (_, content) = apk_database(files).ok_or_else(missing)?;
+    let text = String::from_utf8_lossy(content);
+    let block = apk_blocks(&text).into_iter().find(|block| apk_field(block, "P") == Some(name)).ok_or_else(missing)?;
+    let mut owned = Owned::default();
+    let mut folder = "";
+    for line in block.lines() {
+        if let Some(value) = line.strip_prefix("F:") {
+            folder = value.trim();
+        } else if let Some(value) = line.strip_prefix("R:") {
+            let path = if folder.is_empty() { value.trim().to_owned() } else { format!("{folder}/{}", value.trim()) };
+            owned.paths.insert(path);
+        }
+    }
+    Ok(owned)
+}
+
+/// The blocks of an apk database, each with its lines (no blank line).
+fn apk_blocks(text: &str) -> Vec<String> {
+    let mut blocks = Vec::new();
+    let mut current = String::new();
+    for line in text.lines() {
+        if line.trim().is_empty() {
+            if !current.is_empty() {
+                blocks.push(std::mem::take(&mut current));
+            }
+        } else {
+            current.push_str(line);
+            current.push('\n');
+        }
+    }
+    if !current.is_empty() {
+        blocks.push(current);
+    }
+    blocks
+}
+
+fn apk_field<'a>(block: &'a str, letter: &str) -> Option<&'a str> {
+    block.lines().find_map(|line| line.strip_prefix(letter)?.strip_prefix(':')).map(str::trim)
+}
+
+/// dpkg's stanzas, each with its lines (no blank line).
+fn dpkg_stanzas(text: &str) -> Vec<String> {
+    // The same shape as apk's blocks: paragraphs separated by blank lines.
+    apk_blocks(text)
+}
+
+fn dpkg_stanza_name(stanza: &str) -> Option<String> {
+    let field = |wanted: &str| {
+        stanza.lines().find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            key.trim().eq_ignore_ascii_case(wanted).then(|| value.trim().to_owned())
+        })
+    };
+    let package = field("Package")?;
+    Some(package)
+}
+
+/// Whether the `NAME` or `NAME:ARCH` the inventory gives names this stanza.
+fn dpkg_names(stanza: &str, name: &str) -> bool {
+    let Some(package) = dpkg_stanza_name(stanza) else {
+        return false;
+    };
+    match name.split_once(':') {
+        Some((bare, architecture)) => {
+            package == bare
+                && stanza.lines().any(|line| {
+                    line.split_once(':').is_some_and(|(key, value)| {
+                        key.trim().eq_ignore_ascii_case("Architecture") && value.trim() == architecture
+                    })
+                })
+        }
+        None => package == name,
+    }
+}
+
+/// The database `target` with the entry of package `name` made what it is in `source`: replaced
+/// by `source`'s entry, removed when `source` has none, added when `target` has none. Stanzas
+/// (dpkg) or blocks (apk) keep their order; an added one goes last.
+pub fn put_back_entry(
+    ecosystem: Ecosystem,
+    target: &[u8],
+    source: &[u8],
+    name: &str,
+) -> Result<Vec<u8>, OwnershipError> {
+    let (target, source) = (String::from_utf8_lossy(target), String::from_utf8_lossy(source));
+    type Matcher<'a> = Box<dyn Fn(&str) -> bool + 'a>;
+    let (target_entries, source_entries, matches): (Vec<String>, Vec<String>, Matcher<'_>) = match ecosystem {
+        Ecosystem::Deb => (dpkg_stanzas(&target), dpkg_stanzas(&source), Box::new(|entry| dpkg_names(entry, name))),
+        Ecosystem::Apk => {
+            (apk_blocks(&target), apk_blocks(&source), Box::new(|entry| apk_field(entry, "P") == Some(name)))
+        }
+        other => {
+            return Err(OwnershipError::Unsupported {
+                ecosystem: other,
+                name: name.to_owned(),
+                version: String::new(),
+            });
+        }
+    };
+    let replacement = source_entries.iter().find(|entry| matches(entry));
+    let mut entries: Vec<&str> = Vec::with_capacity(target_entries.len() + 1);
+    let mut placed = false;
+    for entry in &target_entries {
+        if matches(entry) {
+            if let Some(replacement) = replacement
+                && !placed
+            {
+                entries.push(replacement);
+                placed = true;
+            }
+        } else {
+            entries.push(entry);
+        }
+    }
+    if let Some(replacement) = replacement
+        && !placed
+    {
+        entries.push(replacement);
+    }
+    // dpkg and apk both end each paragraph with a blank line.
+    let mut out = String::new();
+    for entry in entries {
+        out.push_str(entry);
+        out.push('\n');
+    }
+    Ok(out.into_bytes())
+}
+
+/// The path of the apk database among `files`, when there is one.
+pub fn apk_database_path(files: &Files) -> Option<&'static str> {
+    apk_database(files).map(|(path, _)| path)
+}
+
+#[cfg(test)]
+mod tests {
+
+    use super::*;
+
+    fn files(entries: &[(&str, &str)]) -> Files {
+        entries.iter().map(|(path, content)| ((*path).to_owned(), content.as_bytes().to_vec())).collect()
+    }
+
+    #[test]
+    fn dpkg_lists_with_and_without_architecture_give_paths_and_info_files() {
+        let image = files(&[
+            ("var/lib/dpkg/info/curl.list", "/.\n/usr\n/usr/bin\n/usr/bin/curl\n"),
+            ("var/lib/dpkg/info/libc6:amd64.list", "/usr/lib/x86_64-linux-gnu/libc.so.6\n"),
+        ]);
+        let curl = owned_files(&image, Ecosystem::Deb, "curl", "7.88", "").unwrap();
+        assert_eq!(curl.paths, BTreeSet::from(["usr".into(), "usr/bin".into(), "usr/bin/curl".into()]));
+        assert!(curl.owns("var/lib/dpkg/info/curl.postinst") && !curl.owns("var/lib/dpkg/info/curlie.list"));
+        let libc = owned_files(&image, Ecosystem::Deb, "libc6", "2.36", "").unwrap();
+        assert!(libc.owns("usr/lib/x86_64-linux-gnu/libc.so.6") && libc.owns("var/lib/dpkg/info/libc6:amd64.md5sums"));
+        let missing = owned_files(&image, Ecosystem::Deb, "wget", "1", "").unwrap_err();
+        assert!(missing.to_string().contains("var/lib/dpkg/info/wget.list"), "{missing}");
+    }
+
+    #[test]
+    fn python_record_paths_resolve_from_the_site_folder_and_the_dist_info_is_owned() {
+        let site = "usr/lib/python3/dist-packages";
+        let record = "werkzeug/__init__.py,sha256=x,10\n\"odd,name.py\",sha256=y,1\n../../../bin/flask,,\nWerkzeug-2.3.7.dist-info/RECORD,,\n";
+        let image = files(&[
+            ("usr/lib/python3/dist-packages/Werkzeug-2.3.7.dist-info/RECORD", record),
+            ("usr/lib/python3/dist-packages/Werkzeug-3.0.1.dist-info/RECORD", "werkzeug/new.py,,\n"),
+        ]);
+        let owned = owned_files(&image, Ecosystem::Python, "werkzeug", "2.3.7", site).unwrap();
+        let paths: Vec<&str> = owned.paths.iter().map(String::as_str).collect();
+        assert_eq!(
+            paths,
+            [
+                "usr/bin/flask",
+                "usr/lib/python3/dist-packages/Werkzeug-2.3.7.dist-info/RECORD",
+                "usr/lib/python3/dist-packages/odd,name.py",
+                "usr/lib/python3/dist-packages/werkzeug/__init__.py",
+            ]
+        );
+        assert!(owned.owns("usr/lib/python3/dist-packages/Werkzeug-2.3.7.dist-info/METADATA"));
+        assert!(!owned.owns("usr/lib/python3/dist-packages/Werkzeug-3.0.1.dist-info/METADATA"));
+        assert!(owned_files(&image, Ecosystem::Python, "werkzeug", "9", site).is_err());
+    }
+
+    #[test]
+    fn npm_owns_its_folder_and_apk_its_listed_files() {
+        let npm = owned_files(&files(&[]), Ecosystem::Npm, "@scope/left-pad", "1.0.0", "app/node_modules").unwrap();
+        assert!(npm.owns("app/node_modules/@scope/left-pad/index.js"));
+        assert!(!npm.owns("app/node_modules/@scope/left-pad-extra/index.js"));
+        let installed =
+            "P:musl\nV:1\nF:lib\nR:libc.so\n\nP:zlib\nV:1.3\nF:usr/lib\nR:libz.so.1\nR:libz.so.1.3\nF:etc\n\n";
+        let image = files(&[("lib/apk/db/installed", installed)]);
+        let zlib = owned_files(&image, Ecosystem::Apk, "zlib", "1.3", "").unwrap();
+        assert_eq!(zlib.paths, BTreeSet::from(["usr/lib/libz.so.1".into(), "usr/lib/libz.so.1.3".into()]));
+        let rpm = owned_files(&image, Ecosystem::Rpm, "bash", "5", "").unwrap_err();
+        assert!(rpm.to_string().starts_with("cannot put back rpm packages yet"), "{rpm}");
+    }
+
+    #[test]
+    fn a_dpkg_stanza_is_replaced_removed_or_added() {
+        let candidate =
+            "Package: a\nVersion: 2\n\nPackage: b\nVersion: 2\nDescription: new\n more\n\nPackage: c\nVersion: 1\n\n";
+        let incumbent =
+            "Package: a\nVersion: 2\n\nPackage: b\nVersion: 1\nDescription: old\n\nPackage: d\nVersion: 1\n";
+        let replaced = put_back_entry(Ecosystem::Deb, candidate.as_bytes(), incumbent.as_bytes(), "b").unwrap();
+        assert_eq!(
+            String::from_utf8(replaced).unwrap(),
+            "Package: a\nVersion: 2\n\nPackage: b\nVersion: 1\nDescription: old\n\nPackage: c\nVersion: 1\n\n"
+        );
+        let removed = put_back_entry(Ecosystem::Deb, candidate.as_bytes(), incumbent.as_bytes(), "c").unwrap();
+        assert!(!String::from_utf8(removed).unwrap().contains("Package: c"));
+        let added = put_back_entry(Ecosystem::Deb, candidate.as_bytes(), incumbent.as_bytes(), "d").unwrap();
+        assert!(String::from_utf8(added).unwrap().ends_with("Package: c\nVersion: 1\n\nPackage: d\nVersion: 1\n\n"));
+        // The inventory's `NAME:ARCH` names the stanza of that architecture only.
+        let multi = "Package: z\nArchitecture: amd64\nVersion: 2\n\nPackage: z\nArchitecture: i386\nVersion: 2\n\n";
+        let old = "Package: z\nArchitecture: i386\nVersion: 1\n\n";
+        let edited = put_back_entry(Ecosystem::Deb, multi.as_bytes(), old.as_bytes(), "z:i386").unwrap();
+        assert_eq!(
+            String::from_utf8(edited).unwrap(),
+            "Package: z\nArchitecture: amd64\nVersion: 2\n\nPackage: z\nArchitecture: i386\nVersion: 1\n\n"
+        );
+    }
+
+    #[test]
+    fn an_apk_block_is_replaced() {
+        let candidate = "P:musl\nV:2\n\nP:zlib\nV:1.3\nR:new\n\n";
+        let incumbent = "P:zlib\nV:1.2\nR:old\n\nP:musl\nV:1\n\n";
+        let edited = put_back_entry(Ecosystem::Apk, candidate.as_bytes(), incumbent.as_bytes(), "zlib").unwrap();
+        assert_eq!(String::from_utf8(edited).unwrap(), "P:musl\nV:2\n\nP:zlib\nV:1.2\nR:old\n\n");
+    }
+}

