@@ -28,6 +28,8 @@ use crate::{Context, GateError};
 
 /// The label naming the image an experiment image was made for.
 pub const LABEL_EXPERIMENT: &str = "io.imagegate.experiment";
+/// The label naming the candidate an experiment image was made from (as the engine runs it).
+pub const LABEL_FROM_CANDIDATE: &str = "io.imagegate.experiment.candidate";
 /// The label listing what an experiment image put back: a JSON array of
 /// `{ecosystem, name, location, version}` (`version` null when the incumbent lacks it).
 pub const LABEL_PUT_BACK: &str = "io.imagegate.experiment.put-back";
@@ -142,6 +144,7 @@ impl Transplants {
         let listed = serde_json::Value::Array(listed).to_string();
         let image_name = self.image.clone();
         let kept = self.kept;
+        let candidate_reference = self.candidate_reference.clone();
         let edit = |config: &mut serde_json::Value| {
             let labels = &mut config["config"]["Labels"];
             if !labels.is_object() {
@@ -155,6 +158,7 @@ impl Transplants {
                     labels.insert(imagegate_engine::LABEL_OWNER.to_owned(), serde_json::Value::String(owner.clone()));
                 }
                 labels.insert(LABEL_PUT_BACK.to_owned(), serde_json::Value::String(listed.clone()));
+                labels.insert(LABEL_FROM_CANDIDATE.to_owned(), serde_json::Value::String(candidate_reference.clone()));
             }
             let step = serde_json::json!({
                 "created": jiff::Timestamp::now().to_string(),
@@ -238,6 +242,11 @@ impl Transplants {
         // Folders owned whole: refilled when both versions own them, deleted when only the
         // candidate's does.
         for owned in &in_candidate {
+            // A folder holding other packages (an npm package's own `node_modules`) is never
+            // replaced whole: its files go one by one below.
+            if !owned.excluded.is_empty() {
+                continue;
+            }
             for folder in &owned.folders {
                 let both = in_incumbent.iter().any(|theirs| theirs.folders.contains(folder));
                 if both && incumbent.entries.get(folder).is_some_and(Entry::is_folder) {

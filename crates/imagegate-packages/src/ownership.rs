@@ -52,19 +52,20 @@ pub struct Owned {
     pub folders: BTreeSet<String>,
     /// Prefixes of file names owned (dpkg's `info/NAME.`).
     pub prefixes: BTreeSet<String>,
+    /// Folders inside the owned ones that belong to other packages (an npm package's own
+    /// `node_modules`).
+    pub excluded: BTreeSet<String>,
 }
 
 impl Owned {
     /// Whether `path` belongs to the package.
     pub fn owns(&self, path: &str) -> bool {
+        if self.excluded.iter().any(|folder| is_within(path, folder)) {
+            return false;
+        }
         self.paths.contains(path)
             || self.prefixes.iter().any(|prefix| path.starts_with(prefix.as_str()))
             || self.folders.iter().any(|folder| is_within(path, folder))
-    }
-
-    /// Whether `path` is a folder owned whole or lies in one.
-    pub fn in_owned_folder(&self, path: &str) -> bool {
-        self.folders.iter().any(|folder| is_within(path, folder))
     }
 }
 
@@ -94,7 +95,9 @@ pub fn owned_files(
         Ecosystem::Python => python_owned(files, name, version, location),
         Ecosystem::Npm => {
             let folder = format!("{}/{name}", location.trim_end_matches('/'));
-            Ok(Owned { folders: BTreeSet::from([folder]), ..Owned::default() })
+            // The packages installed in its own `node_modules` are other packages.
+            let nested = format!("{folder}/node_modules");
+            Ok(Owned { folders: BTreeSet::from([folder]), excluded: BTreeSet::from([nested]), ..Owned::default() })
         }
         Ecosystem::Apk => apk_owned(files, name, version),
         Ecosystem::Rpm | Ecosystem::Gem => {
@@ -342,6 +345,14 @@ mod tests {
 
     fn files(entries: &[(&str, &str)]) -> Files {
         entries.iter().map(|(path, content)| ((*path).to_owned(), content.as_bytes().to_vec())).collect()
+    }
+
+    #[test]
+    fn an_npm_package_owns_its_folder_but_not_the_packages_in_its_own_node_modules() {
+        let debug = owned_files(&Files::new(), Ecosystem::Npm, "debug", "4.3.5", "app/node_modules").unwrap();
+        assert!(debug.owns("app/node_modules/debug/package.json") && debug.owns("app/node_modules/debug/src/index.js"));
+        assert!(!debug.owns("app/node_modules/debug/node_modules/ms/package.json"));
+        assert!(!debug.owns("app/node_modules/debugger/package.json"));
     }
 
     #[test]
