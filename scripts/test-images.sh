@@ -17,6 +17,11 @@
 #                           opaque, and a hard link
 #   npm:latest              busybox with a node_modules tree made on this machine by `npm install`
 #   apk:latest              busybox with a hand-written lib/apk/db/installed
+#   npm:a, :b               busybox with node_modules trees made by `npm install` at two sets of
+#                           versions (ms 2.1.2 → 2.1.3, debug 4.3.4 → 4.3.5 with its own ms 2.1.2
+#                           nested, left-pad 1.3.0 → 1.2.0): the culprit proof's npm case
+#   apk:a, :b               busybox with an apk database and the files it lists, at two versions of
+#                           four packages (no Alpine mirror is reachable from these machines)
 #   rpm:latest              busybox with a real var/lib/rpm/rpmdb.sqlite made by rpm(8) from
 #                           packages built by rpmbuild
 #   trial:latest            debian:base + Twisted's trial and the subunitv2-file reporter (Debian's
@@ -47,7 +52,8 @@ readonly RECIPE_LABEL="io.imagegate.test.recipe"
 readonly BUSYBOX_BASE="imagegate-test/busybox:base"
 readonly DEBIAN_BASE="imagegate-test/debian:base"
 readonly SUITE="bookworm"
-readonly PODMAN_IMAGES=("imagegate-test/debian-py:a" "imagegate-test/debian-py:b" "imagegate-test/layers:latest" "imagegate-test/trial:latest")
+readonly PODMAN_IMAGES=("imagegate-test/debian-py:a" "imagegate-test/debian-py:b" "imagegate-test/layers:latest" "imagegate-test/trial:latest"
+  "imagegate-test/npm:a" "imagegate-test/npm:b" "imagegate-test/apk:a" "imagegate-test/apk:b")
 readonly ALL_IMAGES=(
   "$DEBIAN_BASE"
   "imagegate-test/debian-py:a"
@@ -55,6 +61,10 @@ readonly ALL_IMAGES=(
   "imagegate-test/debian-py:whiteouts"
   "imagegate-test/layers:latest"
   "imagegate-test/npm:latest"
+  "imagegate-test/npm:a"
+  "imagegate-test/npm:b"
+  "imagegate-test/apk:a"
+  "imagegate-test/apk:b"
   "imagegate-test/trial:latest"
   "imagegate-test/apk:latest"
   "imagegate-test/rpm:latest"
@@ -440,6 +450,75 @@ EOF
   build_image imagegate-test/npm:latest "$context" "$BUSYBOX_BASE" none
 }
 
+# Two node_modules trees for the culprit proof, made by npm like make_node_modules.
+make_node_modules_at() {
+  local label=$1
+  shift
+  local tree="$CACHE_DIR/node-modules-$label.tar"
+  [[ -s "$tree" ]] && return 0
+  ensure_command npm npm
+  local project="$WORK_DIR/npm-project-$label"
+  mkdir -p "$project"
+  printf '{ "name": "imagegate-npm-%s", "version": "1.0.0", "private": true }\n' "$label" >"$project/package.json"
+  (cd "$project" && quietly npm install --no-audit --no-fund --no-update-notifier "$@")
+  mkdir -p "$CACHE_DIR"
+  tar -C "$project" --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner \
+    -cf "$tree.partial" package.json package-lock.json node_modules
+  mv "$tree.partial" "$tree"
+}
+
+ensure_npm_pair() {
+  make_node_modules_at a debug@4.3.4 left-pad@1.3.0 ms@2.1.2
+  make_node_modules_at b debug@4.3.5 left-pad@1.2.0 ms@2.1.3
+  local label context
+  for label in a b; do
+    context=$(new_context "npm-$label")
+    cp "$CACHE_DIR/node-modules-$label.tar" "$context/app.tar"
+    printf 'FROM %s\nADD app.tar /app/\n' "$BUSYBOX_BASE" >"$context/Dockerfile"
+    build_image "imagegate-test/npm:$label" "$context" "$BUSYBOX_BASE" none
+  done
+}
+
+# One apk package's block and its files: NAME VERSION FOLDER FILE... (files get their package
+# and version as content).
+apk_package() {
+  local root=$1 name=$2 version=$3 folder=$4
+  shift 4
+  printf 'C:Q1%s=\nP:%s\nV:%s\nA:x86_64\nS:1000\nI:4096\nT:%s for imagegate tests\nU:https://example.org/\nL:MIT\no:%s\nF:%s\n' \
+    "$(printf '%s' "$name-$version" | sha1sum | cut -c1-26)" "$name" "$version" "$name" "$name" "$folder" \
+    >>"$root/lib/apk/db/installed"
+  mkdir -p "$root/$folder"
+  local file
+  for file in "$@"; do
+    printf 'R:%s\na:0:0:755\n' "$file" >>"$root/lib/apk/db/installed"
+    printf '%s %s\n' "$name" "$version" >"$root/$folder/$file"
+  done
+  printf '\n' >>"$root/lib/apk/db/installed"
+}
+
+ensure_apk_pair() {
+  local label context root
+  for label in a b; do
+    context=$(new_context "apk-$label")
+    root="$context/rootfs"
+    mkdir -p "$root/lib/apk/db"
+    : >"$root/lib/apk/db/installed"
+    if [[ $label == a ]]; then
+      apk_package "$root" musl 1.2.4-r2 lib ld-musl-x86_64.so.1
+      apk_package "$root" zlib 1.3.0-r0 lib libz.so.1 libz.so.1.3.0
+      apk_package "$root" libcrypto3 3.1.4-r0 lib libcrypto.so.3
+      apk_package "$root" ca-certificates-bundle 20230506-r0 etc/ssl/certs ca-certificates.crt
+    else
+      apk_package "$root" musl 1.2.5-r0 lib ld-musl-x86_64.so.1
+      apk_package "$root" zlib 1.3.1-r0 lib libz.so.1 libz.so.1.3.1
+      apk_package "$root" libcrypto3 3.1.5-r0 lib libcrypto.so.3
+      apk_package "$root" ca-certificates-bundle 20240226-r0 etc/ssl/certs ca-certificates.crt
+    fi
+    printf 'FROM %s\nCOPY rootfs/ /\n' "$BUSYBOX_BASE" >"$context/Dockerfile"
+    build_image "imagegate-test/apk:$label" "$context" "$BUSYBOX_BASE" none
+  done
+}
+
 # --- podman ------------------------------------------------------------------------------------
 
 # podman has its own image store; the images its tests read are copied there from docker.
@@ -499,6 +578,8 @@ main() {
   ensure_apk_image
   ensure_rpm_image
   ensure_npm_image
+  ensure_npm_pair
+  ensure_apk_pair
   ensure_trial_image
   if ((large == 1)); then
     ensure_large_image

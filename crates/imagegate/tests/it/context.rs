@@ -80,6 +80,12 @@ while read -r name how; do
       found=$(python3 -c "import importlib.metadata as m; print(m.version('$package'))" 2>&1)
       if [ "$found" = "$version" ]; then result=pass; else result=fail
         msg="AssertionError: $package is $found, the tests need $version"; fi ;;
+    npm-version:*) want=${how#npm-version:}; package=${want%%=*}; version=${want#*=}
+      found=$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' /app/node_modules/$package/package.json 2>&1 | head -n 1)
+      if [ "$found" = "$version" ]; then result=pass; else result=fail
+        msg="AssertionError: $package is $found, the tests need $version"; fi ;;
+    file:*) f=${how#file:}; if [ -e "$f" ]; then result=pass; else result=error
+        msg="OSError: cannot open shared object file $f: No such file or directory"; fi ;;
     python-not-both:*) spec=${how#python-not-both:}
       found=$(python3 -c "import importlib.metadata as m, sys; print(all(m.version(p.split('=')[0]) == p.split('=')[1] for p in sys.argv[1].split(',')))" "$spec" 2>&1)
       if [ "$found" = "False" ]; then result=pass; else result=fail

@@ -17,12 +17,20 @@ const CASES: &str = "test_ok pass\n\
 
 /// A project on debian-py:a (promoted), then moved to debian-py:b on the same commit of tests.
 fn project(engine: Engine, features_after: &[&str]) -> TestContext {
-    let context = TestContext::new(engine, &["extras"], CASES);
+    project_on(engine, "debian-py", CASES, features_after)
+}
+
+/// A project on imagegate-test/`images`:a (promoted), then moved to :b on the same commit of
+/// tests.
+fn project_on(engine: Engine, images: &str, cases: &str, features_after: &[&str]) -> TestContext {
+    let context = TestContext::new(engine, &["extras"], cases);
     context.targeted();
-    std::fs::write(context.path("ci/Dockerfile"), "FROM imagegate-test/debian-py:a\nCOPY lib/ /opt/lib/\n").unwrap();
-    context.commit("the project's image on debian-py:a");
+    std::fs::write(context.path("ci/Dockerfile"), format!("FROM imagegate-test/{images}:a\nCOPY lib/ /opt/lib/\n"))
+        .unwrap();
+    context.commit("the project's image on :a");
     context.gate(&["--promote"]).0.expect_code(0);
-    std::fs::write(context.path("ci/Dockerfile"), "FROM imagegate-test/debian-py:b\nCOPY lib/ /opt/lib/\n").unwrap();
+    std::fs::write(context.path("ci/Dockerfile"), format!("FROM imagegate-test/{images}:b\nCOPY lib/ /opt/lib/\n"))
+        .unwrap();
     context.set_features(features_after);
     context.commit("newer packages");
     context
@@ -173,9 +181,9 @@ fn syft_packages(
         .filter_map(|artifact| {
             let kind = artifact["type"].as_str()?;
             let site = match kind {
-                "deb" => String::new(),
-                "python" => {
-                    // `<site>/<name>.dist-info/METADATA`
+                "deb" | "apk" => String::new(),
+                // `<site>/<name>.dist-info/METADATA`, `<node_modules>/<name>/package.json`
+                "python" | "npm" => {
                     let path = artifact["locations"][0]["path"].as_str().unwrap_or("");
                     let folder = path.rsplit_once('/').map_or("", |(folder, _)| folder);
                     folder.rsplit_once('/').map_or("", |(site, _)| site).trim_start_matches('/').to_owned()
@@ -192,6 +200,13 @@ both_engines!(an_experiment_image_holds_exactly_the_put_back_versions, |engine: 
     let context = project(engine, &["extras"]);
     let (run, report) = context.gate(&["--keep-experiments"]);
     run.expect_code(1);
+    assert_experiments_hold_put_back_versions(engine, &context, &report);
+});
+
+/// Every experiment image `report`'s gate kept holds the candidate's packages, with exactly the
+/// put-back ones at the incumbent's versions: as syft reads them, and as imagegate diffs them.
+/// Removes the images.
+fn assert_experiments_hold_put_back_versions(engine: Engine, context: &TestContext, report: &Value) {
     let candidate = report["packages"]["to_image"].as_str().expect("candidate image").to_owned();
     let incumbent = report["packages"]["from_image"].as_str().expect("incumbent image").to_owned();
     let kept = experiment_images(engine);
@@ -202,7 +217,10 @@ both_engines!(an_experiment_image_holds_exactly_the_put_back_versions, |engine: 
             .output()
             .expect("inspect");
         let labels: Value = serde_json::from_slice(&inspect.stdout).unwrap_or(Value::Null);
-        if labels["io.imagegate.experiment"] == report["image"] && labels["io.imagegate.owner"].is_string() {
+        // Tests side by side may keep images too: only those made from this gate's candidate.
+        if labels["io.imagegate.experiment"] == report["image"]
+            && labels["io.imagegate.experiment.candidate"].as_str() == Some(candidate.as_str())
+        {
             made.push(id.clone());
         }
     }
@@ -223,11 +241,17 @@ both_engines!(an_experiment_image_holds_exactly_the_put_back_versions, |engine: 
         // The candidate's packages, with each put-back one as the incumbent has it.
         let mut expected = of_candidate.clone();
         for package in put_back.as_array().unwrap() {
-            let kind = if package["ecosystem"] == "python" { "python" } else { "deb" };
-            let site =
-                if kind == "python" { package["location"].as_str().unwrap().trim_start_matches('/') } else { "" };
+            let kind = package["ecosystem"].as_str().unwrap();
+            let site = match kind {
+                "python" | "npm" => package["location"].as_str().unwrap().trim_start_matches('/'),
+                _ => "",
+            };
             let name = package["name"].as_str().unwrap().to_lowercase().replace(['_', '.'], "-");
             let key = (kind.to_owned(), name, site.to_owned());
+            assert!(
+                of_candidate.contains_key(&key) || of_incumbent.contains_key(&key),
+                "syft knows the put-back package {key:?} in neither image"
+            );
             match of_incumbent.get(&key) {
                 Some(version) => expected.insert(key, version.clone()),
                 None => expected.remove(&key),
@@ -240,7 +264,10 @@ both_engines!(an_experiment_image_holds_exactly_the_put_back_versions, |engine: 
             .map(|(key, version)| format!("{key:?}: expected {version}, syft found {:?}", found.get(key)))
             .chain(found.keys().filter(|key| !expected.contains_key(*key)).map(|key| format!("{key:?}: unexpected")))
             .collect();
-        assert!(differences.is_empty(), "experiment {id} putting back {put_back}: {differences:#?}");
+        assert!(
+            differences.is_empty(),
+            "experiment {id} putting back {put_back}: {differences:#?}\ncandidate {candidate}: {of_candidate:?}\nincumbent {incumbent}: {of_incumbent:?}"
+        );
         // imagegate reads the same: from the candidate, only the put-back packages changed.
         let diff = context.run(&["--engine", engine.name(), "diff", &candidate, id, "--json"]);
         let document = diff.json();
@@ -257,6 +284,52 @@ both_engines!(an_experiment_image_holds_exactly_the_put_back_versions, |engine: 
     for id in made {
         let _ = std::process::Command::new(engine.name()).args(["rmi", "--force", &id]).output();
     }
+}
+
+/// The proof on other package managers: a project whose tests need one package's old version,
+/// moved to images where several packages changed; the package is confirmed, the rest cleared,
+/// and every experiment image holds exactly the put-back versions.
+fn confirmed_elsewhere(engine: Engine, images: &str, cases: &str, culprit: &str) {
+    let context = project_on(engine, images, cases, &["extras"]);
+    let (run, report) = context.gate(&["--keep-experiments"]);
+    run.expect_code(1);
+    assert_eq!(report["decision"], "regression", "{report}");
+    let n = changed_packages(&report);
+    assert!(n >= 4, "{images}:a and :b differ in at least 4 packages: {report}");
+    let culprits = report["culprits"].as_array().unwrap_or_else(|| panic!("no culprits in {report}"));
+    assert_eq!(culprits.len(), n, "one finding per changed package: {report}");
+    let confirmed: Vec<(&str, &str)> = culprits
+        .iter()
+        .filter(|culprit| culprit["verdict"] == "confirmed")
+        .map(|culprit| (culprit["name"].as_str().unwrap(), culprit["location"].as_str().unwrap_or("")))
+        .collect();
+    assert_eq!(confirmed.len(), 1, "{report}");
+    assert_eq!(confirmed[0].0, culprit, "{report}");
+    assert!(
+        culprits
+            .iter()
+            .filter(|culprit| culprit["verdict"] != "confirmed")
+            .all(|culprit| culprit["verdict"] == "cleared"),
+        "{report}"
+    );
+    let bound = usize::try_from(n.next_power_of_two().trailing_zeros()).unwrap() + 2;
+    assert!(experiments(&report) <= bound, "{} experiments for {n} packages: {report}", experiments(&report));
+    assert_experiments_hold_put_back_versions(engine, &context, &report);
+}
+
+both_engines!(an_npm_package_upgrade_that_breaks_tests_is_confirmed, |engine: Engine| {
+    // ms 2.1.2 → 2.1.3 at the top, debug and left-pad changed too, and a nested ms added.
+    confirmed_elsewhere(engine, "npm", "test_ok pass\ntest_ms npm-version:ms=2.1.2\ntest_feature needs:extras\n", "ms");
+});
+
+both_engines!(an_apk_package_upgrade_that_breaks_tests_is_confirmed, |engine: Engine| {
+    // zlib 1.3.0 → 1.3.1 replaces libz.so.1.3.0 with libz.so.1.3.1; three other packages changed.
+    confirmed_elsewhere(
+        engine,
+        "apk",
+        "test_ok pass\ntest_zlib file:/lib/libz.so.1.3.0\ntest_feature needs:extras\n",
+        "zlib",
+    );
 });
 
 #[cfg(feature = "failpoints")]
