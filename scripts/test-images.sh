@@ -29,7 +29,8 @@
 #                           runner and reporter of Tahoe-LAFS's suite, which does not make its
 #                           output folder
 #   debian-large:latest     (--large) debian-py:b + compilers and big Python wheels, over 500 MB
-# The images of the podman tests (debian-py:a and :b, layers:latest) are copied into podman as well.
+# The images of the podman tests (debian-py:a and :b, layers, trial, npm:a and :b, apk:a and :b)
+# are copied into podman as well.
 #
 # Idempotent and quick when nothing changed: each image carries the digest of its recipe and
 # its parent (label io.imagegate.test.recipe) and is rebuilt only when that changes. Builds run
