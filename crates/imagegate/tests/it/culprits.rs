@@ -359,3 +359,31 @@ mod interrupted {
         assert!(left.is_empty(), "the unpacked images are removed: {left:?}");
     });
 }
+
+both_engines!(in_registry_mode_the_proof_runs_on_the_pulled_images_and_pushes_nothing, |engine: Engine| {
+    let project = crate::registry::RegistryProject::anonymous(engine, &["extras"], CASES);
+    let context = &project.context;
+    context.targeted();
+    std::fs::write(context.path("ci/Dockerfile"), "FROM imagegate-test/debian-py:a\nCOPY lib/ /opt/lib/\n").unwrap();
+    context.commit("the project's image on debian-py:a");
+    project.gate(&["--promote"]).0.expect_code(0);
+    std::fs::write(context.path("ci/Dockerfile"), "FROM imagegate-test/debian-py:b\nCOPY lib/ /opt/lib/\n").unwrap();
+    context.commit("newer packages");
+    // A fresh CI machine: the stable image is only in the registry.
+    project.empty_engine();
+    let stable = project.skopeo_digest(&project.stable_reference());
+    let (run, report) = project.gate(&[]);
+    run.expect_code(1);
+    let tags = project.tags();
+    let confirmed: Vec<&str> = report["culprits"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no culprits in {report}"))
+        .iter()
+        .filter(|culprit| culprit["verdict"] == "confirmed")
+        .map(|culprit| culprit["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(confirmed.len(), 1, "{report}");
+    assert!(confirmed[0].eq_ignore_ascii_case("werkzeug"), "{report}");
+    assert_eq!(project.skopeo_digest(&project.stable_reference()), stable, "experiments never move the pointer");
+    assert!(!tags.iter().any(|tag| tag.contains("experiment")), "no experiment image is pushed: {tags:?}");
+});
