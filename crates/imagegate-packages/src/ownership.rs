@@ -14,6 +14,8 @@
 //! - npm: the package's folder under `node_modules`, whole.
 //! - apk: its block in `lib/apk/db/installed`, whose `F:` (folder) and `R:` (file) lines list
 //!   its files; the block is the entry.
+//! - gem: its specification and the folders RubyGems names after it (`gems/`, `doc/`,
+//!   `extensions/*/*/`), its cached `.gem` and build settings; the specification is the entry.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -55,6 +57,10 @@ pub struct Owned {
     /// Folders inside the owned ones that belong to other packages (an npm package's own
     /// `node_modules`).
     pub excluded: BTreeSet<String>,
+    /// Folders owned whole that lie a fixed number of unknown folders deep: `(base, skip, name)`
+    /// owns every `base/A/B/name` (with `skip` = 2) and what is in it (a gem's compiled
+    /// extensions, under `extensions/PLATFORM/API/`).
+    pub deep_folders: BTreeSet<(String, usize, String)>,
 }
 
 impl Owned {
@@ -66,6 +72,11 @@ impl Owned {
         self.paths.contains(path)
             || self.prefixes.iter().any(|prefix| path.starts_with(prefix.as_str()))
             || self.folders.iter().any(|folder| is_within(path, folder))
+            || self.deep_folders.iter().any(|(base, skip, name)| {
+                path.strip_prefix(base.as_str())
+                    .and_then(|rest| rest.strip_prefix('/'))
+                    .is_some_and(|rest| rest.split('/').nth(*skip) == Some(name.as_str()))
+            })
     }
 }
 
@@ -100,7 +111,8 @@ pub fn owned_files(
             Ok(Owned { folders: BTreeSet::from([folder]), excluded: BTreeSet::from([nested]), ..Owned::default() })
         }
         Ecosystem::Apk => apk_owned(files, name, version),
-        Ecosystem::Rpm | Ecosystem::Gem => {
+        Ecosystem::Gem => gem_owned(files, name, version, location),
+        Ecosystem::Rpm => {
             Err(OwnershipError::Unsupported { ecosystem, name: name.to_owned(), version: version.to_owned() })
         }
     }
@@ -192,6 +204,41 @@ fn resolve(base: &str, relative: &str) -> Option<String> {
     }
     let joined = parts.into_iter().filter(|part| !part.is_empty()).collect::<Vec<_>>().join("/");
     (!joined.is_empty()).then_some(joined)
+}
+
+/// A gem's files: its specification, its folder under `gems/`, and what RubyGems keeps beside
+/// them under the same full name (`NAME-VERSION[-PLATFORM]`): documentation, build settings,
+/// the cached `.gem` and compiled extensions.
+fn gem_owned(files: &Files, name: &str, version: &str, home: &str) -> Result<Owned, OwnershipError> {
+    let home = home.trim_end_matches('/');
+    let stem = format!("{name}-{version}");
+    let spec = files.keys().find(|path| {
+        let Some(file) = path.strip_prefix(home).and_then(|rest| rest.strip_prefix("/specifications/")) else {
+            return false;
+        };
+        // `NAME-VERSION.gemspec` or `NAME-VERSION-PLATFORM.gemspec`; the default gems Ruby ships
+        // live in `specifications/default/` and are Ruby's own.
+        file.strip_prefix(&stem)
+            .and_then(|rest| rest.strip_suffix(".gemspec"))
+            .is_some_and(|platform| platform.is_empty() || (platform.starts_with('-') && !platform.contains('/')))
+    });
+    let Some(spec) = spec else {
+        return Err(OwnershipError::NoFileList {
+            ecosystem: Ecosystem::Gem,
+            name: name.to_owned(),
+            version: version.to_owned(),
+            expected: format!("{home}/specifications/{stem}.gemspec"),
+        });
+    };
+    let full = spec.rsplit('/').next().unwrap_or_default().trim_end_matches(".gemspec").to_owned();
+    let mut owned = Owned::default();
+    owned.paths.insert(spec.clone());
+    owned.paths.insert(format!("{home}/cache/{full}.gem"));
+    owned.paths.insert(format!("{home}/build_info/{full}.info"));
+    owned.folders.insert(format!("{home}/gems/{full}"));
+    owned.folders.insert(format!("{home}/doc/{full}"));
+    owned.deep_folders.insert((format!("{home}/extensions"), 2, full));
+    Ok(owned)
 }
 
 fn apk_database(files: &Files) -> Option<(&'static str, &[u8])> {
@@ -345,6 +392,27 @@ mod tests {
 
     fn files(entries: &[(&str, &str)]) -> Files {
         entries.iter().map(|(path, content)| ((*path).to_owned(), content.as_bytes().to_vec())).collect()
+    }
+
+    #[test]
+    fn a_gem_owns_its_specification_folder_cache_and_extensions_by_its_full_name() {
+        let home = "usr/local/bundle";
+        let image = files(&[
+            ("usr/local/bundle/specifications/nokogiri-1.16.0-x86_64-linux.gemspec", "# stub"),
+            ("usr/local/bundle/specifications/nokogiri-1.16.0.1.gemspec", "# stub"),
+            ("usr/local/bundle/specifications/rake-13.0.6.gemspec", "# stub"),
+        ]);
+        let nokogiri = owned_files(&image, Ecosystem::Gem, "nokogiri", "1.16.0", home).unwrap();
+        let full = "nokogiri-1.16.0-x86_64-linux";
+        assert!(nokogiri.owns(&format!("{home}/specifications/{full}.gemspec")));
+        assert!(nokogiri.owns(&format!("{home}/gems/{full}/lib/nokogiri.rb")));
+        assert!(nokogiri.owns(&format!("{home}/cache/{full}.gem")));
+        assert!(nokogiri.owns(&format!("{home}/extensions/x86_64-linux/3.3.0/{full}/nokogiri/nokogiri.so")));
+        assert!(!nokogiri.owns(&format!("{home}/extensions/x86_64-linux/{full}/x.so")), "two folders deep only");
+        assert!(!nokogiri.owns(&format!("{home}/specifications/nokogiri-1.16.0.1.gemspec")));
+        assert!(!nokogiri.owns(&format!("{home}/gems/rake-13.0.6/lib/rake.rb")));
+        let missing = owned_files(&image, Ecosystem::Gem, "rack", "3.0.8", home).unwrap_err();
+        assert!(missing.to_string().contains("specifications/rack-3.0.8.gemspec"), "{missing}");
     }
 
     #[test]
