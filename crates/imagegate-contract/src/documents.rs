@@ -285,6 +285,26 @@ pub struct RunSummary {
     /// before (absent for runs made by this gate).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reused: Option<ReusedRun>,
+    /// For a run of the culprit proof (`purpose: "experiment"`): the experiment image it ran in
+    /// and what making that image cost (absent for other runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub experiment: Option<ExperimentImage>,
+}
+
+/// The transplant image an experiment of the culprit proof ran in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExperimentImage {
+    /// The experiment's number, as `culprits[].experiments` counts them (from 1).
+    pub number: usize,
+    /// The image's reference in the engine.
+    pub reference: String,
+    /// The packages put back to the incumbent's versions: `NAME VERSION` (`NAME (absent)` for
+    /// one the incumbent lacks).
+    pub put_back: Vec<String>,
+    /// Time spent making and loading the image.
+    pub made_seconds: f64,
+    /// Bytes of the layer written over the candidate.
+    pub layer_bytes: u64,
 }
 
 /// Where and when the results of a reused run were first recorded.

@@ -14,7 +14,7 @@ use imagegate_contract::{Culprit, GateReport};
 use imagegate_packages::{Direction, Ecosystem, PackageChange, PackageDiff};
 use imagegate_results::{ResultSet, TestId};
 
-use crate::transplant::Transplants;
+use crate::transplant::{Transplant, Transplants};
 use crate::{Context, GateError};
 
 /// What the engine runs the two images by.
@@ -70,6 +70,7 @@ pub(crate) fn prove(
         transplants: &mut transplants,
         run_dir: &run_dir,
         keep,
+        count: 0,
         runs: Vec::new(),
         made: Vec::new(),
         warnings: Vec::new(),
@@ -194,6 +195,8 @@ struct EngineExperiments<'a, 'c> {
     run_dir: &'a Path,
     keep: bool,
     runs: Vec<imagegate_contract::RunSummary>,
+    /// Experiments asked for so far.
+    count: usize,
     /// References of the images made (reported when kept).
     made: Vec<String>,
     warnings: Vec<String>,
@@ -201,6 +204,7 @@ struct EngineExperiments<'a, 'c> {
 
 impl Experiments for EngineExperiments<'_, '_> {
     fn put_back(&mut self, packages: &[usize]) -> Outcome {
+        self.count += 1;
         let put_back: Vec<PackageChange> = packages.iter().map(|&index| self.changes[index].clone()).collect();
         let names: Vec<String> = put_back.iter().map(describe).collect();
         self.context.progress.note(&self.image.name, &format!("experiment: putting back {}", names.join(", ")));
@@ -218,7 +222,7 @@ impl Experiments for EngineExperiments<'_, '_> {
                 transplant.layer_bytes
             ),
         );
-        let outcome = self.run(&transplant.reference);
+        let outcome = self.run(&transplant);
         if self.keep {
             self.made.push(transplant.reference.clone());
         } else if let Err(error) = self.transplants.remove(self.context, &transplant) {
@@ -237,7 +241,19 @@ impl Experiments for EngineExperiments<'_, '_> {
 
 impl EngineExperiments<'_, '_> {
     /// Reruns the regressed tests in `reference` until each passed or `attempts` runs are spent.
-    fn run(&mut self, reference: &str) -> Result<Outcome, GateError> {
+    fn run(&mut self, transplant: &Transplant) -> Result<Outcome, GateError> {
+        let reference = transplant.reference.as_str();
+        let image = imagegate_contract::ExperimentImage {
+            number: self.count,
+            reference: transplant.reference.clone(),
+            put_back: transplant
+                .put_back
+                .iter()
+                .map(|change| format!("{} {}", change.name, change.from.as_deref().unwrap_or("(absent)")))
+                .collect(),
+            made_seconds: transplant.elapsed.as_secs_f64(),
+            layer_bytes: transplant.layer_bytes,
+        };
         let mut results = ResultSet::new();
         let mut targets: Vec<TestId> = self.regressions.to_vec();
         for _ in 0..self.image.suite.attempts.max(1) {
@@ -257,7 +273,9 @@ impl EngineExperiments<'_, '_> {
                 .iter()
                 .map(|problem| format!("{}: {}", problem.source, problem.reason))
                 .collect();
-            self.runs.push(run.summary);
+            let mut summary = run.summary;
+            summary.experiment = Some(image.clone());
+            self.runs.push(summary);
             if !complete {
                 return Ok(Outcome::Broken {
                     reason: format!("the experiment's results are incomplete ({})", problems.join("; ")),

@@ -274,6 +274,7 @@ pub(crate) fn reused_summary(found: &Found, which: &str, purpose: &str) -> RunSu
         image: which.to_owned(),
         purpose: purpose.to_owned(),
         reused: Some(found.reused.clone()),
+        experiment: None,
         ..found.run.summary.clone()
     }
 }
@@ -382,6 +383,7 @@ mod tests {
             output_tail: None,
             skipped: Vec::new(),
             reused: None,
+            experiment: None,
         };
         let mut results = ResultSet::new();
         results.record(TestId::new("t"), imagegate_results::Attempt::new(imagegate_results::Outcome::Fail));

@@ -142,6 +142,7 @@ pub(crate) fn list_tests(
         output_tail: None,
         skipped: Vec::new(),
         reused: None,
+        experiment: None,
     };
     if let Some(key) = key
         && !ids.is_empty()

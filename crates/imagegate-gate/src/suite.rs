@@ -321,6 +321,7 @@ pub(crate) fn run_suite_in(
             output_tail,
             skipped,
             reused: None,
+            experiment: None,
         },
         results,
     };

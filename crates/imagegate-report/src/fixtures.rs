@@ -76,6 +76,7 @@ fn run(image: &str, purpose: &str, exit_code: Option<i32>, seconds: f64, tests: 
         output_tail: None,
         skipped: Vec::new(),
         reused: None,
+        experiment: None,
     }
 }
 

@@ -52,17 +52,19 @@ fn experiments(report: &Value) -> usize {
         .map_or(0, |max| usize::try_from(max).unwrap())
 }
 
-fn experiment_images(engine: Engine) -> Vec<String> {
+/// The experiment images made for the test project's image (each test's is named apart, so
+/// tests side by side do not see each other's).
+fn experiment_images(engine: Engine, context: &TestContext) -> Vec<String> {
     let output = std::process::Command::new(engine.name())
-        .args(["images", "-q", "--filter", "label=io.imagegate.experiment"])
+        .args(["images", "-q", "--filter", &format!("label=io.imagegate.experiment={}", context.image)])
         .output()
         .expect("list images");
     String::from_utf8_lossy(&output.stdout).lines().map(str::to_owned).collect()
 }
 
 both_engines!(a_package_upgrade_that_breaks_tests_is_confirmed_and_the_others_cleared, |engine: Engine| {
-    let before = experiment_images(engine);
     let context = project(engine, &["extras"]);
+    let before = experiment_images(engine, &context);
     let stable = context.stable_id();
     let (run, report) = context.gate(&["--promote"]);
     run.expect_code(1);
@@ -91,8 +93,19 @@ both_engines!(a_package_upgrade_that_breaks_tests_is_confirmed_and_the_others_cl
         report["runs"].as_array().unwrap().iter().any(|run| run["purpose"] == "experiment"),
         "experiments are in runs[]: {report}"
     );
+    // Each experiment's runs name its image and what making it cost; every experiment ran.
+    let mut numbers = std::collections::BTreeSet::new();
+    for run in report["runs"].as_array().unwrap().iter().filter(|run| run["purpose"] == "experiment") {
+        let image = &run["experiment"];
+        numbers.insert(image["number"].as_u64().unwrap_or_else(|| panic!("no experiment number: {run}")));
+        assert!(image["made_seconds"].as_f64().is_some_and(|seconds| seconds > 0.0), "{run}");
+        assert!(image["layer_bytes"].as_u64().is_some_and(|bytes| bytes > 0), "{run}");
+        assert!(image["reference"].as_str().is_some_and(|name| name.contains("imagegate-experiment")), "{run}");
+        assert!(!image["put_back"].as_array().unwrap().is_empty(), "{run}");
+    }
+    assert_eq!(numbers, (1..=experiments(&report) as u64).collect(), "{report}");
     // The experiment images are gone, and no container is left.
-    assert_eq!(experiment_images(engine), before);
+    assert_eq!(experiment_images(engine, &context), before, "experiment images are removed");
     assert!(context.leftover_containers().is_empty());
     // Experiments never move the stable pointer.
     assert_eq!(context.stable_id(), stable);
@@ -209,7 +222,7 @@ both_engines!(an_experiment_image_holds_exactly_the_put_back_versions, |engine: 
 fn assert_experiments_hold_put_back_versions(engine: Engine, context: &TestContext, report: &Value) {
     let candidate = report["packages"]["to_image"].as_str().expect("candidate image").to_owned();
     let incumbent = report["packages"]["from_image"].as_str().expect("incumbent image").to_owned();
-    let kept = experiment_images(engine);
+    let kept = experiment_images(engine, context);
     let mut made: Vec<String> = Vec::new();
     for id in &kept {
         let inspect = std::process::Command::new(engine.name())
@@ -337,16 +350,18 @@ mod interrupted {
     use super::*;
 
     both_engines!(a_killed_proof_leaves_no_experiment_image_container_or_file, |engine: Engine| {
-        let before = experiment_images(engine);
         let context = project(engine, &["extras"]);
+        let before = experiment_images(engine, &context);
         let mut command = context.command();
         command.args(["gate"]);
         let killed = crate::crashes::kills::kill_command(command, "experiment.made");
-        let made: Vec<String> = experiment_images(engine).into_iter().filter(|id| !before.contains(id)).collect();
+        let made: Vec<String> =
+            experiment_images(engine, &context).into_iter().filter(|id| !before.contains(id)).collect();
         assert!(!made.is_empty(), "the killed process had loaded an experiment image");
         // The next command removes what the dead process left.
         context.run(&["gate", "--no-culprits"]).expect_code(1);
-        let left: Vec<String> = experiment_images(engine).into_iter().filter(|id| made.contains(id)).collect();
+        let left: Vec<String> =
+            experiment_images(engine, &context).into_iter().filter(|id| made.contains(id)).collect();
         assert!(left.is_empty(), "experiment images of the killed process are removed: {left:?}");
         assert!(context.leftover_containers().is_empty());
         let prefix = format!("imagegate-transplant-{}-", killed.pid);
