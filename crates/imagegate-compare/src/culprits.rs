@@ -53,6 +53,14 @@ pub trait Experiments {
     /// Why this package cannot be put back at all (known without an experiment, e.g. an
     /// ecosystem whose files cannot be told apart); `None` when it can.
     fn unavailable(&mut self, package: usize) -> Option<String>;
+
+    /// The other changed packages that this one depends on, or that depend on it, in either
+    /// image: when putting it back alone breaks the run, it is tried once more together with
+    /// them. None by default.
+    fn companions(&mut self, package: usize) -> Vec<usize> {
+        let _ = package;
+        Vec::new()
+    }
 }
 
 /// The search's finding for one package.
@@ -136,6 +144,13 @@ struct Search<'a> {
     unavailable: std::collections::BTreeMap<usize, String>,
 }
 
+/// What putting one package back alone (with its companions, when alone broke) showed.
+enum Alone {
+    Answer(Answer),
+    /// Put back with its companions it fixed: decided.
+    Group(Decided),
+}
+
 /// An experiment's answer to "does this set fix every regression?".
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Answer {
@@ -148,21 +163,26 @@ enum Answer {
 
 impl Search<'_> {
     fn try_set(&mut self, set: &[usize]) -> Answer {
-        if self.log.len() >= self.budget {
-            self.spent = true;
-            return Answer::OutOfBudget;
-        }
         let mut put_back = set.to_vec();
         put_back.sort_unstable();
         put_back.dedup();
-        let outcome = self.runner.put_back(&put_back);
-        let answer = match &outcome {
+        let answer = |outcome: &Outcome| match outcome {
             Outcome::Ran { passing } if (0..self.regressions).all(|test| passing.contains(&test)) => Answer::Fixes,
             Outcome::Ran { .. } => Answer::Fails,
             Outcome::Broken { reason } => Answer::Broken(reason.clone()),
         };
+        // A set already tried is not tried again: the answer is known.
+        if let Some(done) = self.log.iter().find(|experiment| experiment.put_back == put_back) {
+            return answer(&done.outcome);
+        }
+        if self.log.len() >= self.budget {
+            self.spent = true;
+            return Answer::OutOfBudget;
+        }
+        let outcome = self.runner.put_back(&put_back);
+        let found = answer(&outcome);
         self.log.push(Experiment { put_back, outcome });
-        answer
+        found
     }
 
     fn run(&mut self, packages: usize, top_suspect: Option<usize>) -> Decided {
@@ -173,12 +193,13 @@ impl Search<'_> {
         let top_suspect = top_suspect.filter(|top| all.contains(top));
         let mut ranked = all.clone();
         if let Some(top) = top_suspect {
-            match self.try_set(&[top]) {
-                Answer::Fixes => return self.confirm_alone(top, &all),
-                Answer::OutOfBudget => return self.out_of_budget(),
+            match self.try_alone(top, &all) {
+                Alone::Group(decided) => return decided,
+                Alone::Answer(Answer::Fixes) => return self.confirm_alone(top, &all),
+                Alone::Answer(Answer::OutOfBudget) => return self.out_of_budget(),
                 // Wrong, or it cannot be put back: search the others first; it stays in the
                 // sets that are put back together.
-                Answer::Fails | Answer::Broken(_) => {
+                Alone::Answer(Answer::Fails | Answer::Broken(_)) => {
                     ranked.retain(|&index| index != top);
                     ranked.push(top);
                 }
@@ -192,7 +213,15 @@ impl Search<'_> {
             let half = candidates.len().div_ceil(2);
             let (first, second) = candidates.split_at(half);
             let (first, second) = (first.to_vec(), second.to_vec());
-            match self.try_set(&first) {
+            let answer = if first.len() == 1 {
+                match self.try_alone(first[0], &all) {
+                    Alone::Group(decided) => return decided,
+                    Alone::Answer(answer) => answer,
+                }
+            } else {
+                self.try_set(&first)
+            };
+            match answer {
                 Answer::Fixes => {
                     if first.len() == 1 {
                         tested_alone = Some(first[0]);
@@ -212,16 +241,57 @@ impl Search<'_> {
         }
         let last = candidates[0];
         if tested_alone != Some(last) && top_suspect != Some(last) {
-            match self.try_set(&[last]) {
-                Answer::Fixes => {}
-                Answer::OutOfBudget => return self.out_of_budget(),
-                Answer::Fails | Answer::Broken(_) => return self.shrink_from_all(&all),
+            match self.try_alone(last, &all) {
+                Alone::Group(decided) => return decided,
+                Alone::Answer(Answer::Fixes) => {}
+                Alone::Answer(Answer::OutOfBudget) => return self.out_of_budget(),
+                Alone::Answer(Answer::Fails | Answer::Broken(_)) => return self.shrink_from_all(&all),
             }
         } else if top_suspect == Some(last) && tested_alone != Some(last) {
             // The top suspect was tried alone first and did not fix.
             return self.shrink_from_all(&all);
         }
         self.confirm_alone(last, &all)
+    }
+
+    /// Puts `package` back alone. When that breaks the run and it has companions (what it
+    /// depends on, or what depends on it), tries it once more together with them: if that
+    /// fixes, the group is confirmed by the complementary experiment.
+    fn try_alone(&mut self, package: usize, all: &[usize]) -> Alone {
+        let answer = self.try_set(&[package]);
+        let Answer::Broken(reason) = &answer else { return Alone::Answer(answer) };
+        let mut group: Vec<usize> = self
+            .runner
+            .companions(package)
+            .into_iter()
+            .filter(|other| *other != package && all.contains(other))
+            .collect();
+        if group.is_empty() {
+            return Alone::Answer(answer);
+        }
+        group.insert(0, package);
+        group.dedup();
+        let reason = reason.clone();
+        match self.try_set(&group) {
+            Answer::Fixes => {}
+            Answer::OutOfBudget => return Alone::Group(self.out_of_budget()),
+            Answer::Fails | Answer::Broken(_) => return Alone::Answer(answer),
+        }
+        let with = group.len() - 1;
+        let mut note = format!(
+            "put back alone it broke the run ({reason}); put back together with the {} it depends on or that depend{} on it, the regressions pass",
+            if with == 1 { "changed package" } else { "changed packages" },
+            if with == 1 { "s" } else { "" }
+        );
+        let others: Vec<usize> = all.iter().copied().filter(|index| !group.contains(index)).collect();
+        let rest_cleared = match if others.is_empty() { Answer::Fails } else { self.try_set(&others) } {
+            Answer::Fails => true,
+            _ => {
+                note.push_str("; whether the other packages are needed too is not known");
+                false
+            }
+        };
+        Alone::Group(Decided::Culprits { members: group, pair: false, note: Some(note), rest_cleared })
     }
 
     /// `culprit` fixes alone: the complementary experiment tells whether it breaks the tests
@@ -390,7 +460,23 @@ impl Search<'_> {
                         } else if let Some(note) = &note {
                             finding.note = Some(note.clone());
                         } else if !finding.partners.is_empty() {
-                            finding.note = Some("the regressions pass only when all of these are put back".to_owned());
+                            // A put-back of it without its partners that broke the run says why they
+                            // go together (one needs the other's version).
+                            let without = self.log.iter().find_map(|experiment| match &experiment.outcome {
+                                Outcome::Broken { reason }
+                                    if experiment.put_back.contains(&index)
+                                        && !members.iter().all(|member| experiment.put_back.contains(member)) =>
+                                {
+                                    Some(reason.clone())
+                                }
+                                _ => None,
+                            });
+                            finding.note = Some(match without {
+                                Some(reason) => format!(
+                                    "put back without its partners it broke the run ({reason}); the regressions pass only when all of these are put back"
+                                ),
+                                None => "the regressions pass only when all of these are put back".to_owned(),
+                            });
                         }
                     } else if rest_cleared {
                         finding.verdict = Verdict::Cleared;
@@ -432,12 +518,21 @@ mod tests {
         unputtable: Vec<usize>,
         /// Packages whose put-back breaks the run (the tests cannot run at all).
         breaks_run: Vec<usize>,
+        /// `(a, b)`: putting `a` back without `b` breaks the run (the new `b` needs the new `a`,
+        /// or the old `a` needs the old `b`).
+        needs: Vec<(usize, usize)>,
         runs: usize,
     }
 
     impl Model {
         fn one_clause(clause: &[usize], tests: usize) -> Model {
-            Model { tests: vec![vec![clause.to_vec()]; tests], unputtable: Vec::new(), breaks_run: Vec::new(), runs: 0 }
+            Model {
+                tests: vec![vec![clause.to_vec()]; tests],
+                unputtable: Vec::new(),
+                breaks_run: Vec::new(),
+                needs: Vec::new(),
+                runs: 0,
+            }
         }
 
         fn fails(&self, test: usize, put_back: &[usize]) -> bool {
@@ -453,11 +548,29 @@ mod tests {
             if packages.iter().any(|package| self.breaks_run.contains(package)) {
                 return Outcome::Broken { reason: "the suite could not start".to_owned() };
             }
+            if self.needs.iter().any(|(a, b)| packages.contains(a) && !packages.contains(b)) {
+                return Outcome::Broken { reason: "ImportError: the put-back version needs another".to_owned() };
+            }
             Outcome::Ran { passing: (0..self.tests.len()).filter(|&test| !self.fails(test, packages)).collect() }
         }
 
         fn unavailable(&mut self, package: usize) -> Option<String> {
             self.unputtable.contains(&package).then(|| format!("package {package} cannot be put back"))
+        }
+
+        fn companions(&mut self, package: usize) -> Vec<usize> {
+            self.needs
+                .iter()
+                .filter_map(|&(a, b)| {
+                    if a == package {
+                        Some(b)
+                    } else if b == package {
+                        Some(a)
+                    } else {
+                        None
+                    }
+                })
+                .collect()
         }
     }
 
@@ -563,6 +676,7 @@ mod tests {
                         tests: vec![vec![vec![first], vec![second]]; 2],
                         unputtable: Vec::new(),
                         breaks_run: Vec::new(),
+                        needs: Vec::new(),
                         runs: 0,
                     };
                     let proof = search(n, 2, None, 100, &mut model);
@@ -582,6 +696,7 @@ mod tests {
             tests: vec![vec![vec![1]], vec![vec![5]]],
             unputtable: Vec::new(),
             breaks_run: Vec::new(),
+            needs: Vec::new(),
             runs: 0,
         };
         let proof = search(8, 2, None, 100, &mut model);
@@ -599,6 +714,7 @@ mod tests {
                         tests: vec![vec![vec![culprit]]],
                         unputtable: vec![unputtable],
                         breaks_run: Vec::new(),
+                        needs: Vec::new(),
                         runs: 0,
                     };
                     let proof = search(n, 1, None, 100, &mut model);
@@ -628,6 +744,7 @@ mod tests {
                         tests: vec![vec![vec![culprit]]],
                         unputtable: Vec::new(),
                         breaks_run: vec![breaking],
+                        needs: Vec::new(),
                         runs: 0,
                     };
                     let proof = search(n, 1, None, 100, &mut model);
@@ -673,5 +790,45 @@ mod tests {
         let mut model = Model::one_clause(&[], 1);
         let proof = search(0, 1, None, 10, &mut model);
         assert!(proof.findings.is_empty() && proof.experiments.is_empty());
+    }
+
+    #[test]
+    fn a_culprit_that_breaks_the_run_alone_is_confirmed_together_with_what_it_needs() {
+        for n in 2..=12 {
+            for culprit in 0..n {
+                for needed in (0..n).filter(|&other| other != culprit) {
+                    for suspect in [None, Some(culprit)] {
+                        let mut model = Model::one_clause(&[culprit], 2);
+                        model.needs = vec![(culprit, needed)];
+                        let proof = search(n, 2, suspect, 100, &mut model);
+                        let context = format!("n {n}, culprit {culprit} needs {needed}, suspect {suspect:?}");
+                        assert_eq!(proof.findings[culprit].verdict, Verdict::Confirmed, "{context}: {proof:#?}");
+                        assert_eq!(proof.findings[culprit].partners, vec![needed], "{context}");
+                        assert!(
+                            proof.findings[culprit].note.as_deref().is_some_and(|note| note.contains("broke the run")),
+                            "{context}: {:?}",
+                            proof.findings[culprit].note
+                        );
+                        for other in (0..n).filter(|&other| other != culprit && other != needed) {
+                            assert_eq!(proof.findings[other].verdict, Verdict::Cleared, "{context}: package {other}");
+                        }
+                        // Measured worst case: a broken half sends the search to shrinking from
+                        // everything put back.
+                        assert!(proof.experiments.len() <= n + 5, "{context}: {}", proof.experiments.len());
+                        if suspect == Some(culprit) {
+                            // Alone it breaks; with what it needs it fixes; the rest is cleared
+                            // by the complementary experiment.
+                            let expected = if n == 2 { 2 } else { 3 };
+                            assert_eq!(proof.experiments.len(), expected, "{context}: {:#?}", proof.experiments);
+                            assert!(
+                                proof.findings[culprit].note.as_deref().is_some_and(|note| note.contains("depends on")),
+                                "{context}: {:?}",
+                                proof.findings[culprit].note
+                            );
+                        }
+                    }
+                }
+            }
+        }
     }
 }

@@ -237,6 +237,13 @@ impl Experiments for EngineExperiments<'_, '_> {
     fn unavailable(&mut self, package: usize) -> Option<String> {
         self.transplants.unavailable(&self.changes[package])
     }
+
+    fn companions(&mut self, package: usize) -> Vec<usize> {
+        let change = &self.changes[package];
+        (0..self.changes.len())
+            .filter(|&other| other != package && self.transplants.related(change, &self.changes[other]))
+            .collect()
+    }
 }
 
 impl EngineExperiments<'_, '_> {

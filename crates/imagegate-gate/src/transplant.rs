@@ -94,6 +94,31 @@ impl Transplants {
         self.owned(change).err()
     }
 
+    /// Whether `one` and `other` depend on each other, in either direction and in either image:
+    /// putting one back alone may then break the run.
+    pub fn related(&self, one: &PackageChange, other: &PackageChange) -> bool {
+        if one.ecosystem != other.ecosystem {
+            return false;
+        }
+        let key = |name: &str| match one.ecosystem {
+            Ecosystem::Python => imagegate_packages::normalize_distribution_name(name),
+            _ => name.to_owned(),
+        };
+        let needs = |from: &PackageChange, to: &PackageChange| {
+            let wanted = key(&to.name);
+            [(&self.incumbent_files, from.from.as_ref()), (&self.candidate_files, from.to.as_ref())].into_iter().any(
+                |(files, version)| {
+                    version.is_some_and(|version| {
+                        imagegate_packages::dependencies(files, from.ecosystem, &from.name, version, &from.location)
+                            .iter()
+                            .any(|name| key(name) == wanted)
+                    })
+                },
+            )
+        };
+        needs(one, other) || needs(other, one)
+    }
+
     /// The paths `change`'s package owns in the incumbent and in the candidate.
     fn owned(&self, change: &PackageChange) -> Result<(Option<Owned>, Option<Owned>), String> {
         let read = |files: &ownership::Files, version: Option<&String>| {

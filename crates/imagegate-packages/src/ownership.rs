@@ -380,6 +380,115 @@ pub fn put_back_entry(
     Ok(out.into_bytes())
 }
 
+/// The names of the packages that package `name` at `version` depends on in an image whose
+/// files are `files`, as its package manager records them: dpkg `Depends`/`Pre-Depends`
+/// (every alternative), Python `Requires-Dist` (PEP 503 names, extras' requirements left out),
+/// npm `dependencies`, apk `D:` (package names, not `so:`/`cmd:` provides). Empty when nothing
+/// is recorded.
+pub fn dependencies(
+    files: &Files,
+    ecosystem: Ecosystem,
+    name: &str,
+    version: &str,
+    location: &str,
+) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    match ecosystem {
+        Ecosystem::Deb => {
+            let Some(status) = files.get(DPKG_STATUS) else { return found };
+            let text = String::from_utf8_lossy(status);
+            let Some(stanza) = dpkg_stanzas(&text).into_iter().find(|stanza| dpkg_names(stanza, name)) else {
+                return found;
+            };
+            for (key, value) in stanza_fields(&stanza) {
+                if key.eq_ignore_ascii_case("Depends") || key.eq_ignore_ascii_case("Pre-Depends") {
+                    for alternative in value.split([',', '|']) {
+                        // `libc6 (>= 2.34)`, `python3:any`
+                        let package = alternative.split_whitespace().next().unwrap_or_default();
+                        let package = package.split(':').next().unwrap_or_default();
+                        if !package.is_empty() {
+                            found.insert(package.to_owned());
+                        }
+                    }
+                }
+            }
+        }
+        Ecosystem::Python => {
+            let site = location.trim_end_matches('/');
+            let wanted = normalize_distribution_name(name);
+            let metadata = files.iter().find_map(|(path, content)| {
+                let folder = path.strip_prefix(site)?.strip_prefix('/')?.strip_suffix("/METADATA")?;
+                let (found_name, found_version) = folder.strip_suffix(".dist-info")?.split_once('-')?;
+                (normalize_distribution_name(found_name) == wanted && found_version == version).then_some(content)
+            });
+            let Some(metadata) = metadata else { return found };
+            for line in String::from_utf8_lossy(metadata).lines() {
+                if line.is_empty() {
+                    break; // the body (the description) starts here
+                }
+                let Some(requirement) = line.strip_prefix("Requires-Dist:") else { continue };
+                if requirement.split(';').nth(1).is_some_and(|marker| marker.contains("extra")) {
+                    continue;
+                }
+                let end = requirement
+                    .trim()
+                    .find(|character: char| !(character.is_ascii_alphanumeric() || "-_.".contains(character)))
+                    .unwrap_or(requirement.trim().len());
+                let package = &requirement.trim()[..end];
+                if !package.is_empty() {
+                    found.insert(normalize_distribution_name(package));
+                }
+            }
+        }
+        Ecosystem::Npm => {
+            let manifest = format!("{}/{name}/package.json", location.trim_end_matches('/'));
+            let Some(content) = files.get(&manifest) else { return found };
+            if let Ok(document) = serde_json::from_slice::<serde_json::Value>(content)
+                && let Some(listed) = document.get("dependencies").and_then(serde_json::Value::as_object)
+            {
+                found.extend(listed.keys().cloned());
+            }
+        }
+        Ecosystem::Apk => {
+            let Some((_, content)) = apk_database(files) else { return found };
+            let text = String::from_utf8_lossy(content);
+            if let Some(block) = apk_blocks(&text).into_iter().find(|block| apk_field(block, "P") == Some(name))
+                && let Some(listed) = apk_field(&block, "D")
+            {
+                for dependency in listed.split_whitespace() {
+                    // `so:libc.musl-x86_64.so.1` and `cmd:` name what a package provides, not a package.
+                    if dependency.contains(':') || dependency.starts_with('!') {
+                        continue;
+                    }
+                    let package = dependency.split(['=', '<', '>', '~']).next().unwrap_or_default();
+                    if !package.is_empty() {
+                        found.insert(package.to_owned());
+                    }
+                }
+            }
+        }
+        Ecosystem::Rpm | Ecosystem::Gem => {}
+    }
+    found.remove(name);
+    found
+}
+
+/// A dpkg stanza's fields, with continuation lines joined.
+fn stanza_fields(stanza: &str) -> Vec<(String, String)> {
+    let mut fields: Vec<(String, String)> = Vec::new();
+    for line in stanza.lines() {
+        if line.starts_with([' ', '\t']) {
+            if let Some((_, value)) = fields.last_mut() {
+                value.push(' ');
+                value.push_str(line.trim());
+            }
+        } else if let Some((key, value)) = line.split_once(':') {
+            fields.push((key.trim().to_owned(), value.trim().to_owned()));
+        }
+    }
+    fields
+}
+
 /// The path of the apk database among `files`, when there is one.
 pub fn apk_database_path(files: &Files) -> Option<&'static str> {
     apk_database(files).map(|(path, _)| path)
@@ -392,6 +501,36 @@ mod tests {
 
     fn files(entries: &[(&str, &str)]) -> Files {
         entries.iter().map(|(path, content)| ((*path).to_owned(), content.as_bytes().to_vec())).collect()
+    }
+
+    #[test]
+    fn dependencies_come_from_each_package_managers_own_records() {
+        let image = files(&[
+            (
+                "var/lib/dpkg/status",
+                "Package: curl\nVersion: 7.88\nDepends: libc6 (>= 2.34), libcurl4 (= 7.88) | libcurl4-gnutls,\n zlib1g\nPre-Depends: dpkg:any\n\nPackage: zlib1g\nVersion: 1\n\n",
+            ),
+            (
+                "site/Werkzeug-2.3.0.dist-info/METADATA",
+                "Name: Werkzeug\nVersion: 2.3.0\nRequires-Dist: MarkupSafe (>=2.1.1)\nRequires-Dist: watchdog ; extra == 'watchdog'\n\nRequires-Dist: not-a-header\n",
+            ),
+            (
+                "app/node_modules/debug/package.json",
+                r#"{"name":"debug","version":"4.3.5","dependencies":{"ms":"2.1.2"}}"#,
+            ),
+            ("lib/apk/db/installed", "P:curl\nV:8\nD:so:libc.musl-x86_64.so.1 libcurl=8.5.0-r0 !other\n\n"),
+        ]);
+        let names = |ecosystem, name, version, location| -> Vec<String> {
+            dependencies(&image, ecosystem, name, version, location).into_iter().collect()
+        };
+        assert_eq!(
+            names(Ecosystem::Deb, "curl", "7.88", ""),
+            ["dpkg", "libc6", "libcurl4", "libcurl4-gnutls", "zlib1g"]
+        );
+        assert_eq!(names(Ecosystem::Python, "werkzeug", "2.3.0", "site"), ["markupsafe"]);
+        assert_eq!(names(Ecosystem::Npm, "debug", "4.3.5", "app/node_modules"), ["ms"]);
+        assert_eq!(names(Ecosystem::Apk, "curl", "8", ""), ["libcurl"]);
+        assert!(names(Ecosystem::Deb, "wget", "1", "").is_empty());
     }
 
     #[test]
