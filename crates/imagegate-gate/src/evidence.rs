@@ -134,7 +134,9 @@ pub(crate) struct Found {
 
 /// Whether a run of `purpose` may be served from stored evidence (and stored): first runs only.
 pub(crate) fn reusable_purpose(purpose: &str) -> bool {
-    !matches!(purpose, "rerun" | "confirm")
+    // An experiment reruns the same tests in the same image until they pass: each attempt must
+    // run, and its image is made for this gate alone.
+    !matches!(purpose, "rerun" | "confirm" | "experiment")
 }
 
 /// Whether a finished suite run is complete enough to be stored for reuse.
@@ -371,7 +373,7 @@ mod tests {
     #[test]
     fn only_first_runs_that_are_complete_are_stored_and_served() {
         assert!(reusable_purpose("suite") && reusable_purpose("list"));
-        assert!(!reusable_purpose("rerun") && !reusable_purpose("confirm"));
+        assert!(!reusable_purpose("rerun") && !reusable_purpose("confirm") && !reusable_purpose("experiment"));
         let summary = RunSummary {
             image: "candidate".into(),
             purpose: "suite".into(),

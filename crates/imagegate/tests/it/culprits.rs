@@ -96,6 +96,7 @@ both_engines!(a_package_upgrade_that_breaks_tests_is_confirmed_and_the_others_cl
     // Each experiment's runs name its image and what making it cost; every experiment ran.
     let mut numbers = std::collections::BTreeSet::new();
     for run in report["runs"].as_array().unwrap().iter().filter(|run| run["purpose"] == "experiment") {
+        assert!(run.get("reused").is_none(), "an experiment's attempt always runs: {run}");
         let image = &run["experiment"];
         numbers.insert(image["number"].as_u64().unwrap_or_else(|| panic!("no experiment number: {run}")));
         assert!(image["made_seconds"].as_f64().is_some_and(|seconds| seconds > 0.0), "{run}");
