@@ -249,15 +249,26 @@ impl Project {
 
 impl Drop for Project {
     fn drop(&mut self) {
-        let output = Command::new(&self.engine).args(["images", "--format", "{{.Repository}}:{{.Tag}}"]).output();
-        if let Ok(output) = output {
+        // podman's listing fails now and then while other processes remove images ("image not
+        // known"); a failed listing is tried again, so that no 1.3 GB candidate is left behind.
+        let output = (0..3)
+            .filter_map(|_| {
+                Command::new(&self.engine).args(["images", "--format", "{{.Repository}}:{{.Tag}}"]).output().ok()
+            })
+            .find(|output| output.status.success());
+        if let Some(output) = output {
             let tags: Vec<String> = String::from_utf8_lossy(&output.stdout)
                 .lines()
                 .filter(|line| line.trim_start_matches("localhost/").starts_with(&self.repository))
                 .map(str::to_owned)
                 .collect();
             if !tags.is_empty() {
-                let _ = Command::new(&self.engine).arg("rmi").arg("-f").args(&tags).output();
+                for _ in 0..3 {
+                    let removed = Command::new(&self.engine).arg("rmi").arg("-f").args(&tags).output();
+                    if removed.is_ok_and(|output| output.status.success()) {
+                        break;
+                    }
+                }
             }
         }
     }
