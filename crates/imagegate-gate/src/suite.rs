@@ -432,18 +432,16 @@ fn checkout_files(
     results: &str,
     exclude: &[PathBuf],
 ) -> Result<Option<Vec<String>>, GateError> {
-    let plain = |path: &Path| path.components().all(|component| matches!(component, Component::Normal(_)));
+    let plain =
+        |path: &Path| path.components().all(|component| matches!(component, Component::RootDir | Component::Normal(_)));
     let (workdir, results) = (Path::new(workdir), Path::new(results));
+    if !plain(workdir) || !plain(results) {
+        return Ok(None);
+    }
     if let Ok(inside) = results.strip_prefix(workdir) {
-        if !plain(inside) {
-            return Ok(None);
-        }
         return Ok(imagegate_engine::checkout_files_in(&context.config.root, exclude, inside)?);
     }
     if let Ok(above) = workdir.strip_prefix(results) {
-        if !plain(above) {
-            return Ok(None);
-        }
         let files = imagegate_engine::checkout_files_in(&context.config.root, exclude, Path::new(""))?;
         return Ok(files.map(|files| files.iter().map(|file| above.join(file).display().to_string()).collect()));
     }
