@@ -395,6 +395,43 @@ impl Client {
         packed
     }
 
+    /// [`Client::copy_into`] and [`Client::create_folders`] in one `cp`: each `cp` costs about
+    /// 0.3 s in podman, which runs them one at a time across containers.
+    pub(crate) fn copy_into_with_folders(
+        &self,
+        container: &str,
+        source: &Path,
+        destination: &str,
+        exclude: &[PathBuf],
+        folders: &[&str],
+    ) -> Result<(), EngineError> {
+        // docker refuses any copy to `/` of a read-only container (podman takes it, its files
+        // landing in the volumes): there the checkout and each folder go to their own volume.
+        if is_read_only(container) && self.dialect == Dialect::Docker {
+            self.copy_into(container, source, destination, exclude)?;
+            return self.create_folders(container, folders);
+        }
+        let prefix = PathBuf::from(destination.trim_start_matches('/'));
+        let target = format!("{container}:/");
+        let mut command = self.command();
+        command.args(["cp", "-", &target]).stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::piped());
+        let mut child =
+            command.spawn().map_err(|source| EngineError::Spawn { program: self.program.clone(), source })?;
+        let packed = match child.stdin.take() {
+            Some(stdin) => transfer::write_tree_and_folders(stdin, source, &prefix, exclude, folders),
+            None => Ok(()),
+        };
+        let output =
+            child.wait_with_output().map_err(|source| EngineError::Spawn { program: self.program.clone(), source })?;
+        if !output.status.success() {
+            return Err(self.failure(
+                &format!("copy the checkout into {container}:{destination} and create {}", folders.join(", ")),
+                &output,
+            ));
+        }
+        packed
+    }
+
     pub(crate) fn create_folders(&self, container: &str, folders: &[&str]) -> Result<(), EngineError> {
         if is_read_only(container) {
             // The folders are the container's volumes already; make each writable by any user

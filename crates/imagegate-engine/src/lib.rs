@@ -22,7 +22,7 @@ pub use docker::Docker;
 pub use error::EngineError;
 pub use owner::{LABEL_OWNER, Leftovers, Liveness, Owner, remove_leftovers, temporary_prefix};
 pub use podman::Podman;
-pub use transfer::{MAX_STREAMED_BYTES, checkout_digest};
+pub use transfer::{MAX_STREAMED_BYTES, checkout_digest, checkout_files_in};
 pub use types::{
     BuildRequest, CPU_PERIOD_MICROS, ContainerSpec, Containment, CopiedResults, Engine, ImageInfo, RegistryAccess,
     ResultsFilter, RunOutcome, SkipReason, SkippedFile,
@@ -78,6 +78,16 @@ macro_rules! delegate_engine {
             }
             fn create_folders(&self, container: &str, folders: &[&str]) -> Result<(), EngineError> {
                 self.client.create_folders(container, folders)
+            }
+            fn copy_into_with_folders(
+                &self,
+                container: &str,
+                source: &Path,
+                destination: &str,
+                exclude: &[PathBuf],
+                folders: &[&str],
+            ) -> Result<(), EngineError> {
+                self.client.copy_into_with_folders(container, source, destination, exclude, folders)
             }
             fn start_and_wait(
                 &self,

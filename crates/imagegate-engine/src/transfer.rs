@@ -29,6 +29,20 @@ pub(crate) fn write_tree<W: Write>(
     prefix: &Path,
     exclude: &[PathBuf],
 ) -> Result<(), EngineError> {
+    write_tree_and_folders(writer, source, prefix, exclude, &[])
+}
+
+/// [`write_tree`], then the entries of [`write_folders`] for `folders` (absolute container
+/// paths): one stream for the checkout and the folders a run needs, unpacked at the container's
+/// `/` in one engine copy. The folders come last, so that one the checkout also has ends with
+/// their mode, as when they are made after the copy.
+pub(crate) fn write_tree_and_folders<W: Write>(
+    writer: W,
+    source: &Path,
+    prefix: &Path,
+    exclude: &[PathBuf],
+    folders: &[&str],
+) -> Result<(), EngineError> {
     let io_error = |source_error: io::Error, path: &Path| EngineError::Io {
         operation: "pack the checkout at".into(),
         path: path.to_path_buf(),
@@ -63,8 +77,53 @@ pub(crate) fn write_tree<W: Write>(
         }
         // Sockets, fifos and devices in a checkout are not project files: left out.
     }
+    append_folders(&mut builder, folders)?;
     builder.into_inner().map_err(|error| io_error(error, source))?.flush().map_err(|error| io_error(error, source))?;
     Ok(())
+}
+
+/// The regular files [`write_tree`] copies of `source` that lie in its folder `relative`, as
+/// paths relative to that folder, sorted. `None` when a link or a file stands on the way to
+/// that folder in the checkout: where the folder then is in a container depends on the
+/// container's own files, which only the container can say.
+pub fn checkout_files_in(
+    source: &Path,
+    exclude: &[PathBuf],
+    relative: &Path,
+) -> Result<Option<Vec<String>>, EngineError> {
+    let io_error = |source_error: io::Error, path: &Path| EngineError::Io {
+        operation: "read the checkout at".into(),
+        path: path.to_path_buf(),
+        source: source_error,
+    };
+    // Each folder on the way must be a folder the walk enters (not excluded, not a link).
+    let mut on_the_way = source.to_path_buf();
+    for component in relative.components() {
+        on_the_way.push(component);
+        if exclude.contains(&on_the_way) {
+            return Ok(Some(Vec::new()));
+        }
+        match on_the_way.symlink_metadata() {
+            Ok(metadata) if metadata.is_dir() => {}
+            Ok(_) => return Ok(None),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(Some(Vec::new())),
+            Err(error) => return Err(io_error(error, &on_the_way)),
+        }
+    }
+    let folder = source.join(relative);
+    let mut files = Vec::new();
+    let walk = walkdir::WalkDir::new(&folder).follow_links(false).sort_by_file_name().into_iter();
+    for entry in walk.filter_entry(|entry| !exclude.iter().any(|excluded| entry.path() == excluded)) {
+        let entry = entry.map_err(|error| {
+            let path = error.path().unwrap_or(&folder).to_path_buf();
+            io_error(io::Error::other(error.to_string()), &path)
+        })?;
+        if entry.file_type().is_file() {
+            let inside = entry.path().strip_prefix(&folder).unwrap_or(entry.path());
+            files.push(inside.display().to_string());
+        }
+    }
+    Ok(Some(files))
 }
 
 /// The entries [`write_tree`] copies, in the order it copies them: one walk for both the copy
@@ -151,12 +210,23 @@ pub fn checkout_digest(source: &Path, exclude: &[PathBuf]) -> Result<String, Eng
 /// created by the engine when it unpacks; parents are deliberately not listed, so that an
 /// existing parent such as `/tmp` keeps its own mode.
 pub(crate) fn write_folders<W: Write>(writer: W, folders: &[&str]) -> Result<(), EngineError> {
-    let io_error = |source: io::Error, folder: &str| EngineError::Io {
-        operation: "pack the folder".into(),
-        path: PathBuf::from(folder),
-        source,
-    };
     let mut builder = tar::Builder::new(writer);
+    append_folders(&mut builder, folders)?;
+    let first = folders.first().copied().unwrap_or("/");
+    builder
+        .into_inner()
+        .map_err(|error| folder_error(error, first))?
+        .flush()
+        .map_err(|error| folder_error(error, first))?;
+    Ok(())
+}
+
+fn folder_error(source: io::Error, folder: &str) -> EngineError {
+    EngineError::Io { operation: "pack the folder".into(), path: PathBuf::from(folder), source }
+}
+
+/// Appends the entries of [`write_folders`].
+fn append_folders<W: Write>(builder: &mut tar::Builder<W>, folders: &[&str]) -> Result<(), EngineError> {
     for folder in folders {
         let relative = folder.trim_start_matches('/');
         if relative.is_empty() {
@@ -170,13 +240,8 @@ pub(crate) fn write_folders<W: Write>(writer: W, folders: &[&str]) -> Result<(),
         header.set_size(0);
         builder
             .append_data(&mut header, format!("{relative}/"), io::empty())
-            .map_err(|error| io_error(error, folder))?;
+            .map_err(|error| folder_error(error, folder))?;
     }
-    builder
-        .into_inner()
-        .map_err(|error| io_error(error, folders.first().copied().unwrap_or("/")))?
-        .flush()
-        .map_err(|error| io_error(error, folders.first().copied().unwrap_or("/")))?;
     Ok(())
 }
 
@@ -294,6 +359,55 @@ mod tests {
         assert_eq!(copied.files, 1);
         assert_eq!(fs::read_to_string(destination.path().join("a/b/c.txt")).unwrap(), "hello");
         assert!(!destination.path().join(".imagegate").exists());
+    }
+
+    #[test]
+    fn one_stream_holds_the_checkout_then_the_folders_made_writable() {
+        let source = tempfile::tempdir().unwrap();
+        fs::create_dir_all(source.path().join("out")).unwrap();
+        fs::write(source.path().join("out/keep.txt"), "kept").unwrap();
+        fs::create_dir_all(source.path().join(".imagegate")).unwrap();
+        let mut bytes = Vec::new();
+        let exclude = [source.path().join(".imagegate")];
+        write_tree_and_folders(&mut bytes, source.path(), Path::new("src"), &exclude, &["/src/out", "/results", "/"])
+            .unwrap();
+        let mut archive = tar::Archive::new(bytes.as_slice());
+        let entries: Vec<(String, u32)> = archive
+            .entries()
+            .unwrap()
+            .map(|entry| {
+                let entry = entry.unwrap();
+                (entry.path().unwrap().display().to_string(), entry.header().mode().unwrap() & 0o777)
+            })
+            .collect();
+        let names: Vec<&str> = entries.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(names, ["src/", "src/out", "src/out/keep.txt", "src/out/", "results/"]);
+        // A folder the checkout has too ends writable: its entry comes after the checkout's.
+        assert_eq!(entries[3].1, 0o777);
+        assert_eq!(entries[4].1, 0o777);
+    }
+
+    #[test]
+    fn the_checkout_says_which_of_its_files_land_in_a_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("project");
+        fs::create_dir_all(root.join("out/deep")).unwrap();
+        fs::create_dir_all(root.join("state")).unwrap();
+        fs::write(root.join("out/deep/old.xml"), "x").unwrap();
+        fs::write(root.join("out/a.txt"), "x").unwrap();
+        fs::write(root.join("state/run.log"), "x").unwrap();
+        fs::write(root.join("top.txt"), "x").unwrap();
+        let exclude = [root.join("state")];
+        let files = |relative: &str| checkout_files_in(&root, &exclude, Path::new(relative)).unwrap();
+        assert_eq!(files("out"), Some(vec!["a.txt".to_owned(), "deep/old.xml".to_owned()]));
+        assert_eq!(files(""), Some(vec!["out/a.txt".to_owned(), "out/deep/old.xml".to_owned(), "top.txt".to_owned()]));
+        // Not copied, or not there: nothing.
+        assert_eq!(files("state"), Some(vec![]));
+        assert_eq!(files("missing/results"), Some(vec![]));
+        // A link or a file on the way: the container decides where the folder is.
+        std::os::unix::fs::symlink(root.join("out"), root.join("linked")).unwrap();
+        assert_eq!(files("linked/deep"), None);
+        assert_eq!(files("top.txt/results"), None);
     }
 
     #[test]

@@ -170,6 +170,21 @@ pub trait Engine: Send + Sync {
     /// every user, with any missing parents; folders that exist keep their content.
     fn create_folders(&self, container: &str, folders: &[&str]) -> Result<(), EngineError>;
 
+    /// [`Engine::copy_into`], then [`Engine::create_folders`] of `folders`, in one transfer
+    /// where the engine can: every run needs both, and an engine may copy into one container at
+    /// a time (podman's `cp` serialises across containers). By default the two calls.
+    fn copy_into_with_folders(
+        &self,
+        container: &str,
+        source: &Path,
+        destination: &str,
+        exclude: &[PathBuf],
+        folders: &[&str],
+    ) -> Result<(), EngineError> {
+        self.copy_into(container, source, destination, exclude)?;
+        self.create_folders(container, folders)
+    }
+
     /// Starts the container, streams its output to `log_file`, waits at most `timeout`; on
     /// expiry kills it. The log keeps at most `log_limit` bytes: the head and the tail of the
     /// output, with a line in between that says what was cut.

@@ -64,7 +64,7 @@ pub use report::{test_entry, up_to_date};
 pub use results_dir::read_results_dir;
 pub use shard::{SHARD_SCHEMA, Shard, ShardRecord, judge_shards, run_shard, slice};
 pub use suite::LABEL_RUN;
-pub use suite::{SuiteRun, run_suite};
+pub use suite::{ImageFolders, SuiteRun, run_suite};
 
 use std::path::PathBuf;
 
@@ -85,6 +85,9 @@ pub struct Context<'a> {
     pub backend: &'a dyn Backend,
     /// Make every suite run again rather than reuse a stored run (`gate --fresh`).
     pub fresh: bool,
+    /// What images hold in the folders runs copy out, asked of the engine once per image: one
+    /// value per process.
+    pub image_folders: &'a ImageFolders,
 }
 
 impl Context<'_> {

@@ -5,9 +5,10 @@
 //! `Containment`, and a log bounded to `log_size`), the results folder is copied out, and the
 //! container is removed whatever happened.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use imagegate_config::{ImageConfig, SuiteLimits};
 use imagegate_contract::RunSummary;
@@ -29,6 +30,7 @@ pub(crate) struct Runner<'a> {
     pub state_dir: PathBuf,
     /// Where stored runs are looked up and kept; `None` with `gate --fresh`.
     pub evidence: Option<crate::evidence::EvidenceAccess<'a>>,
+    pub image_folders: &'a ImageFolders,
 }
 
 impl<'a> Context<'a> {
@@ -43,6 +45,7 @@ impl<'a> Context<'a> {
             progress: self.progress,
             state_dir: self.state_dir.clone(),
             evidence,
+            image_folders: self.image_folders,
         }
     }
 }
@@ -140,12 +143,30 @@ pub(crate) fn run_container(
     let guard = ContainerGuard { engine: context.engine, id: container };
     crate::failpoint!("run.created");
     let exclude: Vec<PathBuf> = vec![context.state_dir.clone()];
-    context.engine.copy_into(&guard.id, &context.config.root, &suite.workdir, &exclude)?;
+    // Files already in the folder, from the image or the checkout, are known before the copy
+    // when the checkout can say what it puts there (nearly always): then the copy is the
+    // container's one copy in, and the image is asked once per process.
+    let known = match checkout_files(context, &suite.workdir, copy_out, &exclude)? {
+        Some(from_checkout) => {
+            let mut files = context
+                .image_folders
+                .files(image_ref, copy_out, || files_in_container(context, &guard.id, copy_out, folder))?;
+            files.extend(from_checkout);
+            Some(files)
+        }
+        None => None,
+    };
+    let checked = known.is_some();
+    if let Some(files) = known {
+        refuse_preexisting_files(image, copy_out, files)?;
+    }
     // Most reporters open their output file without making its folder (trial's subunit
     // reporter dies with FileNotFoundError): the folder exists, writable by any user, before
     // the command starts.
-    context.engine.create_folders(&guard.id, &[copy_out])?;
-    refuse_preexisting_files(context, image, &guard.id, copy_out, folder)?;
+    context.engine.copy_into_with_folders(&guard.id, &context.config.root, &suite.workdir, &exclude, &[copy_out])?;
+    if !checked {
+        refuse_preexisting_files(image, copy_out, files_in_container(context, &guard.id, copy_out, folder)?)?;
+    }
     let outcome = context.engine.start_and_wait(&guard.id, suite.timeout, &log_file, suite.limits.log_size)?;
     crate::failpoint!("run.finished");
     let limits = suite.results_limits;
@@ -365,16 +386,76 @@ fn skipped_files(image: &ImageConfig, skipped: &[SkippedFile], results: &mut Res
         .collect()
 }
 
-/// Files already in the results folder before the command runs (from the image, or from the
-/// checkout when the folder lies inside the workdir) would be read as this run's results:
-/// refuse, naming them, rather than judge on stale data.
-fn refuse_preexisting_files(
+/// What the folders that runs copy out hold in each image before a run, as far as this process
+/// has asked the engine: the same in every container of an image, and asking costs an engine
+/// copy (0.3 s or more in podman, which makes copies one at a time across containers).
+#[derive(Default)]
+pub struct ImageFolders {
+    /// Files by image id and folder; each entry is filled once, by the first run that needs it,
+    /// while runs of the same image beside it wait.
+    known: Mutex<BTreeMap<(String, String), Arc<FolderFiles>>>,
+}
+
+/// The files of one image's folder, once asked.
+type FolderFiles = Mutex<Option<Vec<String>>>;
+
+impl ImageFolders {
+    /// The files in `folder` of `image_ref`, asked of `probe` unless known. Only an image id
+    /// (`sha256:…`, or a reference pinned `@sha256:…`) is remembered: a tag can move.
+    fn files(
+        &self,
+        image_ref: &str,
+        folder: &str,
+        probe: impl FnOnce() -> Result<Vec<String>, GateError>,
+    ) -> Result<Vec<String>, GateError> {
+        if !(image_ref.starts_with("sha256:") || image_ref.contains("@sha256:")) {
+            return probe();
+        }
+        let key = (image_ref.to_owned(), folder.trim_end_matches('/').to_owned());
+        let entry = Arc::clone(self.known.lock().unwrap_or_else(PoisonError::into_inner).entry(key).or_default());
+        let mut entry = entry.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(files) = entry.as_ref() {
+            return Ok(files.clone());
+        }
+        let files = probe()?;
+        *entry = Some(files.clone());
+        Ok(files)
+    }
+}
+
+/// The files the checkout puts in the container's folder `results` (paths relative to it):
+/// those under it when it lies in the workdir, all of them when the workdir lies in it. `None`
+/// when only the container can say (a link on the way to the folder in the checkout, or a path
+/// with `..`).
+fn checkout_files(
     context: &Runner<'_>,
-    image: &ImageConfig,
+    workdir: &str,
+    results: &str,
+    exclude: &[PathBuf],
+) -> Result<Option<Vec<String>>, GateError> {
+    let plain =
+        |path: &Path| path.components().all(|component| matches!(component, Component::RootDir | Component::Normal(_)));
+    let (workdir, results) = (Path::new(workdir), Path::new(results));
+    if !plain(workdir) || !plain(results) {
+        return Ok(None);
+    }
+    if let Ok(inside) = results.strip_prefix(workdir) {
+        return Ok(imagegate_engine::checkout_files_in(&context.config.root, exclude, inside)?);
+    }
+    if let Ok(above) = workdir.strip_prefix(results) {
+        let files = imagegate_engine::checkout_files_in(&context.config.root, exclude, Path::new(""))?;
+        return Ok(files.map(|files| files.iter().map(|file| above.join(file).display().to_string()).collect()));
+    }
+    Ok(Some(Vec::new()))
+}
+
+/// The files in the container's folder `results` (paths relative to it), asked of the engine.
+fn files_in_container(
+    context: &Runner<'_>,
     container: &str,
     results: &str,
     folder: &Path,
-) -> Result<(), GateError> {
+) -> Result<Vec<String>, GateError> {
     let probe = folder.join("results-before-run");
     // Only the names are wanted: no file is written, however large.
     let filter = ResultsFilter { wanted: &wanted_nothing, head_bytes: 0, max_bytes: 0, max_files: 0 };
@@ -391,19 +472,27 @@ fn refuse_preexisting_files(
         );
     }
     let _ = fs::remove_dir_all(&probe);
+    Ok(files)
+}
+
+/// Files already in the results folder before the command runs (from the image, or from the
+/// checkout when the folder lies inside the workdir) would be read as this run's results:
+/// refuse, naming them, rather than judge on stale data.
+fn refuse_preexisting_files(image: &ImageConfig, results: &str, files: Vec<String>) -> Result<(), GateError> {
+    // A file both in the image and in the checkout is one file in the container.
+    let files: BTreeSet<String> = files.into_iter().collect();
     if files.is_empty() {
         return Ok(());
     }
-    files.sort();
     let total = files.len();
-    files.truncate(3);
+    let shown: Vec<String> = files.into_iter().take(3).collect();
     Err(GateError::Usage {
         message: format!(
             "image `{}`: the results folder `{results}` already holds {} before the suite runs ({}{}): they would be read as this run's results",
             image.name,
             imagegate_contract::plural(total, "file"),
-            files.join(", "),
-            if total > files.len() { ", …" } else { "" }
+            shown.join(", "),
+            if total > shown.len() { ", …" } else { "" }
         ),
         hint: format!(
             "set `results` in [images.{}.suite] to a folder that neither the image nor the checkout has, e.g. \"/results\"",

@@ -16,6 +16,8 @@ pub struct Runtime {
     pub progress: StderrProgress,
     /// Where candidates, stable pointers and records live: chosen here, once.
     pub backend: Box<dyn Backend>,
+    /// What images hold in the folders runs copy out, asked once per image in this process.
+    pub image_folders: imagegate_gate::ImageFolders,
     /// Holds the CA certificate for podman's `--cert-dir` while the runtime lives.
     _cert_dir: Option<tempfile::TempDir>,
 }
@@ -53,7 +55,15 @@ impl Runtime {
             }
             None => backend,
         };
-        Ok(Runtime { settings, engine, store, progress, backend, _cert_dir: cert_dir })
+        Ok(Runtime {
+            settings,
+            engine,
+            store,
+            progress,
+            backend,
+            image_folders: imagegate_gate::ImageFolders::default(),
+            _cert_dir: cert_dir,
+        })
     }
 
     /// The project under test, as the flags name it, else as its git checkout says.
@@ -99,6 +109,7 @@ impl Runtime {
             state_dir: self.settings.state_dir.clone(),
             backend: self.backend.as_ref(),
             fresh: false,
+            image_folders: &self.image_folders,
         }
     }
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use imagegate_config::ImageConfig;
 use imagegate_contract::{GateReport, HistoryEvent, PromotionReport, TestEntry};
-use imagegate_gate::{Backend, Context, GateError, GateOptions, LocalBackend, Project, SilentProgress};
+use imagegate_gate::{Backend, Context, GateError, GateOptions, ImageFolders, LocalBackend, Project, SilentProgress};
 use imagegate_results::Outcome;
 use imagegate_store::Store;
 
@@ -375,8 +375,18 @@ pub fn with_context_in<T>(
     let config = imagegate_config::load(config).expect("load the config");
     let state_dir = config.state_dir();
     let store = Store::open(&state_dir).expect("open the store");
-    let context =
-        Context { config: &config, engine, store: &store, progress: &SilentProgress, state_dir, backend, fresh: false };
+    // One per call, as one per imagegate process.
+    let image_folders = ImageFolders::default();
+    let context = Context {
+        config: &config,
+        engine,
+        store: &store,
+        progress: &SilentProgress,
+        state_dir,
+        backend,
+        fresh: false,
+        image_folders: &image_folders,
+    };
     work(&context, &config.images[IMAGE])
 }
 

@@ -88,6 +88,18 @@ pub struct RunEvent {
     pub command: String,
 }
 
+/// The copies into and out of one container, as [`MemoryEngine::copies`] lists them: each is
+/// one `cp` of a real engine, which podman makes one at a time across containers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerCopies {
+    pub container: String,
+    pub image_id: String,
+    /// The container's command.
+    pub command: String,
+    /// How many copies in and out.
+    pub copies: usize,
+}
+
 /// Runs of selected tests wait at their start until `count` of them have started in all, for at
 /// most `wait` each (see [`MemoryEngine::gather`]).
 struct Gather {
@@ -127,6 +139,8 @@ struct State {
     gather: Option<Gather>,
     /// How many runs of selected tests have started.
     selected_started: usize,
+    /// Every container made, in order, with the copies into and out of it.
+    copies: Vec<ContainerCopies>,
 }
 
 impl State {
@@ -254,6 +268,18 @@ impl MemoryEngine {
         self.state().contained.clone()
     }
 
+    /// Every container made, in order, with how many copies went into and out of it.
+    pub fn copies(&self) -> Vec<ContainerCopies> {
+        self.state().copies.clone()
+    }
+
+    /// Counts one copy into or out of `container`.
+    fn count_copy(&self, container: &str) {
+        if let Some(found) = self.state().copies.iter_mut().find(|found| found.container == container) {
+            found.copies += 1;
+        }
+    }
+
     /// Containers not removed.
     pub fn containers(&self) -> usize {
         self.state().containers.len()
@@ -262,6 +288,56 @@ impl MemoryEngine {
     /// Every tag naming `image_id`.
     pub fn tags_of(&self, image_id: &str) -> Vec<String> {
         self.state().tags.iter().filter(|(_, id)| id.as_str() == image_id).map(|(tag, _)| tag.clone()).collect()
+    }
+
+    /// What `copy_into` puts in the container.
+    fn put_checkout(
+        &self,
+        container: &str,
+        source: &Path,
+        destination: &str,
+        exclude: &[PathBuf],
+    ) -> Result<(), EngineError> {
+        let mut copied = Vec::new();
+        let walk = walkdir::WalkDir::new(source)
+            .sort_by_file_name()
+            .into_iter()
+            .filter_entry(|entry| !exclude.iter().any(|excluded| entry.path().starts_with(excluded)));
+        for entry in walk {
+            let entry = entry.map_err(|error| refused("copy into", error.to_string()))?;
+            let relative = entry.path().strip_prefix(source).unwrap_or(entry.path());
+            let target = Path::new(destination).join(relative).display().to_string();
+            if entry.file_type().is_dir() {
+                copied.push((target, None));
+            } else if entry.file_type().is_file() {
+                let bytes = fs::read(entry.path()).map_err(|source| io_error("read", entry.path(), source))?;
+                copied.push((target, Some(bytes)));
+            }
+        }
+        self.with_container(container, "copy into", |container| {
+            for (path, bytes) in copied {
+                match bytes {
+                    None => container.folders.extend(with_parents(&path)),
+                    Some(bytes) => {
+                        if let Some((parent, _)) = path.rsplit_once('/') {
+                            container.folders.extend(with_parents(parent));
+                        }
+                        container.files.insert(path, bytes);
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// What `create_folders` makes in the container.
+    fn put_folders(&self, container: &str, folders: &[&str]) -> Result<(), EngineError> {
+        self.with_container(container, "create folders", |container| {
+            for folder in folders {
+                container.folders.extend(with_parents(folder));
+            }
+            Ok(())
+        })
     }
 
     fn with_container<T>(
@@ -387,6 +463,12 @@ impl Engine for MemoryEngine {
             return Err(refused("create", format!("no such image: {}", spec.image)));
         };
         let id = format!("memory-{}", state.tick());
+        state.copies.push(ContainerCopies {
+            container: id.clone(),
+            image_id: image_id.clone(),
+            command: spec.command.clone(),
+            copies: 0,
+        });
         let container =
             Container { image_id, spec: spec.clone(), files: BTreeMap::new(), folders: BTreeSet::from(["/".into()]) };
         state.containers.insert(id.clone(), container);
@@ -400,45 +482,26 @@ impl Engine for MemoryEngine {
         destination: &str,
         exclude: &[PathBuf],
     ) -> Result<(), EngineError> {
-        let mut copied = Vec::new();
-        let walk = walkdir::WalkDir::new(source)
-            .sort_by_file_name()
-            .into_iter()
-            .filter_entry(|entry| !exclude.iter().any(|excluded| entry.path().starts_with(excluded)));
-        for entry in walk {
-            let entry = entry.map_err(|error| refused("copy into", error.to_string()))?;
-            let relative = entry.path().strip_prefix(source).unwrap_or(entry.path());
-            let target = Path::new(destination).join(relative).display().to_string();
-            if entry.file_type().is_dir() {
-                copied.push((target, None));
-            } else if entry.file_type().is_file() {
-                let bytes = fs::read(entry.path()).map_err(|source| io_error("read", entry.path(), source))?;
-                copied.push((target, Some(bytes)));
-            }
-        }
-        self.with_container(container, "copy into", |container| {
-            for (path, bytes) in copied {
-                match bytes {
-                    None => container.folders.extend(with_parents(&path)),
-                    Some(bytes) => {
-                        if let Some((parent, _)) = path.rsplit_once('/') {
-                            container.folders.extend(with_parents(parent));
-                        }
-                        container.files.insert(path, bytes);
-                    }
-                }
-            }
-            Ok(())
-        })
+        self.count_copy(container);
+        self.put_checkout(container, source, destination, exclude)
     }
 
     fn create_folders(&self, container: &str, folders: &[&str]) -> Result<(), EngineError> {
-        self.with_container(container, "create folders", |container| {
-            for folder in folders {
-                container.folders.extend(with_parents(folder));
-            }
-            Ok(())
-        })
+        self.count_copy(container);
+        self.put_folders(container, folders)
+    }
+
+    fn copy_into_with_folders(
+        &self,
+        container: &str,
+        source: &Path,
+        destination: &str,
+        exclude: &[PathBuf],
+        folders: &[&str],
+    ) -> Result<(), EngineError> {
+        self.count_copy(container);
+        self.put_checkout(container, source, destination, exclude)?;
+        self.put_folders(container, folders)
     }
 
     fn start_and_wait(
@@ -514,6 +577,7 @@ impl Engine for MemoryEngine {
     }
 
     fn copy_out(&self, container: &str, source: &str, destination: &Path) -> Result<bool, EngineError> {
+        self.count_copy(container);
         let (exists, files) = self.with_container(container, "copy out", |container| {
             let source = source.trim_end_matches('/');
             let files: Vec<(String, Vec<u8>)> = container

@@ -5,6 +5,7 @@
 //! same rules against real engines; tests here are named after the same rules.
 
 mod context;
+mod copies;
 mod engine;
 mod evidence;
 mod home;
