@@ -119,6 +119,20 @@ pub trait Backend {
     /// Where this home's stable pointers live.
     fn pointer(&self) -> &dyn StablePointer;
 
+    /// Publishes a kept experiment image of the culprit proof (the engine's `local` image)
+    /// where the other machines of this store can pull it, under a tag of its own named by
+    /// `key` (never a stable or candidate tag), and returns that reference. `None` for a store
+    /// other machines do not share, and for a run that may not write (code from a fork).
+    fn publish_experiment(
+        &self,
+        _context: &Context<'_>,
+        _image: &ImageConfig,
+        _local: &str,
+        _key: &str,
+    ) -> Result<Option<String>, GateError> {
+        Ok(None)
+    }
+
     /// Where this home keeps suite runs for other machines to reuse (`evidence.rs`); `None`
     /// for a home only this machine uses (the local store keeps them anyway).
     fn shared_evidence(&self) -> Option<&dyn crate::SharedEvidence> {

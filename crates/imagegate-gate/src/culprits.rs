@@ -87,6 +87,19 @@ pub(crate) fn prove(
     report.warnings.extend(warnings);
     if keep && !made.is_empty() {
         report.warnings.push(format!("experiment images kept in the engine: {}", made.join(", ")));
+        // Where other machines share the store, the kept images go there too.
+        let mut pushed = Vec::new();
+        for local in &made {
+            let key = local.rsplit_once(':').map_or(local.as_str(), |(_, tag)| tag);
+            match context.backend.publish_experiment(context, image, local, key) {
+                Ok(Some(name)) => pushed.push(name),
+                Ok(None) => {}
+                Err(error) => report.warnings.push(format!("could not push the experiment image {local}: {error}")),
+            }
+        }
+        if !pushed.is_empty() {
+            report.warnings.push(format!("experiment images pushed to the registry: {}", pushed.join(", ")));
+        }
     }
     if proof.budget_spent {
         report.warnings.push(format!(

@@ -198,6 +198,19 @@ impl Backend for LockfileBackend {
     fn shared_evidence(&self) -> Option<&dyn crate::SharedEvidence> {
         self.inner.shared_evidence()
     }
+
+    fn publish_experiment(
+        &self,
+        context: &Context<'_>,
+        image: &ImageConfig,
+        local: &str,
+        key: &str,
+    ) -> Result<Option<String>, GateError> {
+        if self.read_only {
+            return Ok(None);
+        }
+        self.inner.publish_experiment(context, image, local, key)
+    }
 }
 
 impl StablePointer for LockfileBackend {

@@ -103,6 +103,32 @@ impl Backend for RegistryBackend {
         format!("registry:{}", self.registry.location().display())
     }
 
+    fn publish_experiment(
+        &self,
+        context: &Context<'_>,
+        image: &ImageConfig,
+        local: &str,
+        key: &str,
+    ) -> Result<Option<String>, GateError> {
+        if self.read_only {
+            return Ok(None);
+        }
+        let name = self
+            .registry
+            .stable(&image.stable_tag)?
+            .with_tag(&format!("imagegate-experiment-{key}"))
+            .map_err(|error| GateError::Usage {
+                message: format!("name the experiment image in the registry: {error}"),
+                hint: "check `stable_tag` of the image in imagegate.toml".to_owned(),
+            })?
+            .to_string();
+        context.engine.tag(local, &name)?;
+        context.progress.start(&image.name, &format!("pushing the kept experiment image to `{name}`"));
+        self.transfer(context, &image.name, "push", || context.engine.push(&name, &self.access))?;
+        context.progress.finish(&image.name, "pushed");
+        Ok(Some(name))
+    }
+
     fn location(&self) -> Option<String> {
         Some(self.registry.location().display())
     }

@@ -59,7 +59,10 @@ fn experiment_images(engine: Engine, context: &TestContext) -> Vec<String> {
         .args(["images", "-q", "--filter", &format!("label=io.imagegate.experiment={}", context.image)])
         .output()
         .expect("list images");
-    String::from_utf8_lossy(&output.stdout).lines().map(str::to_owned).collect()
+    // docker lists an image once per tag.
+    let ids: std::collections::BTreeSet<String> =
+        String::from_utf8_lossy(&output.stdout).lines().map(str::to_owned).collect();
+    ids.into_iter().collect()
 }
 
 both_engines!(a_package_upgrade_that_breaks_tests_is_confirmed_and_the_others_cleared, |engine: Engine| {
@@ -376,30 +379,50 @@ mod interrupted {
     });
 }
 
-both_engines!(in_registry_mode_the_proof_runs_on_the_pulled_images_and_pushes_nothing, |engine: Engine| {
-    let project = crate::registry::RegistryProject::anonymous(engine, &["extras"], CASES);
-    let context = &project.context;
-    context.targeted();
-    std::fs::write(context.path("ci/Dockerfile"), "FROM imagegate-test/debian-py:a\nCOPY lib/ /opt/lib/\n").unwrap();
-    context.commit("the project's image on debian-py:a");
-    project.gate(&["--promote"]).0.expect_code(0);
-    std::fs::write(context.path("ci/Dockerfile"), "FROM imagegate-test/debian-py:b\nCOPY lib/ /opt/lib/\n").unwrap();
-    context.commit("newer packages");
-    // A fresh CI machine: the stable image is only in the registry.
-    project.empty_engine();
-    let stable = project.skopeo_digest(&project.stable_reference());
-    let (run, report) = project.gate(&[]);
-    run.expect_code(1);
-    let tags = project.tags();
-    let confirmed: Vec<&str> = report["culprits"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no culprits in {report}"))
-        .iter()
-        .filter(|culprit| culprit["verdict"] == "confirmed")
-        .map(|culprit| culprit["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(confirmed.len(), 1, "{report}");
-    assert!(confirmed[0].eq_ignore_ascii_case("werkzeug"), "{report}");
-    assert_eq!(project.skopeo_digest(&project.stable_reference()), stable, "experiments never move the pointer");
-    assert!(!tags.iter().any(|tag| tag.contains("experiment")), "no experiment image is pushed: {tags:?}");
-});
+both_engines!(
+    in_registry_mode_the_proof_runs_on_the_pulled_images_and_pushes_only_kept_experiments,
+    |engine: Engine| {
+        let project = crate::registry::RegistryProject::anonymous(engine, &["extras"], CASES);
+        let context = &project.context;
+        context.targeted();
+        std::fs::write(context.path("ci/Dockerfile"), "FROM imagegate-test/debian-py:a\nCOPY lib/ /opt/lib/\n")
+            .unwrap();
+        context.commit("the project's image on debian-py:a");
+        project.gate(&["--promote"]).0.expect_code(0);
+        std::fs::write(context.path("ci/Dockerfile"), "FROM imagegate-test/debian-py:b\nCOPY lib/ /opt/lib/\n")
+            .unwrap();
+        context.commit("newer packages");
+        // A fresh CI machine: the stable image is only in the registry.
+        project.empty_engine();
+        let stable = project.skopeo_digest(&project.stable_reference());
+        let (run, report) = project.gate(&[]);
+        run.expect_code(1);
+        let tags = project.tags();
+        assert!(!tags.iter().any(|tag| tag.contains("experiment")), "experiments are not pushed unless kept: {tags:?}");
+        let confirmed: Vec<&str> = report["culprits"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no culprits in {report}"))
+            .iter()
+            .filter(|culprit| culprit["verdict"] == "confirmed")
+            .map(|culprit| culprit["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(confirmed.len(), 1, "{report}");
+        assert!(confirmed[0].eq_ignore_ascii_case("werkzeug"), "{report}");
+        assert_eq!(project.skopeo_digest(&project.stable_reference()), stable, "experiments never move the pointer");
+        // Kept experiments go to the registry too, under tags of their own, for other machines.
+        let (run, kept) = project.gate(&["--keep-experiments"]);
+        run.expect_code(1);
+        let pushed: Vec<String> =
+            project.tags().into_iter().filter(|tag| tag.starts_with("imagegate-experiment-")).collect();
+        let local = experiment_images(engine, context);
+        assert!(!pushed.is_empty() && pushed.len() == local.len(), "pushed {pushed:?}, kept {local:?}: {kept}");
+        let repository = project.stable_reference().rsplit_once(':').unwrap().0.to_owned();
+        for tag in &pushed {
+            assert!(project.skopeo_digest(&format!("{repository}:{tag}")).is_some(), "{tag} is in the registry");
+        }
+        assert_eq!(project.skopeo_digest(&project.stable_reference()), stable, "experiments never move the pointer");
+        for id in local {
+            let _ = std::process::Command::new(engine.name()).args(["rmi", "--force", &id]).output();
+        }
+    }
+);
