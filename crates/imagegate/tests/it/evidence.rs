@@ -133,7 +133,10 @@ both_engines!(evidence_is_never_served_across_a_different_environment, |engine: 
     config_variant(&context, "env-two.toml", with_env("second-secret"));
     assert_eq!(reused(&gate_with(&context, "env-one.toml")), Vec::<String>::new());
     assert_eq!(reused(&gate_with(&context, "env-two.toml")), Vec::<String>::new());
-    assert_eq!(reused(&gate_with(&context, "env-one.toml")), ["candidate suite"]);
+    // The run's own output says why a stored run was not used, should it not be.
+    let (run, report) = context.gate(&["--config", context.path("env-one.toml").to_str().unwrap()]);
+    run.expect_code(0);
+    assert_eq!(reused(&report), ["candidate suite"], "{run}");
     // Environment values are hashed into the key, never stored.
     let store = std::fs::read(context.path(".imagegate/imagegate.db")).unwrap();
     let wal = std::fs::read(context.path(".imagegate/imagegate.db-wal")).unwrap_or_default();
