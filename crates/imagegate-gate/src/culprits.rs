@@ -228,7 +228,7 @@ impl Experiments for EngineExperiments<'_, '_> {
         self.context.progress.note(
             &self.image.name,
             &format!(
-                "experiment image {} made in {:.1} s ({} of {} bytes over the candidate)",
+                "experiment image {} made in {:.1} s ({} put back, a layer of {} bytes over the candidate)",
                 transplant.reference,
                 transplant.elapsed.as_secs_f64(),
                 imagegate_contract::plural(transplant.put_back.len(), "package"),
