@@ -47,7 +47,7 @@ pub(crate) fn prove(
             imagegate_contract::plural(image.culprits.budget as usize, "experiment")
         ),
     );
-    let mut transplants = match Transplants::prepare(context, image, images.candidate, images.incumbent, diff) {
+    let mut transplants = match Transplants::prepare(context, image, images.candidate, images.incumbent) {
         Ok(mut transplants) => {
             transplants.kept = keep;
             transplants

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use imagegate_config::ImageConfig;
 use imagegate_image::transplant::{Entry, LayerPlan, SavedImage, Stack, write_derived_archive};
 use imagegate_packages::ownership::{self, Owned};
-use imagegate_packages::{Ecosystem, PackageChange, PackageDiff};
+use imagegate_packages::{Ecosystem, PackageChange};
 
 use crate::{Context, GateError};
 
@@ -56,7 +56,6 @@ impl Transplants {
         image: &ImageConfig,
         candidate: &str,
         incumbent: &str,
-        _diff: &PackageDiff,
     ) -> Result<Transplants, GateError> {
         let folder = tempfile::Builder::new()
             .prefix(&imagegate_engine::temporary_prefix("transplant"))

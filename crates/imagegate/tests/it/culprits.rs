@@ -36,6 +36,20 @@ fn project_on(engine: Engine, images: &str, cases: &str, features_after: &[&str]
     context
 }
 
+/// Every package but the confirmed ones is cleared, within ⌈log2 n⌉ + 2 experiments.
+fn assert_others_cleared_within_bound(report: &Value, n: usize) {
+    let culprits = report["culprits"].as_array().unwrap_or_else(|| panic!("no culprits in {report}"));
+    assert!(
+        culprits
+            .iter()
+            .filter(|culprit| culprit["verdict"] != "confirmed")
+            .all(|culprit| culprit["verdict"] == "cleared"),
+        "{report}"
+    );
+    let bound = usize::try_from(n.next_power_of_two().trailing_zeros()).unwrap() + 2;
+    assert!(experiments(report) <= bound, "{} experiments for {n} packages: {report}", experiments(report));
+}
+
 fn changed_packages(report: &Value) -> usize {
     ["changed", "added", "removed"].iter().map(|list| report["packages"][list].as_array().map_or(0, Vec::len)).sum()
 }
@@ -83,15 +97,7 @@ both_engines!(a_package_upgrade_that_breaks_tests_is_confirmed_and_the_others_cl
     assert_eq!(confirmed[0]["to"], "2.3.0");
     assert!(confirmed[0]["pin"].as_str().is_some_and(|pin| pin.ends_with("<2.3.0")), "{report}");
     assert_eq!(confirmed[0]["regressions"].as_array().map(Vec::len), Some(2), "{report}");
-    assert!(
-        culprits
-            .iter()
-            .filter(|culprit| culprit["verdict"] != "confirmed")
-            .all(|culprit| culprit["verdict"] == "cleared"),
-        "{report}"
-    );
-    let bound = usize::try_from(n.next_power_of_two().trailing_zeros()).unwrap() + 2;
-    assert!(experiments(&report) <= bound, "{} experiments for {n} packages: {report}", experiments(&report));
+    assert_others_cleared_within_bound(&report, n);
     assert!(
         report["runs"].as_array().unwrap().iter().any(|run| run["purpose"] == "experiment"),
         "experiments are in runs[]: {report}"
@@ -322,15 +328,7 @@ fn confirmed_elsewhere(engine: Engine, images: &str, cases: &str, culprit: &str)
         .collect();
     assert_eq!(confirmed.len(), 1, "{report}");
     assert_eq!(confirmed[0].0, culprit, "{report}");
-    assert!(
-        culprits
-            .iter()
-            .filter(|culprit| culprit["verdict"] != "confirmed")
-            .all(|culprit| culprit["verdict"] == "cleared"),
-        "{report}"
-    );
-    let bound = usize::try_from(n.next_power_of_two().trailing_zeros()).unwrap() + 2;
-    assert!(experiments(&report) <= bound, "{} experiments for {n} packages: {report}", experiments(&report));
+    assert_others_cleared_within_bound(&report, n);
     assert_experiments_hold_put_back_versions(engine, &context, &report);
 }
 
