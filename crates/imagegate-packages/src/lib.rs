@@ -30,8 +30,8 @@ pub use diff::{Direction, PackageChange, PackageDiff, diff};
 pub use inventory::inventory;
 pub use model::{Ecosystem, Inventory, Package};
 pub use ownership::{
-    APK_INSTALLED, DPKG_STATUS, Files, Owned, OwnershipError, apk_database_path, dependencies, is_ownership_path,
-    owned_files, put_back_entry,
+    APK_INSTALLED, DPKG_STATUS, Files, Owned, OwnershipError, RPM_SQLITE, apk_database_path, dependencies,
+    is_ownership_path, owned_files, put_back_entry, put_back_rpm_entry, rpm_sqlite_path,
 };
 pub use paths::is_inventory_path;
 pub use python::normalize_distribution_name;

@@ -16,6 +16,9 @@
 //!   its files; the block is the entry.
 //! - gem: its specification and the folders RubyGems names after it (`gems/`, `doc/`,
 //!   `extensions/*/*/`), its cached `.gem` and build settings; the specification is the entry.
+//! - rpm: the file list of its header in `rpmdb.sqlite` (folders included); the entry is the
+//!   header with its rows in the database's index tables. The Berkeley DB and ndb databases of
+//!   older rpm are read for inventories only: a put-back needs the SQLite one.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -29,6 +32,9 @@ pub const DPKG_STATUS: &str = "var/lib/dpkg/status";
 const DPKG_INFO: &str = "var/lib/dpkg/info/";
 /// apk's database of installed packages, at either of its two places.
 pub const APK_INSTALLED: [&str; 2] = ["lib/apk/db/installed", "usr/lib/apk/db/installed"];
+/// rpm's SQLite database, at either of its two places (`/var/lib/rpm` is a link to the second
+/// in recent Fedora).
+pub const RPM_SQLITE: [&str; 2] = ["usr/lib/sysimage/rpm/rpmdb.sqlite", "var/lib/rpm/rpmdb.sqlite"];
 
 /// An image's files by path, as the image reader gives them.
 pub type Files = BTreeMap<String, Vec<u8>>;
@@ -42,6 +48,14 @@ pub enum OwnershipError {
     /// The ecosystem keeps no file list imagegate reads yet.
     #[error("cannot put back {ecosystem} packages yet ({name} {version}): imagegate reads no file list of theirs")]
     Unsupported { ecosystem: Ecosystem, name: String, version: String },
+    /// The image keeps its rpm packages in a database imagegate reads but does not rewrite.
+    #[error(
+        "cannot put back rpm package {name} {version}: the image's rpm database is {path}, which imagegate reads but does not rewrite (only rpmdb.sqlite)"
+    )]
+    RpmDatabaseFormat { name: String, version: String, path: String },
+    /// The rpm database could not be read or rewritten.
+    #[error("rpm package {name}: {path}: {message}")]
+    RpmDatabase { name: String, path: String, message: String },
 }
 
 /// The paths a package owns in one image: exact paths, and folders owned with everything in
@@ -112,10 +126,83 @@ pub fn owned_files(
         }
         Ecosystem::Apk => apk_owned(files, name, version),
         Ecosystem::Gem => gem_owned(files, name, version, location),
-        Ecosystem::Rpm => {
-            Err(OwnershipError::Unsupported { ecosystem, name: name.to_owned(), version: version.to_owned() })
-        }
+        Ecosystem::Rpm => rpm_owned(files, name, version),
     }
+}
+
+/// The rpm database an image uses, as `(path, content)`: its rpmdb.sqlite; an error naming the
+/// older database when that is what the image has.
+fn rpm_sqlite<'a>(files: &'a Files, name: &str, version: &str) -> Result<(&'static str, &'a [u8]), OwnershipError> {
+    if let Some(found) = RPM_SQLITE.iter().find_map(|path| files.get(*path).map(|content| (*path, content.as_slice())))
+    {
+        return Ok(found);
+    }
+    let older = files.keys().find(|path| {
+        matches!(
+            crate::paths::classify(path),
+            Some(crate::paths::InventoryFile::RpmBerkeleyDb | crate::paths::InventoryFile::RpmNdb)
+        )
+    });
+    Err(match older {
+        Some(path) => {
+            OwnershipError::RpmDatabaseFormat { name: name.to_owned(), version: version.to_owned(), path: path.clone() }
+        }
+        None => OwnershipError::NoFileList {
+            ecosystem: Ecosystem::Rpm,
+            name: name.to_owned(),
+            version: version.to_owned(),
+            expected: format!("in {}", RPM_SQLITE[1]),
+        },
+    })
+}
+
+fn rpm_installed(files: &Files, name: &str, version: &str) -> Result<Vec<crate::rpm::InstalledRpm>, OwnershipError> {
+    let (path, content) = rpm_sqlite(files, name, version)?;
+    crate::rpm::installed_sqlite(content).map_err(|error| OwnershipError::RpmDatabase {
+        name: name.to_owned(),
+        path: path.to_owned(),
+        message: error.to_string(),
+    })
+}
+
+fn rpm_owned(files: &Files, name: &str, version: &str) -> Result<Owned, OwnershipError> {
+    let installed = rpm_installed(files, name, version)?;
+    let package =
+        installed.into_iter().find(|package| package.is(name, version)).ok_or_else(|| OwnershipError::NoFileList {
+            ecosystem: Ecosystem::Rpm,
+            name: name.to_owned(),
+            version: version.to_owned(),
+            expected: format!("in {}", rpm_sqlite(files, name, version).map_or("rpmdb.sqlite", |(path, _)| path)),
+        })?;
+    Ok(Owned { paths: package.files.into_iter().filter(|path| !path.is_empty()).collect(), ..Owned::default() })
+}
+
+/// The rpmdb.sqlite `target` with package `name` made what it is in `source`: `to` is its version
+/// in `target` and `from` in `source` (`None` where that image lacks it). Its header and index
+/// rows are replaced, removed or added.
+pub fn put_back_rpm_entry(
+    target: &[u8],
+    source: &[u8],
+    name: &str,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> Result<Vec<u8>, OwnershipError> {
+    crate::rpm::put_back_sqlite(
+        target,
+        source,
+        &crate::rpm::RpmPick { name, version: to },
+        &crate::rpm::RpmPick { name, version: from },
+    )
+    .map_err(|error| OwnershipError::RpmDatabase {
+        name: name.to_owned(),
+        path: "rpmdb.sqlite".to_owned(),
+        message: error.to_string(),
+    })
+}
+
+/// The path of the rpmdb.sqlite among `files`, when there is one.
+pub fn rpm_sqlite_path(files: &Files) -> Option<&'static str> {
+    RPM_SQLITE.iter().find(|path| files.contains_key(**path)).copied()
 }
 
 fn dpkg_owned(files: &Files, name: &str, version: &str) -> Result<Owned, OwnershipError> {
@@ -250,7 +337,7 @@ fn apk_owned(files: &Files, name: &str, version: &str) -> Result<Owned, Ownershi
         ecosystem: Ecosystem::Apk,
         name: name.to_owned(),
         version: version.to_owned(),
-        expected: format!("its block in {}", APK_INSTALLED[0]),
+        expected: format!("in {}", APK_INSTALLED[0]),
     };
     let (_, content) = apk_database(files).ok_or_else(missing)?;
     let text = String::from_utf8_lossy(content);
@@ -467,7 +554,26 @@ pub fn dependencies(
                 }
             }
         }
-        Ecosystem::Rpm | Ecosystem::Gem => {}
+        Ecosystem::Rpm => {
+            // rpm requires capabilities (`libz.so.1()(64bit)`, `zlib >= 1.2`); a package needs
+            // the packages that provide one of them.
+            let Ok(installed) = rpm_installed(files, name, version) else { return found };
+            let Some(package) = installed.iter().find(|package| package.is(name, version)) else { return found };
+            let required: BTreeSet<&str> = package.requires.iter().map(String::as_str).collect();
+            // A file required by its path (`/bin/sh`) is provided by the package that owns it.
+            let required_files: BTreeSet<&str> =
+                package.requires.iter().filter_map(|capability| capability.strip_prefix('/')).collect();
+            for other in &installed {
+                if other.hnum != package.hnum
+                    && (other.provides.iter().any(|provided| required.contains(provided.as_str()))
+                        || (!required_files.is_empty()
+                            && other.files.iter().any(|path| required_files.contains(path.as_str()))))
+                {
+                    found.insert(other.header.name.clone());
+                }
+            }
+        }
+        Ecosystem::Gem => {}
     }
     found.remove(name);
     found
@@ -612,7 +718,10 @@ mod tests {
         let zlib = owned_files(&image, Ecosystem::Apk, "zlib", "1.3", "").unwrap();
         assert_eq!(zlib.paths, BTreeSet::from(["usr/lib/libz.so.1".into(), "usr/lib/libz.so.1.3".into()]));
         let rpm = owned_files(&image, Ecosystem::Rpm, "bash", "5", "").unwrap_err();
-        assert!(rpm.to_string().starts_with("cannot put back rpm packages yet"), "{rpm}");
+        assert_eq!(
+            rpm.to_string(),
+            "rpm package bash 5: its file list in var/lib/rpm/rpmdb.sqlite is not in the image"
+        );
     }
 
     #[test]
@@ -646,5 +755,37 @@ mod tests {
         let incumbent = "P:zlib\nV:1.2\nR:old\n\nP:musl\nV:1\n\n";
         let edited = put_back_entry(Ecosystem::Apk, candidate.as_bytes(), incumbent.as_bytes(), "zlib").unwrap();
         assert_eq!(String::from_utf8(edited).unwrap(), "P:musl\nV:2\n\nP:zlib\nV:1.2\nR:old\n\n");
+    }
+
+    #[test]
+    fn an_rpm_package_owns_what_its_header_lists_and_needs_what_provides_its_requirements() {
+        use crate::rpm::tests::{full_blob, indexed_database, zlib};
+        let database = indexed_database(&[
+            zlib("1.3.1"),
+            full_blob("curl", "8.6", &[("/usr/bin/", "curl")], &["curl"], &["libz.so.1()(64bit)", "/bin/sh"]),
+            full_blob("bash", "5.2", &[("/usr/bin/", "bash"), ("/bin/", "sh")], &["bash"], &[]),
+            full_blob("tzdata", "2024a", &[("/usr/share/", "zoneinfo")], &["tzdata"], &[]),
+        ]);
+        let image = Files::from([("usr/lib/sysimage/rpm/rpmdb.sqlite".to_owned(), database)]);
+        let owned = owned_files(&image, Ecosystem::Rpm, "zlib", "1.3.1-1.fc40", "").unwrap();
+        assert!(owned.owns("usr/lib64/libz.so.1.3.1") && owned.owns("usr/share/doc/zlib"));
+        assert!(!owned.owns("usr/bin/curl") && !owned.owns("usr/lib64"));
+        let deps: Vec<String> = dependencies(&image, Ecosystem::Rpm, "curl", "8.6-1.fc40", "").into_iter().collect();
+        assert_eq!(deps, ["bash", "zlib"], "libz.so.1 by what zlib provides, /bin/sh by the file bash owns");
+        assert!(dependencies(&image, Ecosystem::Rpm, "tzdata", "2024a-1.fc40", "").is_empty());
+        assert_eq!(rpm_sqlite_path(&image), Some("usr/lib/sysimage/rpm/rpmdb.sqlite"));
+
+        let other_version = owned_files(&image, Ecosystem::Rpm, "zlib", "1.2.13-1.fc40", "").unwrap_err();
+        assert_eq!(
+            other_version.to_string(),
+            "rpm package zlib 1.2.13-1.fc40: its file list in usr/lib/sysimage/rpm/rpmdb.sqlite is not in the image"
+        );
+        // An older rpm's Berkeley DB is read for inventories, not rewritten: said, not guessed.
+        let older = Files::from([("var/lib/rpm/Packages".to_owned(), b"bdb".to_vec())]);
+        let error = owned_files(&older, Ecosystem::Rpm, "zlib", "1.3.1-1.fc40", "").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "cannot put back rpm package zlib 1.3.1-1.fc40: the image's rpm database is var/lib/rpm/Packages, which imagegate reads but does not rewrite (only rpmdb.sqlite)"
+        );
     }
 }
