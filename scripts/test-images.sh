@@ -24,13 +24,15 @@
 #                           four packages (no Alpine mirror is reachable from these machines)
 #   rpm:latest              busybox with a real var/lib/rpm/rpmdb.sqlite made by rpm(8) from
 #                           packages built by rpmbuild
+#   rpm:a, :b               busybox with four packages built by rpmbuild and installed by rpm(8)
+#                           (files and database), at two versions each: the culprit proof's rpm case
 #   trial:latest            debian:base + Twisted's trial and the subunitv2-file reporter (Debian's
 #                           python3-twisted and python3-subunit, subunitreporter from PyPI): the
 #                           runner and reporter of Tahoe-LAFS's suite, which does not make its
 #                           output folder
 #   debian-large:latest     (--large) debian-py:b + compilers and big Python wheels, over 500 MB
-# The images of the podman tests (debian-py:a and :b, layers, trial, npm:a and :b, apk:a and :b)
-# are copied into podman as well.
+# The images of the podman tests (debian-py:a and :b, layers, trial, npm:a and :b, apk:a and :b,
+# rpm:a and :b) are copied into podman as well.
 #
 # Idempotent and quick when nothing changed: each image carries the digest of its recipe and
 # its parent (label io.imagegate.test.recipe) and is rebuilt only when that changes. Builds run
@@ -54,7 +56,8 @@ readonly BUSYBOX_BASE="imagegate-test/busybox:base"
 readonly DEBIAN_BASE="imagegate-test/debian:base"
 readonly SUITE="bookworm"
 readonly PODMAN_IMAGES=("imagegate-test/debian-py:a" "imagegate-test/debian-py:b" "imagegate-test/layers:latest" "imagegate-test/trial:latest"
-  "imagegate-test/npm:a" "imagegate-test/npm:b" "imagegate-test/apk:a" "imagegate-test/apk:b")
+  "imagegate-test/npm:a" "imagegate-test/npm:b" "imagegate-test/apk:a" "imagegate-test/apk:b"
+  "imagegate-test/rpm:a" "imagegate-test/rpm:b")
 readonly ALL_IMAGES=(
   "$DEBIAN_BASE"
   "imagegate-test/debian-py:a"
@@ -69,6 +72,8 @@ readonly ALL_IMAGES=(
   "imagegate-test/trial:latest"
   "imagegate-test/apk:latest"
   "imagegate-test/rpm:latest"
+  "imagegate-test/rpm:a"
+  "imagegate-test/rpm:b"
 )
 readonly LARGE_IMAGE="imagegate-test/debian-large:latest"
 
@@ -410,6 +415,86 @@ EOF
   mv "$database.partial" "$database"
 }
 
+# One rpm package built by rpmbuild: TOP NAME VERSION RELEASE REQUIRES FOLDER FILE... Each file
+# holds the package's name and version; a library (the first file, in usr/lib64) gets its
+# `.so.1` link; every package owns its documentation folder too.
+build_rpm_package() {
+  local top=$1 name=$2 version=$3 release=$4 requires=$5 folder=$6
+  shift 6
+  local spec="$top/$name-$version.spec" file link=""
+  [[ $folder == usr/lib64 ]] && link="${1%%.so.*}.so.1"
+  {
+    echo "Name: $name"
+    echo "Version: $version"
+    echo "Release: $release"
+    echo "Summary: A package for imagegate tests"
+    echo "License: MIT"
+    echo "BuildArch: x86_64"
+    [[ $requires == - ]] || echo "Requires: $requires"
+    echo "%description"
+    echo "A package for imagegate tests."
+    echo "%install"
+    echo "mkdir -p %{buildroot}/$folder %{buildroot}/usr/share/doc/$name"
+    echo "echo $version > %{buildroot}/usr/share/doc/$name/VERSION"
+    for file in "$@"; do
+      echo "echo '$name $version' > %{buildroot}/$folder/$file"
+    done
+    [[ -z $link ]] || echo "ln -s $1 %{buildroot}/$folder/$link"
+    echo "%files"
+    for file in "$@"; do
+      echo "/$folder/$file"
+    done
+    [[ -z $link ]] || echo "/$folder/$link"
+    echo "/usr/share/doc/$name"
+  } >"$spec"
+  quietly rpmbuild -bb --define "_topdir $top/build" --define "debug_package %{nil}" "$spec"
+}
+
+# Two root folders with rpm packages installed by rpm(8) itself, files and database (kept as
+# tarballs, so that the images' recipes stay the same from one run to the next: rpm records the
+# time of each install).
+make_rpm_roots() {
+  local label top root
+  for label in a b; do
+    [[ -s "$CACHE_DIR/rpm-root-$label.tar" ]] && continue
+    ensure_command rpmbuild rpm
+    top="$WORK_DIR/rpm-pair-$label"
+    root="$top/root"
+    rm -rf "$top"
+    mkdir -p "$top" "$root"
+    if [[ $label == a ]]; then
+      build_rpm_package "$top" zlib 1.2.13 3.fc40 - usr/lib64 libz.so.1.2.13
+      build_rpm_package "$top" openssl-libs 3.1.1 4.fc40 zlib usr/lib64 libssl.so.3.1.1
+      build_rpm_package "$top" ca-certificates 2023.2.62 1.fc40 - etc/pki/tls/certs ca-bundle.crt
+      build_rpm_package "$top" tzdata 2024a 1.fc40 - usr/share/zoneinfo UTC
+    else
+      build_rpm_package "$top" zlib 1.3.1 1.fc41 - usr/lib64 libz.so.1.3.1
+      build_rpm_package "$top" openssl-libs 3.2.2 1.fc41 zlib usr/lib64 libssl.so.3.2.2
+      build_rpm_package "$top" ca-certificates 2024.2.69 1.fc41 - etc/pki/tls/certs ca-bundle.crt
+      build_rpm_package "$top" tzdata 2024b 1.fc41 - usr/share/zoneinfo UTC
+    fi
+    build_rpm_package "$top" filesystem 3.18 8.fc40 - etc/imagegate release
+    quietly rpm --root "$root" --dbpath /var/lib/rpm --initdb
+    quietly rpm --root "$root" --dbpath /var/lib/rpm -i --nodeps "$top"/build/RPMS/x86_64/*.rpm
+    [[ -s "$root/var/lib/rpm/rpmdb.sqlite" ]] || die "rpm did not install into $root (is its database backend sqlite?)"
+    mkdir -p "$CACHE_DIR"
+    # File times are kept: rpm -V compares them with what the database recorded.
+    tar -C "$root" --sort=name --owner=0 --group=0 --numeric-owner -cf "$CACHE_DIR/rpm-root-$label.tar.partial" .
+    mv "$CACHE_DIR/rpm-root-$label.tar.partial" "$CACHE_DIR/rpm-root-$label.tar"
+  done
+}
+
+ensure_rpm_pair() {
+  make_rpm_roots
+  local label context
+  for label in a b; do
+    context=$(new_context "rpm-$label")
+    cp "$CACHE_DIR/rpm-root-$label.tar" "$context/root.tar"
+    printf 'FROM %s\nADD root.tar /\n' "$BUSYBOX_BASE" >"$context/Dockerfile"
+    build_image "imagegate-test/rpm:$label" "$context" "$BUSYBOX_BASE" none
+  done
+}
+
 ensure_rpm_image() {
   make_rpm_database
   local context
@@ -578,6 +663,7 @@ main() {
   ensure_layers_image
   ensure_apk_image
   ensure_rpm_image
+  ensure_rpm_pair
   ensure_npm_image
   ensure_npm_pair
   ensure_apk_pair

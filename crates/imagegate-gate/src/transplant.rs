@@ -9,7 +9,8 @@
 //! - a whiteout for every file only the candidate's version owns, and for a folder the
 //!   candidate's version owns whole (a `.dist-info`) that the incumbent's does not; a folder both
 //!   own whole (an npm package) is made opaque and refilled;
-//! - the package database (dpkg `status`, apk `installed`) with the packages' entries put back.
+//! - the package database (dpkg `status`, apk `installed`, rpm `rpmdb.sqlite` with its index
+//!   rows) with the packages' entries put back; rpm's write-ahead log beside it is removed.
 //!
 //! The image is loaded into the engine under `localhost/imagegate-experiment/IMAGE:ID`, labelled
 //! as an experiment of this process (never with the candidate's inputs label, so it is never
@@ -254,14 +255,25 @@ impl Transplants {
                 }
             }
         }
-        let databases: BTreeSet<&str> =
-            std::iter::once(ownership::DPKG_STATUS).chain(ownership::APK_INSTALLED).collect();
+        let databases: BTreeSet<&str> = std::iter::once(ownership::DPKG_STATUS)
+            .chain(ownership::APK_INSTALLED)
+            .chain(ownership::RPM_SQLITE)
+            .collect();
+        // rpm's SQLite database keeps a write-ahead log and its index beside it: a log written
+        // for the candidate's database would be replayed over the rewritten one, so both go.
+        let rpm_logs: BTreeSet<String> = if put_back.iter().any(|change| change.ecosystem == Ecosystem::Rpm) {
+            ownership::RPM_SQLITE.iter().flat_map(|path| [format!("{path}-wal"), format!("{path}-shm")]).collect()
+        } else {
+            BTreeSet::new()
+        };
         let incumbent_owns = |path: &str| in_incumbent.iter().any(|owned| owned.owns(path));
         let candidate_owns = |path: &str| in_candidate.iter().any(|owned| owned.owns(path));
         let incumbent =
             self.incumbent.stack(&|path| incumbent_owns(path) || above.contains(path)).map_err(transplant_error)?;
-        let candidate =
-            self.candidate.stack(&|path| candidate_owns(path) || databases.contains(path)).map_err(transplant_error)?;
+        let candidate = self
+            .candidate
+            .stack(&|path| candidate_owns(path) || databases.contains(path) || rpm_logs.contains(path))
+            .map_err(transplant_error)?;
         let mut plan = LayerPlan { entries: incumbent.entries.clone(), ..LayerPlan::default() };
         // Folders owned whole: refilled when both versions own them, deleted when only the
         // candidate's does.
@@ -288,6 +300,10 @@ impl Transplants {
         };
         let mut whiteouts = Vec::new();
         for (path, entry) in &candidate.entries {
+            if rpm_logs.contains(path) {
+                whiteouts.push(path.clone());
+                continue;
+            }
             if databases.contains(path.as_str()) || entry.is_folder() || incumbent.entries.contains_key(path) {
                 continue;
             }
@@ -318,15 +334,34 @@ fn put_back_databases(
                 Some(path) => path,
                 None => continue,
             },
+            Ecosystem::Rpm => match ownership::RPM_SQLITE.iter().find(|path| candidate.entries.contains_key(**path)) {
+                Some(path) => path,
+                None => continue,
+            },
             // Python and npm keep their records in the package's own folder.
             _ => continue,
         };
         let Some(current) = databases.get(path).or_else(|| candidate.entries.get(path)).cloned() else {
             continue;
         };
-        let source = incumbent_files.get(path).map(Vec::as_slice).unwrap_or_default();
-        let data = ownership::put_back_entry(change.ecosystem, &current.data, source, &change.name)
-            .map_err(|error| GateError::Transplant { message: error.to_string() })?;
+        let data = if change.ecosystem == Ecosystem::Rpm {
+            // The incumbent may keep its database at the other place.
+            let source = ownership::rpm_sqlite_path(incumbent_files)
+                .and_then(|path| incumbent_files.get(path))
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            ownership::put_back_rpm_entry(
+                &current.data,
+                source,
+                &change.name,
+                change.from.as_deref(),
+                change.to.as_deref(),
+            )
+        } else {
+            let source = incumbent_files.get(path).map(Vec::as_slice).unwrap_or_default();
+            ownership::put_back_entry(change.ecosystem, &current.data, source, &change.name)
+        }
+        .map_err(|error| GateError::Transplant { message: error.to_string() })?;
         databases.insert(path.to_owned(), Entry { header: current.header, data });
     }
     plan.entries.extend(databases);
