@@ -505,10 +505,18 @@ impl Client {
             Ok(result) => result.map_err(io_error)?,
             Err(_) => return Err(io_error(std::io::Error::other("the thread writing the suite log panicked"))),
         };
+        if timed_out {
+            return Ok(RunOutcome { exit_code: None, timed_out, elapsed });
+        }
+        // The attached client exits with the container's code; 125 and above may be its own
+        // (the engine could not start or attach), so then the engine is asked what the
+        // container's code was.
+        if let Some(code) = waited.and_then(|status| status.code()).filter(|code| (0..125).contains(code)) {
+            return Ok(RunOutcome { exit_code: Some(code), timed_out, elapsed });
+        }
         let state =
             self.run("read the container's exit code", &["inspect", "--format", "{{.State.ExitCode}}", container])?;
-        let exit_code = if timed_out { None } else { state.trim().parse::<i32>().ok() };
-        Ok(RunOutcome { exit_code, timed_out, elapsed })
+        Ok(RunOutcome { exit_code: state.trim().parse::<i32>().ok(), timed_out, elapsed })
     }
 
     /// Copies `source` out of `container` into `destination`, through `filter` when given.

@@ -16,11 +16,14 @@ mod podman;
 mod transfer;
 mod types;
 
-pub use cleanup::remove_live_containers;
+pub use cleanup::{finish_removals, remove_live_containers};
 pub use detect::{Detected, connect, detect, detect_explained};
 pub use docker::Docker;
 pub use error::EngineError;
-pub use owner::{LABEL_OWNER, Leftovers, Liveness, Owner, remove_leftovers, temporary_prefix};
+pub use owner::{
+    LABEL_OWNER, Leftovers, Liveness, Owner, remove_leftover_containers, remove_leftover_images_and_files,
+    remove_leftovers, temporary_prefix,
+};
 pub use podman::Podman;
 pub use transfer::{MAX_STREAMED_BYTES, checkout_digest, checkout_files_in};
 pub use types::{
@@ -112,6 +115,9 @@ macro_rules! delegate_engine {
             }
             fn remove_container(&self, container: &str) -> Result<(), EngineError> {
                 self.client.remove_container(container)
+            }
+            fn remove_container_soon(&self, container: &str) {
+                $crate::cleanup::remove_in_background(&self.client, container)
             }
             fn save_image(
                 &self,

@@ -139,21 +139,39 @@ pub struct Leftovers {
 /// Removes the test containers, experiment images and temporary files of imagegate processes that no longer run.
 /// Failures to remove are ignored: the next start tries again.
 pub fn remove_leftovers(engine: &dyn Engine) -> Result<Leftovers, EngineError> {
-    let mut removed = Leftovers::default();
+    let containers = remove_leftover_containers(engine)?;
+    let (images, files) = remove_leftover_images_and_files(engine);
+    Ok(Leftovers { containers, images: images?, files })
+}
+
+/// Removes the test containers of imagegate processes that no longer run. Done before a
+/// command makes its own: a dead process whose pid this one reuses named its containers alike.
+pub fn remove_leftover_containers(engine: &dyn Engine) -> Result<Vec<String>, EngineError> {
+    let mut removed = Vec::new();
     for (container, label) in engine.containers_by_owner()? {
         let dead = Owner::parse(&label).is_some_and(|owner| owner.liveness() == Liveness::Dead);
         if dead && engine.remove_container(&container).is_ok() {
-            removed.containers.push(container);
+            removed.push(container);
         }
     }
-    for (image, label) in engine.images_by_owner()? {
-        let dead = Owner::parse(&label).is_some_and(|owner| owner.liveness() == Liveness::Dead);
-        if dead && engine.remove_image(&image).is_ok() {
-            removed.images.push(image);
-        }
-    }
-    removed.files = remove_orphaned_temporaries(&std::env::temp_dir());
     Ok(removed)
+}
+
+/// Removes the experiment images and temporary files of imagegate processes that no longer
+/// run. Nothing this process makes can be taken for them (their names and labels carry their
+/// maker), so this may run beside the command's own work.
+pub fn remove_leftover_images_and_files(engine: &dyn Engine) -> (Result<Vec<String>, EngineError>, Vec<PathBuf>) {
+    let images = engine.images_by_owner().map(|images| {
+        images
+            .into_iter()
+            .filter(|(image, label)| {
+                Owner::parse(label).is_some_and(|owner| owner.liveness() == Liveness::Dead)
+                    && engine.remove_image(image).is_ok()
+            })
+            .map(|(image, _)| image)
+            .collect()
+    });
+    (images, remove_orphaned_temporaries(&std::env::temp_dir()))
 }
 
 fn remove_orphaned_temporaries(folder: &Path) -> Vec<PathBuf> {

@@ -221,6 +221,13 @@ pub trait Engine: Send + Sync {
     /// Removes the container, running or not.
     fn remove_container(&self, container: &str) -> Result<(), EngineError>;
 
+    /// Removes the container without making the caller wait when the engine can: the removal
+    /// is finished by [`crate::finish_removals`], which every command calls before it ends.
+    /// Failures are not reported (a later start removes what a dead process left).
+    fn remove_container_soon(&self, container: &str) {
+        let _ = self.remove_container(container);
+    }
+
     /// Streams the image as a `save` archive (Docker archive format) to `consume`, which reads
     /// it as it arrives; nothing is written to disk.
     fn save_image(

@@ -60,7 +60,8 @@ pub struct SuiteRun {
     pub summary: RunSummary,
 }
 
-/// Removes the container when dropped, also on early returns and panics.
+/// Removes the container when dropped, also on early returns and panics. The removal runs
+/// beside what follows (the command waits for it before it ends).
 struct ContainerGuard<'a> {
     engine: &'a dyn Engine,
     id: String,
@@ -68,7 +69,7 @@ struct ContainerGuard<'a> {
 
 impl Drop for ContainerGuard<'_> {
     fn drop(&mut self) {
-        let _ = self.engine.remove_container(&self.id);
+        self.engine.remove_container_soon(&self.id);
     }
 }
 
@@ -156,6 +157,17 @@ pub(crate) fn run_container(
         }
         None => None,
     };
+    // A listing runs while the gate waits for the candidate's build and suite: the image's
+    // results folder is asked now, from the listing's container, so that the runs needing it
+    // later (on the critical path) do not wait for that copy.
+    if keep == Keep::Everything
+        && copy_out.trim_end_matches('/') != suite.results.trim_end_matches('/')
+        && (image_ref.starts_with("sha256:") || image_ref.contains("@sha256:"))
+    {
+        let _ = context
+            .image_folders
+            .files(image_ref, &suite.results, || files_in_container(context, &guard.id, &suite.results, folder));
+    }
     let checked = known.is_some();
     if let Some(files) = known {
         refuse_preexisting_files(image, copy_out, files)?;

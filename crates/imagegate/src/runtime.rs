@@ -1,5 +1,8 @@
 //! Opening what commands work with: the engine and the store, for resolved settings.
 
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
 use imagegate_engine::{Engine, RegistryAccess};
 use imagegate_gate::{Backend, LocalBackend, LockfileBackend, RegistryBackend};
 use imagegate_registry::RegistryStore;
@@ -11,7 +14,7 @@ use crate::settings::Settings;
 
 pub struct Runtime {
     pub settings: Settings,
-    pub engine: Box<dyn Engine>,
+    pub engine: Arc<dyn Engine>,
     pub store: Store,
     pub progress: StderrProgress,
     /// Where candidates, stable pointers and records live: chosen here, once.
@@ -20,6 +23,18 @@ pub struct Runtime {
     pub image_folders: imagegate_gate::ImageFolders,
     /// Holds the CA certificate for podman's `--cert-dir` while the runtime lives.
     _cert_dir: Option<tempfile::TempDir>,
+    /// The removal of what killed processes left behind, beside the command's own work.
+    leftovers: Option<JoinHandle<()>>,
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        // A command ends only once its own containers and the leftovers it found are gone.
+        imagegate_engine::finish_removals();
+        if let Some(leftovers) = self.leftovers.take() {
+            let _ = leftovers.join();
+        }
+    }
 }
 
 impl Runtime {
@@ -30,13 +45,13 @@ impl Runtime {
     /// Opens for a run that may only read a shared store (`read_only`: code from a fork).
     pub fn open_as(settings: Settings, read_only: bool) -> Result<Runtime, CliError> {
         let detected = imagegate_engine::detect_explained(settings.engine)?;
-        let engine = detected.engine;
+        let engine: Arc<dyn Engine> = Arc::from(detected.engine);
         let store = Store::open(&settings.state_dir)?;
         if settings.engine.is_none() && settings.config.store.registry.is_none() {
             refuse_engine_switch(&settings, &store, engine.kind(), &detected.passed_over)?;
         }
         let progress = StderrProgress::new(settings.quiet);
-        remove_leftovers(engine.as_ref(), &progress);
+        let leftovers = remove_leftovers(&engine, settings.quiet);
         let (backend, cert_dir): (Box<dyn Backend>, _) = match &settings.config.store.registry {
             Some(config) => {
                 let (registry, access, cert_dir) = open_registry(config)?;
@@ -63,6 +78,7 @@ impl Runtime {
             backend,
             image_folders: imagegate_gate::ImageFolders::default(),
             _cert_dir: cert_dir,
+            leftovers,
         })
     }
 
@@ -115,27 +131,57 @@ impl Runtime {
 }
 
 /// Removes what imagegate processes that were killed (SIGKILL, a lost machine) left behind:
-/// their test containers in this engine and their temporary files. A failure is only a warning:
-/// the command's own work does not depend on it, and the next start tries again.
-fn remove_leftovers(engine: &dyn Engine, progress: &StderrProgress) {
+/// their test containers in this engine at once, then, on a thread of its own beside the
+/// command's work, their experiment images and temporary files (listing images is the slowest
+/// engine call of a start). A failure is only a warning: the command's own work does not depend
+/// on it, and the next start tries again.
+fn remove_leftovers(engine: &Arc<dyn Engine>, quiet: bool) -> Option<JoinHandle<()>> {
     use imagegate_gate::Progress;
-    match imagegate_engine::remove_leftovers(engine) {
-        Ok(removed) if !removed.containers.is_empty() || !removed.files.is_empty() => progress.note(
+    let warn = |progress: &StderrProgress, error: imagegate_engine::EngineError| {
+        progress.note(
             "imagegate",
             &format!(
-                "removed {} and {} left by imagegate processes that no longer run",
-                imagegate_contract::plural(removed.containers.len(), "test container"),
-                imagegate_contract::plural(removed.files.len(), "temporary file")
-            ),
-        ),
-        Ok(_) => {}
-        Err(error) => progress.note(
-            "imagegate",
-            &format!(
-                "warning: could not look for test containers left by killed imagegate processes: {}",
+                "warning: could not look for what killed imagegate processes left behind: {}",
                 error.to_string().lines().next().unwrap_or_default()
             ),
-        ),
+        );
+    };
+    let containers = match imagegate_engine::remove_leftover_containers(engine.as_ref()) {
+        Ok(containers) => containers,
+        Err(error) => {
+            warn(&StderrProgress::new(quiet), error);
+            return None;
+        }
+    };
+    let engine = Arc::clone(engine);
+    let spawned = std::thread::Builder::new().name("leftovers".into()).spawn(move || {
+        let progress = StderrProgress::new(quiet);
+        let (images, files) = imagegate_engine::remove_leftover_images_and_files(engine.as_ref());
+        let images = images.unwrap_or_else(|error| {
+            warn(&progress, error);
+            Vec::new()
+        });
+        if !containers.is_empty() || !images.is_empty() || !files.is_empty() {
+            let mut parts = vec![imagegate_contract::plural(containers.len(), "test container")];
+            if !images.is_empty() {
+                parts.push(imagegate_contract::plural(images.len(), "experiment image"));
+            }
+            parts.push(imagegate_contract::plural(files.len(), "temporary file"));
+            progress.note(
+                "imagegate",
+                &format!("removed {} left by imagegate processes that no longer run", join_and(&parts)),
+            );
+        }
+    });
+    spawned.ok()
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn join_and(parts: &[String]) -> String {
+    match parts.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        Some((last, _)) => last.clone(),
+        None => String::new(),
     }
 }
 
