@@ -486,6 +486,8 @@ make_rpm_roots() {
 
 ensure_rpm_pair() {
   make_rpm_roots
+  # The culprit tests check these images with rpm itself, also when the roots were cached.
+  ensure_command rpm rpm
   local label context
   for label in a b; do
     context=$(new_context "rpm-$label")
