@@ -25,6 +25,8 @@ system_packages() {
     "make make"
     "cc gcc"
     "chromium chromium"
+    # the culprit tests' rpm images are built by rpmbuild and checked with rpm itself
+    "rpmbuild rpm"
   )
   missing=()
   for entry in "${required[@]}"; do

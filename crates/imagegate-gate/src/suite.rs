@@ -162,7 +162,7 @@ pub(crate) fn run_container(
     // later (on the critical path) do not wait for that copy.
     if keep == Keep::Everything
         && copy_out.trim_end_matches('/') != suite.results.trim_end_matches('/')
-        && (image_ref.starts_with("sha256:") || image_ref.contains("@sha256:"))
+        && ImageFolders::remembers(image_ref)
     {
         let _ = context
             .image_folders
@@ -412,6 +412,11 @@ pub struct ImageFolders {
 type FolderFiles = Mutex<Option<Vec<String>>>;
 
 impl ImageFolders {
+    /// Whether what `image_ref` holds is remembered: only for an image id (a tag can move).
+    fn remembers(image_ref: &str) -> bool {
+        image_ref.starts_with("sha256:") || image_ref.contains("@sha256:")
+    }
+
     /// The files in `folder` of `image_ref`, asked of `probe` unless known. Only an image id
     /// (`sha256:…`, or a reference pinned `@sha256:…`) is remembered: a tag can move.
     fn files(
@@ -420,7 +425,7 @@ impl ImageFolders {
         folder: &str,
         probe: impl FnOnce() -> Result<Vec<String>, GateError>,
     ) -> Result<Vec<String>, GateError> {
-        if !(image_ref.starts_with("sha256:") || image_ref.contains("@sha256:")) {
+        if !ImageFolders::remembers(image_ref) {
             return probe();
         }
         let key = (image_ref.to_owned(), folder.trim_end_matches('/').to_owned());

@@ -18,6 +18,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use imagegate_config::ImageConfig;
@@ -48,6 +49,20 @@ pub struct Transplants {
     made: usize,
     /// Kept images carry no maker: a later start must not remove them as leftovers.
     pub kept: bool,
+    /// What the records say of each change, read once: rpm's answer parses its whole database.
+    owned_memo: Mutex<BTreeMap<ChangeKey, Result<OwnedPair, String>>>,
+    /// Each package's recorded dependencies, per image (`true` for the incumbent), read once.
+    dependency_memo: Mutex<BTreeMap<(bool, ChangeKey), BTreeSet<String>>>,
+}
+
+/// The paths a package owns in the incumbent and in the candidate (`None` where it is absent).
+type OwnedPair = (Option<Owned>, Option<Owned>);
+
+/// A change as the memos key it: ecosystem, name, location, and its two versions.
+type ChangeKey = (Ecosystem, String, String, Option<String>, Option<String>);
+
+fn change_key(change: &PackageChange) -> ChangeKey {
+    (change.ecosystem, change.name.clone(), change.location.clone(), change.from.clone(), change.to.clone())
 }
 
 impl Transplants {
@@ -85,6 +100,8 @@ impl Transplants {
             incumbent_files,
             made: 0,
             kept: false,
+            owned_memo: Mutex::default(),
+            dependency_memo: Mutex::default(),
         })
     }
 
@@ -106,28 +123,49 @@ impl Transplants {
         };
         let needs = |from: &PackageChange, to: &PackageChange| {
             let wanted = key(&to.name);
-            [(&self.incumbent_files, from.from.as_ref()), (&self.candidate_files, from.to.as_ref())].into_iter().any(
-                |(files, version)| {
-                    version.is_some_and(|version| {
-                        imagegate_packages::dependencies(files, from.ecosystem, &from.name, version, &from.location)
-                            .iter()
-                            .any(|name| key(name) == wanted)
-                    })
-                },
-            )
+            [true, false]
+                .into_iter()
+                .any(|incumbent| self.dependencies(from, incumbent).iter().any(|name| key(name) == wanted))
         };
         needs(one, other) || needs(other, one)
     }
 
+    /// What `change`'s package depends on in the incumbent (`incumbent`) or the candidate.
+    fn dependencies(&self, change: &PackageChange, incumbent: bool) -> BTreeSet<String> {
+        let mut memo = self.dependency_memo.lock().unwrap_or_else(PoisonError::into_inner);
+        memo.entry((incumbent, change_key(change)))
+            .or_insert_with(|| {
+                let (files, version) = if incumbent {
+                    (&self.incumbent_files, change.from.as_ref())
+                } else {
+                    (&self.candidate_files, change.to.as_ref())
+                };
+                version.map_or_else(BTreeSet::new, |version| {
+                    imagegate_packages::dependencies(files, change.ecosystem, &change.name, version, &change.location)
+                })
+            })
+            .clone()
+    }
+
     /// The paths `change`'s package owns in the incumbent and in the candidate.
-    fn owned(&self, change: &PackageChange) -> Result<(Option<Owned>, Option<Owned>), String> {
-        let read = |files: &ownership::Files, version: Option<&String>| {
-            version
-                .map(|version| ownership::owned_files(files, change.ecosystem, &change.name, version, &change.location))
-                .transpose()
-                .map_err(|error| error.to_string())
-        };
-        Ok((read(&self.incumbent_files, change.from.as_ref())?, read(&self.candidate_files, change.to.as_ref())?))
+    fn owned(&self, change: &PackageChange) -> Result<OwnedPair, String> {
+        let mut memo = self.owned_memo.lock().unwrap_or_else(PoisonError::into_inner);
+        memo.entry(change_key(change))
+            .or_insert_with(|| {
+                let read = |files: &ownership::Files, version: Option<&String>| {
+                    version
+                        .map(|version| {
+                            ownership::owned_files(files, change.ecosystem, &change.name, version, &change.location)
+                        })
+                        .transpose()
+                        .map_err(|error| error.to_string())
+                };
+                Ok((
+                    read(&self.incumbent_files, change.from.as_ref())?,
+                    read(&self.candidate_files, change.to.as_ref())?,
+                ))
+            })
+            .clone()
     }
 
     /// Loads into the engine the candidate with these packages put back to the incumbent's

@@ -156,23 +156,29 @@ fn rpm_sqlite<'a>(files: &'a Files, name: &str, version: &str) -> Result<(&'stat
     })
 }
 
-fn rpm_installed(files: &Files, name: &str, version: &str) -> Result<Vec<crate::rpm::InstalledRpm>, OwnershipError> {
+/// The path of the image's rpmdb.sqlite and every package in it.
+fn rpm_installed(
+    files: &Files,
+    name: &str,
+    version: &str,
+) -> Result<(&'static str, Vec<crate::rpm::InstalledRpm>), OwnershipError> {
     let (path, content) = rpm_sqlite(files, name, version)?;
-    crate::rpm::installed_sqlite(content).map_err(|error| OwnershipError::RpmDatabase {
+    let installed = crate::rpm::installed_sqlite(content).map_err(|error| OwnershipError::RpmDatabase {
         name: name.to_owned(),
         path: path.to_owned(),
         message: error.to_string(),
-    })
+    })?;
+    Ok((path, installed))
 }
 
 fn rpm_owned(files: &Files, name: &str, version: &str) -> Result<Owned, OwnershipError> {
-    let installed = rpm_installed(files, name, version)?;
+    let (path, installed) = rpm_installed(files, name, version)?;
     let package =
         installed.into_iter().find(|package| package.is(name, version)).ok_or_else(|| OwnershipError::NoFileList {
             ecosystem: Ecosystem::Rpm,
             name: name.to_owned(),
             version: version.to_owned(),
-            expected: format!("in {}", rpm_sqlite(files, name, version).map_or("rpmdb.sqlite", |(path, _)| path)),
+            expected: format!("in {path}"),
         })?;
     Ok(Owned { paths: package.files.into_iter().filter(|path| !path.is_empty()).collect(), ..Owned::default() })
 }
@@ -557,7 +563,7 @@ pub fn dependencies(
         Ecosystem::Rpm => {
             // rpm requires capabilities (`libz.so.1()(64bit)`, `zlib >= 1.2`); a package needs
             // the packages that provide one of them.
-            let Ok(installed) = rpm_installed(files, name, version) else { return found };
+            let Ok((_, installed)) = rpm_installed(files, name, version) else { return found };
             let Some(package) = installed.iter().find(|package| package.is(name, version)) else { return found };
             let required: BTreeSet<&str> = package.requires.iter().map(String::as_str).collect();
             // A file required by its path (`/bin/sh`) is provided by the package that owns it.

@@ -287,7 +287,12 @@ impl<'a> RawHeader<'a> {
 
 /// Parses a header blob as stored in the database (no magic, no signature header).
 pub(crate) fn parse_header(hnum: i64, blob: &[u8]) -> Result<RpmHeader, RpmError> {
-    let raw = RawHeader::parse(hnum, blob)?;
+    header_of(&RawHeader::parse(hnum, blob)?)
+}
+
+/// The package an already parsed header describes.
+fn header_of(raw: &RawHeader<'_>) -> Result<RpmHeader, RpmError> {
+    let hnum = raw.hnum;
     let epoch = match raw.entry(TAG_EPOCH) {
         Some(entry) if entry.kind == TYPE_INT32 && entry.count >= 1 => {
             Some(be_u32(raw.data, entry.offset).ok_or(RpmError::OutOfBounds { hnum, tag: TAG_EPOCH })?)
@@ -324,14 +329,21 @@ pub(crate) struct InstalledRpm {
     pub requires: Vec<String>,
 }
 
-impl InstalledRpm {
+impl RpmHeader {
     /// Whether this is the package the inventory names `name` (`NAME`, or `NAME.ARCH` for a
     /// second architecture) at `version` (`[epoch:]version-release`).
     pub fn is(&self, name: &str, version: &str) -> bool {
-        let named = self.header.name == name
-            || name.strip_prefix(self.header.name.as_str()).and_then(|rest| rest.strip_prefix('.'))
-                == Some(self.header.arch.as_str());
-        named && self.header.evr() == version
+        let named = self.name == name
+            || name.strip_prefix(self.name.as_str()).and_then(|rest| rest.strip_prefix('.'))
+                == Some(self.arch.as_str());
+        named && self.evr() == version
+    }
+}
+
+impl InstalledRpm {
+    /// [`RpmHeader::is`].
+    pub fn is(&self, name: &str, version: &str) -> bool {
+        self.header.is(name, version)
     }
 }
 
@@ -369,11 +381,10 @@ pub(crate) fn installed_sqlite(database: &[u8]) -> Result<Vec<InstalledRpm>, Rpm
     let connection = open_sqlite(database, true)?;
     let mut installed = Vec::new();
     for (hnum, blob) in header_blobs(&connection)? {
-        let header = parse_header(hnum, &blob)?;
         let raw = RawHeader::parse(hnum, &blob)?;
         installed.push(InstalledRpm {
             hnum,
-            header,
+            header: header_of(&raw)?,
             files: raw.file_paths()?,
             provides: raw.strings(TAG_PROVIDENAME)?,
             requires: raw.strings(TAG_REQUIRENAME)?,
@@ -404,10 +415,7 @@ pub(crate) fn put_back_sqlite(
     let find = |connection: &Connection, pick: &RpmPick<'_>| -> Result<Option<(i64, Vec<u8>)>, RpmError> {
         let Some(version) = pick.version else { return Ok(None) };
         for (hnum, blob) in header_blobs(connection)? {
-            let header = parse_header(hnum, &blob)?;
-            let installed =
-                InstalledRpm { hnum, header, files: Vec::new(), provides: Vec::new(), requires: Vec::new() };
-            if installed.is(pick.name, version) {
+            if parse_header(hnum, &blob)?.is(pick.name, version) {
                 return Ok(Some((hnum, blob)));
             }
         }
